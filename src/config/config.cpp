@@ -1,0 +1,425 @@
+#include "config/config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace herald {
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string where(const std::filesystem::path& origin, const toml::node& node) {
+  const auto& src = node.source();
+  std::ostringstream out;
+  out << origin.filename().string();
+  if (src.begin.line) out << ':' << src.begin.line << ':' << src.begin.column;
+  return out.str();
+}
+
+// Reads one TOML table, remembering which keys were read so that leftovers (typos, keys of
+// a later herald) are reported instead of ignored.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string name, const std::filesystem::path& origin)
+      : table_(table), name_(std::move(name)), origin_(origin) {}
+
+  ~TableReader() noexcept(false) {
+    if (std::uncaught_exceptions()) return;
+    for (const auto& [key, node] : table_) {
+      if (!read_.count(std::string(key.str()))) {
+        throw ConfigError(where(origin_, node) + ": unknown key '" + std::string(key.str()) +
+                          "' in [" + name_ + "]");
+      }
+    }
+  }
+
+  const toml::node* node(const std::string& key) {
+    read_.insert(key);
+    return table_.get(key);
+  }
+
+  template <typename T>
+  void get(const std::string& key, T& out) {
+    const toml::node* n = node(key);
+    if (!n) return;
+    auto v = n->value<T>();
+    if (!v) fail(*n, key, type_name<T>());
+    out = *v;
+  }
+
+  void get_string(const std::string& key, std::string& out, bool required = false) {
+    const toml::node* n = node(key);
+    if (!n) {
+      if (required) throw ConfigError(origin_.filename().string() + ": [" + name_ + "] needs '" + key + "'");
+      return;
+    }
+    auto v = n->value<std::string>();
+    if (!v) fail(*n, key, "a string");
+    out = *v;
+  }
+
+  void get_path(const std::string& key, std::filesystem::path& out) {
+    std::string s;
+    get_string(key, s);
+    if (!s.empty()) out = absolute(s);
+  }
+
+  template <typename T>
+  void get_count(const std::string& key, T& out, uint64_t min = 1) {
+    const toml::node* n = node(key);
+    if (!n) return;
+    auto v = n->value<int64_t>();
+    if (!v || *v < static_cast<int64_t>(min) ||
+        static_cast<uint64_t>(*v) > std::numeric_limits<T>::max()) {
+      throw ConfigError(where(origin_, *n) + ": '" + key + "' in [" + name_ +
+                        "] must be a whole number from " + std::to_string(min) + " to " +
+                        std::to_string(std::numeric_limits<T>::max()));
+    }
+    out = static_cast<T>(*v);
+  }
+
+  void get_duration(const std::string& key, std::chrono::seconds& out) {
+    const toml::node* n = node(key);
+    if (!n) return;
+    out = duration_of(*n, key);
+  }
+
+  std::chrono::seconds duration_of(const toml::node& n, const std::string& key) {
+    try {
+      if (auto s = n.value<std::string>()) return parse_duration(*s);
+      if (auto i = n.value<int64_t>(); i && *i >= 0) return std::chrono::seconds(*i);
+    } catch (const ConfigError& e) {
+      throw ConfigError(where(origin_, n) + ": '" + key + "': " + e.what());
+    }
+    fail(n, key, "a duration such as \"90s\", \"5m\", \"1h\" or \"5d\"");
+  }
+
+  void get_strings(const std::string& key, std::vector<std::string>& out) {
+    const toml::node* n = node(key);
+    if (!n) return;
+    const toml::array* arr = n->as_array();
+    if (!arr) fail(*n, key, "an array of strings");
+    out.clear();
+    for (const auto& item : *arr) {
+      auto v = item.value<std::string>();
+      if (!v) fail(item, key, "an array of strings");
+      out.push_back(*v);
+    }
+  }
+
+  std::filesystem::path absolute(const std::string& p) const {
+    std::filesystem::path path(p);
+    if (path.is_relative()) path = origin_.parent_path() / path;
+    return path.lexically_normal();
+  }
+
+  [[noreturn]] void fail(const toml::node& n, const std::string& key, const std::string& want) {
+    throw ConfigError(where(origin_, n) + ": '" + key + "' in [" + name_ + "] must be " + want);
+  }
+
+ private:
+  template <typename T>
+  static const char* type_name() {
+    if constexpr (std::is_same_v<T, bool>) return "true or false";
+    else return "a value of the right type";
+  }
+
+  const toml::table& table_;
+  std::string name_;
+  const std::filesystem::path& origin_;
+  std::set<std::string> read_;
+};
+
+const toml::table& table_or_empty(const toml::table& root, const char* key,
+                                  const std::filesystem::path& origin) {
+  static const toml::table empty;
+  const toml::node* n = root.get(key);
+  if (!n) return empty;
+  if (!n->as_table()) throw ConfigError(where(origin, *n) + ": [" + key + "] must be a table");
+  return *n->as_table();
+}
+
+// Each [[name]] entry in turn; a single [name] table is an error, not one entry.
+template <typename Fn>
+void each_entry(const toml::table& root, const char* key, const std::filesystem::path& origin, Fn fn) {
+  const toml::node* n = root.get(key);
+  if (!n) return;
+  const toml::array* arr = n->as_array();
+  if (!arr || !arr->is_array_of_tables()) {
+    throw ConfigError(where(origin, *n) + ": '" + key + "' must be written [[" + key + "]]");
+  }
+  for (const auto& item : *arr) fn(*item.as_table());
+}
+
+ListenProtocol parse_protocol(const std::string& s, const toml::node& n, const std::filesystem::path& origin) {
+  static const std::map<std::string, ListenProtocol> names = {
+      {"smtp", ListenProtocol::smtp},       {"submission", ListenProtocol::submission},
+      {"submissions", ListenProtocol::submissions}, {"mqtt", ListenProtocol::mqtt},
+      {"http", ListenProtocol::http}};
+  auto it = names.find(s);
+  if (it == names.end()) {
+    throw ConfigError(where(origin, n) + ": protocol '" + s +
+                      "' is not one of smtp, submission, submissions, mqtt, http");
+  }
+  return it->second;
+}
+
+// "127.0.0.1:2525" or "[::1]:2525".
+void parse_address(const std::string& text, ListenConfig& out, const toml::node& n,
+                   const std::filesystem::path& origin) {
+  auto bad = [&] {
+    return ConfigError(where(origin, n) + ": address '" + text +
+                       "' must be IP:PORT, e.g. \"127.0.0.1:25\" or \"[::1]:25\"");
+  };
+  std::string host, port;
+  if (!text.empty() && text[0] == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') throw bad();
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos || text.find(':') != colon) throw bad();
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (host.empty() || port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    throw bad();
+  }
+  const unsigned long value = std::stoul(port);
+  if (value == 0 || value > 65535) throw bad();
+  out.host = host;
+  out.port = static_cast<uint16_t>(value);
+}
+
+bool plausible_address(const std::string& a) {
+  const auto at = a.rfind('@');
+  return at != std::string::npos && at > 0 && at + 1 < a.size();
+}
+
+std::string domain_of(const std::string& address) { return address.substr(address.rfind('@') + 1); }
+
+void validate(Config& c) {
+  const std::string file = c.source.filename().string();
+  auto fail = [&](const std::string& what) { throw ConfigError(file + ": " + what); };
+  if (c.server.hostname.empty()) fail("[server] needs 'hostname' (the name this server announces)");
+  if (c.server.data_dir.empty()) fail("[server] needs 'data_dir' (where the store and mailboxes live)");
+  if (c.listen.empty()) fail("at least one [[listen]] is needed");
+  if (c.tls.cert.empty() != c.tls.key.empty()) fail("[tls] needs both 'cert' and 'key', or neither");
+  if (c.queue.retry_backoff.empty()) fail("[queue] 'retry_backoff' needs at least one delay");
+  if (c.limits.max_command_line < 512) fail("[limits] 'max_command_line' must be at least 512 (RFC 5321 4.5.3.1.4)");
+  if (c.limits.max_data_line < 1000) fail("[limits] 'max_data_line' must be at least 1000 (RFC 5321 4.5.3.1.6)");
+
+  std::set<std::string> domains;
+  for (const auto& d : c.domains) {
+    if (d.name.empty()) fail("[[domain]] needs 'name'");
+    if (!domains.insert(d.name).second) fail("domain '" + d.name + "' is declared twice");
+  }
+  std::set<std::string> addresses;
+  for (const auto& u : c.users) {
+    if (!plausible_address(u.address)) fail("[[user]] address '" + u.address + "' is not local@domain");
+    if (!domains.count(domain_of(u.address)))
+      fail("user '" + u.address + "' is in a domain that has no [[domain]] entry");
+    if (!addresses.insert(u.address).second) fail("address '" + u.address + "' is declared twice");
+  }
+  for (const auto& a : c.aliases) {
+    if (!plausible_address(a.address)) fail("[[alias]] address '" + a.address + "' is not local@domain");
+    if (!domains.count(domain_of(a.address)))
+      fail("alias '" + a.address + "' is in a domain that has no [[domain]] entry");
+    if (!addresses.insert(a.address).second) fail("address '" + a.address + "' is declared twice");
+    if (a.to.empty()) fail("alias '" + a.address + "' has no 'to'");
+    for (const auto& t : a.to) {
+      if (!plausible_address(t)) fail("alias '" + a.address + "' points to '" + t + "', not local@domain");
+    }
+  }
+  // Alias targets must end at users; remote forwarding arrives with outbound delivery.
+  std::set<std::string> users;
+  for (const auto& u : c.users) users.insert(u.address);
+  std::set<std::string> aliases;
+  for (const auto& a : c.aliases) aliases.insert(a.address);
+  for (const auto& a : c.aliases) {
+    for (const auto& t : a.to) {
+      if (!users.count(t) && !aliases.count(t)) {
+        fail("alias '" + a.address + "' points to '" + t +
+             "', which is neither a [[user]] nor an [[alias]] (forwarding to remote addresses "
+             "is not supported yet)");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(ListenProtocol p) {
+  switch (p) {
+    case ListenProtocol::smtp: return "smtp";
+    case ListenProtocol::submission: return "submission";
+    case ListenProtocol::submissions: return "submissions";
+    case ListenProtocol::mqtt: return "mqtt";
+    case ListenProtocol::http: return "http";
+  }
+  return "?";
+}
+
+std::chrono::seconds parse_duration(std::string_view text) {
+  if (text.empty()) throw ConfigError("empty duration");
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 9) throw ConfigError("'" + std::string(text) + "' is not a duration");
+  const int64_t n = std::stoll(std::string(text.substr(0, digits)));
+  const std::string_view unit = text.substr(digits);
+  if (unit.empty() || unit == "s") return std::chrono::seconds(n);
+  if (unit == "m") return std::chrono::minutes(n);
+  if (unit == "h") return std::chrono::hours(n);
+  if (unit == "d") return std::chrono::hours(24 * n);
+  if (unit == "w") return std::chrono::hours(24 * 7 * n);
+  throw ConfigError("'" + std::string(text) + "' has an unknown unit (use s, m, h, d or w)");
+}
+
+Config parse_config(std::string_view text, const std::filesystem::path& origin_in) {
+  const std::filesystem::path origin = std::filesystem::absolute(origin_in);
+  toml::table root;
+  try {
+    root = toml::parse(text, origin.string());
+  } catch (const toml::parse_error& e) {
+    std::ostringstream out;
+    out << origin.filename().string() << ':' << e.source().begin.line << ':'
+        << e.source().begin.column << ": " << e.description();
+    throw ConfigError(out.str());
+  }
+
+  Config c;
+  c.source = origin;
+  {
+    TableReader top(root, "top level", origin);
+    for (const char* key : {"server", "listen", "tls", "dns", "limits", "domain", "user", "alias",
+                            "route", "queue", "dkim"}) {
+      top.node(key);
+    }
+  }
+  {
+    TableReader r(table_or_empty(root, "server", origin), "server", origin);
+    r.get_string("hostname", c.server.hostname, true);
+    c.server.hostname = lower(c.server.hostname);
+    std::string data_dir;
+    r.get_string("data_dir", data_dir, true);
+    c.server.data_dir = r.absolute(data_dir);
+    r.get_string("log_level", c.server.log_level);
+    r.get_count("io_threads", c.server.io_threads, 0);
+  }
+  each_entry(root, "listen", origin, [&](const toml::table& t) {
+    TableReader r(t, "[listen]", origin);
+    ListenConfig l;
+    std::string protocol = "smtp", address;
+    r.get_string("protocol", protocol);
+    r.get_string("address", address, true);
+    l.protocol = parse_protocol(protocol, t, origin);
+    parse_address(address, l, t, origin);
+    c.listen.push_back(l);
+  });
+  {
+    TableReader r(table_or_empty(root, "tls", origin), "tls", origin);
+    r.get_path("cert", c.tls.cert);
+    r.get_path("key", c.tls.key);
+  }
+  {
+    TableReader r(table_or_empty(root, "dns", origin), "dns", origin);
+    r.get_strings("servers", c.dns.servers);
+  }
+  {
+    TableReader r(table_or_empty(root, "limits", origin), "limits", origin);
+    auto& l = c.limits;
+    r.get_count("max_message_size", l.max_message_size);
+    r.get_count("max_recipients", l.max_recipients);
+    r.get_count("max_command_line", l.max_command_line);
+    r.get_count("max_data_line", l.max_data_line);
+    r.get_count("max_errors", l.max_errors);
+    r.get_duration("command_timeout", l.command_timeout);
+    r.get_duration("data_timeout", l.data_timeout);
+    r.get_count("max_connections", l.max_connections);
+    r.get_count("max_connections_per_ip", l.max_connections_per_ip);
+  }
+  each_entry(root, "domain", origin, [&](const toml::table& t) {
+    TableReader r(t, "[domain]", origin);
+    DomainConfig d;
+    r.get_string("name", d.name, true);
+    d.name = lower(d.name);
+    c.domains.push_back(d);
+  });
+  each_entry(root, "user", origin, [&](const toml::table& t) {
+    TableReader r(t, "[user]", origin);
+    UserConfig u;
+    r.get_string("address", u.address, true);
+    r.get_string("password_hash", u.password_hash);
+    u.address = lower(u.address);
+    c.users.push_back(u);
+  });
+  each_entry(root, "alias", origin, [&](const toml::table& t) {
+    TableReader r(t, "[alias]", origin);
+    AliasConfig a;
+    r.get_string("address", a.address, true);
+    a.address = lower(a.address);
+    const toml::node* to = t.get("to");
+    if (to && to->is_string()) {
+      std::string one;
+      r.get_string("to", one);
+      a.to.push_back(one);
+    } else {
+      r.get_strings("to", a.to);
+    }
+    for (auto& target : a.to) target = lower(target);
+    c.aliases.push_back(a);
+  });
+  each_entry(root, "route", origin, [&](const toml::table& t) {
+    TableReader r(t, "[route]", origin);
+    RouteConfig route;
+    r.get_string("domain", route.domain, true);
+    r.get_string("to", route.to, true);
+    route.domain = lower(route.domain);
+    c.routes.push_back(route);
+  });
+  {
+    TableReader r(table_or_empty(root, "queue", origin), "queue", origin);
+    auto& q = c.queue;
+    if (const toml::node* n = r.node("retry_backoff")) {
+      const toml::array* arr = n->as_array();
+      if (!arr) r.fail(*n, "retry_backoff", "an array of durations");
+      q.retry_backoff.clear();
+      for (const auto& item : *arr) q.retry_backoff.push_back(r.duration_of(item, "retry_backoff"));
+    }
+    r.get_duration("max_age", q.max_age);
+    r.get_count("max_connections_per_destination", q.max_connections_per_destination);
+    r.get_count("local_delivery_workers", q.local_delivery_workers);
+    r.get_count("commit_threads", q.commit_threads);
+  }
+  each_entry(root, "dkim", origin, [&](const toml::table& t) {
+    TableReader r(t, "[dkim]", origin);
+    DkimConfig d;
+    r.get_string("domain", d.domain, true);
+    r.get_string("selector", d.selector, true);
+    r.get_path("key", d.key);
+    c.dkim.push_back(d);
+  });
+  validate(c);
+  return c;
+}
+
+Config load_config(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError(file.string() + ": cannot be read");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), file);
+}
+
+}  // namespace herald

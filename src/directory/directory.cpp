@@ -1,0 +1,60 @@
+#include "directory/directory.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace herald {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+Mailbox mailbox_of(const std::string& address) {
+  const auto at = address.rfind('@');
+  return Mailbox{address, address.substr(0, at), address.substr(at + 1)};
+}
+
+}  // namespace
+
+Directory::Directory(const Config& config) {
+  for (const auto& d : config.domains) domains_.insert(d.name);
+  for (const auto& u : config.users) users_.insert(u.address);
+  for (const auto& a : config.aliases) aliases_.emplace(a.address, a.to);
+}
+
+bool Directory::is_local_domain(std::string_view domain) const {
+  return domains_.count(lower(domain)) > 0;
+}
+
+RecipientLookup Directory::lookup(std::string_view address_in) const {
+  RecipientLookup result;
+  const std::string address = lower(address_in);
+  const auto at = address.rfind('@');
+  if (at == std::string::npos || !is_local_domain(std::string_view(address).substr(at + 1))) {
+    result.kind = RecipientLookup::Kind::not_local;
+    return result;
+  }
+  std::set<std::string> seen;
+  expand(address, seen, result.mailboxes);
+  result.kind = result.mailboxes.empty() ? RecipientLookup::Kind::unknown_user
+                                         : RecipientLookup::Kind::local;
+  return result;
+}
+
+void Directory::expand(const std::string& address, std::set<std::string>& seen,
+                       std::vector<Mailbox>& out) const {
+  if (!seen.insert(address).second) return;
+  if (users_.count(address)) {
+    if (std::none_of(out.begin(), out.end(), [&](const Mailbox& m) { return m.address == address; }))
+      out.push_back(mailbox_of(address));
+    return;
+  }
+  if (auto it = aliases_.find(address); it != aliases_.end()) {
+    for (const auto& target : it->second) expand(target, seen, out);
+  }
+}
+
+}  // namespace herald

@@ -1,0 +1,37 @@
+// What the queue needs from a transport (src/transport/ implements it): carry one delivery
+// and say how it went. The queue owns retries, deadlines and the ledger; a transport only
+// attempts.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "store/records.h"
+
+namespace herald {
+
+struct AttemptResult {
+  enum class Outcome {
+    delivered,  // it is in the mailbox / the remote server took it
+    temporary,  // try again later (disk full, 4xx)
+    permanent,  // will never work (5xx, mailbox unusable): bounce
+  };
+  Outcome outcome = Outcome::temporary;
+  std::string reply;                                          // one line, for the ledger
+  std::vector<std::pair<std::string, std::string>> fields;    // ledger details: mailbox=…
+};
+
+// Thread-safety: attempt() is called concurrently from the queue's worker threads, and may
+// block (file I/O, fsync). It must be idempotent per (message id, delivery index): a crash
+// between a successful attempt and the queue recording it leads to the same attempt again,
+// which must not produce a second copy.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual AttemptResult attempt(const MessageRecord& message, const Delivery& delivery,
+                                std::string_view content) = 0;
+};
+
+}  // namespace herald

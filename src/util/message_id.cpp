@@ -1,0 +1,57 @@
+#include "util/message_id.h"
+
+#include <array>
+#include <cstdint>
+#include <random>
+
+namespace herald {
+namespace {
+
+constexpr std::string_view kAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+constexpr size_t kLength = 26;
+
+std::mt19937_64& thread_generator() {
+  thread_local std::mt19937_64 gen = [] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd()};
+    return std::mt19937_64(seq);
+  }();
+  return gen;
+}
+
+}  // namespace
+
+std::string new_message_id(TimePoint now) {
+  // 16 bytes, big-endian: 48 bits of time, then 80 random bits.
+  std::array<uint8_t, 16> bytes{};
+  const uint64_t ms = static_cast<uint64_t>(to_unix_ms(now));
+  for (int i = 0; i < 6; ++i) bytes[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
+  const uint64_t r1 = thread_generator()();
+  const uint64_t r2 = thread_generator()();
+  for (int i = 0; i < 2; ++i) bytes[6 + i] = static_cast<uint8_t>(r1 >> (8 * i));
+  for (int i = 0; i < 8; ++i) bytes[8 + i] = static_cast<uint8_t>(r2 >> (8 * i));
+
+  // 26 characters carry 130 bits: read the 128 bits 5 at a time, as if 2 zero bits led.
+  std::string id(kLength, '0');
+  for (size_t i = 0; i < kLength; ++i) {
+    unsigned value = 0;
+    for (size_t b = 0; b < 5; ++b) {
+      const size_t bit = i * 5 + b;  // position in the 130-bit string
+      if (bit < 2) continue;
+      const size_t pos = bit - 2;
+      value = (value << 1) | ((bytes[pos / 8] >> (7 - pos % 8)) & 1u);
+    }
+    id[i] = kAlphabet[value];
+  }
+  return id;
+}
+
+bool is_message_id(std::string_view id) {
+  if (id.size() != kLength || id[0] > '7') return false;
+  for (char c : id) {
+    if (kAlphabet.find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
+}  // namespace herald

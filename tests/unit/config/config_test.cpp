@@ -1,0 +1,187 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+namespace herald {
+namespace {
+
+using namespace std::chrono_literals;
+
+const char* kMinimal = R"(
+[server]
+hostname = "MX.Example.Test"
+data_dir = "var"
+[[listen]]
+address = "127.0.0.1:2525"
+[[domain]]
+name = "Example.Test"
+[[user]]
+address = "Alice@Example.Test"
+)";
+
+Config parse(const std::string& text) { return parse_config(text, "/etc/herald/herald.toml"); }
+
+std::string error_of(const std::string& text) {
+  try {
+    parse(text);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Config, MinimalFileGetsSafeDefaults) {
+  const Config c = parse(kMinimal);
+  EXPECT_EQ(c.server.hostname, "mx.example.test");
+  EXPECT_EQ(c.server.data_dir, "/etc/herald/var");
+  ASSERT_EQ(c.listen.size(), 1u);
+  EXPECT_EQ(c.listen[0].protocol, ListenProtocol::smtp);
+  EXPECT_EQ(c.listen[0].host, "127.0.0.1");
+  EXPECT_EQ(c.listen[0].port, 2525);
+  EXPECT_EQ(c.limits.max_message_size, 52428800u);
+  EXPECT_EQ(c.limits.max_recipients, 1000u);
+  EXPECT_EQ(c.limits.command_timeout, 300s);
+  EXPECT_EQ(c.queue.retry_backoff.size(), 5u);
+  EXPECT_EQ(c.queue.max_age, 120h);
+  EXPECT_EQ(c.users.at(0).address, "alice@example.test");
+  EXPECT_EQ(c.domains.at(0).name, "example.test");
+}
+
+TEST(Config, DesignContractExampleParses) {
+  const Config c = parse(R"(
+[server]
+hostname = "mx.example.test"
+data_dir = "./var"
+[[listen]]
+protocol = "smtp"
+address  = "127.0.0.1:2525"
+[[listen]]
+protocol = "submission"
+address  = "[::1]:587"
+[dns]
+servers = ["127.0.0.1:5353"]
+[limits]
+max_message_size = 52428800
+max_recipients = 1000
+command_timeout = "5m"
+[[domain]]
+name = "example.test"
+[[user]]
+address = "alice@example.test"
+password_hash = "$y$j9T$abc"
+[[alias]]
+address = "postmaster@example.test"
+to = ["alice@example.test"]
+[[route]]
+domain = "partner.test"
+to = "127.0.0.1:2526"
+[queue]
+retry_backoff = ["1m", "5m", "15m", "1h", "4h"]
+max_age = "5d"
+max_connections_per_destination = 20
+[[dkim]]
+domain = "example.test"
+selector = "s1"
+key = "keys/s1.pem"
+)");
+  EXPECT_EQ(c.listen.at(1).protocol, ListenProtocol::submission);
+  EXPECT_EQ(c.listen.at(1).host, "::1");
+  EXPECT_EQ(c.listen.at(1).port, 587);
+  EXPECT_EQ(c.dns.servers.at(0), "127.0.0.1:5353");
+  EXPECT_EQ(c.aliases.at(0).to.at(0), "alice@example.test");
+  EXPECT_EQ(c.routes.at(0).to, "127.0.0.1:2526");
+  EXPECT_EQ(c.queue.retry_backoff.at(3), 1h);
+  EXPECT_EQ(c.dkim.at(0).key, "/etc/herald/keys/s1.pem");
+}
+
+TEST(Config, UnknownKeyIsAnErrorWithItsLocation) {
+  const std::string e = error_of(std::string(kMinimal) + "[limits]\nmax_mesage_size = 10\n");
+  EXPECT_NE(e.find("herald.toml:12:1"), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown key 'max_mesage_size' in [limits]"), std::string::npos) << e;
+}
+
+TEST(Config, UnknownTopLevelTableIsAnError) {
+  EXPECT_NE(error_of(std::string(kMinimal) + "[lmits]\n").find("unknown key 'lmits'"),
+            std::string::npos);
+}
+
+TEST(Config, SyntaxErrorNamesLineAndColumn) {
+  const std::string e = error_of("[server]\nhostname = \n");
+  EXPECT_EQ(e.rfind("herald.toml:2:", 0), 0u) << e;
+}
+
+TEST(Config, MissingHostnameIsAnError) {
+  EXPECT_NE(error_of("[server]\ndata_dir='x'\n").find("needs 'hostname'"), std::string::npos);
+}
+
+TEST(Config, BadListenAddressIsAnError) {
+  for (const char* address : {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", ":25", "::1:25"}) {
+    const std::string text = std::string(kMinimal) + "[[listen]]\naddress = \"" + address + "\"\n";
+    EXPECT_NE(error_of(text).find("must be IP:PORT"), std::string::npos) << address;
+  }
+}
+
+TEST(Config, UnknownProtocolIsAnError) {
+  const std::string text =
+      std::string(kMinimal) + "[[listen]]\nprotocol = \"pop3\"\naddress = \"127.0.0.1:110\"\n";
+  EXPECT_NE(error_of(text).find("protocol 'pop3' is not one of"), std::string::npos);
+}
+
+TEST(Config, NegativeOrZeroLimitIsAnError) {
+  EXPECT_NE(error_of(std::string(kMinimal) + "[limits]\nmax_recipients = 0\n").find("whole number"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[limits]\nmax_errors = -3\n").find("whole number"),
+            std::string::npos);
+}
+
+TEST(Config, CommandLineLimitBelowRfcMinimumIsAnError) {
+  EXPECT_NE(error_of(std::string(kMinimal) + "[limits]\nmax_command_line = 100\n").find("512"),
+            std::string::npos);
+}
+
+TEST(Config, UserOutsideDeclaredDomainsIsAnError) {
+  EXPECT_NE(error_of(std::string(kMinimal) + "[[user]]\naddress = \"bob@other.test\"\n")
+                .find("no [[domain]] entry"),
+            std::string::npos);
+}
+
+TEST(Config, AliasToUnknownTargetIsAnError) {
+  const std::string text =
+      std::string(kMinimal) + "[[alias]]\naddress = \"x@example.test\"\nto = \"carol@example.test\"\n";
+  EXPECT_NE(error_of(text).find("neither a [[user]] nor an [[alias]]"), std::string::npos);
+}
+
+TEST(Config, AliasAcceptsASingleTargetString) {
+  const Config c = parse(std::string(kMinimal) +
+                         "[[alias]]\naddress = \"x@example.test\"\nto = \"alice@example.test\"\n");
+  EXPECT_EQ(c.aliases.at(0).to, std::vector<std::string>{"alice@example.test"});
+}
+
+TEST(Config, SingleTableWhereArrayOfTablesIsExpectedIsAnError) {
+  EXPECT_NE(error_of("[server]\nhostname='a'\ndata_dir='b'\n[listen]\naddress='127.0.0.1:1'\n")
+                .find("must be written [[listen]]"),
+            std::string::npos);
+}
+
+TEST(ParseDuration, AcceptsUnits) {
+  EXPECT_EQ(parse_duration("90"), 90s);
+  EXPECT_EQ(parse_duration("90s"), 90s);
+  EXPECT_EQ(parse_duration("5m"), 300s);
+  EXPECT_EQ(parse_duration("1h"), 3600s);
+  EXPECT_EQ(parse_duration("5d"), 5 * 24h);
+  EXPECT_EQ(parse_duration("1w"), 7 * 24h);
+}
+
+TEST(ParseDuration, RejectsGarbage) {
+  for (const char* bad : {"", "m", "5x", "-5m", "5 m", "1234567890s"}) {
+    EXPECT_THROW(parse_duration(bad), ConfigError) << bad;
+  }
+}
+
+TEST(Config, ExampleConfigurationShippedWithTheProjectIsValid) {
+  const Config c = load_config(HERALD_SOURCE_DIR "/examples/herald.toml");
+  EXPECT_FALSE(c.listen.empty());
+}
+
+}  // namespace
+}  // namespace herald

@@ -22,7 +22,8 @@ class QueueRunner {
   QueueRunner(const QueueRunner&) = delete;
   QueueRunner& operator=(const QueueRunner&) = delete;
 
-  // Loads the store's pending deliveries and starts the worker threads.
+  // Loads the store's pending deliveries and starts the worker threads. Throws StoreError
+  // when the store cannot be read.
   void start();
 
   // Hands over deliveries that were just committed. Thread-safe, never blocks on I/O.

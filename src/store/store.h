@@ -63,7 +63,9 @@ class Store {
 enum class StoreMode {
   read_write,  // the daemon: exclusive; a second read_write open of the same store fails
   read_only,   // the CLI: a consistent view of what was committed when it opened, safe
-               // while the daemon is running
+               // while the daemon is running. Records, deliveries and ledgers only:
+               // content() throws StoreError (RocksDB's secondary instances, which are what
+               // makes this safe, cannot read the blob files the content lives in).
 };
 
 // Opens (creating when read_write and absent) the RocksDB store in `directory`.

@@ -1,0 +1,250 @@
+#include "transport/maildir_transport.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+namespace herald {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A failed system call, carried from the step that failed to attempt(), which turns it into
+// an AttemptResult. It never leaves this file.
+struct FileError {
+  std::string step;  // "open /…/tmp/NAME"
+  int error;         // errno
+};
+
+// `error` is passed in, read at the call site, before anything else can overwrite errno.
+[[noreturn]] void fail(int error, std::string_view step, const fs::path& path) {
+  throw FileError{std::string(step) + " " + path.string(), error};
+}
+
+AttemptResult result(AttemptResult::Outcome outcome, std::string reply) {
+  AttemptResult r;
+  r.outcome = outcome;
+  r.reply = std::move(reply);
+  return r;
+}
+
+// RFC 3463 codes lead each reply, so that a DSN built from it later says the right thing.
+AttemptResult failure_result(const FileError& e) {
+  const std::string detail = e.step + ": " + std::strerror(e.error);
+  switch (e.error) {
+    case ENOSPC:
+      return result(AttemptResult::Outcome::temporary, "4.3.1 mail system full (" + detail + ")");
+    case EDQUOT:
+      return result(AttemptResult::Outcome::temporary, "4.2.2 mailbox full (" + detail + ")");
+    case ENOENT:
+    case EACCES:
+    case EPERM:
+    case EROFS:
+    case ENOTDIR:
+      return result(AttemptResult::Outcome::temporary,
+                    "4.3.0 mailbox directory not usable (" + detail +
+                        "); check that data_dir exists and heraldd may write to data_dir/mail");
+    default:
+      return result(AttemptResult::Outcome::temporary,
+                    "4.3.0 local delivery failed (" + detail + ")");
+  }
+}
+
+// A name that is safe as one directory level: it cannot climb out of mail_root, hide as a
+// dot file, or be cut short by a NUL.
+bool is_safe_path_segment(std::string_view name) {
+  return !name.empty() && name.front() != '.' && name.find('/') == std::string_view::npos &&
+         name.find("..") == std::string_view::npos && name.find('\0') == std::string_view::npos;
+}
+
+// Maildir: a host name in a file name has '/' as \057 and ':' as \072.
+std::string file_name_host(std::string_view hostname) {
+  std::string out;
+  for (char c : hostname) {
+    if (c == '/') {
+      out += "\\057";
+    } else if (c == ':') {
+      out += "\\072";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// <received seconds>.H<message id>_<delivery index>.<host>: unique per delivery (the id is)
+// and the same on every attempt, which is what lets a repeated attempt find its own file.
+std::string file_name(const MessageRecord& message, const Delivery& delivery,
+                      std::string_view host) {
+  const auto seconds = to_unix_ms(message.received_at) / 1000;
+  return std::to_string(seconds) + ".H" + message.id + "_" + std::to_string(delivery.index) + "." +
+         std::string(host);
+}
+
+// The file's bytes: the two trace headers local delivery adds (RFC 5321 4.4: Return-Path
+// is added by the final delivery), then the message. Maildir files use Unix line ends;
+// stored content has CRLF only in pairs (bare CR and LF are refused at DATA), so turning
+// each CRLF into LF loses nothing.
+std::string file_bytes(const MessageRecord& message, const Delivery& delivery,
+                       std::string_view content) {
+  std::string out =
+      "Return-Path: <" + message.envelope.mail_from + ">\nDelivered-To: " + delivery.mailbox + "\n";
+  out.reserve(out.size() + content.size());
+  for (size_t i = 0; i < content.size(); ++i) {
+    if (content[i] == '\r' && i + 1 < content.size() && content[i + 1] == '\n') continue;
+    out += content[i];
+  }
+  return out;
+}
+
+void sync_directory(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail(errno, "open", dir);
+  const int synced = ::fsync(fd);
+  const int error = errno;
+  ::close(fd);
+  if (synced != 0) fail(error, "fsync", dir);
+}
+
+// Creates `dir` (mode 0700: mail is private) unless it exists. A new directory's entry is
+// made durable in its parent: otherwise a crash could take the whole mailbox directory,
+// and with it a file we reported delivered.
+void ensure_directory(const fs::path& dir) {
+  if (::mkdir(dir.c_str(), 0700) == 0) {
+    sync_directory(dir.parent_path());
+  } else if (errno != EEXIST) {
+    fail(errno, "mkdir", dir);
+  }
+}
+
+void ensure_maildir(const fs::path& mail_root, const fs::path& maildir) {
+  ensure_directory(mail_root);
+  ensure_directory(maildir.parent_path().parent_path());  // <domain>
+  ensure_directory(maildir.parent_path());                // <domain>/<local>
+  ensure_directory(maildir);
+  for (const char* sub : {"tmp", "new", "cur"}) ensure_directory(maildir / sub);
+}
+
+// Where an earlier attempt left the file: new/NAME, or cur/NAME:2,FLAGS once a mail client
+// has seen it. cur/ is read only when `look_in_cur`, as it can hold many files.
+std::optional<fs::path> existing_copy(const fs::path& maildir, const std::string& name,
+                                      bool look_in_cur) {
+  struct stat st;
+  const fs::path in_new = maildir / "new" / name;
+  if (::lstat(in_new.c_str(), &st) == 0) return in_new;
+  if (errno != ENOENT) fail(errno, "stat", in_new);
+  if (!look_in_cur) return std::nullopt;
+
+  const fs::path cur = maildir / "cur";
+  DIR* dir = ::opendir(cur.c_str());
+  if (dir == nullptr) fail(errno, "opendir", cur);
+  std::optional<fs::path> found;
+  errno = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view entry_name(entry->d_name);
+    if (entry_name == name || entry_name.starts_with(name + ":")) {
+      found = cur / entry->d_name;
+      break;
+    }
+  }
+  const int error = errno;
+  ::closedir(dir);
+  if (error != 0) fail(error, "readdir", cur);
+  return found;
+}
+
+void write_all(int fd, std::string_view bytes, const fs::path& path) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(errno, "write", path);
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// Writes the file in tmp/ and moves it into new/; each step is needed for "delivered" to
+// survive a crash (the Maildir protocol, made durable).
+void deliver_file(const fs::path& maildir, const std::string& name, std::string_view bytes) {
+  const fs::path tmp = maildir / "tmp" / name;
+  const fs::path destination = maildir / "new" / name;
+
+  // O_TRUNC: a crash mid-write leaves a partial tmp/NAME that the next attempt simply
+  // rewrites. Readers never look in tmp/, so nobody sees it half written.
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) fail(errno, "open", tmp);
+  try {
+    write_all(fd, bytes, tmp);
+    // Without this fsync the rename below could reach the disk before the data: after a
+    // crash new/ would hold an empty or partial message that we had reported delivered.
+    if (::fsync(fd) != 0) fail(errno, "fsync", tmp);
+  } catch (const FileError&) {
+    ::close(fd);
+    throw;
+  }
+  // close() reports late write errors on some file systems (NFS); a lost write must not
+  // pass for a delivery.
+  if (::close(fd) != 0) fail(errno, "close", tmp);
+
+  // rename() is atomic: a reader sees either no file in new/ or the whole message.
+  if (::rename(tmp.c_str(), destination.c_str()) != 0) fail(errno, "rename", tmp);
+
+  // The rename lives in new/'s directory data until that is synced; without this a crash
+  // could undo it, losing a message the queue has recorded as delivered.
+  sync_directory(destination.parent_path());
+}
+
+std::optional<AttemptResult> unsafe_mailbox(std::string_view mailbox, std::string_view local,
+                                            std::string_view domain) {
+  if (is_safe_path_segment(local) && is_safe_path_segment(domain)) return std::nullopt;
+  // RFC 3463 5.1.3: bad destination mailbox address syntax.
+  return result(AttemptResult::Outcome::permanent, "5.1.3 mailbox address " + std::string(mailbox) +
+                                                       " cannot name a mailbox directory safely");
+}
+
+AttemptResult delivered(const fs::path& file, std::string reply) {
+  AttemptResult r = result(AttemptResult::Outcome::delivered, std::move(reply));
+  r.fields.emplace_back("mailbox", file.string());
+  return r;
+}
+
+}  // namespace
+
+MaildirTransport::MaildirTransport(std::filesystem::path mail_root, std::string hostname)
+    : mail_root_(fs::absolute(mail_root).lexically_normal()),
+      hostname_(file_name_host(hostname)),
+      started_at_(std::chrono::system_clock::now()) {}
+
+AttemptResult MaildirTransport::attempt(const MessageRecord& message, const Delivery& delivery,
+                                        std::string_view content) {
+  const std::string& mailbox = delivery.mailbox;
+  const auto at = mailbox.rfind('@');
+  const std::string_view local = std::string_view(mailbox).substr(0, at);
+  const std::string_view domain =
+      at == std::string::npos ? std::string_view() : std::string_view(mailbox).substr(at + 1);
+  if (auto refused = unsafe_mailbox(mailbox, local, domain)) return *refused;
+
+  const fs::path maildir = mail_root_ / domain / local / "Maildir";
+  const std::string name = file_name(message, delivery, hostname_);
+  // A message from before this process started may have been delivered just before a
+  // crash, and moved to cur/ by a mail client since; so may one attempted before.
+  const bool look_in_cur = delivery.attempts > 0 || message.received_at < started_at_;
+  try {
+    ensure_maildir(mail_root_, maildir);
+    if (auto copy = existing_copy(maildir, name, look_in_cur)) {
+      return delivered(*copy, "2.0.0 already in the mailbox (an earlier attempt delivered it)");
+    }
+    deliver_file(maildir, name, file_bytes(message, delivery, content));
+    return delivered(maildir / "new" / name, "2.0.0 delivered to Maildir");
+  } catch (const FileError& e) {
+    return failure_result(e);
+  }
+}
+
+}  // namespace herald

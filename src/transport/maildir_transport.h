@@ -1,0 +1,35 @@
+// Local delivery: writes a message into the recipient's Maildir, the layout qmail defined
+// and Dovecot, Postfix and mail clients read (https://cr.yp.to/proto/maildir.html).
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "queue/transport.h"
+
+namespace herald {
+
+class MaildirTransport final : public Transport {
+ public:
+  // The mailbox of local@domain is mail_root/<domain>/<local>/Maildir/ (mail_root is
+  // data_dir/mail; it is created on first use, its parent must exist). `hostname` ends every
+  // file name, as Maildir asks. Does no I/O.
+  MaildirTransport(std::filesystem::path mail_root, std::string hostname);
+
+  // Writes `content`, headed by Return-Path and Delivered-To, to new/ with a file name
+  // derived from the message id and delivery index, so that a repeated attempt finds the
+  // file (in new/, or in cur/ where a mail client moved it) instead of writing a second
+  // copy. Returns delivered (fields: mailbox=<absolute path of the file>) only after the
+  // file and its directory entry are on stable storage; temporary for disk, quota and
+  // permission problems; permanent when the address cannot name a mailbox directory safely.
+  // Thread-safe; blocks on fsync.
+  AttemptResult attempt(const MessageRecord& message, const Delivery& delivery,
+                        std::string_view content) override;
+
+ private:
+  std::filesystem::path mail_root_;
+  std::string hostname_;  // as it may appear in a Maildir file name
+  TimePoint started_at_;  // messages received before it may be resumed after a crash
+};
+
+}  // namespace herald

@@ -1,0 +1,187 @@
+#include "transport/maildir_transport.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "util/message_id.h"
+
+namespace herald {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = fs::temp_directory_path() / "herald-maildir-test-XXXXXX";
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string read_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<fs::path> files_in(const fs::path& dir) {
+  std::vector<fs::path> out;
+  if (!fs::exists(dir)) return out;
+  for (const auto& entry : fs::directory_iterator(dir)) out.push_back(entry.path());
+  return out;
+}
+
+const TimePoint kReceived = from_unix_ms(1'700'000'000'123);
+constexpr std::string_view kContent =
+    "Received: from client.example.org by mx.example.test; Tue, 14 Nov 2023 22:13:20 +0000\r\n"
+    "Subject: hello\r\n"
+    "\r\n"
+    "body line\r\n";
+
+class MaildirTransportTest : public ::testing::Test {
+ protected:
+  MaildirTransportTest() : transport_(mail_root(), "mx.example.test") {
+    message_.id = new_message_id(kReceived);
+    message_.received_at = kReceived;
+    message_.envelope.mail_from = "sender@example.org";
+    delivery_.message_id = message_.id;
+    delivery_.index = 2;
+    delivery_.recipient = "postmaster@example.test";
+    delivery_.mailbox = "alice@example.test";
+  }
+
+  fs::path mail_root() const { return temp_.path() / "mail"; }
+  fs::path maildir() const { return mail_root() / "example.test" / "alice" / "Maildir"; }
+  std::string expected_name() const { return "1700000000.H" + message_.id + "_2.mx.example.test"; }
+  AttemptResult attempt() { return transport_.attempt(message_, delivery_, kContent); }
+
+  TempDir temp_;
+  MaildirTransport transport_;
+  MessageRecord message_;
+  Delivery delivery_;
+};
+
+TEST_F(MaildirTransportTest, FileLandsInNewWithTraceHeadersAndUnixLineEnds) {
+  const AttemptResult r = attempt();
+  ASSERT_EQ(r.outcome, AttemptResult::Outcome::delivered) << r.reply;
+
+  const fs::path file = maildir() / "new" / expected_name();
+  ASSERT_EQ(r.fields.size(), 1u);
+  EXPECT_EQ(r.fields[0].first, "mailbox");
+  EXPECT_EQ(r.fields[0].second, file.string());
+  EXPECT_EQ(read_file(file),
+            "Return-Path: <sender@example.org>\n"
+            "Delivered-To: alice@example.test\n"
+            "Received: from client.example.org by mx.example.test; Tue, 14 Nov 2023 22:13:20 "
+            "+0000\n"
+            "Subject: hello\n"
+            "\n"
+            "body line\n");
+  EXPECT_TRUE(files_in(maildir() / "tmp").empty());
+  EXPECT_TRUE(files_in(maildir() / "cur").empty());
+}
+
+TEST_F(MaildirTransportTest, MaildirIsCreatedPrivate) {
+  ASSERT_EQ(attempt().outcome, AttemptResult::Outcome::delivered);
+  for (const char* sub : {"tmp", "new", "cur"}) {
+    struct stat st;
+    ASSERT_EQ(::stat((maildir() / sub).c_str(), &st), 0) << sub;
+    EXPECT_EQ(st.st_mode & 0777, 0700u) << sub;
+  }
+}
+
+TEST_F(MaildirTransportTest, NullSenderGivesEmptyReturnPath) {
+  message_.envelope.mail_from = "";
+  ASSERT_EQ(attempt().outcome, AttemptResult::Outcome::delivered);
+  EXPECT_TRUE(read_file(maildir() / "new" / expected_name()).starts_with("Return-Path: <>\n"));
+}
+
+TEST_F(MaildirTransportTest, SecondAttemptOfTheSameDeliveryWritesNoSecondCopy) {
+  ASSERT_EQ(attempt().outcome, AttemptResult::Outcome::delivered);
+  const AttemptResult again = attempt();
+  EXPECT_EQ(again.outcome, AttemptResult::Outcome::delivered);
+  EXPECT_EQ(again.fields[0].second, (maildir() / "new" / expected_name()).string());
+  EXPECT_EQ(files_in(maildir() / "new").size(), 1u);
+}
+
+TEST_F(MaildirTransportTest, CopyAMailClientMovedToCurCountsAsDelivered) {
+  ASSERT_EQ(attempt().outcome, AttemptResult::Outcome::delivered);
+  const fs::path seen = maildir() / "cur" / (expected_name() + ":2,S");
+  fs::rename(maildir() / "new" / expected_name(), seen);
+
+  delivery_.attempts = 1;  // the crash came after the attempt, before it was recorded
+  const AttemptResult again = attempt();
+  EXPECT_EQ(again.outcome, AttemptResult::Outcome::delivered);
+  EXPECT_EQ(again.fields[0].second, seen.string());
+  EXPECT_TRUE(files_in(maildir() / "new").empty());
+}
+
+TEST_F(MaildirTransportTest, OtherDeliveriesOfTheMessageGetTheirOwnFiles) {
+  ASSERT_EQ(attempt().outcome, AttemptResult::Outcome::delivered);
+  delivery_.index = 3;
+  ASSERT_EQ(attempt().outcome, AttemptResult::Outcome::delivered);
+  EXPECT_EQ(files_in(maildir() / "new").size(), 2u);
+}
+
+TEST_F(MaildirTransportTest, StaleTmpFileFromACrashIsReplaced) {
+  fs::create_directories(maildir() / "tmp");
+  fs::create_directories(maildir() / "new");
+  fs::create_directories(maildir() / "cur");
+  std::ofstream(maildir() / "tmp" / expected_name()) << "half a message from before the cra";
+
+  ASSERT_EQ(attempt().outcome, AttemptResult::Outcome::delivered);
+  EXPECT_TRUE(files_in(maildir() / "tmp").empty());
+  EXPECT_TRUE(read_file(maildir() / "new" / expected_name()).ends_with("body line\n"));
+}
+
+TEST_F(MaildirTransportTest, UnsafeMailboxNamesAreRefusedPermanently) {
+  for (const std::string& mailbox : std::vector<std::string>{
+           "../escape@example.test", "a/b@example.test", ".hidden@example.test",
+           "a..b@example.test", std::string("nul\0l@example.test", 18), "alice@..", "alice@a/b",
+           "alice@.example.test", "no-domain", "@example.test", "alice@"}) {
+    delivery_.mailbox = mailbox;
+    const AttemptResult r = attempt();
+    EXPECT_EQ(r.outcome, AttemptResult::Outcome::permanent) << mailbox;
+    EXPECT_TRUE(r.reply.starts_with("5.1.3 ")) << r.reply;
+  }
+  EXPECT_EQ(files_in(temp_.path()).size(), 0u) << "nothing was created";
+}
+
+TEST_F(MaildirTransportTest, MissingDataDirectoryIsATemporaryFailureThatSaysWhy) {
+  MaildirTransport transport(temp_.path() / "no-such-data-dir" / "mail", "mx.example.test");
+  const AttemptResult r = transport.attempt(message_, delivery_, kContent);
+  EXPECT_EQ(r.outcome, AttemptResult::Outcome::temporary);
+  EXPECT_NE(r.reply.find("mailbox directory not usable"), std::string::npos) << r.reply;
+  EXPECT_NE(r.reply.find("No such file or directory"), std::string::npos) << r.reply;
+}
+
+TEST_F(MaildirTransportTest, FileInThePlaceOfTheMailboxTreeIsATemporaryFailure) {
+  fs::create_directories(mail_root());
+  std::ofstream(mail_root() / "example.test") << "not a directory";
+  const AttemptResult r = attempt();
+  EXPECT_EQ(r.outcome, AttemptResult::Outcome::temporary);
+  EXPECT_TRUE(r.reply.starts_with("4.3.0 ")) << r.reply;
+}
+
+TEST_F(MaildirTransportTest, HostNameCharactersMaildirReservesAreEscaped) {
+  MaildirTransport transport(mail_root(), "odd/host:name");
+  ASSERT_EQ(transport.attempt(message_, delivery_, kContent).outcome,
+            AttemptResult::Outcome::delivered);
+  const auto files = files_in(maildir() / "new");
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_TRUE(files[0].filename().string().ends_with(".odd\\057host\\072name"))
+      << files[0].filename();
+}
+
+}  // namespace
+}  // namespace herald

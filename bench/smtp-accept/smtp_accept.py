@@ -1,0 +1,282 @@
+"""SMTP accept benchmark: herald against Postfix 3.7, side by side in one run.
+
+For each session count S, each server in turn (A B A B ..., never both under load at once)
+is started fresh on a free loopback port and given
+    smtp-source -s S -m N -l SIZE -f src@bench.test -t alice@example.test 127.0.0.1:PORT
+Measured per run: accept rate (N / smtp-source wall time; every 250 means "on disk"),
+end-to-end rate (N / time until the last message is in alice's Maildir/new), CPU seconds
+of all the server's processes per 1000 messages (from before the load until the last
+delivery), and peak memory. Medians over the rounds are printed and written as markdown to
+bench/results/smtp-accept-DATE.md. bench/README.md explains how to read them.
+Settings come from the environment; see bench/README.md.
+"""
+
+import datetime
+import os
+import pathlib
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from herald_instance import HeraldInstance
+from postfix_instance import PostfixInstance
+import process_stats
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+SERVERS = ("postfix", "herald")
+
+
+class Settings:
+    def __init__(self, env):
+        self.messages = int(env.get("BENCH_MESSAGES", "5000"))
+        self.sessions = [int(s) for s in env.get("BENCH_SESSIONS", "1 10 50").split()]
+        self.rounds = int(env.get("BENCH_ROUNDS", "3"))
+        self.size = int(env.get("BENCH_SIZE", "4096"))
+        self.servers = env.get("BENCH_SERVERS", " ".join(SERVERS)).split()
+        self.bin_dir = pathlib.Path(env.get("HERALD_BIN_DIR", REPO / "build/bin"))
+        self.keep = env.get("BENCH_KEEP", "0") == "1"
+        self.delivery_timeout = float(env.get("BENCH_DELIVERY_TIMEOUT", "300"))
+        self.results_dir = pathlib.Path(env.get("BENCH_RESULTS_DIR", REPO / "bench/results"))
+        unknown = set(self.servers) - set(SERVERS)
+        if unknown:
+            sys.exit(f"BENCH_SERVERS: unknown server(s) {sorted(unknown)}; use postfix, herald")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def count_files(directory):
+    try:
+        with os.scandir(directory) as it:
+            return sum(1 for _ in it)
+    except FileNotFoundError:
+        return 0
+
+
+def last_arrival(directory):
+    """When the newest file entered new/: the rename/link into new/ sets the inode's ctime."""
+    with os.scandir(directory) as it:
+        return max(entry.stat().st_ctime for entry in it)
+
+
+def wait_for_delivery(directory, expected, timeout, stall=30.0):
+    """Waits until `expected` files are in the directory; gives up after `timeout` seconds,
+    or after `stall` seconds without a new file."""
+    deadline = time.monotonic() + timeout
+    count = count_files(directory)
+    last_progress = time.monotonic()
+    while count < expected and time.monotonic() < min(deadline, last_progress + stall):
+        time.sleep(0.1)
+        now_count = count_files(directory)
+        if now_count > count:
+            last_progress = time.monotonic()
+        count = now_count
+    return count
+
+
+def run_load(port, settings, sessions):
+    command = [SMTP_SOURCE, "-s", str(sessions), "-m", str(settings.messages), "-l",
+               str(settings.size), "-f", "src@bench.test", "-t", "alice@example.test",
+               f"127.0.0.1:{port}"]
+    timeout = max(120.0, settings.messages / 20)
+    start = time.time()
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    wall = time.time() - start
+    complaints = result.stderr.decode("utf-8", "replace").strip().splitlines()
+    return start, wall, result.returncode, complaints
+
+
+def measure(server, sessions, round_number, settings, base, live):
+    work = base / f"{server}-s{sessions}-r{round_number}"
+    port = free_port()
+    if server == "postfix":
+        instance = PostfixInstance(work, port)
+    else:
+        instance = HeraldInstance(work, port, settings.bin_dir)
+    live.append(instance)
+    try:
+        instance.start()
+        root = instance.master_pid if server == "postfix" else instance.pid
+        cpu_before = process_stats.cpu_seconds(root)
+        with process_stats.MemorySampler(root) as memory:
+            start, wall, exit_code, complaints = run_load(port, settings, sessions)
+            delivered = wait_for_delivery(instance.maildir_new, settings.messages,
+                                          settings.delivery_timeout)
+            cpu = process_stats.cpu_seconds(root) - cpu_before
+            peak_rss = process_stats.peak_rss_kib(root)
+        complete = delivered >= settings.messages
+        end_to_end = last_arrival(instance.maildir_new) - start if complete else None
+        return {
+            "server": server, "sessions": sessions, "round": round_number,
+            "accept_rate": settings.messages / wall,
+            "e2e_rate": settings.messages / end_to_end if end_to_end else None,
+            "cpu_per_1000": cpu / settings.messages * 1000,
+            # herald is one process: its own high-water mark. Postfix is a tree of
+            # processes: the peak of their summed PSS (shared pages counted once).
+            "peak_mib": (peak_rss if server == "herald" else memory.peak_pss_kib) / 1024,
+            "peak_sum_rss_mib": memory.peak_rss_kib / 1024,
+            "delivered": delivered, "exit_code": exit_code, "complaints": complaints,
+        }
+    finally:
+        instance.stop()
+        live.remove(instance)
+        if not settings.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def describe(run):
+    e2e = f"{run['e2e_rate']:7.0f}" if run["e2e_rate"] else "incomplete"
+    note = ""
+    if run["complaints"] or run["exit_code"]:
+        note = f"  smtp-source exit {run['exit_code']}, {len(run['complaints'])} complaint(s): "
+        note += "; ".join(run["complaints"][:3])
+    return (f"{run['server']:8} s={run['sessions']:<3} round {run['round']}: "
+            f"accept {run['accept_rate']:7.0f} msg/s  to mailbox {e2e} msg/s  "
+            f"cpu {run['cpu_per_1000']:5.2f} s/1000  peak {run['peak_mib']:6.1f} MiB  "
+            f"delivered {run['delivered']}{note}")
+
+
+def median_of(runs, server, sessions, key):
+    values = [r[key] for r in runs if r["server"] == server and r["sessions"] == sessions]
+    if not values or any(v is None for v in values):
+        return None
+    return statistics.median(values)
+
+
+def fmt(value, digits=0):
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def ratio(herald, postfix):
+    return "—" if herald is None or postfix is None else f"{herald / postfix:.2f}"
+
+
+def summary_table(runs, settings):
+    header = ("| sessions | Postfix accept msg/s | herald accept msg/s | herald/Postfix "
+              "| Postfix to-mailbox msg/s | herald to-mailbox msg/s | herald/Postfix "
+              "| Postfix CPU s/1000 msgs | herald CPU s/1000 msgs "
+              "| Postfix peak ΣPSS MiB | herald peak RSS MiB |")
+    lines = [header, "|" + "---|" * header.count(" | ") + "---|"]
+    for s in settings.sessions:
+        m = {(srv, key): median_of(runs, srv, s, key) for srv in SERVERS
+             for key in ("accept_rate", "e2e_rate", "cpu_per_1000", "peak_mib")}
+        lines.append(
+            f"| {s} | {fmt(m['postfix', 'accept_rate'])} | {fmt(m['herald', 'accept_rate'])} "
+            f"| {ratio(m['herald', 'accept_rate'], m['postfix', 'accept_rate'])} "
+            f"| {fmt(m['postfix', 'e2e_rate'])} | {fmt(m['herald', 'e2e_rate'])} "
+            f"| {ratio(m['herald', 'e2e_rate'], m['postfix', 'e2e_rate'])} "
+            f"| {fmt(m['postfix', 'cpu_per_1000'], 2)} | {fmt(m['herald', 'cpu_per_1000'], 2)} "
+            f"| {fmt(m['postfix', 'peak_mib'], 1)} | {fmt(m['herald', 'peak_mib'], 1)} |")
+    return "\n".join(lines)
+
+
+def runs_table(runs):
+    lines = ["| server | sessions | round | accept msg/s | to-mailbox msg/s | CPU s/1000 "
+             "| peak MiB | peak ΣRSS MiB | delivered | smtp-source complaints |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        lines.append(
+            f"| {r['server']} | {r['sessions']} | {r['round']} | {fmt(r['accept_rate'])} "
+            f"| {fmt(r['e2e_rate'])} | {fmt(r['cpu_per_1000'], 2)} | {fmt(r['peak_mib'], 1)} "
+            f"| {fmt(r['peak_sum_rss_mib'], 1)} | {r['delivered']} | {len(r['complaints'])} |")
+    return "\n".join(lines)
+
+
+def machine_description():
+    model = "unknown CPU"
+    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return (f"{os.cpu_count()} × {model}, Linux {platform.release()}; load average at the "
+            f"end {load} (other work on a shared machine makes every figure noisier)")
+
+
+def versions():
+    postfix = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "postfix"],
+                             capture_output=True, text=True).stdout.strip() or "unknown"
+    herald = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                            capture_output=True, text=True).stdout.strip() or "unknown"
+    return f"Postfix {postfix} (Debian), herald {herald}"
+
+
+def write_markdown(runs, settings, started):
+    settings.results_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.results_dir / f"smtp-accept-{started:%Y-%m-%d}.md"
+    path.write_text(f"""\
+# SMTP accept: herald vs Postfix — {started:%Y-%m-%d %H:%M}
+
+- Machine: {machine_description()}
+- Software: {versions()}
+- Load: `smtp-source -s S -m {settings.messages} -l {settings.size} -f src@bench.test \
+-t alice@example.test`, one connection per message, loopback
+- Order: A B A B (Postfix then herald for each session count), {settings.rounds} round(s);
+  figures are medians over the rounds. Both deliver to a Maildir (Postfix: virtual(8)).
+- How to read this: bench/README.md
+
+## Medians
+
+{summary_table(runs, settings)}
+
+CPU: user + system seconds of all the server's processes, from before the load until the
+last message is in the Maildir, per 1000 messages. Memory: herald = VmHWM of heraldd;
+Postfix = peak of the summed PSS of master and all its daemons, sampled every 0.5 s (the
+summed RSS, which counts shared pages once per process, is in the table below).
+
+## Every run
+
+{runs_table(runs)}
+""")
+    return path
+
+
+def main():
+    settings = Settings(os.environ)
+    if os.geteuid() != 0:
+        sys.exit("run as root: the private Postfix instance needs it (postfix -c DIR)")
+    if "herald" in settings.servers and not (settings.bin_dir / "heraldd").exists():
+        sys.exit(f"{settings.bin_dir}/heraldd not found: run `make build` or set HERALD_BIN_DIR")
+    started = datetime.datetime.now()
+    base = pathlib.Path(tempfile.mkdtemp(prefix="herald-bench-"))
+    os.chmod(base, 0o755)  # Postfix's daemons run as postfix and nobody and must get in
+    live = []
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
+    runs = []
+    try:
+        print(f"smtp-accept: {settings.messages} messages of {settings.size} bytes, sessions "
+              f"{settings.sessions}, {settings.rounds} round(s), servers {settings.servers}; "
+              f"work dir {base}", flush=True)
+        for round_number in range(1, settings.rounds + 1):
+            for sessions in settings.sessions:
+                for server in settings.servers:
+                    run = measure(server, sessions, round_number, settings, base, live)
+                    runs.append(run)
+                    print(describe(run), flush=True)
+    finally:
+        for instance in list(live):
+            instance.stop()
+        if not settings.keep:
+            shutil.rmtree(base, ignore_errors=True)
+    print()
+    print(summary_table(runs, settings))
+    print(f"\nwritten to {write_markdown(runs, settings, started)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+#include "server/daemon.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <csignal>
+#include <cstring>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "directory/directory.h"
+#include "queue/queue_runner.h"
+#include "server/connection_registry.h"
+#include "server/listener.h"
+#include "server/tls_context.h"
+#include "store/store.h"
+#include "transport/maildir_transport.h"
+
+namespace herald {
+namespace {
+
+namespace asio = boost::asio;
+
+// How long sessions may take to finish a message in progress once shutdown has begun.
+constexpr auto kShutdownGrace = std::chrono::seconds(10);
+
+void check_listeners_available(const Config& config) {
+  for (const ListenConfig& listen : config.listen) {
+    if (listen.protocol != ListenProtocol::smtp) {
+      throw ConfigError(config.source.filename().string() + ": listener protocol '" +
+                        std::string(to_string(listen.protocol)) + "' is not available yet");
+    }
+  }
+}
+
+bool ends_with_label(const std::string& hostname, const std::string& domain) {
+  return hostname == domain ||
+         (hostname.size() > domain.size() &&
+          hostname.compare(hostname.size() - domain.size(), domain.size(), domain) == 0 &&
+          hostname[hostname.size() - domain.size() - 1] == '.');
+}
+
+// RFC 5321 4.5.1: the address a bare RCPT TO:<Postmaster> reaches: postmaster of the local
+// domain this host is named in, else of the first local domain.
+std::string postmaster_address(const Config& config) {
+  for (const DomainConfig& domain : config.domains) {
+    if (ends_with_label(config.server.hostname, domain.name)) return "postmaster@" + domain.name;
+  }
+  if (!config.domains.empty()) return "postmaster@" + config.domains.front().name;
+  return "postmaster@" + config.server.hostname;
+}
+
+SessionSettings session_settings(const Config& config) {
+  SessionSettings settings;
+  settings.hostname = config.server.hostname;
+  settings.listener = "smtp";
+  settings.limits = config.limits;
+  settings.starttls_offered = true;
+  settings.postmaster = postmaster_address(config);
+  return settings;
+}
+
+unsigned io_thread_count(const Config& config) {
+  if (config.server.io_threads > 0) return config.server.io_threads;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+int run_daemon(const Config& config) {
+  check_listeners_available(config);
+  // Peers that vanish must cost an error code, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  std::filesystem::create_directories(config.server.data_dir);
+  const std::unique_ptr<asio::ssl::context> tls = make_server_tls_context(ensure_tls_files(config));
+
+  const std::unique_ptr<Store> store =
+      open_rocksdb_store(config.server.data_dir / "store", StoreMode::read_write);
+  const Directory directory(config);
+  MaildirTransport transport(config.server.data_dir / "mail", config.server.hostname);
+  const SystemClock clock;
+  QueueRunner queue(*store, transport, clock, config.queue);
+  queue.start();
+
+  asio::thread_pool commit_pool(config.queue.commit_threads);
+  const unsigned threads = io_thread_count(config);
+  asio::io_context io(static_cast<int>(threads));
+  const SessionSettings settings = session_settings(config);
+  const SmtpServices services{
+      settings, directory, clock, *store, queue, *tls, commit_pool.get_executor()};
+  ConnectionRegistry registry(config.limits.max_connections, config.limits.max_connections_per_ip);
+
+  std::vector<std::unique_ptr<Listener>> listeners;
+  for (const ListenConfig& listen : config.listen) {
+    listeners.push_back(std::make_unique<Listener>(io, listen, services, registry));
+  }
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    listeners[i]->start();
+    spdlog::info("listening protocol={} address={}", to_string(config.listen[i].protocol),
+                 listeners[i]->address());
+  }
+
+  std::promise<int> signalled;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (!ec) signalled.set_value(signal);
+  });
+  auto work = asio::make_work_guard(io);
+  std::vector<std::thread> io_threads;
+  for (unsigned i = 0; i < threads; ++i) io_threads.emplace_back([&io] { io.run(); });
+  spdlog::info("heraldd started hostname={} io_threads={} commit_threads={}",
+               config.server.hostname, threads, config.queue.commit_threads);
+
+  const int signal = signalled.get_future().get();
+  spdlog::info("shutting down signal={} sessions={}", strsignal(signal),
+               registry.open_connections());
+  for (const auto& listener : listeners) listener->stop();
+  registry.shutdown_all();
+  if (!registry.wait_until_empty(kShutdownGrace)) {
+    spdlog::warn("shutdown: {} sessions still open after {}s; closing them",
+                 registry.open_connections(), kShutdownGrace.count());
+  }
+  work.reset();
+  io.stop();
+  for (std::thread& thread : io_threads) thread.join();
+  // Commits in flight finish before the sessions that wait for them are destroyed with
+  // the io_context; what they stored is pending in the store for the next start.
+  commit_pool.join();
+  queue.stop();
+  spdlog::info("heraldd stopped");
+  return 0;
+}
+
+}  // namespace herald

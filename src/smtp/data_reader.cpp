@@ -1,0 +1,116 @@
+#include "smtp/data_reader.h"
+
+namespace herald {
+
+DataReader::DataReader(uint64_t max_size, uint32_t max_line)
+    : max_size_(max_size), max_line_(max_line) {}
+
+size_t DataReader::feed_data(std::string_view input) {
+  size_t i = 0;
+  while (i < input.size() && !data_ended_) {
+    if (line_start_ == LineStart::inside_line) {
+      if (const size_t taken = add_plain_run(input.substr(i))) {
+        i += taken;
+        continue;
+      }
+    }
+    const char c = input[i++];
+    switch (line_start_) {
+      case LineStart::at_start:
+        if (c == '.') {
+          line_start_ = LineStart::after_dot;
+          continue;
+        }
+        break;
+      case LineStart::after_dot:
+        if (c == '\r') {
+          line_start_ = LineStart::after_dot_cr;
+          continue;
+        }
+        // RFC 5321 4.5.2: a line that starts with a dot and goes on had the dot doubled
+        // for transparency; the first one is dropped.
+        break;
+      case LineStart::after_dot_cr:
+        if (c == '\n') {
+          // RFC 5321 4.1.1.4: the CRLF before the dot already ended the last line.
+          data_ended_ = true;
+          return i;
+        }
+        add('\r');  // ".\r" and then not LF: the dot was stuffing, the CR is content
+        break;
+      case LineStart::inside_line:
+        break;
+    }
+    add(c);
+  }
+  return i;
+}
+
+void DataReader::feed_chunk(std::string_view input) {
+  size_t i = 0;
+  while (i < input.size()) {
+    if (const size_t taken = add_plain_run(input.substr(i))) {
+      i += taken;
+    } else {
+      add(input[i++]);
+    }
+  }
+}
+
+void DataReader::end_chunks() {
+  // A CR as the very last octet never gets its LF.
+  if (after_cr_) report(ContentProblem::bad_line_ending);
+}
+
+void DataReader::add(char c) {
+  // RFC 5321 2.3.8: CR and LF appear only together as CRLF. A bare one is refused, not
+  // repaired, since MTAs that repair them differently are what SMTP smuggling exploits.
+  const bool ends_line = c == '\n' && after_cr_;
+  if (after_cr_ && c != '\n') report(ContentProblem::bad_line_ending);
+  if ((c == '\n' && !after_cr_) || c == '\0') report(ContentProblem::bad_line_ending);
+  after_cr_ = c == '\r';
+
+  ++line_length_;
+  if (line_length_ > max_line_) report(ContentProblem::line_too_long);
+  if (ends_line) line_length_ = 0;
+  line_start_ = ends_line ? LineStart::at_start : LineStart::inside_line;
+
+  ++size_;
+  if (size_ > max_size_) report(ContentProblem::too_big);
+  if (problem_ == ContentProblem::none) content_ += c;
+}
+
+// The text of a line between its line endings is most of any message; it is taken in one
+// step, with the same checks add() makes octet by octet.
+size_t DataReader::add_plain_run(std::string_view input) {
+  if (after_cr_) return 0;
+  size_t n = 0;
+  while (n < input.size() && input[n] != '\r' && input[n] != '\n' && input[n] != '\0') ++n;
+  if (n == 0) return 0;
+  if (problem_ == ContentProblem::none) {
+    // Which limit the octet-by-octet reading would have crossed first, line length winning
+    // a tie as it does in add().
+    const uint64_t line_room = max_line_ > line_length_ ? max_line_ - line_length_ : 0;
+    const uint64_t size_room = max_size_ > size_ ? max_size_ - size_ : 0;
+    if (n > line_room && line_room <= size_room) {
+      report(ContentProblem::line_too_long);
+    } else if (n > size_room) {
+      report(ContentProblem::too_big);
+    } else {
+      content_.append(input.data(), n);
+    }
+  }
+  line_length_ += n;
+  size_ += n;
+  line_start_ = LineStart::inside_line;
+  return n;
+}
+
+void DataReader::report(ContentProblem problem) {
+  if (problem_ != ContentProblem::none) return;
+  problem_ = problem;
+  content_.clear();
+  content_.shrink_to_fit();
+}
+
+}  // namespace herald

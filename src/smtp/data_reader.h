@@ -1,0 +1,63 @@
+// Incremental decoding of message content as it arrives after DATA (dot-stuffed, ended by
+// <CRLF>.<CRLF>, RFC 5321 4.1.1.4 and 4.5.2) or in BDAT chunks (RFC 3030), in pieces of any
+// size, with herald's content checks. No I/O: the connection feeds it bytes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace herald {
+
+// Why content is refused. Only the first problem found is kept; reading goes on to the
+// end of the content so that the session stays in step with the client.
+enum class ContentProblem {
+  none,
+  too_big,          // more than max_size octets: 552 (RFC 1870 6.3)
+  bad_line_ending,  // a bare CR, a bare LF or a NUL (RFC 5321 2.3.8): 554
+  line_too_long,    // a line longer than max_line octets with its CRLF (RFC 5321 4.5.3.1.6)
+};
+
+class DataReader {
+ public:
+  // `max_size` bounds the stored content; `max_line` is the longest line, CRLF included.
+  DataReader(uint64_t max_size, uint32_t max_line);
+
+  // DATA: consumes `input` up to and including the <CRLF>.<CRLF> that ends the content and
+  // returns how many octets that was (all of them while the end has not come). Bytes after
+  // the end belong to the next command. The end is recognised only after CRLF: a "." line
+  // after a bare LF is content (and a bad line ending), which is what defeats SMTP smuggling.
+  size_t feed_data(std::string_view input);
+  bool data_ended() const { return data_ended_; }
+
+  // BDAT: every octet of a chunk is content; a message may arrive in several chunks, and a
+  // CRLF may be split between them. Call end_chunks() after the LAST chunk.
+  void feed_chunk(std::string_view input);
+  void end_chunks();
+
+  ContentProblem problem() const { return problem_; }
+
+  // The decoded content (dot-stuffing removed), complete once the end is seen. Emptied as
+  // soon as a problem is found: refused content is never kept.
+  std::string& content() { return content_; }
+
+ private:
+  // Where the DATA decoder stands relative to the start of a line.
+  enum class LineStart { at_start, after_dot, after_dot_cr, inside_line };
+
+  void add(char c);
+  size_t add_plain_run(std::string_view input);
+  void report(ContentProblem problem);
+
+  uint64_t max_size_;
+  uint32_t max_line_;
+  std::string content_;
+  uint64_t size_ = 0;
+  uint64_t line_length_ = 0;
+  bool after_cr_ = false;
+  LineStart line_start_ = LineStart::at_start;
+  bool data_ended_ = false;
+  ContentProblem problem_ = ContentProblem::none;
+};
+
+}  // namespace herald

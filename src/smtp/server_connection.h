@@ -1,0 +1,61 @@
+// One inbound SMTP connection: a coroutine that reads commands and content from the
+// socket, lets the ServerSession decide, writes its replies, upgrades to TLS on STARTTLS
+// and commits accepted messages to the store. Only the server layer includes this header.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <cstdint>
+#include <memory>
+
+#include "directory/directory.h"
+#include "queue/queue_runner.h"
+#include "smtp/server_session.h"
+#include "store/store.h"
+#include "util/clock.h"
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace herald {
+
+// What all connections share. Everything referenced must outlive every connection.
+struct SmtpServices {
+  const SessionSettings& settings;
+  const Directory& directory;
+  const Clock& clock;
+  Store& store;
+  QueueRunner& queue;
+  boost::asio::ssl::context& tls;
+  // Where Store::commit_message runs: a thread pool, never the io threads (DESIGN.md 5).
+  boost::asio::any_io_executor commit_executor;
+};
+
+class SmtpConnection {
+ public:
+  // `socket` must be bound to a strand (or a single-threaded executor): the session and its
+  // timeout watchdog run there. `peer` is its remote end; `id` names the session in logs.
+  SmtpConnection(boost::asio::ip::tcp::socket socket, PeerInfo peer, const SmtpServices& services,
+                 uint64_t id);
+  ~SmtpConnection();
+  SmtpConnection(const SmtpConnection&) = delete;
+  SmtpConnection& operator=(const SmtpConnection&) = delete;
+
+  // Converses from the greeting to the close and closes the socket. Never throws: every
+  // way a session ends (QUIT, disconnect, timeout, TLS failure, shutdown) is logged.
+  // Limits: limits.command_timeout per command, limits.data_timeout per DATA or BDAT
+  // transfer; past either, 421 4.4.2 and the close.
+  boost::asio::awaitable<void> run();
+
+  // Thread-safe. Ends the session with 421 4.3.2 as soon as it waits for a command; a
+  // message being received or committed is finished first.
+  void request_shutdown();
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace herald

@@ -1,0 +1,443 @@
+#include "smtp/server_session.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "smtp/received_header.h"
+#include "util/message_id.h"
+
+namespace herald {
+namespace {
+
+// The set of session states a verb is valid in, as bits.
+template <typename... States>
+constexpr unsigned states(States... s) {
+  return ((1u << static_cast<unsigned>(s)) | ...);
+}
+constexpr unsigned kAnyState = ~0u;
+
+SessionStep answer(Reply r, SessionStep::Next next = SessionStep::Next::read_command) {
+  return SessionStep{std::move(r), next, 0};
+}
+
+std::string bracketed(const Path& path) {
+  return "<" + path.address() + ">";
+}
+
+}  // namespace
+
+// The command table (STYLE.md: one row per verb). A verb outside its states gets 503 with
+// what to do first; a verb in its states with bad arguments gets 501 with its usage.
+const ServerSession::CommandRule ServerSession::kCommandTable[] = {
+    // RFC 5321 4.1.4: EHLO/HELO may come at any time and reset the transaction.
+    {Verb::ehlo, kAnyState, &ServerSession::handle_ehlo, "EHLO domain-or-[address]"},
+    {Verb::helo, kAnyState, &ServerSession::handle_helo, "HELO domain-or-[address]"},
+    {Verb::mail, states(State::greeted), &ServerSession::handle_mail,
+     "MAIL FROM:<address> [SIZE=octets] [BODY=7BIT|8BITMIME] [SMTPUTF8]"},
+    {Verb::rcpt, states(State::in_mail), &ServerSession::handle_rcpt, "RCPT TO:<address>"},
+    // RFC 3030 2: DATA cannot join a transaction that BDAT began.
+    {Verb::data, states(State::in_mail), &ServerSession::handle_data, "DATA"},
+    {Verb::bdat, states(State::in_mail, State::in_chunks), &ServerSession::handle_bdat,
+     "BDAT octets [LAST]"},
+    {Verb::rset, kAnyState, &ServerSession::handle_rset, "RSET"},
+    {Verb::noop, kAnyState, &ServerSession::handle_noop, "NOOP"},
+    {Verb::quit, kAnyState, &ServerSession::handle_quit, "QUIT"},
+    {Verb::vrfy, kAnyState, &ServerSession::handle_vrfy, "VRFY address"},
+    {Verb::help, kAnyState, &ServerSession::handle_help, "HELP"},
+    // RFC 3207 4: not in the middle of a transaction.
+    {Verb::starttls, states(State::fresh, State::greeted), &ServerSession::handle_starttls,
+     "STARTTLS"},
+    {Verb::expn, kAnyState, &ServerSession::handle_not_implemented, "EXPN list"},
+    {Verb::auth, kAnyState, &ServerSession::handle_not_implemented, "AUTH mechanism"},
+};
+
+ServerSession::ServerSession(const SessionSettings& settings, const Directory& directory,
+                             const Clock& clock, PeerInfo peer)
+    : settings_(settings), directory_(directory), clock_(clock), peer_(std::move(peer)) {}
+
+Reply ServerSession::greeting() const {
+  // RFC 2034 3: the greeting carries no enhanced status code.
+  return make_reply(220, "", settings_.hostname + " ESMTP herald");
+}
+
+SessionStep ServerSession::on_command_line(std::string_view line) {
+  const Command command = parse_command(line);
+  if (command.error == CommandError::unrecognized) {
+    return protocol_error(make_reply(500, "5.5.1", "Command unrecognized"));
+  }
+  const auto rule = std::find_if(std::begin(kCommandTable), std::end(kCommandTable),
+                                 [&](const CommandRule& r) { return r.verb == command.verb; });
+  if ((rule->valid_states & states(state_)) == 0) return refuse_out_of_sequence(command);
+  if (command.error != CommandError::none) return refuse_syntax(command, *rule);
+  return (this->*rule->handle)(command);
+}
+
+SessionStep ServerSession::on_line_too_long() {
+  // RFC 5321 4.5.3.1.4 lets a server refuse command lines past its limit (500).
+  return protocol_error(make_reply(500, "5.5.2", "Line too long"));
+}
+
+// --- the verbs ---------------------------------------------------------------------------
+
+SessionStep ServerSession::handle_helo(const Command& command) {
+  start_over(State::greeted);
+  helo_ = command.helo_domain;
+  extended_ = false;
+  return answer(make_reply(250, "", settings_.hostname));
+}
+
+SessionStep ServerSession::handle_ehlo(const Command& command) {
+  start_over(State::greeted);
+  helo_ = command.helo_domain;
+  extended_ = true;
+  // RFC 2034 3: no enhanced codes in the EHLO reply; RFC 5321 4.1.1.1: one keyword a line.
+  Reply r;
+  r.code = 250;
+  r.lines = {
+      settings_.hostname + " greets " + helo_,
+      "PIPELINING",                                                 // RFC 2920
+      "SIZE " + std::to_string(settings_.limits.max_message_size),  // RFC 1870
+      "8BITMIME",                                                   // RFC 6152
+      "SMTPUTF8",                                                   // RFC 6531
+      "ENHANCEDSTATUSCODES",                                        // RFC 2034
+      "CHUNKING",                                                   // RFC 3030
+  };
+  // RFC 3207 4.2: STARTTLS is not offered again once TLS is active.
+  if (settings_.starttls_offered && !tls_) r.lines.push_back("STARTTLS");
+  return answer(std::move(r));
+}
+
+SessionStep ServerSession::handle_mail(const Command& command) {
+  // RFC 6531 3.4: a UTF-8 address needs the SMTPUTF8 parameter.
+  if (command.path.non_ascii && !command.mail.smtputf8) {
+    return protocol_error(make_reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8"));
+  }
+  // RFC 1870 6.1: a declared size over the limit is refused at MAIL, before any data.
+  if (command.mail.size && *command.mail.size > settings_.limits.max_message_size) {
+    return answer(make_reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
+  }
+  transaction_ = Transaction{};
+  transaction_.reverse_path = command.path;
+  transaction_.parameters = command.mail;
+  state_ = State::in_mail;
+  return answer(make_reply(250, "2.1.0", "Sender OK"));
+}
+
+SessionStep ServerSession::handle_rcpt(const Command& command) {
+  transaction_.rcpt_seen = true;
+  const std::string address = command.path.address();
+  // RFC 5321 4.5.3.1.8: past the limit, 452 asks the client to send the rest later.
+  if (transaction_.recipients.size() >= settings_.limits.max_recipients) {
+    return answer(make_reply(452, "4.5.3", "Too many recipients"));
+  }
+  if (command.path.non_ascii && !transaction_.parameters.smtputf8) {
+    return protocol_error(make_reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8"));
+  }
+  // RFC 5321 4.1.1.3: a bare <Postmaster> is this server's postmaster.
+  const bool bare_postmaster = command.path.domain.empty();
+  const RecipientLookup found = directory_.lookup(bare_postmaster ? settings_.postmaster : address);
+  switch (found.kind) {
+    case RecipientLookup::Kind::unknown_user:
+      return protocol_error(make_reply(550, "5.1.1", "<" + address + ">: no such user here"));
+    case RecipientLookup::Kind::not_local:
+      // Relaying for authenticated submission comes with the submission listener.
+      return protocol_error(make_reply(554, "5.7.1", "<" + address + ">: relaying denied"));
+    case RecipientLookup::Kind::local:
+      break;
+  }
+  transaction_.recipients.push_back(address);
+  for (const Mailbox& mailbox : found.mailboxes) {
+    const bool seen =
+        std::any_of(transaction_.mailboxes.begin(), transaction_.mailboxes.end(),
+                    [&](const auto& entry) { return entry.second.address == mailbox.address; });
+    if (!seen) transaction_.mailboxes.emplace_back(address, mailbox);
+  }
+  return answer(make_reply(250, "2.1.5", "Recipient OK"));
+}
+
+SessionStep ServerSession::handle_data(const Command&) {
+  if (!transaction_.rcpt_seen) return protocol_error(make_reply(503, "5.5.1", "Send RCPT first"));
+  // RFC 2920 3.1: with every RCPT refused, DATA fails and the client sends no content.
+  if (transaction_.recipients.empty()) {
+    return answer(make_reply(554, "5.5.1", "No valid recipients"));
+  }
+  transaction_.reader.emplace(settings_.limits.max_message_size, settings_.limits.max_data_line);
+  // RFC 2034 3: no enhanced code on 3xx replies.
+  return answer(make_reply(354, "", "End data with <CR><LF>.<CR><LF>"),
+                SessionStep::Next::read_data);
+}
+
+SessionStep ServerSession::handle_bdat(const Command& command) {
+  chunk_is_last_ = command.last_chunk;
+  // RFC 3030 2: the chunk follows the command unasked, so even a refused BDAT has its
+  // octets read (and dropped) before the answer; otherwise they would be taken as commands.
+  if (!transaction_.rcpt_seen) {
+    chunk_refusal_ = make_reply(503, "5.5.1", "Send RCPT first");
+  } else if (transaction_.recipients.empty()) {
+    chunk_refusal_ = make_reply(554, "5.5.1", "No valid recipients");
+  } else if (state_ == State::in_mail) {
+    transaction_.reader.emplace(settings_.limits.max_message_size, settings_.limits.max_data_line);
+    state_ = State::in_chunks;
+  }
+  return SessionStep{std::nullopt, SessionStep::Next::read_chunk, command.chunk_size};
+}
+
+SessionStep ServerSession::handle_rset(const Command&) {
+  start_over(state_ == State::fresh ? State::fresh : State::greeted);
+  return answer(make_reply(250, "2.0.0", "OK"));
+}
+
+SessionStep ServerSession::handle_noop(const Command&) {
+  return answer(make_reply(250, "2.0.0", "OK"));
+}
+
+SessionStep ServerSession::handle_quit(const Command&) {
+  return answer(make_reply(221, "2.0.0", settings_.hostname + " closing connection"),
+                SessionStep::Next::close);
+}
+
+SessionStep ServerSession::handle_vrfy(const Command&) {
+  // RFC 5321 3.5.3: 252 when the server will not verify but will accept and try.
+  return answer(
+      make_reply(252, "2.5.2", "Cannot VRFY user; send mail and delivery will be attempted"));
+}
+
+SessionStep ServerSession::handle_help(const Command&) {
+  return answer(make_reply(214, "2.0.0",
+                           "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP STARTTLS "
+                           "QUIT"));
+}
+
+SessionStep ServerSession::handle_starttls(const Command&) {
+  if (tls_) return protocol_error(make_reply(503, "5.5.1", "TLS already active"));
+  if (!settings_.starttls_offered) return answer(make_reply(454, "4.7.0", "TLS not available"));
+  return answer(make_reply(220, "2.0.0", "Ready to start TLS"), SessionStep::Next::start_tls);
+}
+
+SessionStep ServerSession::handle_not_implemented(const Command&) {
+  return protocol_error(make_reply(502, "5.5.1", "Command not implemented"));
+}
+
+// --- content -----------------------------------------------------------------------------
+
+size_t ServerSession::on_data(std::string_view input) {
+  return transaction_.reader->feed_data(input);
+}
+
+bool ServerSession::data_complete() const {
+  return transaction_.reader && transaction_.reader->data_ended();
+}
+
+SessionStep ServerSession::on_data_end() {
+  if (transaction_.reader->problem() != ContentProblem::none) {
+    return refuse_content(transaction_.reader->problem());
+  }
+  return accept_content();
+}
+
+void ServerSession::on_chunk_data(std::string_view piece) {
+  if (!chunk_refusal_) transaction_.reader->feed_chunk(piece);
+}
+
+SessionStep ServerSession::on_chunk_end() {
+  if (chunk_refusal_) {
+    Reply refusal = std::move(*chunk_refusal_);
+    chunk_refusal_.reset();
+    // 503 is the client's mistake; 554 "no valid recipients" follows from RCPT refusals
+    // that were counted already.
+    return refusal.code == 503 ? protocol_error(std::move(refusal)) : answer(std::move(refusal));
+  }
+  DataReader& reader = *transaction_.reader;
+  if (chunk_is_last_) reader.end_chunks();
+  // RFC 3030 2: a failed chunk ends the transaction; the client must start over.
+  if (reader.problem() != ContentProblem::none) return refuse_content(reader.problem());
+  if (!chunk_is_last_) {
+    return answer(
+        make_reply(250, "2.0.0", fmt::format("{} octets received", reader.content().size())));
+  }
+  return accept_content();
+}
+
+SessionStep ServerSession::refuse_content(ContentProblem problem) {
+  start_over(State::greeted);
+  switch (problem) {
+    case ContentProblem::too_big:
+      return answer(make_reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
+    case ContentProblem::line_too_long:
+      return answer(make_reply(554, "5.6.0",
+                               fmt::format("Message has a line longer than {} octets; not accepted",
+                                           settings_.limits.max_data_line)));
+    case ContentProblem::bad_line_ending:
+    case ContentProblem::none:
+      break;
+  }
+  return answer(make_reply(
+      554, "5.6.0", "Message contains bare CR, bare LF or NUL (RFC 5321 2.3.8); not accepted"));
+}
+
+// Builds the records of the message; the connection commits them and then reports back.
+SessionStep ServerSession::accept_content() {
+  const TimePoint now = clock_.now();
+  AcceptedMessage m;
+  m.record.id = new_message_id(now);
+  m.record.received_at = now;
+
+  Envelope& e = m.record.envelope;
+  e.mail_from = transaction_.reverse_path.address();
+  e.rcpt_to = transaction_.recipients;
+  e.helo = helo_;
+  e.peer_ip = peer_.ip;
+  e.peer_port = peer_.port;
+  e.listener = settings_.listener;
+  e.protocol = with_protocol();
+  if (tls_) {
+    e.tls_version = tls_->version;
+    e.tls_cipher = tls_->cipher;
+  }
+  e.body_type = transaction_.parameters.body == BodyType::eight_bit_mime ? "8BITMIME" : "7BIT";
+  e.smtputf8 = transaction_.parameters.smtputf8;
+
+  const ReceivedFields received{
+      .helo = helo_,
+      .peer_ip = peer_.ip,
+      .hostname = settings_.hostname,
+      .protocol = e.protocol,
+      .id = m.record.id,
+      .tls_version = e.tls_version,
+      .tls_cipher = e.tls_cipher,
+      .single_recipient = e.rcpt_to.size() == 1 ? e.rcpt_to.front() : std::string(),
+      .at = now,
+  };
+  // RFC 5321 4.4: the trace header goes at the top of the content, before all others.
+  m.content = std::move(transaction_.reader->content());
+  m.content.insert(0, received_header(received));
+  m.record.size = m.content.size();
+
+  m.events.push_back(LedgerEvent{now,
+                                 "received",
+                                 "",
+                                 {{"peer", peer_.ip},
+                                  {"helo", helo_},
+                                  {"tls", tls_ ? tls_->version + " " + tls_->cipher : "no"},
+                                  {"size", std::to_string(m.record.size)},
+                                  {"from", bracketed(transaction_.reverse_path)},
+                                  {"listener", settings_.listener}}});
+  for (const auto& [recipient, mailbox] : transaction_.mailboxes) {
+    Delivery d;
+    d.message_id = m.record.id;
+    d.index = static_cast<uint32_t>(m.deliveries.size());
+    d.recipient = recipient;
+    d.mailbox = mailbox.address;
+    d.next_attempt = now;
+    m.events.push_back(LedgerEvent{now, "queued", recipient, {{"mailbox", mailbox.address}}});
+    m.deliveries.push_back(std::move(d));
+  }
+  accepted_ = std::move(m);
+  return SessionStep{std::nullopt, SessionStep::Next::commit, 0};
+}
+
+SessionStep ServerSession::on_commit_succeeded() {
+  const std::string id = accepted_.record.id;
+  ++messages_accepted_;
+  accepted_ = AcceptedMessage{};
+  start_over(State::greeted);
+  return answer(make_reply(250, "2.0.0", "queued as " + id));
+}
+
+SessionStep ServerSession::on_commit_failed() {
+  accepted_ = AcceptedMessage{};
+  start_over(State::greeted);
+  return answer(make_reply(451, "4.3.0", "Temporary failure storing the message, try again later"));
+}
+
+void ServerSession::on_tls_started(TlsInfo tls) {
+  tls_ = std::move(tls);
+  // RFC 3207 4.2: forget everything the client said before the handshake.
+  start_over(State::fresh);
+  helo_.clear();
+  extended_ = false;
+}
+
+// --- errors and limits -------------------------------------------------------------------
+
+Reply ServerSession::timeout_reply() const {
+  return make_reply(421, "4.4.2", settings_.hostname + " timeout, closing connection");
+}
+
+Reply ServerSession::shutdown_reply() const {
+  return make_reply(421, "4.3.2", settings_.hostname + " shutting down");
+}
+
+Reply too_many_connections_reply(std::string_view hostname) {
+  return make_reply(421, "4.7.0", std::string(hostname) + " too many connections, try again later");
+}
+
+SessionStep ServerSession::refuse_syntax(const Command& command, const CommandRule& rule) {
+  switch (command.error) {
+    case CommandError::bad_path:
+      return protocol_error(command.verb == Verb::mail
+                                ? make_reply(501, "5.1.7", "Bad sender address syntax")
+                                : make_reply(501, "5.1.3", "Bad recipient address syntax"));
+    case CommandError::unsupported_parameter:
+      // RFC 5321 4.1.1.11: 555 for a MAIL/RCPT parameter the server does not know.
+      return protocol_error(
+          make_reply(555, "5.5.4", "Unsupported parameter " + command.error_detail));
+    default:
+      return protocol_error(make_reply(501, "5.5.4", "Syntax: " + std::string(rule.usage)));
+  }
+}
+
+SessionStep ServerSession::refuse_out_of_sequence(const Command& command) {
+  Reply refusal = make_reply(503, "5.5.1", sequence_hint());
+  if (command.verb == Verb::bdat && command.error == CommandError::none) {
+    chunk_refusal_ = std::move(refusal);
+    return SessionStep{std::nullopt, SessionStep::Next::read_chunk, command.chunk_size};
+  }
+  return protocol_error(std::move(refusal));
+}
+
+// What the client must do before the verb it sent makes sense here.
+std::string ServerSession::sequence_hint() const {
+  switch (state_) {
+    case State::fresh:
+      return "Send EHLO or HELO first";
+    case State::greeted:
+      return "Send MAIL first";
+    case State::in_mail:
+      return "Transaction in progress; send RSET first";
+    case State::in_chunks:
+      return "BDAT transfer in progress; send BDAT LAST or RSET first";
+  }
+  return "Send RSET first";
+}
+
+// Counts the client's protocol errors; past limits.max_errors the session ends instead of
+// answering, which stops clients that probe addresses or send garbage.
+SessionStep ServerSession::protocol_error(Reply r) {
+  ++errors_;
+  if (errors_ > settings_.limits.max_errors) {
+    return answer(
+        make_reply(421, "4.7.0", settings_.hostname + " too many errors, closing connection"),
+        SessionStep::Next::close);
+  }
+  return answer(std::move(r));
+}
+
+void ServerSession::start_over(State state) {
+  state_ = state;
+  transaction_ = Transaction{};
+  chunk_refusal_.reset();
+}
+
+// RFC 3848 2 and RFC 6531 3.7.3: the with-type of the Received header.
+std::string ServerSession::with_protocol() const {
+  std::string protocol = transaction_.parameters.smtputf8 ? "UTF8SMTP"
+                         : extended_                      ? "ESMTP"
+                                                          : "SMTP";
+  if (tls_ && protocol != "SMTP") protocol += 'S';
+  return protocol;
+}
+
+}  // namespace herald

@@ -1,0 +1,166 @@
+// The server side of one SMTP session (RFC 5321 with PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
+// ENHANCEDSTATUSCODES, CHUNKING and STARTTLS) as a state machine without I/O: it takes
+// command lines, message content and I/O outcomes, and says what to answer and what the
+// connection must do next. Every verb is one row of a command table (server_session.cpp):
+// the states it is valid in and its handler. Reply codes and texts (RFC 5321 4.2 with
+// RFC 3463 enhanced codes) are an interface: clients, operators and the tests read them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "directory/directory.h"
+#include "smtp/command.h"
+#include "smtp/data_reader.h"
+#include "smtp/reply.h"
+#include "store/records.h"
+#include "util/clock.h"
+
+namespace herald {
+
+struct SessionSettings {
+  std::string hostname;           // announced in the greeting, EHLO and Received
+  std::string listener = "smtp";  // the listener's protocol, recorded in the envelope
+  LimitsConfig limits;
+  bool starttls_offered = true;
+  std::string postmaster;  // the mailbox a bare RCPT TO:<Postmaster> means
+};
+
+struct PeerInfo {
+  std::string ip;  // numeric
+  uint16_t port = 0;
+};
+
+struct TlsInfo {
+  std::string version;  // "TLSv1.3"
+  std::string cipher;   // "TLS_AES_256_GCM_SHA384"
+};
+
+// A message the session accepted, to be committed to the store as it stands.
+struct AcceptedMessage {
+  MessageRecord record;
+  std::string content;               // the Received header, then the content as the client sent it
+  std::vector<Delivery> deliveries;  // one per distinct final mailbox
+  std::vector<LedgerEvent> events;   // `received`, then one `queued` per delivery
+};
+
+// What the connection does after sending `reply` (if any).
+struct SessionStep {
+  enum class Next {
+    read_command,
+    read_data,   // feed content to on_data() until data_complete(), then on_data_end()
+    read_chunk,  // feed exactly chunk_size octets to on_chunk_data(), then on_chunk_end()
+    start_tls,   // discard buffered input, handshake, then on_tls_started()
+    commit,      // commit message_to_commit(), then on_commit_succeeded() or _failed()
+    close,
+  };
+  std::optional<Reply> reply;
+  Next next = Next::read_command;
+  uint64_t chunk_size = 0;
+};
+
+// Not thread-safe: one session belongs to one connection. `settings`, `directory` and
+// `clock` must outlive it.
+class ServerSession {
+ public:
+  ServerSession(const SessionSettings& settings, const Directory& directory, const Clock& clock,
+                PeerInfo peer);
+
+  Reply greeting() const;  // 220 <hostname> ESMTP herald
+
+  // One command line, without its line ending.
+  SessionStep on_command_line(std::string_view line);
+  // A command line longer than limits.max_command_line came (and was skipped).
+  SessionStep on_line_too_long();
+
+  // DATA content: returns how many octets of `input` were content (see DataReader).
+  size_t on_data(std::string_view input);
+  bool data_complete() const;
+  SessionStep on_data_end();
+
+  // BDAT content: every octet of the announced chunk, in pieces of any size.
+  void on_chunk_data(std::string_view piece);
+  SessionStep on_chunk_end();
+
+  // Valid between a `commit` step and the call that reports its outcome.
+  const AcceptedMessage& message_to_commit() const { return accepted_; }
+  SessionStep on_commit_succeeded();  // 250 queued as ID
+  SessionStep on_commit_failed();     // 451: nothing was stored
+
+  // RFC 3207 4.2: after the handshake the session starts over, EHLO first.
+  void on_tls_started(TlsInfo tls);
+
+  Reply timeout_reply() const;   // 421 4.4.2, then the connection closes
+  Reply shutdown_reply() const;  // 421 4.3.2, then the connection closes
+
+  const std::string& helo() const { return helo_; }
+  uint32_t messages_accepted() const { return messages_accepted_; }
+
+ private:
+  enum class State { fresh, greeted, in_mail, in_chunks };
+  using Handler = SessionStep (ServerSession::*)(const Command&);
+  struct CommandRule {
+    Verb verb;
+    unsigned valid_states;  // a bit per State
+    Handler handle;
+    std::string_view usage;  // shown after "501 5.5.4 Syntax: "
+  };
+  static const CommandRule kCommandTable[];
+
+  // One recipient address and the mailboxes it reached, as RCPT accepted them.
+  struct Transaction {
+    Path reverse_path;
+    MailParameters parameters;
+    bool rcpt_seen = false;  // a RCPT was tried, accepted or not
+    std::vector<std::string> recipients;
+    std::vector<std::pair<std::string, Mailbox>> mailboxes;  // (recipient, mailbox), distinct
+    std::optional<DataReader> reader;
+  };
+
+  SessionStep handle_helo(const Command& command);
+  SessionStep handle_ehlo(const Command& command);
+  SessionStep handle_mail(const Command& command);
+  SessionStep handle_rcpt(const Command& command);
+  SessionStep handle_data(const Command& command);
+  SessionStep handle_bdat(const Command& command);
+  SessionStep handle_rset(const Command& command);
+  SessionStep handle_noop(const Command& command);
+  SessionStep handle_quit(const Command& command);
+  SessionStep handle_vrfy(const Command& command);
+  SessionStep handle_help(const Command& command);
+  SessionStep handle_starttls(const Command& command);
+  SessionStep handle_not_implemented(const Command& command);
+
+  SessionStep refuse_syntax(const Command& command, const CommandRule& rule);
+  SessionStep refuse_out_of_sequence(const Command& command);
+  SessionStep refuse_content(ContentProblem problem);
+  SessionStep protocol_error(Reply reply);
+  SessionStep accept_content();
+  void start_over(State state);
+  std::string with_protocol() const;
+  std::string sequence_hint() const;
+
+  const SessionSettings& settings_;
+  const Directory& directory_;
+  const Clock& clock_;
+  PeerInfo peer_;
+  std::optional<TlsInfo> tls_;
+  State state_ = State::fresh;
+  bool extended_ = false;  // EHLO (not HELO) opened the session
+  std::string helo_;
+  Transaction transaction_;
+  std::optional<Reply> chunk_refusal_;  // a refused BDAT answers after its chunk is skipped
+  bool chunk_is_last_ = false;
+  AcceptedMessage accepted_;
+  uint32_t errors_ = 0;
+  uint32_t messages_accepted_ = 0;
+};
+
+// 421 4.7.0: what a client over limits.max_connections(_per_ip) hears before the close.
+Reply too_many_connections_reply(std::string_view hostname);
+
+}  // namespace herald

@@ -1,0 +1,238 @@
+#include "smtp/command.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace herald {
+namespace {
+
+Command parsed(std::string_view line) {
+  return parse_command(line);
+}
+
+TEST(CommandParser, VerbsAreCaseInsensitive) {
+  EXPECT_EQ(parsed("ehlo client.example").verb, Verb::ehlo);
+  EXPECT_EQ(parsed("Quit").verb, Verb::quit);
+  EXPECT_EQ(parsed("sTaRtTlS").verb, Verb::starttls);
+}
+
+TEST(CommandParser, UnknownVerbIsUnrecognized) {
+  EXPECT_EQ(parsed("HELLO there").error, CommandError::unrecognized);
+  EXPECT_EQ(parsed("").error, CommandError::unrecognized);
+  EXPECT_EQ(parsed("MAILFROM:<a@b.example>").error, CommandError::unrecognized);
+}
+
+TEST(CommandParser, EhloTakesADomainOrAnAddressLiteral) {
+  EXPECT_EQ(parsed("EHLO client.example").helo_domain, "client.example");
+  EXPECT_EQ(parsed("EHLO localhost").error, CommandError::none);
+  EXPECT_EQ(parsed("EHLO [192.0.2.1]").helo_domain, "[192.0.2.1]");
+  EXPECT_EQ(parsed("EHLO [IPv6:2001:db8::1]").error, CommandError::none);
+  EXPECT_EQ(parsed("HELO client.example   ").helo_domain, "client.example");
+}
+
+TEST(CommandParser, EhloWithoutOrWithABadArgumentIsASyntaxError) {
+  EXPECT_EQ(parsed("EHLO").error, CommandError::syntax);
+  EXPECT_EQ(parsed("EHLO ").error, CommandError::syntax);
+  EXPECT_EQ(parsed("EHLO -client.example").error, CommandError::syntax);
+  EXPECT_EQ(parsed("EHLO client-.example").error, CommandError::syntax);
+  EXPECT_EQ(parsed("EHLO client..example").error, CommandError::syntax);
+  EXPECT_EQ(parsed("EHLO client.example.").error, CommandError::syntax);
+  EXPECT_EQ(parsed("EHLO under_score.example").error, CommandError::syntax);
+  EXPECT_EQ(parsed("EHLO two words").error, CommandError::syntax);
+  EXPECT_EQ(parsed("EHLO [192.0.2.256]").error, CommandError::syntax);
+  EXPECT_EQ(parsed("EHLO [IPv6:2001:db8::zz]").error, CommandError::syntax);
+  EXPECT_EQ(parsed("EHLO [192.0.2.1").error, CommandError::syntax);
+  EXPECT_EQ(parsed("EHLO 192.0.2.1]").error, CommandError::syntax);
+  EXPECT_EQ(parsed("EHLO " + std::string(64, 'a') + ".example").error, CommandError::syntax);
+}
+
+TEST(CommandParser, MailFromTakesAPath) {
+  const Command c = parsed("MAIL FROM:<sender@client.example>");
+  EXPECT_EQ(c.verb, Verb::mail);
+  EXPECT_EQ(c.error, CommandError::none);
+  EXPECT_EQ(c.path.local_part, "sender");
+  EXPECT_EQ(c.path.domain, "client.example");
+  EXPECT_EQ(c.path.address(), "sender@client.example");
+  EXPECT_FALSE(c.path.non_ascii);
+}
+
+TEST(CommandParser, MailFromAcceptsTheNullPath) {
+  const Command c = parsed("MAIL FROM:<>");
+  EXPECT_EQ(c.error, CommandError::none);
+  EXPECT_TRUE(c.path.is_null());
+  EXPECT_EQ(c.path.address(), "");
+}
+
+TEST(CommandParser, KeywordsAndASpaceAfterTheColonAreTolerated) {
+  EXPECT_EQ(parsed("mail from:<a@b.example>").error, CommandError::none);
+  EXPECT_EQ(parsed("MAIL FROM: <a@b.example>").error, CommandError::none);
+  EXPECT_EQ(parsed("RCPT To:<a@b.example>").error, CommandError::none);
+}
+
+TEST(CommandParser, MailWithoutFromIsASyntaxError) {
+  EXPECT_EQ(parsed("MAIL").error, CommandError::syntax);
+  EXPECT_EQ(parsed("MAIL TO:<a@b.example>").error, CommandError::syntax);
+  EXPECT_EQ(parsed("MAIL FROM").error, CommandError::syntax);
+}
+
+TEST(CommandParser, PathsNeedAngleBrackets) {
+  EXPECT_EQ(parsed("MAIL FROM:a@b.example").error, CommandError::bad_path);
+  EXPECT_EQ(parsed("MAIL FROM:<a@b.example").error, CommandError::bad_path);
+  EXPECT_EQ(parsed("RCPT TO:a@b.example").error, CommandError::bad_path);
+  EXPECT_EQ(parsed("MAIL FROM:<a@b.example>x").error, CommandError::bad_path);
+}
+
+TEST(CommandParser, MailboxSyntaxIsStrict) {
+  for (const char* bad :
+       {"<@b.example>", "<a@>", "<a>", "<a@b.example.>", "<.a@b.example>", "<a.@b.example>",
+        "<a..b@b.example>", "<a b@b.example>", "<a@b_c.example>", "<a@-b.example>",
+        "<a@@b.example>", "<\"unterminated@b.example>", "<a@[300.1.1.1]>", "<a@[]>"}) {
+    EXPECT_EQ(parsed(std::string("RCPT TO:") + bad).error, CommandError::bad_path) << bad;
+  }
+}
+
+TEST(CommandParser, QuotedLocalPartsAreAccepted) {
+  const Command c = parsed("RCPT TO:<\"john doe\"@b.example>");
+  EXPECT_EQ(c.error, CommandError::none);
+  EXPECT_EQ(c.path.local_part, "\"john doe\"");
+  EXPECT_EQ(parsed("RCPT TO:<\"a\\\"b\"@b.example>").error, CommandError::none);
+}
+
+TEST(CommandParser, QuotedLocalPartThatIsADotStringIsUnquoted) {
+  EXPECT_EQ(parsed("RCPT TO:<\"alice\"@example.test>").path.address(), "alice@example.test");
+}
+
+TEST(CommandParser, AtextSpecialsAreValidInDotStrings) {
+  const Command c = parsed("RCPT TO:<a!#$%&'*+-/=?^_`{|}~z@b.example>");
+  EXPECT_EQ(c.error, CommandError::none);
+}
+
+TEST(CommandParser, AddressLiteralDomainsAreAccepted) {
+  EXPECT_EQ(parsed("RCPT TO:<a@[192.0.2.1]>").path.domain, "[192.0.2.1]");
+  EXPECT_EQ(parsed("RCPT TO:<a@[IPv6:::1]>").error, CommandError::none);
+  EXPECT_EQ(parsed("RCPT TO:<a@[x-tag:content]>").error, CommandError::none);
+}
+
+TEST(CommandParser, SourceRoutesAreAcceptedAndIgnored) {
+  const Command c = parsed("RCPT TO:<@relay1.example,@relay2.example:alice@example.test>");
+  EXPECT_EQ(c.error, CommandError::none);
+  EXPECT_EQ(c.path.address(), "alice@example.test");
+  EXPECT_EQ(parsed("RCPT TO:<@relay1.example:>").error, CommandError::bad_path);
+  EXPECT_EQ(parsed("RCPT TO:<@relay1.example,alice@example.test>").error, CommandError::bad_path);
+}
+
+TEST(CommandParser, BarePostmasterIsAcceptedOnlyAsARecipient) {
+  const Command c = parsed("RCPT TO:<Postmaster>");
+  EXPECT_EQ(c.error, CommandError::none);
+  EXPECT_EQ(c.path.address(), "Postmaster");
+  EXPECT_TRUE(c.path.domain.empty());
+  EXPECT_EQ(parsed("RCPT TO:<postmaster>").error, CommandError::none);
+  EXPECT_EQ(parsed("MAIL FROM:<Postmaster>").error, CommandError::bad_path);
+  EXPECT_EQ(parsed("RCPT TO:<webmaster>").error, CommandError::bad_path);
+}
+
+TEST(CommandParser, NullPathIsNotARecipient) {
+  EXPECT_EQ(parsed("RCPT TO:<>").error, CommandError::bad_path);
+}
+
+TEST(CommandParser, PathsLongerThan256OctetsAreRefused) {
+  // "<" + local + "@" + domain + ">" = 256 octets exactly is the limit.
+  const std::string domain = std::string(63, 'd') + "." + std::string(63, 'd') + ".example";
+  const std::string fits(256 - 3 - domain.size(), 'l');
+  EXPECT_EQ(parsed("RCPT TO:<" + fits + "@" + domain + ">").error, CommandError::none);
+  EXPECT_EQ(parsed("RCPT TO:<" + fits + "l@" + domain + ">").error, CommandError::bad_path);
+}
+
+TEST(CommandParser, SizeBodyAndSmtputf8ParametersAreParsed) {
+  const Command c = parsed("MAIL FROM:<a@b.example> SIZE=12345 BODY=8BITMIME SMTPUTF8");
+  EXPECT_EQ(c.error, CommandError::none);
+  ASSERT_TRUE(c.mail.size.has_value());
+  EXPECT_EQ(*c.mail.size, 12345u);
+  EXPECT_EQ(c.mail.body, BodyType::eight_bit_mime);
+  EXPECT_TRUE(c.mail.smtputf8);
+  EXPECT_EQ(parsed("MAIL FROM:<> body=7bit").mail.body, BodyType::seven_bit);
+}
+
+TEST(CommandParser, HugeSizeSaturates) {
+  const Command c = parsed("MAIL FROM:<> SIZE=99999999999999999999");
+  EXPECT_EQ(c.error, CommandError::none);
+  EXPECT_EQ(*c.mail.size, UINT64_MAX);
+}
+
+TEST(CommandParser, MalformedKnownParametersAreSyntaxErrors) {
+  for (const char* bad : {"SIZE=", "SIZE=12a", "SIZE", "SIZE=1 SIZE=2", "BODY=9BIT", "BODY",
+                          "SMTPUTF8=yes", "=x", "SIZE=123456789012345678901"}) {
+    EXPECT_EQ(parsed(std::string("MAIL FROM:<a@b.example> ") + bad).error, CommandError::syntax)
+        << bad;
+  }
+}
+
+TEST(CommandParser, UnknownParametersAreReportedByName) {
+  const Command c = parsed("MAIL FROM:<a@b.example> SIZE=10 X-FOO=bar");
+  EXPECT_EQ(c.error, CommandError::unsupported_parameter);
+  EXPECT_EQ(c.error_detail, "X-FOO");
+  EXPECT_EQ(parsed("MAIL FROM:<a@b.example> BODY=BINARYMIME").error_detail, "BODY=BINARYMIME");
+  const Command rcpt = parsed("RCPT TO:<a@b.example> NOTIFY=NEVER");
+  EXPECT_EQ(rcpt.error, CommandError::unsupported_parameter);
+  EXPECT_EQ(rcpt.error_detail, "NOTIFY");
+}
+
+TEST(CommandParser, QuotedSpacesDoNotSplitParameters) {
+  const Command c = parsed("MAIL FROM:<\"a b\"@b.example> SIZE=5");
+  EXPECT_EQ(c.error, CommandError::none);
+  EXPECT_EQ(*c.mail.size, 5u);
+}
+
+TEST(CommandParser, Utf8AddressesAreMarkedNonAscii) {
+  const Command c = parsed("RCPT TO:<j\xC3\xB6rg@b\xC3\xBC\x63her.example>");
+  EXPECT_EQ(c.error, CommandError::none);
+  EXPECT_TRUE(c.path.non_ascii);
+  EXPECT_EQ(parsed("RCPT TO:<\xC3\x28@b.example>").error, CommandError::bad_path);      // bad UTF-8
+  EXPECT_EQ(parsed("RCPT TO:<\xC0\xAF@b.example>").error, CommandError::bad_path);      // overlong
+  EXPECT_EQ(parsed("RCPT TO:<\xED\xA0\x80@b.example>").error, CommandError::bad_path);  // surrogate
+  EXPECT_EQ(parsed("EHLO b\xC3\xBC\x63her.example").error, CommandError::syntax);
+}
+
+TEST(CommandParser, BdatTakesASizeAndAnOptionalLast) {
+  const Command c = parsed("BDAT 1000");
+  EXPECT_EQ(c.error, CommandError::none);
+  EXPECT_EQ(c.chunk_size, 1000u);
+  EXPECT_FALSE(c.last_chunk);
+  const Command last = parsed("bdat 0 last");
+  EXPECT_EQ(last.chunk_size, 0u);
+  EXPECT_TRUE(last.last_chunk);
+  for (const char* bad : {"BDAT", "BDAT x", "BDAT -1", "BDAT 10 FIRST", "BDAT 10  LAST",
+                          "BDAT 1234567890123456789"}) {
+    EXPECT_EQ(parsed(bad).error, CommandError::syntax) << bad;
+  }
+}
+
+TEST(CommandParser, ArgumentlessVerbsRefuseArguments) {
+  EXPECT_EQ(parsed("DATA").error, CommandError::none);
+  EXPECT_EQ(parsed("DATA now").error, CommandError::syntax);
+  EXPECT_EQ(parsed("STARTTLS please").error, CommandError::syntax);
+  EXPECT_EQ(parsed("QUIT ").error, CommandError::none);
+}
+
+TEST(CommandParser, NoopAndHelpTakeOptionalText) {
+  EXPECT_EQ(parsed("NOOP").error, CommandError::none);
+  EXPECT_EQ(parsed("NOOP anything at all").text, "anything at all");
+  EXPECT_EQ(parsed("HELP MAIL").text, "MAIL");
+  EXPECT_EQ(parsed("VRFY").error, CommandError::syntax);
+  EXPECT_EQ(parsed("VRFY alice").text, "alice");
+}
+
+TEST(CommandParser, NeverCrashesOnArbitraryBytes) {
+  std::string line;
+  for (int i = 0; i < 4096; ++i) {
+    line.push_back(static_cast<char>((i * 7919) % 256));
+    parse_command(line);
+    parse_command("MAIL FROM:<" + line);
+    parse_command("RCPT TO:<\"" + line);
+    parse_command("EHLO [" + line);
+  }
+}
+
+}  // namespace
+}  // namespace herald

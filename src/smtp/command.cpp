@@ -454,13 +454,16 @@ void parse_rcpt(std::string_view arguments, Command& command) {
   if (!first_unknown.empty()) fail(command, CommandError::unsupported_parameter, first_unknown);
 }
 
-// RFC 5321 4.1.1.1: "EHLO" SP ( Domain / address-literal ).
+// RFC 5321 4.1.1.1 asks for "EHLO" SP ( Domain / address-literal ), but 4.1.4 forbids
+// refusing mail because the name does not check out, and real clients send host names with
+// underscores or no dots. So any one token of printable ASCII is taken as given; it is
+// recorded, never trusted. RFC 6531 3.7.1: the name stays ASCII even with SMTPUTF8.
 void parse_helo(std::string_view arguments, Command& command) {
-  Cursor in(arguments);
-  bool non_ascii = false;
-  const bool parsed = in.peek() == '[' ? parse_address_literal(in) : parse_domain(in, non_ascii);
-  // RFC 6531 3.7.1: the EHLO domain stays ASCII (A-labels) even in SMTPUTF8 sessions.
-  if (!parsed || non_ascii || !in.at_end()) return fail(command, CommandError::syntax);
+  const bool one_printable_token =
+      !arguments.empty() && std::all_of(arguments.begin(), arguments.end(), [](char c) {
+        return c > ' ' && c < 0x7f;
+      });
+  if (!one_printable_token) return fail(command, CommandError::syntax);
   command.helo_domain = std::string(arguments);
 }
 

@@ -114,8 +114,12 @@ TEST_F(ServerSessionTest, HeloAnswersWithTheHostname) {
   EXPECT_EQ(send("HELO client.example"), "250 mx.example.test\r\n");
 }
 
-TEST_F(ServerSessionTest, EhloWithBadDomainIsRefusedWith501) {
-  EXPECT_EQ(send("EHLO bad_name"), "501 5.5.4 Syntax: EHLO domain-or-[address]\r\n");
+TEST_F(ServerSessionTest, EhloWithoutAnArgumentIsRefusedWith501) {
+  EXPECT_EQ(send("EHLO"), "501 5.5.4 Syntax: EHLO domain-or-[address]\r\n");
+}
+
+TEST_F(ServerSessionTest, EhloWithAnUnderscoreInTheNameIsGreeted) {
+  EXPECT_EQ(send("EHLO bad_name").rfind("250-mx.example.test greets bad_name\r\n", 0), 0u);
 }
 
 // --- sequence ----------------------------------------------------------------------------

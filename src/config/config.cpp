@@ -400,6 +400,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_duration("max_age", q.max_age);
     r.get_count("max_connections_per_destination", q.max_connections_per_destination);
     r.get_count("local_delivery_workers", q.local_delivery_workers);
+    r.get_count("max_deliveries_per_mailbox", q.max_deliveries_per_mailbox);
     r.get_count("commit_threads", q.commit_threads);
   }
   each_entry(root, "dkim", origin, [&](const toml::table& t) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <set>
@@ -23,6 +24,12 @@ constexpr auto kMaxWait = std::chrono::milliseconds(250);
 
 std::string key_of(const Delivery& d) {
   return d.message_id + "/" + std::to_string(d.index);
+}
+
+// Where a delivery goes, for the per-destination concurrency limit: for local delivery the
+// mailbox, whose Maildir directory concurrent writers would contend for.
+std::string destination_of(const Delivery& d) {
+  return d.transport + ":" + d.mailbox;
 }
 
 double draw_jitter() {
@@ -60,14 +67,42 @@ struct QueueRunner::Impl {
     wake.notify_one();
   }
 
-  // The earliest delivery whose time has come, moved to in_flight; nullopt if none.
+  // The earliest delivery whose time has come and whose destination has room, moved to
+  // in_flight; nullopt if none. Due deliveries for a destination at its limit step aside
+  // into its `held` line, from which finish_locked() hands them back one at a time, so no
+  // delivery is looked at twice while it waits.
   std::optional<Delivery> take_due_locked() {
-    if (timetable.empty() || timetable.begin()->first > clock.now()) return std::nullopt;
-    const std::string key = timetable.begin()->second;
-    timetable.erase(timetable.begin());
-    auto node = waiting.extract(key);
-    in_flight.insert(key);
-    return std::move(node.mapped());
+    const TimePoint now = clock.now();
+    while (!timetable.empty() && timetable.begin()->first <= now) {
+      const std::string key = timetable.begin()->second;
+      timetable.erase(timetable.begin());
+      const Delivery& d = waiting.at(key);
+      const std::string destination = destination_of(d);
+      uint32_t& busy = busy_destinations[destination];
+      if (busy >= config.max_deliveries_per_mailbox) {
+        held[destination].push_back(key);
+        continue;
+      }
+      ++busy;
+      auto node = waiting.extract(key);
+      in_flight.insert(key);
+      return std::move(node.mapped());
+    }
+    return std::nullopt;
+  }
+
+  // An attempt at `d` is over: its destination has room for the next held delivery.
+  void finish_locked(const Delivery& d) {
+    in_flight.erase(key_of(d));
+    const std::string destination = destination_of(d);
+    if (--busy_destinations[destination] == 0) busy_destinations.erase(destination);
+    auto line = held.find(destination);
+    if (line == held.end()) return;
+    const std::string key = line->second.front();
+    line->second.pop_front();
+    if (line->second.empty()) held.erase(line);
+    timetable.emplace(waiting.at(key).next_attempt, key);
+    wake.notify_one();
   }
 
   void wait_locked(std::unique_lock<std::mutex>& lock) {
@@ -90,7 +125,7 @@ struct QueueRunner::Impl {
       lock.unlock();
       std::optional<Delivery> again = attempt(*due);
       lock.lock();
-      in_flight.erase(key_of(*due));
+      finish_locked(*due);
       if (again) schedule_locked(*again);
     }
   }
@@ -152,7 +187,9 @@ struct QueueRunner::Impl {
   std::mutex mutex;
   std::condition_variable wake;
   std::set<std::pair<TimePoint, std::string>> timetable;  // (next attempt, key), earliest first
-  std::unordered_map<std::string, Delivery> waiting;      // key -> delivery, all in timetable
+  std::unordered_map<std::string, Delivery> waiting;      // key -> delivery, in timetable or held
+  std::unordered_map<std::string, std::deque<std::string>> held;  // destination -> due keys
+  std::unordered_map<std::string, uint32_t> busy_destinations;    // destination -> attempts now
   std::unordered_set<std::string> in_flight;              // keys being attempted now
   std::unordered_set<std::string> resumed;                // keys start() loaded from the store
   bool stopping = false;

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -44,11 +45,15 @@ class FakeTransport final : public Transport {
     std::unique_lock lock(mutex_);
     ++running_;
     max_running_ = std::max(max_running_, running_);
+    int& in_mailbox = running_per_mailbox_[delivery.mailbox];
+    ++in_mailbox;
+    max_per_mailbox_ = std::max(max_per_mailbox_, in_mailbox);
     calls_.push_back(delivery);
     contents_.emplace_back(content);
     changed_.notify_all();
     changed_.wait_for(lock, std::chrono::seconds(10), [&] { return !held_; });
     --running_;
+    --running_per_mailbox_[delivery.mailbox];
     const Outcome outcome = script_[std::min(calls_.size() - 1, script_.size() - 1)];
     AttemptResult r;
     r.outcome = outcome;
@@ -88,6 +93,10 @@ class FakeTransport final : public Transport {
     std::lock_guard lock(mutex_);
     return max_running_;
   }
+  int max_running_in_one_mailbox() {
+    std::lock_guard lock(mutex_);
+    return max_per_mailbox_;
+  }
   std::string content(size_t call) {
     std::lock_guard lock(mutex_);
     return contents_.at(call);
@@ -102,6 +111,8 @@ class FakeTransport final : public Transport {
   bool held_ = false;
   int running_ = 0;
   int max_running_ = 0;
+  std::map<std::string, int> running_per_mailbox_;
+  int max_per_mailbox_ = 0;
 };
 
 // A Store that fails update_delivery a given number of times, as a full disk would.
@@ -338,6 +349,31 @@ TEST_F(QueueRunnerTest, DeliveriesOfManyMessagesRunConcurrently) {
   for (const auto& d : all) ASSERT_TRUE(wait_for_state(d, DeliveryState::delivered, 1));
   EXPECT_TRUE(store_->pending_deliveries().empty());
   for (const auto& d : all) EXPECT_FALSE(store_->content(d.message_id).has_value());
+}
+
+// Writers into one Maildir contend for its directory in the kernel; other mailboxes go on.
+TEST_F(QueueRunnerTest, ConcurrentDeliveriesIntoOneMailboxStayWithinTheLimit) {
+  FakeTransport transport({Outcome::delivered});
+  transport.hold();
+  config_.local_delivery_workers = 8;
+  config_.max_deliveries_per_mailbox = 2;
+  QueueRunner runner(*store_, transport, clock_, config_);
+  runner.start();
+  std::vector<Delivery> all;
+  for (int i = 0; i < 10; ++i) {
+    for (const char* mailbox : {"alice@example.test", "bob@example.test"}) {
+      const auto deliveries = commit({mailbox});
+      runner.enqueue(deliveries);
+      all.insert(all.end(), deliveries.begin(), deliveries.end());
+    }
+  }
+  ASSERT_TRUE(transport.wait_for_calls(4));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(transport.calls(), 4u);  // two per mailbox, although eight workers are free
+  EXPECT_EQ(transport.max_running(), 4);
+  transport.release();
+  for (const auto& d : all) ASSERT_TRUE(wait_for_state(d, DeliveryState::delivered, 1));
+  EXPECT_EQ(transport.max_running_in_one_mailbox(), 2);
 }
 
 TEST_F(QueueRunnerTest, StopLetsTheAttemptInProgressFinishAndRecord) {

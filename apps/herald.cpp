@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "config/config.h"
-#include "util/time_text.h"
 #include "store/store.h"
 #include "util/message_id.h"
+#include "util/time_text.h"
 
 namespace herald {
 namespace {

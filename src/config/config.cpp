@@ -59,7 +59,8 @@ class TableReader {
   void get_string(const std::string& key, std::string& out, bool required = false) {
     const toml::node* n = node(key);
     if (!n) {
-      if (required) throw ConfigError(origin_.filename().string() + ": [" + name_ + "] needs '" + key + "'");
+      if (required)
+        throw ConfigError(origin_.filename().string() + ": [" + name_ + "] needs '" + key + "'");
       return;
     }
     auto v = n->value<std::string>();
@@ -129,8 +130,10 @@ class TableReader {
  private:
   template <typename T>
   static const char* type_name() {
-    if constexpr (std::is_same_v<T, bool>) return "true or false";
-    else return "a value of the right type";
+    if constexpr (std::is_same_v<T, bool>)
+      return "true or false";
+    else
+      return "a value of the right type";
   }
 
   const toml::table& table_;
@@ -150,7 +153,8 @@ const toml::table& table_or_empty(const toml::table& root, const char* key,
 
 // Each [[name]] entry in turn; a single [name] table is an error, not one entry.
 template <typename Fn>
-void each_entry(const toml::table& root, const char* key, const std::filesystem::path& origin, Fn fn) {
+void each_entry(const toml::table& root, const char* key, const std::filesystem::path& origin,
+                Fn fn) {
   const toml::node* n = root.get(key);
   if (!n) return;
   const toml::array* arr = n->as_array();
@@ -160,10 +164,13 @@ void each_entry(const toml::table& root, const char* key, const std::filesystem:
   for (const auto& item : *arr) fn(*item.as_table());
 }
 
-ListenProtocol parse_protocol(const std::string& s, const toml::node& n, const std::filesystem::path& origin) {
+ListenProtocol parse_protocol(const std::string& s, const toml::node& n,
+                              const std::filesystem::path& origin) {
   static const std::map<std::string, ListenProtocol> names = {
-      {"smtp", ListenProtocol::smtp},       {"submission", ListenProtocol::submission},
-      {"submissions", ListenProtocol::submissions}, {"mqtt", ListenProtocol::mqtt},
+      {"smtp", ListenProtocol::smtp},
+      {"submission", ListenProtocol::submission},
+      {"submissions", ListenProtocol::submissions},
+      {"mqtt", ListenProtocol::mqtt},
       {"http", ListenProtocol::http}};
   auto it = names.find(s);
   if (it == names.end()) {
@@ -183,7 +190,8 @@ void parse_address(const std::string& text, ListenConfig& out, const toml::node&
   std::string host, port;
   if (!text.empty() && text[0] == '[') {
     auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') throw bad();
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      throw bad();
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
   } else {
@@ -207,18 +215,24 @@ bool plausible_address(const std::string& a) {
   return at != std::string::npos && at > 0 && at + 1 < a.size();
 }
 
-std::string domain_of(const std::string& address) { return address.substr(address.rfind('@') + 1); }
+std::string domain_of(const std::string& address) {
+  return address.substr(address.rfind('@') + 1);
+}
 
 void validate(Config& c) {
   const std::string file = c.source.filename().string();
   auto fail = [&](const std::string& what) { throw ConfigError(file + ": " + what); };
   if (c.server.hostname.empty()) fail("[server] needs 'hostname' (the name this server announces)");
-  if (c.server.data_dir.empty()) fail("[server] needs 'data_dir' (where the store and mailboxes live)");
+  if (c.server.data_dir.empty())
+    fail("[server] needs 'data_dir' (where the store and mailboxes live)");
   if (c.listen.empty()) fail("at least one [[listen]] is needed");
-  if (c.tls.cert.empty() != c.tls.key.empty()) fail("[tls] needs both 'cert' and 'key', or neither");
+  if (c.tls.cert.empty() != c.tls.key.empty())
+    fail("[tls] needs both 'cert' and 'key', or neither");
   if (c.queue.retry_backoff.empty()) fail("[queue] 'retry_backoff' needs at least one delay");
-  if (c.limits.max_command_line < 512) fail("[limits] 'max_command_line' must be at least 512 (RFC 5321 4.5.3.1.4)");
-  if (c.limits.max_data_line < 1000) fail("[limits] 'max_data_line' must be at least 1000 (RFC 5321 4.5.3.1.6)");
+  if (c.limits.max_command_line < 512)
+    fail("[limits] 'max_command_line' must be at least 512 (RFC 5321 4.5.3.1.4)");
+  if (c.limits.max_data_line < 1000)
+    fail("[limits] 'max_data_line' must be at least 1000 (RFC 5321 4.5.3.1.6)");
 
   std::set<std::string> domains;
   for (const auto& d : c.domains) {
@@ -227,19 +241,22 @@ void validate(Config& c) {
   }
   std::set<std::string> addresses;
   for (const auto& u : c.users) {
-    if (!plausible_address(u.address)) fail("[[user]] address '" + u.address + "' is not local@domain");
+    if (!plausible_address(u.address))
+      fail("[[user]] address '" + u.address + "' is not local@domain");
     if (!domains.count(domain_of(u.address)))
       fail("user '" + u.address + "' is in a domain that has no [[domain]] entry");
     if (!addresses.insert(u.address).second) fail("address '" + u.address + "' is declared twice");
   }
   for (const auto& a : c.aliases) {
-    if (!plausible_address(a.address)) fail("[[alias]] address '" + a.address + "' is not local@domain");
+    if (!plausible_address(a.address))
+      fail("[[alias]] address '" + a.address + "' is not local@domain");
     if (!domains.count(domain_of(a.address)))
       fail("alias '" + a.address + "' is in a domain that has no [[domain]] entry");
     if (!addresses.insert(a.address).second) fail("address '" + a.address + "' is declared twice");
     if (a.to.empty()) fail("alias '" + a.address + "' has no 'to'");
     for (const auto& t : a.to) {
-      if (!plausible_address(t)) fail("alias '" + a.address + "' points to '" + t + "', not local@domain");
+      if (!plausible_address(t))
+        fail("alias '" + a.address + "' points to '" + t + "', not local@domain");
     }
   }
   // Alias targets must end at users; remote forwarding arrives with outbound delivery.
@@ -262,11 +279,16 @@ void validate(Config& c) {
 
 std::string_view to_string(ListenProtocol p) {
   switch (p) {
-    case ListenProtocol::smtp: return "smtp";
-    case ListenProtocol::submission: return "submission";
-    case ListenProtocol::submissions: return "submissions";
-    case ListenProtocol::mqtt: return "mqtt";
-    case ListenProtocol::http: return "http";
+    case ListenProtocol::smtp:
+      return "smtp";
+    case ListenProtocol::submission:
+      return "submission";
+    case ListenProtocol::submissions:
+      return "submissions";
+    case ListenProtocol::mqtt:
+      return "mqtt";
+    case ListenProtocol::http:
+      return "http";
   }
   return "?";
 }

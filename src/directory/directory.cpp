@@ -8,7 +8,8 @@ namespace {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return out;
 }
 
@@ -39,8 +40,8 @@ RecipientLookup Directory::lookup(std::string_view address_in) const {
   }
   std::set<std::string> seen;
   expand(address, seen, result.mailboxes);
-  result.kind = result.mailboxes.empty() ? RecipientLookup::Kind::unknown_user
-                                         : RecipientLookup::Kind::local;
+  result.kind =
+      result.mailboxes.empty() ? RecipientLookup::Kind::unknown_user : RecipientLookup::Kind::local;
   return result;
 }
 
@@ -48,7 +49,8 @@ void Directory::expand(const std::string& address, std::set<std::string>& seen,
                        std::vector<Mailbox>& out) const {
   if (!seen.insert(address).second) return;
   if (users_.count(address)) {
-    if (std::none_of(out.begin(), out.end(), [&](const Mailbox& m) { return m.address == address; }))
+    if (std::none_of(out.begin(), out.end(),
+                     [&](const Mailbox& m) { return m.address == address; }))
       out.push_back(mailbox_of(address));
     return;
   }

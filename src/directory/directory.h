@@ -15,9 +15,9 @@ namespace herald {
 
 // A local mailbox: the canonical, lower-case user address it belongs to.
 struct Mailbox {
-  std::string address;      // "alice@example.test"
-  std::string local_part;   // "alice"
-  std::string domain;       // "example.test"
+  std::string address;     // "alice@example.test"
+  std::string local_part;  // "alice"
+  std::string domain;      // "example.test"
 };
 
 struct RecipientLookup {

@@ -190,8 +190,8 @@ struct QueueRunner::Impl {
   std::unordered_map<std::string, Delivery> waiting;      // key -> delivery, in timetable or held
   std::unordered_map<std::string, std::deque<std::string>> held;  // destination -> due keys
   std::unordered_map<std::string, uint32_t> busy_destinations;    // destination -> attempts now
-  std::unordered_set<std::string> in_flight;              // keys being attempted now
-  std::unordered_set<std::string> resumed;                // keys start() loaded from the store
+  std::unordered_set<std::string> in_flight;                      // keys being attempted now
+  std::unordered_set<std::string> resumed;  // keys start() loaded from the store
   bool stopping = false;
   std::vector<std::thread> workers;
 };

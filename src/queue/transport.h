@@ -19,8 +19,8 @@ struct AttemptResult {
     permanent,  // will never work (5xx, mailbox unusable): bounce
   };
   Outcome outcome = Outcome::temporary;
-  std::string reply;                                          // one line, for the ledger
-  std::vector<std::pair<std::string, std::string>> fields;    // ledger details: mailbox=…
+  std::string reply;                                        // one line, for the ledger
+  std::vector<std::pair<std::string, std::string>> fields;  // ledger details: mailbox=…
 };
 
 // Thread-safety: attempt() is called concurrently from the queue's worker threads, and may

@@ -460,9 +460,8 @@ void parse_rcpt(std::string_view arguments, Command& command) {
 // recorded, never trusted. RFC 6531 3.7.1: the name stays ASCII even with SMTPUTF8.
 void parse_helo(std::string_view arguments, Command& command) {
   const bool one_printable_token =
-      !arguments.empty() && std::all_of(arguments.begin(), arguments.end(), [](char c) {
-        return c > ' ' && c < 0x7f;
-      });
+      !arguments.empty() &&
+      std::all_of(arguments.begin(), arguments.end(), [](char c) { return c > ' ' && c < 0x7f; });
   if (!one_printable_token) return fail(command, CommandError::syntax);
   command.helo_domain = std::string(arguments);
 }

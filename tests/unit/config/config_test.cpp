@@ -19,7 +19,9 @@ name = "Example.Test"
 address = "Alice@Example.Test"
 )";
 
-Config parse(const std::string& text) { return parse_config(text, "/etc/herald/herald.toml"); }
+Config parse(const std::string& text) {
+  return parse_config(text, "/etc/herald/herald.toml");
+}
 
 std::string error_of(const std::string& text) {
   try {
@@ -146,8 +148,8 @@ TEST(Config, UserOutsideDeclaredDomainsIsAnError) {
 }
 
 TEST(Config, AliasToUnknownTargetIsAnError) {
-  const std::string text =
-      std::string(kMinimal) + "[[alias]]\naddress = \"x@example.test\"\nto = \"carol@example.test\"\n";
+  const std::string text = std::string(kMinimal) +
+                           "[[alias]]\naddress = \"x@example.test\"\nto = \"carol@example.test\"\n";
   EXPECT_NE(error_of(text).find("neither a [[user]] nor an [[alias]]"), std::string::npos);
 }
 

@@ -29,9 +29,9 @@ TEST(MessageId, IsUniqueWithinOneMillisecond) {
 
 TEST(MessageId, RejectsOtherShapes) {
   EXPECT_FALSE(is_message_id(""));
-  EXPECT_FALSE(is_message_id("01ARZ3NDEKTSV4RRFFQ69G5FA"));    // 25 characters
-  EXPECT_FALSE(is_message_id("01ARZ3NDEKTSV4RRFFQ69G5FAU"));   // U is not Crockford base32
-  EXPECT_FALSE(is_message_id("81ARZ3NDEKTSV4RRFFQ69G5FAV"));   // over 128 bits
+  EXPECT_FALSE(is_message_id("01ARZ3NDEKTSV4RRFFQ69G5FA"));   // 25 characters
+  EXPECT_FALSE(is_message_id("01ARZ3NDEKTSV4RRFFQ69G5FAU"));  // U is not Crockford base32
+  EXPECT_FALSE(is_message_id("81ARZ3NDEKTSV4RRFFQ69G5FAV"));  // over 128 bits
   EXPECT_FALSE(is_message_id("../../etc/passwd0000000000"));
   EXPECT_TRUE(is_message_id("01ARZ3NDEKTSV4RRFFQ69G5FAV"));
 }

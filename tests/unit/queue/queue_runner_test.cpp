@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "support/temp_dir.h"
 #include "util/message_id.h"
 
 namespace herald {
@@ -21,18 +22,7 @@ namespace fs = std::filesystem;
 using std::chrono::minutes;
 using Outcome = AttemptResult::Outcome;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = fs::temp_directory_path() / "herald-queue-test-XXXXXX";
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 // Answers attempts from a script (the last answer repeats), records what it was asked, and
 // can hold attempts until released.

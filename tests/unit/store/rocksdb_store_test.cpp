@@ -16,23 +16,14 @@
 
 extern char** environ;
 
+#include "support/temp_dir.h"
+
 namespace herald {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = fs::temp_directory_path() / "herald-store-test-XXXXXX";
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 MessageRecord message_at(TimePoint t) {
   MessageRecord m;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/temp_dir.h"
 #include "util/message_id.h"
 
 namespace herald {
@@ -14,18 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = fs::temp_directory_path() / "herald-maildir-test-XXXXXX";
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using test_support::TempDir;
 
 std::string read_file(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);

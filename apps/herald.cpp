@@ -4,8 +4,13 @@
 //
 //   herald [--config FILE] trace ID
 //   herald [--config FILE] queue list [--all] [--state STATE] [--limit N]
+//   herald hash-password [--scheme yescrypt|sha512crypt|bcrypt]   (password on stdin)
 //
-// Exit status: 0 done, 1 not found or the store could not be read, 2 bad usage or config.
+// Exit status: 0 done, 1 not found or the store could not be read (or no hash could be
+// made), 2 bad usage or config (or an empty password).
+#include <termios.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
@@ -17,6 +22,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "directory/password_hash.h"
 #include "store/store.h"
 #include "util/message_id.h"
 #include "util/time_text.h"
@@ -209,6 +215,49 @@ int queue_list(Store& store, const ListOptions& options) {
   return 0;
 }
 
+// One line of stdin without its line ending; on a terminal, without echo, after `prompt`.
+std::string read_password_line(bool terminal, const char* prompt) {
+  termios saved{};
+  if (terminal) {
+    std::cerr << prompt << std::flush;
+    tcgetattr(STDIN_FILENO, &saved);
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (terminal) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    std::cerr << "\n";
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+// Prints a crypt(3) hash for a [[user]] password_hash. On a terminal the password is asked
+// twice, so that a typo does not lock the user out.
+int hash_password(const std::string& scheme_name) {
+  const PasswordScheme scheme = *password_scheme_from_name(scheme_name);
+  const bool terminal = isatty(STDIN_FILENO) != 0;
+  const std::string password = read_password_line(terminal, "Password: ");
+  if (password.empty()) {
+    std::cerr << "herald: empty password; nothing to hash\n";
+    return kExitUsage;
+  }
+  if (terminal && read_password_line(terminal, "Again: ") != password) {
+    std::cerr << "herald: the passwords differ\n";
+    return kExitUsage;
+  }
+  const std::optional<std::string> hash = make_password_hash(password, scheme);
+  if (!hash) {
+    std::cerr << "herald: libcrypt could not make a " << scheme_name << " hash\n";
+    return kExitNotFound;
+  }
+  std::cout << *hash << "\n";
+  return 0;
+}
+
 }  // namespace
 }  // namespace herald
 
@@ -240,11 +289,19 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(state_names));
   list_command->add_option("--limit", list.limit, "at most N messages (0: all)");
 
+  auto* hash_command = app.add_subcommand(
+      "hash-password", "read a password on stdin and print a crypt(3) hash for [[user]]");
+  std::string scheme = "yescrypt";
+  hash_command->add_option("--scheme", scheme, "hash scheme")
+      ->check(CLI::IsMember({"yescrypt", "sha512crypt", "bcrypt"}))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
+  if (hash_command->parsed()) return hash_password(scheme);
 
   std::optional<std::string> message_id;
   if (trace_command->parsed()) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "directory/password_hash.h"
+
 namespace herald {
 namespace {
 
@@ -22,7 +24,7 @@ Mailbox mailbox_of(const std::string& address) {
 
 Directory::Directory(const Config& config) {
   for (const auto& d : config.domains) domains_.insert(d.name);
-  for (const auto& u : config.users) users_.insert(u.address);
+  for (const auto& u : config.users) users_.emplace(u.address, u.password_hash);
   for (const auto& a : config.aliases) aliases_.emplace(a.address, a.to);
 }
 
@@ -43,6 +45,22 @@ RecipientLookup Directory::lookup(std::string_view address_in) const {
   result.kind =
       result.mailboxes.empty() ? RecipientLookup::Kind::unknown_user : RecipientLookup::Kind::local;
   return result;
+}
+
+std::optional<std::string> Directory::authenticate(std::string_view login,
+                                                   std::string_view password) const {
+  const auto user = users_.find(lower(login));
+  if (user == users_.end() || user->second.empty()) return std::nullopt;
+  if (!password_matches(user->second, password)) return std::nullopt;
+  return user->first;
+}
+
+bool Directory::may_send_as(std::string_view user, std::string_view sender) const {
+  const std::string canonical_user = lower(user);
+  const RecipientLookup found = lookup(sender);
+  return found.kind == RecipientLookup::Kind::local &&
+         std::any_of(found.mailboxes.begin(), found.mailboxes.end(),
+                     [&](const Mailbox& m) { return m.address == canonical_user; });
 }
 
 void Directory::expand(const std::string& address, std::set<std::string>& seen,

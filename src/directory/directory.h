@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -43,12 +44,21 @@ class Directory {
   // the repeated alias.
   RecipientLookup lookup(std::string_view address) const;
 
+  // The canonical address of the user whose login name (their address, any case) and
+  // password these are, or nullopt: unknown user, empty password_hash, wrong password.
+  // Slow by design (crypt(3)): call it off the io threads.
+  std::optional<std::string> authenticate(std::string_view login, std::string_view password) const;
+
+  // May `user` (a canonical user address) send with `sender` as MAIL FROM? Yes for their
+  // own address and for an alias whose expansion includes them; no for anything else.
+  bool may_send_as(std::string_view user, std::string_view sender) const;
+
  private:
   void expand(const std::string& address, std::set<std::string>& seen,
               std::vector<Mailbox>& out) const;
 
   std::set<std::string, std::less<>> domains_;
-  std::set<std::string, std::less<>> users_;
+  std::map<std::string, std::string, std::less<>> users_;  // address -> password_hash
   std::map<std::string, std::vector<std::string>, std::less<>> aliases_;
 };
 

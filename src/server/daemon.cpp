@@ -9,6 +9,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <csignal>
 #include <cstring>
+#include <deque>
 #include <future>
 #include <thread>
 #include <vector>
@@ -29,9 +30,14 @@ namespace asio = boost::asio;
 // How long sessions may take to finish a message in progress once shutdown has begun.
 constexpr auto kShutdownGrace = std::chrono::seconds(10);
 
+bool is_smtp_protocol(ListenProtocol protocol) {
+  return protocol == ListenProtocol::smtp || protocol == ListenProtocol::submission ||
+         protocol == ListenProtocol::submissions;
+}
+
 void check_listeners_available(const Config& config) {
   for (const ListenConfig& listen : config.listen) {
-    if (listen.protocol != ListenProtocol::smtp) {
+    if (!is_smtp_protocol(listen.protocol)) {
       throw ConfigError(config.source.filename().string() + ": listener protocol '" +
                         std::string(to_string(listen.protocol)) + "' is not available yet");
     }
@@ -55,12 +61,15 @@ std::string postmaster_address(const Config& config) {
   return "postmaster@" + config.server.hostname;
 }
 
-SessionSettings session_settings(const Config& config) {
+// What a session on a listener of `protocol` offers and requires (DESIGN.md section 7).
+SessionSettings session_settings(const Config& config, ListenProtocol protocol) {
   SessionSettings settings;
   settings.hostname = config.server.hostname;
-  settings.listener = "smtp";
+  settings.listener = std::string(to_string(protocol));
   settings.limits = config.limits;
-  settings.starttls_offered = true;
+  settings.submission = protocol != ListenProtocol::smtp;
+  settings.tls_on_connect = protocol == ListenProtocol::submissions;
+  settings.starttls_offered = !settings.tls_on_connect;
   settings.postmaster = postmaster_address(config);
   return settings;
 }
@@ -90,14 +99,20 @@ int run_daemon(const Config& config) {
   asio::thread_pool commit_pool(config.queue.commit_threads);
   const unsigned threads = io_thread_count(config);
   asio::io_context io(static_cast<int>(threads));
-  const SessionSettings settings = session_settings(config);
-  const SmtpServices services{
-      settings, directory, clock, *store, queue, *tls, commit_pool.get_executor()};
+  AuthFailureLimiter auth_limiter(clock, config.limits.max_auth_failures,
+                                  config.limits.auth_failure_window);
   ConnectionRegistry registry(config.limits.max_connections, config.limits.max_connections_per_ip);
 
+  // Each listener's sessions get the settings of its protocol; deques keep the elements
+  // where the listeners' references point.
+  std::deque<SessionSettings> settings;
+  std::deque<SmtpServices> services;
   std::vector<std::unique_ptr<Listener>> listeners;
   for (const ListenConfig& listen : config.listen) {
-    listeners.push_back(std::make_unique<Listener>(io, listen, services, registry));
+    settings.push_back(session_settings(config, listen.protocol));
+    services.push_back(SmtpServices{settings.back(), directory, clock, *store, queue, *tls,
+                                    commit_pool.get_executor(), auth_limiter});
+    listeners.push_back(std::make_unique<Listener>(io, listen, services.back(), registry));
   }
   for (size_t i = 0; i < listeners.size(); ++i) {
     listeners[i]->start();

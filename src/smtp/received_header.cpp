@@ -1,9 +1,8 @@
 #include "smtp/received_header.h"
 
-#include <fmt/format.h>
-
-#include <ctime>
 #include <vector>
+
+#include "mime/header.h"
 
 namespace herald {
 namespace {
@@ -44,17 +43,6 @@ std::string address_literal(const std::string& ip) {
 
 }  // namespace
 
-std::string rfc5322_date(TimePoint at) {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(at);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  return fmt::format("{}, {:02} {} {} {:02}:{:02}:{:02} +0000", kDays[utc.tm_wday], utc.tm_mday,
-                     kMonths[utc.tm_mon], utc.tm_year + 1900, utc.tm_hour, utc.tm_min, utc.tm_sec);
-}
-
 std::string received_header(const ReceivedFields& f) {
   std::vector<Part> parts = {
       {"Received: from " + f.helo}, {"(" + address_literal(f.peer_ip) + ")"},
@@ -70,7 +58,7 @@ std::string received_header(const ReceivedFields& f) {
     parts.push_back({"for <" + f.single_recipient + ">", true});
   }
   parts.back().text += ';';
-  parts.push_back({rfc5322_date(f.at)});
+  parts.push_back({header_date(f.at)});
   return fold(parts);
 }
 

@@ -29,7 +29,4 @@ struct ReceivedFields {
 //   	for <alice@example.test>; Tue, 02 Jan 2024 15:04:05 +0000
 std::string received_header(const ReceivedFields& fields);
 
-// RFC 5322 3.3 date-time in UTC: "Tue, 02 Jan 2024 15:04:05 +0000".
-std::string rfc5322_date(TimePoint at);
-
 }  // namespace herald

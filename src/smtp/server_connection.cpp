@@ -1,5 +1,6 @@
 #include "smtp/server_connection.h"
 
+#include <fmt/format.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
@@ -69,6 +70,20 @@ std::string_view reason_for_close(const Reply& last_reply) {
   return last_reply.code == 221 ? "quit" : "too-many-errors";
 }
 
+// A login name comes from the client: its control characters and quotes are escaped so
+// that it cannot forge or break log lines.
+std::string printable_login(std::string_view login) {
+  std::string out;
+  for (const unsigned char c : login.substr(0, 256)) {
+    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 class SmtpConnection::Impl : public std::enable_shared_from_this<Impl> {
@@ -80,7 +95,8 @@ class SmtpConnection::Impl : public std::enable_shared_from_this<Impl> {
         executor_(socket.get_executor()),
         stream_(std::move(socket), services.tls),
         watchdog_timer_(executor_, SteadyTime::max()),
-        session_(services.settings, services.directory, services.clock, peer_) {}
+        session_(services.settings, services.directory, services.clock, peer_,
+                 &services.auth_limiter) {}
 
   asio::awaitable<void> run();
   void request_shutdown();
@@ -95,6 +111,7 @@ class SmtpConnection::Impl : public std::enable_shared_from_this<Impl> {
   asio::awaitable<SessionStep> receive_chunk(uint64_t size);
   asio::awaitable<SessionStep> commit();
   asio::awaitable<void> start_tls();
+  asio::awaitable<SessionStep> check_credentials();
   asio::awaitable<void> say_goodbye(const Reply& reply);
 
   asio::awaitable<void> fill();
@@ -178,6 +195,8 @@ void SmtpConnection::Impl::request_shutdown() {
 
 // The session, top to bottom: greet, then one command (and what it leads to) at a time.
 asio::awaitable<void> SmtpConnection::Impl::converse() {
+  // RFC 8314 3.3: on an implicit-TLS port the handshake comes first, then the greeting.
+  if (services_.settings.tls_on_connect) co_await start_tls();
   output_ += session_.greeting().wire();
   for (;;) {
     arm(services_.settings.limits.command_timeout);
@@ -218,6 +237,9 @@ asio::awaitable<bool> SmtpConnection::Impl::follow(SessionStep step) {
         break;
       case SessionStep::Next::commit:
         step = co_await commit();
+        break;
+      case SessionStep::Next::check_credentials:
+        step = co_await check_credentials();
         break;
       case SessionStep::Next::start_tls:
         co_await start_tls();
@@ -314,6 +336,28 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::commit() {
   spdlog::info("accepted id={} from=<{}> rcpts={} size={} peer={} session={}", message.record.id,
                envelope.mail_from, envelope.rcpt_to.size(), message.record.size, peer_.ip, id_);
   co_return session_.on_commit_succeeded();
+}
+
+// crypt(3) hashes such as yescrypt take tens of milliseconds by design: the check runs on
+// the commit pool so that the io threads keep serving other sessions meanwhile.
+asio::awaitable<SessionStep> SmtpConnection::Impl::check_credentials() {
+  co_await flush();
+  const SaslCredentials& credentials = session_.credentials_to_check();
+  const Directory& directory = services_.directory;
+  std::optional<std::string> user = co_await asio::co_spawn(
+      services_.commit_executor,
+      [&]() -> asio::awaitable<std::optional<std::string>> {
+        co_return directory.authenticate(credentials.login, credentials.password);
+      },
+      asio::use_awaitable);
+  // The login is what the client typed; never the password.
+  if (user) {
+    spdlog::info("session={} auth ok peer={} user={}", id_, peer_.ip, *user);
+  } else {
+    spdlog::warn("session={} auth failed peer={} login=\"{}\"", id_, peer_.ip,
+                 printable_login(credentials.login));
+  }
+  co_return session_.on_credentials_checked(std::move(user));
 }
 
 asio::awaitable<void> SmtpConnection::Impl::start_tls() {

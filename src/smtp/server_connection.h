@@ -1,6 +1,7 @@
 // One inbound SMTP connection: a coroutine that reads commands and content from the
 // socket, lets the ServerSession decide, writes its replies, upgrades to TLS on STARTTLS
-// and commits accepted messages to the store. Only the server layer includes this header.
+// (or at once, on a submissions listener), checks AUTH credentials and commits accepted
+// messages to the store. Only the server layer includes this header.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -29,8 +30,10 @@ struct SmtpServices {
   Store& store;
   QueueRunner& queue;
   boost::asio::ssl::context& tls;
-  // Where Store::commit_message runs: a thread pool, never the io threads (DESIGN.md 5).
+  // Where Store::commit_message and the password checks of AUTH run: a thread pool, never
+  // the io threads (DESIGN.md 5).
   boost::asio::any_io_executor commit_executor;
+  AuthFailureLimiter& auth_limiter;  // shared by all listeners
 };
 
 class SmtpConnection {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <utility>
 
 #include "smtp/received_header.h"
@@ -24,6 +25,22 @@ SessionStep answer(Reply r, SessionStep::Next next = SessionStep::Next::read_com
 
 std::string bracketed(const Path& path) {
   return "<" + path.address() + ">";
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::toupper(static_cast<unsigned char>(x)) ==
+                  std::toupper(static_cast<unsigned char>(y));
+         });
+}
+
+// draft-murchison-sasl-login: the server's two prompts, "Username:" and "Password:".
+constexpr std::string_view kLoginNamePrompt = "VXNlcm5hbWU6";
+constexpr std::string_view kLoginPasswordPrompt = "UGFzc3dvcmQ6";
+
+// RFC 4954 4: a challenge is "334 " and base64; it carries no enhanced status code.
+SessionStep challenge(std::string_view text) {
+  return answer(make_reply(334, "", std::string(text)));
 }
 
 }  // namespace
@@ -50,12 +67,17 @@ const ServerSession::CommandRule ServerSession::kCommandTable[] = {
     {Verb::starttls, states(State::fresh, State::greeted), &ServerSession::handle_starttls,
      "STARTTLS"},
     {Verb::expn, kAnyState, &ServerSession::handle_not_implemented, "EXPN list"},
-    {Verb::auth, kAnyState, &ServerSession::handle_not_implemented, "AUTH mechanism"},
+    // RFC 4954 4: state rules are checked in handle_auth, after whether AUTH exists here.
+    {Verb::auth, kAnyState, &ServerSession::handle_auth, "AUTH mechanism [initial-response]"},
 };
 
 ServerSession::ServerSession(const SessionSettings& settings, const Directory& directory,
-                             const Clock& clock, PeerInfo peer)
-    : settings_(settings), directory_(directory), clock_(clock), peer_(std::move(peer)) {}
+                             const Clock& clock, PeerInfo peer, AuthFailureLimiter* auth_limiter)
+    : settings_(settings),
+      directory_(directory),
+      clock_(clock),
+      peer_(std::move(peer)),
+      auth_limiter_(auth_limiter) {}
 
 Reply ServerSession::greeting() const {
   // RFC 2034 3: the greeting carries no enhanced status code.
@@ -63,6 +85,8 @@ Reply ServerSession::greeting() const {
 }
 
 SessionStep ServerSession::on_command_line(std::string_view line) {
+  // RFC 4954 4: within an AUTH exchange, a line is the client's response, not a command.
+  if (auth_exchange_ != AuthExchange::none) return on_auth_response(line);
   const Command command = parse_command(line);
   if (command.error == CommandError::unrecognized) {
     return protocol_error(make_reply(500, "5.5.1", "Command unrecognized"));
@@ -75,6 +99,7 @@ SessionStep ServerSession::on_command_line(std::string_view line) {
 }
 
 SessionStep ServerSession::on_line_too_long() {
+  auth_exchange_ = AuthExchange::none;
   // RFC 5321 4.5.3.1.4 lets a server refuse command lines past its limit (500).
   return protocol_error(make_reply(500, "5.5.2", "Line too long"));
 }
@@ -106,6 +131,9 @@ SessionStep ServerSession::handle_ehlo(const Command& command) {
   };
   // RFC 3207 4.2: STARTTLS is not offered again once TLS is active.
   if (settings_.starttls_offered && !tls_) r.lines.push_back("STARTTLS");
+  // RFC 4954 14 and RFC 8314 4.1: passwords in the clear only ever travel inside TLS, so
+  // AUTH is not even offered before it; AUTH is for submission, not for the MX (port 25).
+  if (settings_.submission && tls_) r.lines.push_back("AUTH PLAIN LOGIN");
   return answer(std::move(r));
 }
 
@@ -117,6 +145,19 @@ SessionStep ServerSession::handle_mail(const Command& command) {
   // RFC 1870 6.1: a declared size over the limit is refused at MAIL, before any data.
   if (command.mail.size && *command.mail.size > settings_.limits.max_message_size) {
     return answer(make_reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
+  }
+  if (settings_.submission) {
+    // RFC 6409 4.3 and RFC 4954 6: submission takes mail from authenticated users only.
+    if (authenticated_as_.empty()) {
+      return protocol_error(make_reply(530, "5.7.0", "Authentication required"));
+    }
+    // RFC 6409 8.1: the submission server may check that the sender is the user's own. A
+    // null sender is for bounces, which users do not send.
+    if (command.path.is_null() ||
+        !directory_.may_send_as(authenticated_as_, command.path.address())) {
+      return protocol_error(
+          make_reply(553, "5.7.1", "Sender address not owned by <" + authenticated_as_ + ">"));
+    }
   }
   transaction_ = Transaction{};
   transaction_.reverse_path = command.path;
@@ -142,8 +183,7 @@ SessionStep ServerSession::handle_rcpt(const Command& command) {
     case RecipientLookup::Kind::unknown_user:
       return protocol_error(make_reply(550, "5.1.1", "<" + address + ">: no such user here"));
     case RecipientLookup::Kind::not_local:
-      // Relaying for authenticated submission comes with the submission listener.
-      return protocol_error(make_reply(554, "5.7.1", "<" + address + ">: relaying denied"));
+      return relay_decision(address);
     case RecipientLookup::Kind::local:
       break;
   }
@@ -214,6 +254,107 @@ SessionStep ServerSession::handle_starttls(const Command&) {
   if (tls_) return protocol_error(make_reply(503, "5.5.1", "TLS already active"));
   if (!settings_.starttls_offered) return answer(make_reply(454, "4.7.0", "TLS not available"));
   return answer(make_reply(220, "2.0.0", "Ready to start TLS"), SessionStep::Next::start_tls);
+}
+
+// RFC 4954 4: AUTH mechanism [initial-response].
+SessionStep ServerSession::handle_auth(const Command& command) {
+  if (!settings_.submission) return handle_not_implemented(command);
+  // RFC 4954 4: AUTH comes after EHLO and not within a mail transaction.
+  if (state_ != State::greeted) return refuse_out_of_sequence(command);
+  // RFC 4954 6: 538 when the mechanism (any here: PLAIN and LOGIN send the password)
+  // needs an encrypted channel.
+  if (!tls_) {
+    return protocol_error(
+        make_reply(538, "5.7.11", "Encryption required for requested authentication mechanism"));
+  }
+  // RFC 4954 4: after a successful AUTH, another AUTH is a 503.
+  if (!authenticated_as_.empty()) {
+    return protocol_error(make_reply(503, "5.5.1", "Already authenticated"));
+  }
+  if (auth_limiter_ && auth_limiter_->blocked(peer_.ip)) {
+    return answer(make_reply(454, "4.7.0", "Too many failed authentications, try later"));
+  }
+  const std::string_view text = command.text;
+  const size_t space = text.find(' ');
+  const std::string_view mechanism = text.substr(0, space);
+  std::optional<std::string_view> initial;
+  if (space != std::string_view::npos) initial = text.substr(space + 1);
+  if (mechanism.empty() || (initial && initial->empty())) {
+    return protocol_error(make_reply(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]"));
+  }
+  const bool plain = equals_ignoring_case(mechanism, "PLAIN");
+  if (!plain && !equals_ignoring_case(mechanism, "LOGIN")) {
+    return protocol_error(make_reply(504, "5.5.4", "Unrecognized authentication type"));
+  }
+  if (!initial) {
+    auth_exchange_ = plain ? AuthExchange::plain_message : AuthExchange::login_name;
+    return challenge(plain ? "" : kLoginNamePrompt);
+  }
+  // RFC 4954 4: "=" is an initial response of zero length.
+  auth_exchange_ = plain ? AuthExchange::plain_message : AuthExchange::login_name;
+  return on_auth_response(*initial == "=" ? std::string_view() : *initial);
+}
+
+// One line of the client within an AUTH exchange (or its initial response).
+SessionStep ServerSession::on_auth_response(std::string_view line) {
+  const AuthExchange exchange = auth_exchange_;
+  auth_exchange_ = AuthExchange::none;
+  // RFC 4954 4: "*" cancels the exchange.
+  if (line == "*") return protocol_error(make_reply(501, "5.7.0", "Authentication cancelled"));
+  const std::optional<std::string> decoded = decode_base64(line);
+  if (!decoded) return protocol_error(make_reply(501, "5.5.2", "Cannot decode response"));
+  switch (exchange) {
+    case AuthExchange::plain_message: {
+      std::optional<SaslCredentials> credentials = parse_plain_message(*decoded);
+      if (!credentials) {
+        // RFC 4616 2: authzid, authcid and password separated by NUL; herald has no proxy
+        // authorization, so an authzid other than the authcid is refused too.
+        return protocol_error(make_reply(501, "5.5.2", "Malformed PLAIN response"));
+      }
+      return check(std::move(*credentials));
+    }
+    case AuthExchange::login_name:
+      return take_login_name(*decoded);
+    case AuthExchange::login_password:
+      credentials_.password = *decoded;
+      return check(std::move(credentials_));
+    case AuthExchange::none:
+      break;
+  }
+  return protocol_error(make_reply(503, "5.5.1", "No authentication in progress"));
+}
+
+SessionStep ServerSession::take_login_name(std::string_view decoded) {
+  if (decoded.empty()) return protocol_error(make_reply(501, "5.5.2", "Empty user name"));
+  credentials_ = SaslCredentials{std::string(decoded), ""};
+  auth_exchange_ = AuthExchange::login_password;
+  return challenge(kLoginPasswordPrompt);
+}
+
+SessionStep ServerSession::check(SaslCredentials credentials) {
+  credentials_ = std::move(credentials);
+  return SessionStep{std::nullopt, SessionStep::Next::check_credentials, 0};
+}
+
+SessionStep ServerSession::on_credentials_checked(std::optional<std::string> user) {
+  credentials_ = SaslCredentials{};
+  if (!user) {
+    if (auth_limiter_) auth_limiter_->record_failure(peer_.ip);
+    return answer(make_reply(535, "5.7.8", "Authentication credentials invalid"));
+  }
+  authenticated_as_ = std::move(*user);
+  return answer(make_reply(235, "2.7.0", "Authentication successful"));
+}
+
+// The one place that decides what happens to a recipient outside the local domains.
+// RFC 5321 3.6.2 / RFC 6409 4.2: only authenticated users may relay; the rest are refused.
+SessionStep ServerSession::relay_decision(const std::string& address) {
+  if (authenticated_as_.empty()) {
+    return protocol_error(make_reply(554, "5.7.1", "<" + address + ">: relaying denied"));
+  }
+  // Authenticated relay is allowed, but herald has no outbound SMTP transport yet: a
+  // temporary refusal keeps the message with the client instead of accepting it unsent.
+  return answer(make_reply(451, "4.3.2", "Outbound relay is not available yet"));
 }
 
 SessionStep ServerSession::handle_not_implemented(const Command&) {
@@ -291,6 +432,7 @@ SessionStep ServerSession::accept_content() {
   e.peer_ip = peer_.ip;
   e.peer_port = peer_.port;
   e.listener = settings_.listener;
+  e.authenticated_as = authenticated_as_;
   e.protocol = with_protocol();
   if (tls_) {
     e.tls_version = tls_->version;
@@ -324,6 +466,7 @@ SessionStep ServerSession::accept_content() {
                                   {"size", std::to_string(m.record.size)},
                                   {"from", bracketed(transaction_.reverse_path)},
                                   {"listener", settings_.listener}}});
+  if (!authenticated_as_.empty()) m.events.front().fields.emplace_back("auth", authenticated_as_);
   for (const auto& [recipient, mailbox] : transaction_.mailboxes) {
     Delivery d;
     d.message_id = m.record.id;
@@ -431,12 +574,14 @@ void ServerSession::start_over(State state) {
   chunk_refusal_.reset();
 }
 
-// RFC 3848 2 and RFC 6531 3.7.3: the with-type of the Received header.
+// RFC 3848 2 and RFC 6531 3.7.3: the with-type of the Received header ("S" for TLS, "A"
+// for AUTH: ESMTPSA for submission).
 std::string ServerSession::with_protocol() const {
   std::string protocol = transaction_.parameters.smtputf8 ? "UTF8SMTP"
                          : extended_                      ? "ESMTP"
                                                           : "SMTP";
   if (tls_ && protocol != "SMTP") protocol += 'S';
+  if (!authenticated_as_.empty() && protocol != "SMTP") protocol += 'A';
   return protocol;
 }
 

@@ -1,9 +1,10 @@
 // The server side of one SMTP session (RFC 5321 with PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
-// ENHANCEDSTATUSCODES, CHUNKING and STARTTLS) as a state machine without I/O: it takes
-// command lines, message content and I/O outcomes, and says what to answer and what the
-// connection must do next. Every verb is one row of a command table (server_session.cpp):
-// the states it is valid in and its handler. Reply codes and texts (RFC 5321 4.2 with
-// RFC 3463 enhanced codes) are an interface: clients, operators and the tests read them.
+// ENHANCEDSTATUSCODES, CHUNKING, STARTTLS and, on submission listeners, AUTH) as a state machine
+// without I/O: it takes command lines, message content and I/O outcomes, and says what to answer
+// and what the connection must do next. Every verb is one row of a command table
+// (server_session.cpp): the states it is valid in and its handler. Reply codes and texts (RFC
+// 5321 4.2 with RFC 3463 enhanced codes) are an interface: clients, operators and the tests read
+// them.
 #pragma once
 
 #include <cstdint>
@@ -14,9 +15,11 @@
 
 #include "config/config.h"
 #include "directory/directory.h"
+#include "smtp/auth_failure_limiter.h"
 #include "smtp/command.h"
 #include "smtp/data_reader.h"
 #include "smtp/reply.h"
+#include "smtp/sasl.h"
 #include "store/records.h"
 #include "util/clock.h"
 
@@ -27,7 +30,11 @@ struct SessionSettings {
   std::string listener = "smtp";  // the listener's protocol, recorded in the envelope
   LimitsConfig limits;
   bool starttls_offered = true;
-  std::string postmaster;  // the mailbox a bare RCPT TO:<Postmaster> means
+  // Submission (RFC 6409): AUTH PLAIN LOGIN is offered once TLS is active (RFC 4954 4 and
+  // 14) and required before MAIL; the sender must be the user's; relay is allowed.
+  bool submission = false;
+  bool tls_on_connect = false;  // submissions (RFC 8314 3.3): TLS from the first byte
+  std::string postmaster;       // the mailbox a bare RCPT TO:<Postmaster> means
 };
 
 struct PeerInfo {
@@ -52,10 +59,12 @@ struct AcceptedMessage {
 struct SessionStep {
   enum class Next {
     read_command,
-    read_data,   // feed content to on_data() until data_complete(), then on_data_end()
-    read_chunk,  // feed exactly chunk_size octets to on_chunk_data(), then on_chunk_end()
-    start_tls,   // discard buffered input, handshake, then on_tls_started()
-    commit,      // commit message_to_commit(), then on_commit_succeeded() or _failed()
+    read_data,          // feed content to on_data() until data_complete(), then on_data_end()
+    read_chunk,         // feed exactly chunk_size octets to on_chunk_data(), then on_chunk_end()
+    start_tls,          // discard buffered input, handshake, then on_tls_started()
+    check_credentials,  // off the io threads, Directory::authenticate(credentials_to_check()),
+                        // then on_credentials_checked()
+    commit,             // commit message_to_commit(), then on_commit_succeeded() or _failed()
     close,
   };
   std::optional<Reply> reply;
@@ -63,12 +72,13 @@ struct SessionStep {
   uint64_t chunk_size = 0;
 };
 
-// Not thread-safe: one session belongs to one connection. `settings`, `directory` and
-// `clock` must outlive it.
+// Not thread-safe: one session belongs to one connection. `settings`, `directory`,
+// `clock` and `auth_limiter` must outlive it; without a limiter, failed AUTHs are not
+// limited (tests).
 class ServerSession {
  public:
   ServerSession(const SessionSettings& settings, const Directory& directory, const Clock& clock,
-                PeerInfo peer);
+                PeerInfo peer, AuthFailureLimiter* auth_limiter = nullptr);
 
   Reply greeting() const;  // 220 <hostname> ESMTP herald
 
@@ -91,6 +101,12 @@ class ServerSession {
   SessionStep on_commit_succeeded();  // 250 queued as ID
   SessionStep on_commit_failed();     // 451: nothing was stored
 
+  // Valid between a `check_credentials` step and on_credentials_checked().
+  const SaslCredentials& credentials_to_check() const { return credentials_; }
+  // `user`: the canonical address the credentials belong to, or nullopt when they are
+  // wrong. 235 2.7.0, or 535 5.7.8 (counted against the client's address).
+  SessionStep on_credentials_checked(std::optional<std::string> user);
+
   // RFC 3207 4.2: after the handshake the session starts over, EHLO first.
   void on_tls_started(TlsInfo tls);
 
@@ -98,6 +114,7 @@ class ServerSession {
   Reply shutdown_reply() const;  // 421 4.3.2, then the connection closes
 
   const std::string& helo() const { return helo_; }
+  const std::string& authenticated_as() const { return authenticated_as_; }
   uint32_t messages_accepted() const { return messages_accepted_; }
 
  private:
@@ -133,6 +150,11 @@ class ServerSession {
   SessionStep handle_vrfy(const Command& command);
   SessionStep handle_help(const Command& command);
   SessionStep handle_starttls(const Command& command);
+  SessionStep handle_auth(const Command& command);
+  SessionStep on_auth_response(std::string_view line);
+  SessionStep take_login_name(std::string_view decoded);
+  SessionStep check(SaslCredentials credentials);
+  SessionStep relay_decision(const std::string& address);
   SessionStep handle_not_implemented(const Command& command);
 
   SessionStep refuse_syntax(const Command& command, const CommandRule& rule);
@@ -144,10 +166,17 @@ class ServerSession {
   std::string with_protocol() const;
   std::string sequence_hint() const;
 
+  // Where an AUTH exchange stands while the server waits for the client's next line.
+  enum class AuthExchange { none, plain_message, login_name, login_password };
+
   const SessionSettings& settings_;
   const Directory& directory_;
   const Clock& clock_;
   PeerInfo peer_;
+  AuthFailureLimiter* auth_limiter_;
+  AuthExchange auth_exchange_ = AuthExchange::none;
+  SaslCredentials credentials_;
+  std::string authenticated_as_;  // empty until AUTH succeeds
   std::optional<TlsInfo> tls_;
   State state_ = State::fresh;
   bool extended_ = false;  // EHLO (not HELO) opened the session

@@ -33,17 +33,18 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture
 def start_herald(request, tmp_path):
-    """start_herald(limits={...}, queue={...}, name="herald") starts a daemon and returns its
-    HeraldDaemon. Limits and queue settings are [limits] / [queue] keys of the config."""
+    """start_herald(limits={...}, queue={...}, name="herald", **options) starts a daemon and
+    returns its HeraldDaemon. Limits and queue settings are [limits] / [queue] keys of the
+    config; options are HeraldDaemon's (submission=True, password_hashes={...})."""
     for binary in ("heraldd", "herald"):
         assert (BIN_DIR / binary).exists(), f"{BIN_DIR / binary} not built (HERALD_BIN_DIR?)"
     daemons = []
     request.node.herald_daemons = daemons
 
-    def start(limits=None, queue=None, name="herald"):
+    def start(limits=None, queue=None, name="herald", **options):
         work = tmp_path / name
         work.mkdir()
-        daemon = HeraldDaemon(work, limits, queue)
+        daemon = HeraldDaemon(work, limits, queue, **options)
         daemons.append(daemon)
         return daemon.start()
 

@@ -43,7 +43,18 @@ def _table(name, values):
     return f"[{name}]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items()) + "\n"
 
 
-def config_text(data_dir, port, limits=None, queue=None, log_level="info"):
+def _listeners(extra_listeners):
+    return "".join(f'[[listen]]\nprotocol = "{protocol}"\naddress = "127.0.0.1:{port}"\n\n'
+                   for protocol, port in (extra_listeners or {}).items())
+
+
+def _password_line(password_hashes, address):
+    hash_ = (password_hashes or {}).get(address)
+    return f"password_hash = {_toml_value(hash_)}\n" if hash_ else ""
+
+
+def config_text(data_dir, port, limits=None, queue=None, log_level="info", extra_listeners=None,
+                password_hashes=None):
     return f"""\
 [server]
 hostname = "{HOSTNAME}"
@@ -54,15 +65,15 @@ log_level = "{log_level}"
 protocol = "smtp"
 address = "127.0.0.1:{port}"
 
-{_table("limits", limits)}{_table("queue", queue)}[[domain]]
+{_listeners(extra_listeners)}{_table("limits", limits)}{_table("queue", queue)}[[domain]]
 name = "example.test"
 
 [[user]]
 address = "alice@example.test"
-
+{_password_line(password_hashes, "alice@example.test")}
 [[user]]
 address = "bob@example.test"
-
+{_password_line(password_hashes, "bob@example.test")}
 [[alias]]
 address = "postmaster@example.test"
 to = ["alice@example.test"]
@@ -82,15 +93,24 @@ class HeraldDaemon:
     report shows when a test fails.
     """
 
-    def __init__(self, work_dir, limits=None, queue=None):
+    def __init__(self, work_dir, limits=None, queue=None, submission=False, password_hashes=None):
+        """submission=True adds a `submission` and a `submissions` listener, on
+        submission_port and submissions_port; password_hashes maps alice/bob's addresses to
+        their [[user]] password_hash."""
         self.work = pathlib.Path(work_dir)
         self.data_dir = self.work / "data"
         self.config = self.work / "herald.toml"
         self.log = self.work / "heraldd.log"
         self.port = free_port()
+        self.submission_port = free_port() if submission else None
+        self.submissions_port = free_port() if submission else None
         self.process = None
         self.exit_codes = []
-        self.config.write_text(config_text(self.data_dir, self.port, limits, queue))
+        extra_listeners = ({"submission": self.submission_port,
+                            "submissions": self.submissions_port} if submission else None)
+        self.config.write_text(config_text(self.data_dir, self.port, limits, queue,
+                                           extra_listeners=extra_listeners,
+                                           password_hashes=password_hashes))
 
     # --- process -------------------------------------------------------------------------
 

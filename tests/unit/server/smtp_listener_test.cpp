@@ -190,8 +190,9 @@ address = "alice@example.test"
     tls_ = make_server_tls_context(ensure_tls_files(config_));
     queue_ = std::make_unique<QueueRunner>(store_, transport_, clock_, config_.queue);
     queue_->start();
-    services_ = std::make_unique<SmtpServices>(SmtpServices{
-        settings_, *directory_, clock_, store_, *queue_, *tls_, commit_pool_.get_executor()});
+    services_ = std::make_unique<SmtpServices>(
+        SmtpServices{settings_, *directory_, clock_, store_, *queue_, *tls_,
+                     commit_pool_.get_executor(), auth_limiter_});
     registry_ = std::make_unique<ConnectionRegistry>(config_.limits.max_connections,
                                                      config_.limits.max_connections_per_ip);
     ListenConfig listen;
@@ -226,6 +227,7 @@ address = "alice@example.test"
   SessionSettings settings_;
   std::unique_ptr<Directory> directory_;
   SystemClock clock_;
+  AuthFailureLimiter auth_limiter_{clock_, 5, std::chrono::minutes(15)};
   MemoryStore store_;
   CountingTransport transport_;
   std::unique_ptr<QueueRunner> queue_;

@@ -5,6 +5,8 @@
 #include <sstream>
 #include <string>
 
+#include "mime/header.h"
+
 namespace herald {
 namespace {
 
@@ -68,7 +70,7 @@ TEST(ReceivedHeader, LongPartsAreFoldedUnder78Characters) {
 }
 
 TEST(Rfc5322Date, IsInUtcWithTwoDigitDay) {
-  EXPECT_EQ(rfc5322_date(from_unix_ms(0)), "Thu, 01 Jan 1970 00:00:00 +0000");
+  EXPECT_EQ(header_date(from_unix_ms(0)), "Thu, 01 Jan 1970 00:00:00 +0000");
 }
 
 }  // namespace

@@ -1,0 +1,38 @@
+#include "smtp/auth_failure_limiter.h"
+
+namespace herald {
+
+AuthFailureLimiter::AuthFailureLimiter(const Clock& clock, uint32_t max_failures, Duration window)
+    : clock_(clock), max_failures_(max_failures), window_(window) {}
+
+bool AuthFailureLimiter::blocked(std::string_view peer_ip) const {
+  const std::lock_guard lock(mutex_);
+  const auto it = failures_.find(peer_ip);
+  if (it == failures_.end()) return false;
+  forget_old_failures(it->second, clock_.now());
+  if (it->second.empty()) {
+    failures_.erase(it);
+    return false;
+  }
+  return it->second.size() >= max_failures_;
+}
+
+void AuthFailureLimiter::record_failure(std::string_view peer_ip) {
+  const std::lock_guard lock(mutex_);
+  const TimePoint now = clock_.now();
+  // Many distinct guessers must not grow the map without end: sweep it while adding.
+  for (auto it = failures_.begin(); it != failures_.end();) {
+    forget_old_failures(it->second, now);
+    it = it->second.empty() ? failures_.erase(it) : std::next(it);
+  }
+  auto it = failures_.find(peer_ip);
+  if (it == failures_.end())
+    it = failures_.emplace(std::string(peer_ip), std::deque<TimePoint>{}).first;
+  it->second.push_back(now);
+}
+
+void AuthFailureLimiter::forget_old_failures(std::deque<TimePoint>& failures, TimePoint now) const {
+  while (!failures.empty() && failures.front() + window_ <= now) failures.pop_front();
+}
+
+}  // namespace herald

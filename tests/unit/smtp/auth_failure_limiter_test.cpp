@@ -1,0 +1,56 @@
+#include "smtp/auth_failure_limiter.h"
+
+#include <gtest/gtest.h>
+
+namespace herald {
+namespace {
+
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+class AuthFailureLimiterTest : public ::testing::Test {
+ protected:
+  ManualClock clock_{from_unix_ms(1'704'207'845'000)};
+  AuthFailureLimiter limiter_{clock_, 3, minutes(15)};
+
+  void fail(std::string_view ip, int times) {
+    for (int i = 0; i < times; ++i) limiter_.record_failure(ip);
+  }
+};
+
+TEST_F(AuthFailureLimiterTest, AClientBelowTheLimitIsNotBlocked) {
+  fail("192.0.2.1", 2);
+  EXPECT_FALSE(limiter_.blocked("192.0.2.1"));
+}
+
+TEST_F(AuthFailureLimiterTest, TheLimitthFailureBlocksTheClient) {
+  fail("192.0.2.1", 3);
+  EXPECT_TRUE(limiter_.blocked("192.0.2.1"));
+}
+
+TEST_F(AuthFailureLimiterTest, OtherClientsAreNotBlocked) {
+  fail("192.0.2.1", 3);
+  EXPECT_FALSE(limiter_.blocked("192.0.2.2"));
+}
+
+TEST_F(AuthFailureLimiterTest, TheBlockEndsWhenTheOldestFailureLeavesTheWindow) {
+  fail("192.0.2.1", 1);
+  clock_.advance(minutes(5));
+  fail("192.0.2.1", 2);
+  EXPECT_TRUE(limiter_.blocked("192.0.2.1"));
+  clock_.advance(minutes(10) - seconds(1));
+  EXPECT_TRUE(limiter_.blocked("192.0.2.1"));
+  clock_.advance(seconds(1));
+  EXPECT_FALSE(limiter_.blocked("192.0.2.1"));
+}
+
+TEST_F(AuthFailureLimiterTest, FailuresSpreadWiderThanTheWindowNeverBlock) {
+  for (int i = 0; i < 10; ++i) {
+    fail("192.0.2.1", 1);
+    clock_.advance(minutes(8));
+  }
+  EXPECT_FALSE(limiter_.blocked("192.0.2.1"));
+}
+
+}  // namespace
+}  // namespace herald

@@ -357,6 +357,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
   {
     TableReader r(table_or_empty(root, "dns", origin), "dns", origin);
     r.get_strings("servers", c.dns.servers);
+    r.get_duration("timeout", c.dns.timeout);
   }
   {
     TableReader r(table_or_empty(root, "limits", origin), "limits", origin);
@@ -370,6 +371,8 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_duration("data_timeout", l.data_timeout);
     r.get_count("max_connections", l.max_connections);
     r.get_count("max_connections_per_ip", l.max_connections_per_ip);
+    r.get_count("max_auth_failures", l.max_auth_failures);
+    r.get_duration("auth_failure_window", l.auth_failure_window);
   }
   each_entry(root, "domain", origin, [&](const toml::table& t) {
     TableReader r(t, "[domain]", origin);

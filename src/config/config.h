@@ -34,6 +34,7 @@ struct TlsConfig {
 
 struct DnsConfig {
   std::vector<std::string> servers;  // "ip:port"; empty: the system resolver
+  std::chrono::seconds timeout{10};   // per lookup; past it the lookup is a temporary failure
 };
 
 struct LimitsConfig {
@@ -46,6 +47,8 @@ struct LimitsConfig {
   std::chrono::seconds data_timeout{600};     // whole DATA/BDAT transfer (4.5.3.2.6 spirit)
   uint32_t max_connections = 1000;            // concurrent, all listeners
   uint32_t max_connections_per_ip = 50;       // concurrent, per client address
+  uint32_t max_auth_failures = 5;             // failed AUTHs per client address and window
+  std::chrono::seconds auth_failure_window{std::chrono::minutes(15)};  // then 454 4.7.0
 };
 
 struct DomainConfig {

@@ -90,10 +90,20 @@ key = "keys/s1.pem"
   EXPECT_EQ(c.listen.at(1).host, "::1");
   EXPECT_EQ(c.listen.at(1).port, 587);
   EXPECT_EQ(c.dns.servers.at(0), "127.0.0.1:5353");
+  EXPECT_EQ(c.dns.timeout, 10s);
   EXPECT_EQ(c.aliases.at(0).to.at(0), "alice@example.test");
   EXPECT_EQ(c.routes.at(0).to, "127.0.0.1:2526");
   EXPECT_EQ(c.queue.retry_backoff.at(3), 1h);
   EXPECT_EQ(c.dkim.at(0).key, "/etc/herald/keys/s1.pem");
+}
+
+TEST(Config, DnsTimeoutAndAuthLimitsAreReadAsDurationsAndCounts) {
+  const Config c = parse(std::string(kMinimal) +
+                         "[dns]\ntimeout = \"3s\"\n[limits]\nmax_auth_failures = 3\n"
+                         "auth_failure_window = \"1h\"\n");
+  EXPECT_EQ(c.dns.timeout, 3s);
+  EXPECT_EQ(c.limits.max_auth_failures, 3u);
+  EXPECT_EQ(c.limits.auth_failure_window, 1h);
 }
 
 TEST(Config, UnknownKeyIsAnErrorWithItsLocation) {

@@ -1,0 +1,179 @@
+// The client side of an outbound SMTP connection (RFC 5321 with PIPELINING, SIZE, 8BITMIME,
+// SMTPUTF8, CHUNKING, STARTTLS, DSN and ENHANCEDSTATUSCODES) as a state machine without I/O:
+// it takes the bytes the server sends and says what to send back and what the connection
+// must do next. One connection may carry several messages, one after the other; each ends
+// with an outcome per recipient (delivered, temporary or permanent, with the reply that
+// decided it). The socket, TLS and the queue are the caller's business.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "queue/transport.h"
+#include "smtp/command.h"
+#include "smtp/reply.h"
+#include "smtp/reply_parser.h"
+#include "store/records.h"
+
+namespace herald {
+
+// What the server's EHLO reply offered (RFC 5321 4.1.1.1, one keyword per line).
+struct PeerExtensions {
+  bool pipelining = false;             // RFC 2920
+  std::optional<uint64_t> size;        // RFC 1870; 0 means no fixed limit
+  bool eight_bit_mime = false;         // RFC 6152
+  bool smtputf8 = false;               // RFC 6531
+  bool chunking = false;               // RFC 3030
+  bool starttls = false;               // RFC 3207
+  bool dsn = false;                    // RFC 3461
+  bool enhanced_status_codes = false;  // RFC 2034
+};
+
+// Reads the keywords from the lines after the first of a 250 EHLO reply; keywords are
+// case-insensitive (RFC 5321 4.1.1.1) and unknown ones are ignored.
+PeerExtensions parse_ehlo_keywords(const Reply& ehlo_reply);
+
+// RFC 5321 4.5.2: a line of content that starts with "." gets one more "." in front. Lines
+// end at LF (a CRLF ends with one too). Adds no terminating "." line.
+std::string dot_stuff(std::string_view content);
+
+struct OutboundRecipient {
+  std::string address;             // without angle brackets
+  NotifyRequest notify;            // RFC 3461 4.1, sent only when the peer offers DSN
+  std::string original_recipient;  // RFC 3461 4.2 "addr-type;address", xtext-decoded; or ""
+};
+
+struct OutboundMessage {
+  std::string reverse_path;  // without angle brackets; "" for the null path <>
+  std::vector<OutboundRecipient> recipients;
+  // The content with CRLF line endings, as stored. Not copied: it must stay alive and
+  // unchanged until the message's outcomes are known.
+  std::string_view content;
+  BodyType body = BodyType::seven_bit;  // 8BITMIME content (RFC 6152)
+  bool smtputf8 = false;                // needs SMTPUTF8 (RFC 6531); non-ASCII addresses imply it
+  DsnReturn ret = DsnReturn::unspecified;  // RFC 3461 4.3, sent only when the peer offers DSN
+  std::string envid;                       // RFC 3461 4.4, xtext-decoded; or ""
+};
+
+struct ClientSettings {
+  std::string helo_name;  // herald's own name, sent in EHLO/HELO
+  // RFC 3207 opportunistic TLS: STARTTLS whenever the peer offers it. A refused STARTTLS
+  // leaves the connection in clear text.
+  bool opportunistic_tls = true;
+  bool tls_active = false;         // TLS from the first byte (RFC 8314): no STARTTLS
+  uint64_t chunk_size = 1u << 20;  // octets per BDAT chunk (RFC 3030)
+};
+
+// What the connection does after writing `output` (which may be empty).
+struct ClientStep {
+  enum class Next {
+    read_reply,  // read from the server and feed on_received()
+    start_tls,   // discard unread input, handshake, then on_tls_started()
+    ready,       // idle: send() the next message, or quit()
+    close,       // close the connection; failure() says why when it was not a QUIT
+  };
+  std::string output;
+  Next next = Next::read_reply;
+  bool message_finished = false;  // outcomes() now holds one result per recipient
+};
+
+// Not thread-safe: one session belongs to one connection.
+class ClientSession {
+ public:
+  explicit ClientSession(ClientSettings settings);
+
+  // Bytes from the server, in pieces of any size; the first step waits for the greeting.
+  ClientStep on_received(std::string_view bytes);
+
+  // RFC 3207 4.2: after the handshake the client knows nothing of the server; EHLO again.
+  ClientStep on_tls_started();
+
+  // The connection broke or timed out: every open recipient is a temporary failure.
+  ClientStep on_connection_lost(std::string_view reason);
+
+  // Starts a message; valid only after a step whose next is `ready`. When the message cannot
+  // go to this peer at all (too big, needs an extension the peer lacks) nothing is sent and
+  // the step finishes it at once. Throws std::logic_error when not ready (a caller's bug).
+  ClientStep send(const OutboundMessage& message);
+
+  // Ends the connection politely; valid only after a `ready` step (std::logic_error otherwise).
+  ClientStep quit();
+
+  // The last message's results, in the order of its recipients; each reply is one line.
+  const std::vector<AttemptResult>& outcomes() const { return outcomes_; }
+  const PeerExtensions& extensions() const { return extensions_; }
+  bool tls_active() const { return tls_active_; }
+  // Why the connection ended, when it did not end with QUIT; empty otherwise.
+  const std::string& failure() const { return failure_; }
+
+ private:
+  enum class State {
+    greeting,
+    ehlo,
+    helo,
+    starttls,
+    ready,
+    transaction,
+    data_end,
+    chunk,
+    rset,
+    quit,
+    closed
+  };
+  enum class Expect { mail, rcpt, data };
+  struct PendingCommand {
+    Expect expect;
+    size_t recipient = 0;  // for rcpt
+    std::string line;      // with CRLF
+  };
+  enum class RecipientState { open, accepted, finished };
+
+  void on_reply(const Reply& reply, ClientStep& step);
+  void on_greeting(const Reply& reply, ClientStep& step);
+  void on_ehlo(const Reply& reply, ClientStep& step);
+  void on_helo(const Reply& reply, ClientStep& step);
+  void on_starttls(const Reply& reply, ClientStep& step);
+  void on_transaction_reply(const Reply& reply, ClientStep& step);
+  void on_data_end(const Reply& reply, ClientStep& step);
+  void on_chunk_reply(const Reply& reply, ClientStep& step);
+  void on_rset(const Reply& reply, ClientStep& step);
+
+  std::optional<std::string> refusal(const OutboundMessage& message) const;
+  std::string mail_command(const OutboundMessage& message) const;
+  std::string rcpt_command(const OutboundRecipient& recipient) const;
+  void continue_transaction(ClientStep& step);
+  void send_content(ClientStep& step);
+  void send_next_chunk(ClientStep& step);
+  void send_rset(ClientStep& step);
+  void finish_message(ClientStep& step);
+  void become_ready(ClientStep& step);
+  void give_up(std::string reason, bool send_quit, ClientStep& step);
+
+  void finish(size_t recipient, AttemptResult::Outcome outcome, std::string reply);
+  void finish_open(AttemptResult::Outcome outcome, const std::string& reply);
+  void finish_accepted(const Reply& reply);
+  bool any_open() const;
+  bool any_accepted() const;
+
+  ClientSettings settings_;
+  ReplyParser parser_;
+  State state_ = State::greeting;
+  PeerExtensions extensions_;
+  bool tls_active_ = false;
+  std::string failure_;
+
+  std::string_view content_;
+  size_t content_sent_ = 0;  // BDAT: octets of content_ already sent
+  bool last_chunk_sent_ = false;
+  std::deque<PendingCommand> unsent_;
+  std::deque<PendingCommand> awaiting_;  // sent, reply not yet read, oldest first
+  std::vector<RecipientState> recipients_;
+  std::vector<AttemptResult> outcomes_;
+};
+
+}  // namespace herald

@@ -23,6 +23,7 @@
 
 #include "config/config.h"
 #include "directory/password_hash.h"
+#include "store/record_codec.h"
 #include "store/store.h"
 #include "util/message_id.h"
 #include "util/time_text.h"
@@ -71,6 +72,19 @@ std::string sender_text(const MessageRecord& m) {
   return "<" + printable(m.envelope.mail_from) + ">";
 }
 
+// priority=N  [deliver_by=TIME mode=R|N [trace]]  [ret=FULL|HDRS]  [envid=…]
+void print_qos(const Qos& q) {
+  std::string line = "qos       priority=" + std::to_string(q.priority);
+  if (q.deliver_by_mode != DeliverByMode::none) {
+    line += "  deliver_by=" + format_utc(q.deliver_by) + "  " +
+            field_text("mode", to_string(q.deliver_by_mode));
+    if (q.deliver_by_trace) line += "  trace";
+  }
+  if (q.ret != DsnReturn::unspecified) line += "  " + field_text("ret", to_string(q.ret));
+  if (!q.envid.empty()) line += "  " + field_text("envid", q.envid);
+  std::cout << line << "\n";
+}
+
 void print_message_header(const MessageRecord& m) {
   const Envelope& e = m.envelope;
   std::string to;
@@ -90,6 +104,7 @@ void print_message_header(const MessageRecord& m) {
   if (!e.authenticated_as.empty()) {
     std::cout << "auth      " << printable(e.authenticated_as) << "\n";
   }
+  print_qos(m.qos);
 }
 
 // TIME  TYPE  [RECIPIENT]  key=value …, with TYPE and RECIPIENT in aligned columns.
@@ -116,6 +131,10 @@ void print_deliveries(const std::vector<Delivery>& deliveries) {
     if (d.recipient != d.mailbox) who = printable(d.recipient) + " -> " + who;
     std::cout << "  " << who << "  " << to_string(d.state) << "  attempts=" << d.attempts;
     if (!is_terminal(d.state)) std::cout << "  next_attempt=" << format_utc(d.next_attempt);
+    if (d.notify.given) std::cout << "  " << field_text("notify", to_string(d.notify));
+    if (!d.original_recipient.empty()) {
+      std::cout << "  " << field_text("orcpt", d.original_recipient);
+    }
     if (!d.last_reply.empty()) std::cout << "  " << field_text("last_reply", d.last_reply);
     std::cout << "\n";
   }

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "store/records.h"
+
 namespace herald {
 
 enum class Verb {
@@ -44,18 +46,36 @@ struct Path {
 
 enum class BodyType { seven_bit, eight_bit_mime };
 
-// MAIL FROM parameters herald supports (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8).
+// RFC 2852 4: BY=<by-time>;<by-mode>[T].
+struct DeliverByRequest {
+  int64_t seconds = 0;  // from the message's arrival; negative only with mode N
+  DeliverByMode mode = DeliverByMode::notify_if_late;
+  bool trace = false;
+};
+
+// MAIL FROM parameters herald supports (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8,
+// RFC 3461 RET and ENVID, RFC 2852 BY, RFC 6710 MT-PRIORITY). Each may appear once.
 struct MailParameters {
   std::optional<uint64_t> size;  // saturates at the largest uint64_t
   BodyType body = BodyType::seven_bit;
   bool smtputf8 = false;
+  DsnReturn ret = DsnReturn::unspecified;
+  std::string envid;  // xtext-decoded; empty when not given
+  std::optional<DeliverByRequest> by;
+  std::optional<int> priority;  // -9..9, as the client asked; the session decides to honour it
+};
+
+// RCPT TO parameters (RFC 3461 NOTIFY and ORCPT). Each may appear once.
+struct RcptParameters {
+  NotifyRequest notify;
+  std::string original_recipient;  // "addr-type;address", xtext-decoded; empty when not given
 };
 
 // What is wrong with a command line, for the session to answer.
 enum class CommandError {
   none,
   unrecognized,           // unknown verb: 500
-  syntax,                 // wrong arguments: 501 5.5.4
+  syntax,                 // wrong arguments or parameter values: 501 5.5.4
   bad_path,               // MAIL/RCPT path is not RFC 5321 4.1.2 syntax: 501 5.1.7 / 5.1.3
   unsupported_parameter,  // an ESMTP parameter herald does not know: 555 (RFC 5321 4.1.1.11)
 };
@@ -68,6 +88,7 @@ struct Command {
   std::string helo_domain;  // HELO/EHLO: a domain or an address literal, as written
   Path path;                // MAIL/RCPT
   MailParameters mail;      // MAIL
+  RcptParameters rcpt;      // RCPT
   uint64_t chunk_size = 0;  // BDAT (RFC 3030)
   bool last_chunk = false;  // BDAT … LAST
   std::string text;         // the free argument of NOOP, HELP, VRFY, EXPN, AUTH

@@ -34,6 +34,10 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
          });
 }
 
+// RFC 2852 2: the shortest BY time with mode R that herald accepts, announced in EHLO. A
+// minute leaves room for one local delivery attempt and its retry.
+constexpr int64_t kMinByTimeSeconds = 60;
+
 // draft-murchison-sasl-login: the server's two prompts, "Username:" and "Password:".
 constexpr std::string_view kLoginNamePrompt = "VXNlcm5hbWU6";
 constexpr std::string_view kLoginPasswordPrompt = "UGFzc3dvcmQ6";
@@ -52,8 +56,10 @@ const ServerSession::CommandRule ServerSession::kCommandTable[] = {
     {Verb::ehlo, kAnyState, &ServerSession::handle_ehlo, "EHLO domain-or-[address]"},
     {Verb::helo, kAnyState, &ServerSession::handle_helo, "HELO domain-or-[address]"},
     {Verb::mail, states(State::greeted), &ServerSession::handle_mail,
-     "MAIL FROM:<address> [SIZE=octets] [BODY=7BIT|8BITMIME] [SMTPUTF8]"},
-    {Verb::rcpt, states(State::in_mail), &ServerSession::handle_rcpt, "RCPT TO:<address>"},
+     "MAIL FROM:<address> [SIZE=octets] [BODY=7BIT|8BITMIME] [SMTPUTF8] [RET=FULL|HDRS] "
+     "[ENVID=xtext] [BY=seconds;R|N[T]] [MT-PRIORITY=-9..9]"},
+    {Verb::rcpt, states(State::in_mail), &ServerSession::handle_rcpt,
+     "RCPT TO:<address> [NOTIFY=NEVER|SUCCESS,FAILURE,DELAY] [ORCPT=addr-type;xtext]"},
     // RFC 3030 2: DATA cannot join a transaction that BDAT began.
     {Verb::data, states(State::in_mail), &ServerSession::handle_data, "DATA"},
     {Verb::bdat, states(State::in_mail, State::in_chunks), &ServerSession::handle_bdat,
@@ -128,6 +134,10 @@ SessionStep ServerSession::handle_ehlo(const Command& command) {
       "SMTPUTF8",                                                   // RFC 6531
       "ENHANCEDSTATUSCODES",                                        // RFC 2034
       "CHUNKING",                                                   // RFC 3030
+      "DSN",                                                        // RFC 3461
+      "DELIVERBY " + std::to_string(kMinByTimeSeconds),             // RFC 2852
+      // RFC 6710 9: no priority-assignment policy name; the full -9..9 scale is kept.
+      "MT-PRIORITY",
   };
   // RFC 3207 4.2: STARTTLS is not offered again once TLS is active.
   if (settings_.starttls_offered && !tls_) r.lines.push_back("STARTTLS");
@@ -145,6 +155,14 @@ SessionStep ServerSession::handle_mail(const Command& command) {
   // RFC 1870 6.1: a declared size over the limit is refused at MAIL, before any data.
   if (command.mail.size && *command.mail.size > settings_.limits.max_message_size) {
     return answer(make_reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
+  }
+  // RFC 2852 4.1: a BY time with mode R below the announced minimum is refused; herald
+  // answers as for any unacceptable parameter value (501 5.5.4, RFC 3463 "invalid command
+  // arguments").
+  if (command.mail.by && command.mail.by->mode == DeliverByMode::return_if_late &&
+      command.mail.by->seconds < kMinByTimeSeconds) {
+    return protocol_error(make_reply(
+        501, "5.5.4", fmt::format("BY time below the minimum of {} seconds", kMinByTimeSeconds)));
   }
   if (settings_.submission) {
     // RFC 6409 4.3 and RFC 4954 6: submission takes mail from authenticated users only.
@@ -187,12 +205,13 @@ SessionStep ServerSession::handle_rcpt(const Command& command) {
     case RecipientLookup::Kind::local:
       break;
   }
-  transaction_.recipients.push_back(address);
+  const size_t index = transaction_.recipients.size();
+  transaction_.recipients.push_back(Recipient{address, command.rcpt});
   for (const Mailbox& mailbox : found.mailboxes) {
     const bool seen =
         std::any_of(transaction_.mailboxes.begin(), transaction_.mailboxes.end(),
                     [&](const auto& entry) { return entry.second.address == mailbox.address; });
-    if (!seen) transaction_.mailboxes.emplace_back(address, mailbox);
+    if (!seen) transaction_.mailboxes.emplace_back(index, mailbox);
   }
   return answer(make_reply(250, "2.1.5", "Recipient OK"));
 }
@@ -427,7 +446,9 @@ SessionStep ServerSession::accept_content() {
 
   Envelope& e = m.record.envelope;
   e.mail_from = transaction_.reverse_path.address();
-  e.rcpt_to = transaction_.recipients;
+  for (const Recipient& recipient : transaction_.recipients) {
+    e.rcpt_to.push_back(recipient.address);
+  }
   e.helo = helo_;
   e.peer_ip = peer_.ip;
   e.peer_port = peer_.port;
@@ -467,18 +488,50 @@ SessionStep ServerSession::accept_content() {
                                   {"from", bracketed(transaction_.reverse_path)},
                                   {"listener", settings_.listener}}});
   if (!authenticated_as_.empty()) m.events.front().fields.emplace_back("auth", authenticated_as_);
-  for (const auto& [recipient, mailbox] : transaction_.mailboxes) {
+  m.record.qos = message_qos(now, m.events.front());
+  for (const auto& [index, mailbox] : transaction_.mailboxes) {
+    const Recipient& recipient = transaction_.recipients[index];
     Delivery d;
     d.message_id = m.record.id;
     d.index = static_cast<uint32_t>(m.deliveries.size());
-    d.recipient = recipient;
+    d.recipient = recipient.address;
     d.mailbox = mailbox.address;
     d.next_attempt = now;
-    m.events.push_back(LedgerEvent{now, "queued", recipient, {{"mailbox", mailbox.address}}});
+    // RFC 3461 4.1, 4.2: every mailbox a RCPT expands to answers to that RCPT's request.
+    d.notify = recipient.parameters.notify;
+    d.original_recipient = recipient.parameters.original_recipient;
+    m.events.push_back(
+        LedgerEvent{now, "queued", recipient.address, {{"mailbox", mailbox.address}}});
     m.deliveries.push_back(std::move(d));
   }
   accepted_ = std::move(m);
   return SessionStep{std::nullopt, SessionStep::Next::commit, 0};
+}
+
+// The QoS the MAIL parameters asked for. RFC 6710 4.1 lets a server lower a priority it does
+// not trust: herald honours MT-PRIORITY from authenticated users only, and otherwise keeps 0
+// and says so on the `received` event.
+Qos ServerSession::message_qos(TimePoint arrival, LedgerEvent& received) const {
+  const MailParameters& p = transaction_.parameters;
+  Qos qos;
+  qos.ret = p.ret;
+  qos.envid = p.envid;
+  if (p.by) {
+    // RFC 2852 4: the deadline counts from the time the message arrived here.
+    qos.deliver_by = arrival + std::chrono::seconds(p.by->seconds);
+    qos.deliver_by_mode = p.by->mode;
+    qos.deliver_by_trace = p.by->trace;
+  }
+  if (p.priority && *p.priority != 0) {
+    if (authenticated_as_.empty()) {
+      received.fields.emplace_back("priority_reset",
+                                   fmt::format("from {}: sender not authenticated", *p.priority));
+    } else {
+      qos.priority = *p.priority;
+      received.fields.emplace_back("priority", std::to_string(qos.priority));
+    }
+  }
+  return qos;
 }
 
 SessionStep ServerSession::on_commit_succeeded() {

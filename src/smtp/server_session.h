@@ -1,5 +1,6 @@
 // The server side of one SMTP session (RFC 5321 with PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
-// ENHANCEDSTATUSCODES, CHUNKING, STARTTLS and, on submission listeners, AUTH) as a state machine
+// ENHANCEDSTATUSCODES, CHUNKING, DSN, DELIVERBY, MT-PRIORITY, STARTTLS and, on submission
+// listeners, AUTH) as a state machine
 // without I/O: it takes command lines, message content and I/O outcomes, and says what to answer
 // and what the connection must do next. Every verb is one row of a command table
 // (server_session.cpp): the states it is valid in and its handler. Reply codes and texts (RFC
@@ -128,13 +129,20 @@ class ServerSession {
   };
   static const CommandRule kCommandTable[];
 
-  // One recipient address and the mailboxes it reached, as RCPT accepted them.
+  // A RCPT that was accepted, with its DSN parameters.
+  struct Recipient {
+    std::string address;
+    RcptParameters parameters;
+  };
+
+  // The recipients and the mailboxes they reached, as RCPT accepted them.
   struct Transaction {
     Path reverse_path;
     MailParameters parameters;
     bool rcpt_seen = false;  // a RCPT was tried, accepted or not
-    std::vector<std::string> recipients;
-    std::vector<std::pair<std::string, Mailbox>> mailboxes;  // (recipient, mailbox), distinct
+    std::vector<Recipient> recipients;
+    // (index into recipients, mailbox), distinct mailboxes: the first RCPT to reach one wins
+    std::vector<std::pair<size_t, Mailbox>> mailboxes;
     std::optional<DataReader> reader;
   };
 
@@ -162,6 +170,7 @@ class ServerSession {
   SessionStep refuse_content(ContentProblem problem);
   SessionStep protocol_error(Reply reply);
   SessionStep accept_content();
+  Qos message_qos(TimePoint arrival, LedgerEvent& received) const;
   void start_over(State state);
   std::string with_protocol() const;
   std::string sequence_hint() const;

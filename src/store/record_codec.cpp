@@ -1,6 +1,8 @@
 #include "store/record_codec.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <optional>
 
 #include "store/store.h"
 
@@ -28,6 +30,8 @@ class FieldReader {
     if (ec) fail(key, "an integer in range");
     return n;
   }
+
+  bool has(std::string_view key) const { return object_.contains(key); }
 
   bool boolean(std::string_view key) const {
     const json::value& v = field(key);
@@ -131,7 +135,105 @@ Envelope decode_envelope(const json::object& object) {
   return e;
 }
 
+json::object encode_qos(const Qos& q) {
+  return json::object{
+      {"priority", q.priority},
+      {"deliver_by", to_unix_ms(q.deliver_by)},
+      {"deliver_by_mode", to_string(q.deliver_by_mode)},
+      {"deliver_by_trace", q.deliver_by_trace},
+      {"ret", to_string(q.ret)},
+      {"envid", q.envid},
+  };
+}
+
+Qos decode_qos(const json::object& object) {
+  const FieldReader r(object, "qos");
+  Qos q;
+  q.priority = r.integer<int>("priority");
+  if (q.priority < -9 || q.priority > 9) r.fail("priority", "a priority from -9 to 9");
+  q.deliver_by = r.time("deliver_by");
+  const std::string mode = r.string("deliver_by_mode");
+  if (mode == "R") {
+    q.deliver_by_mode = DeliverByMode::return_if_late;
+  } else if (mode == "N") {
+    q.deliver_by_mode = DeliverByMode::notify_if_late;
+  } else if (!mode.empty()) {
+    r.fail("deliver_by_mode", "\"R\", \"N\" or \"\"");
+  }
+  q.deliver_by_trace = r.boolean("deliver_by_trace");
+  const std::string ret = r.string("ret");
+  if (ret == "FULL") {
+    q.ret = DsnReturn::full;
+  } else if (ret == "HDRS") {
+    q.ret = DsnReturn::headers;
+  } else if (!ret.empty()) {
+    r.fail("ret", "\"FULL\", \"HDRS\" or \"\"");
+  }
+  q.envid = r.string("envid");
+  return q;
+}
+
+std::optional<NotifyRequest> parse_notify(std::string_view text) {
+  NotifyRequest notify;
+  if (text.empty()) return notify;
+  notify.given = true;
+  if (text == "NEVER") return notify;
+  while (!text.empty()) {
+    const size_t comma = std::min(text.find(','), text.size());
+    const std::string_view item = text.substr(0, comma);
+    if (item == "SUCCESS") {
+      notify.success = true;
+    } else if (item == "FAILURE") {
+      notify.failure = true;
+    } else if (item == "DELAY") {
+      notify.delay = true;
+    } else {
+      return std::nullopt;
+    }
+    text.remove_prefix(std::min(comma + 1, text.size()));
+  }
+  return notify;
+}
+
 }  // namespace
+
+std::string_view to_string(DsnReturn ret) {
+  switch (ret) {
+    case DsnReturn::full:
+      return "FULL";
+    case DsnReturn::headers:
+      return "HDRS";
+    case DsnReturn::unspecified:
+      break;
+  }
+  return "";
+}
+
+std::string_view to_string(DeliverByMode mode) {
+  switch (mode) {
+    case DeliverByMode::return_if_late:
+      return "R";
+    case DeliverByMode::notify_if_late:
+      return "N";
+    case DeliverByMode::none:
+      break;
+  }
+  return "";
+}
+
+std::string to_string(const NotifyRequest& notify) {
+  if (!notify.given) return "";
+  std::string text;
+  const auto add = [&](bool wanted, std::string_view name) {
+    if (!wanted) return;
+    if (!text.empty()) text += ',';
+    text += name;
+  };
+  add(notify.success, "SUCCESS");
+  add(notify.failure, "FAILURE");
+  add(notify.delay, "DELAY");
+  return text.empty() ? "NEVER" : text;
+}
 
 std::string encode_message_record(const MessageRecord& m) {
   return json::serialize(json::object{
@@ -139,6 +241,7 @@ std::string encode_message_record(const MessageRecord& m) {
       {"received_at", to_unix_ms(m.received_at)},
       {"size", m.size},
       {"envelope", encode_envelope(m.envelope)},
+      {"qos", encode_qos(m.qos)},
   });
 }
 
@@ -153,6 +256,8 @@ std::string encode_delivery(const Delivery& d) {
       {"attempts", d.attempts},
       {"next_attempt", to_unix_ms(d.next_attempt)},
       {"last_reply", d.last_reply},
+      {"notify", to_string(d.notify)},
+      {"original_recipient", d.original_recipient},
   });
 }
 
@@ -177,6 +282,7 @@ MessageRecord decode_message_record(std::string_view text) {
   m.received_at = r.time("received_at");
   m.size = r.integer<uint64_t>("size");
   m.envelope = decode_envelope(r.object("envelope"));
+  if (r.has("qos")) m.qos = decode_qos(r.object("qos"));
   return m;
 }
 
@@ -195,6 +301,12 @@ Delivery decode_delivery(std::string_view text) {
   d.attempts = r.integer<uint32_t>("attempts");
   d.next_attempt = r.time("next_attempt");
   d.last_reply = r.string("last_reply");
+  if (r.has("notify")) {
+    const auto notify = parse_notify(r.string("notify"));
+    if (!notify) r.fail("notify", "NEVER or a list of SUCCESS, FAILURE, DELAY");
+    d.notify = *notify;
+  }
+  if (r.has("original_recipient")) d.original_recipient = r.string("original_recipient");
   return d;
 }
 

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "mime/dsn.h"  // DsnReturn (RFC 3461 4.3 RET), shared with the DSN builder
 #include "util/clock.h"
 
 namespace herald {
@@ -30,11 +31,30 @@ struct Envelope {
   bool smtputf8 = false;         // RFC 6531
 };
 
+// RFC 2852 4: what happens when the deliver-by time passes undelivered.
+enum class DeliverByMode {
+  none,            // no BY= was given
+  return_if_late,  // "R": the message is returned (bounced), not delivered late
+  notify_if_late,  // "N": a delay DSN is sent and delivery goes on
+};
+
+// The message's quality of service (DESIGN.md section 3), whatever protocol brought it in.
+// Records written before these fields existed decode to the defaults.
+struct Qos {
+  int priority = 0;        // -9..9, higher first (RFC 6710 scale); 0 is normal
+  TimePoint deliver_by{};  // absolute deadline; meaningful only with a deliver_by_mode
+  DeliverByMode deliver_by_mode = DeliverByMode::none;
+  bool deliver_by_trace = false;  // RFC 2852 4: "T", report the delivery time in the DSN
+  DsnReturn ret = DsnReturn::unspecified;
+  std::string envid;  // RFC 3461 4.4 ENVID, xtext-decoded; empty when not given
+};
+
 struct MessageRecord {
   std::string id;  // see util/message_id.h
   TimePoint received_at;
   uint64_t size = 0;  // octets of the stored content (with herald's Received:)
   Envelope envelope;
+  Qos qos;
 };
 
 // RFC-less but plain: the life of one (message, recipient) pair. Only the four terminal
@@ -44,6 +64,17 @@ enum class DeliveryState { queued, attempting, deferred, delivered, bounced, exp
 bool is_terminal(DeliveryState state);
 std::string_view to_string(DeliveryState state);
 std::optional<DeliveryState> parse_delivery_state(std::string_view text);
+
+// RFC 3461 4.1 NOTIFY. Not given: the MTA's default (failure and delay). Given with no
+// outcome set: NEVER.
+struct NotifyRequest {
+  bool given = false;
+  bool success = false;
+  bool failure = false;
+  bool delay = false;
+
+  bool operator==(const NotifyRequest&) const = default;
+};
 
 struct Delivery {
   std::string message_id;
@@ -55,6 +86,11 @@ struct Delivery {
   uint32_t attempts = 0;
   TimePoint next_attempt;  // when it may next be attempted
   std::string last_reply;  // the last outcome in words (remote reply, local error)
+  // The DSN request of the RCPT this delivery came from (every delivery an alias expands
+  // to carries it): RFC 3461 4.1 NOTIFY and 4.2 ORCPT as "addr-type;address" with the
+  // xtext decoded, empty when not given.
+  NotifyRequest notify;
+  std::string original_recipient;
 };
 
 // One line of a message's history. `fields` are ordered key/value details that an operator

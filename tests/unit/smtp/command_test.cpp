@@ -175,9 +175,93 @@ TEST(CommandParser, UnknownParametersAreReportedByName) {
   EXPECT_EQ(c.error, CommandError::unsupported_parameter);
   EXPECT_EQ(c.error_detail, "X-FOO");
   EXPECT_EQ(parsed("MAIL FROM:<a@b.example> BODY=BINARYMIME").error_detail, "BODY=BINARYMIME");
-  const Command rcpt = parsed("RCPT TO:<a@b.example> NOTIFY=NEVER");
+  const Command rcpt = parsed("RCPT TO:<a@b.example> NOTIFY=NEVER X-BAR");
   EXPECT_EQ(rcpt.error, CommandError::unsupported_parameter);
-  EXPECT_EQ(rcpt.error_detail, "NOTIFY");
+  EXPECT_EQ(rcpt.error_detail, "X-BAR");
+}
+
+TEST(CommandParser, DsnMailParametersAreParsedAndEnvidIsXtextDecoded) {
+  const Command c = parsed("MAIL FROM:<a@b.example> RET=HDRS ENVID=abc+2Bdef");
+  ASSERT_EQ(c.error, CommandError::none);
+  EXPECT_EQ(c.mail.ret, DsnReturn::headers);
+  EXPECT_EQ(c.mail.envid, "abc+def");
+  EXPECT_EQ(parsed("MAIL FROM:<> ret=full").mail.ret, DsnReturn::full);
+  EXPECT_EQ(parsed("MAIL FROM:<>").mail.ret, DsnReturn::unspecified);
+}
+
+TEST(CommandParser, BadDsnMailParametersAreSyntaxErrors) {
+  for (const char* bad : {"RET=ALL", "RET", "RET=FULL RET=HDRS", "ENVID=a+2", "ENVID=a+2b",
+                          "ENVID=a+ZZ", "ENVID", "ENVID=x ENVID=y"}) {
+    EXPECT_EQ(parsed(std::string("MAIL FROM:<a@b.example> ") + bad).error, CommandError::syntax)
+        << bad;
+  }
+  const std::string long_envid(101, 'x');
+  EXPECT_EQ(parsed("MAIL FROM:<a@b.example> ENVID=" + long_envid).error, CommandError::syntax);
+}
+
+TEST(CommandParser, ByParameterTakesSecondsModeAndTrace) {
+  const Command n = parsed("MAIL FROM:<a@b.example> BY=3600;N");
+  ASSERT_EQ(n.error, CommandError::none);
+  ASSERT_TRUE(n.mail.by.has_value());
+  EXPECT_EQ(n.mail.by->seconds, 3600);
+  EXPECT_EQ(n.mail.by->mode, DeliverByMode::notify_if_late);
+  EXPECT_FALSE(n.mail.by->trace);
+  const Command r = parsed("MAIL FROM:<a@b.example> BY=+120;RT");
+  ASSERT_EQ(r.error, CommandError::none);
+  EXPECT_EQ(r.mail.by->seconds, 120);
+  EXPECT_EQ(r.mail.by->mode, DeliverByMode::return_if_late);
+  EXPECT_TRUE(r.mail.by->trace);
+}
+
+// RFC 2852 4: zero and negative times are for mode N only.
+TEST(CommandParser, ZeroOrNegativeByTimeIsAllowedOnlyWithModeN) {
+  EXPECT_EQ(parsed("MAIL FROM:<a@b.example> BY=-30;N").mail.by->seconds, -30);
+  EXPECT_EQ(parsed("MAIL FROM:<a@b.example> BY=0;N").error, CommandError::none);
+  EXPECT_EQ(parsed("MAIL FROM:<a@b.example> BY=0;R").error, CommandError::syntax);
+  EXPECT_EQ(parsed("MAIL FROM:<a@b.example> BY=-30;R").error, CommandError::syntax);
+}
+
+TEST(CommandParser, BadByParametersAreSyntaxErrors) {
+  for (const char* bad : {"BY=60", "BY=60;", "BY=60;X", "BY=60;NX", "BY=60;NTT", "BY=;N",
+                          "BY=1234567890;N", "BY=6a;N", "BY=60;N BY=70;N", "BY"}) {
+    EXPECT_EQ(parsed(std::string("MAIL FROM:<a@b.example> ") + bad).error, CommandError::syntax)
+        << bad;
+  }
+}
+
+TEST(CommandParser, MtPriorityTakesMinus9To9) {
+  EXPECT_EQ(*parsed("MAIL FROM:<a@b.example> MT-PRIORITY=3").mail.priority, 3);
+  EXPECT_EQ(*parsed("MAIL FROM:<a@b.example> MT-PRIORITY=-9").mail.priority, -9);
+  EXPECT_EQ(*parsed("MAIL FROM:<a@b.example> MT-PRIORITY=0").mail.priority, 0);
+  EXPECT_FALSE(parsed("MAIL FROM:<a@b.example>").mail.priority.has_value());
+  for (const char* bad : {"MT-PRIORITY=10", "MT-PRIORITY=-10", "MT-PRIORITY=+3", "MT-PRIORITY=-0",
+                          "MT-PRIORITY=03", "MT-PRIORITY", "MT-PRIORITY=1 MT-PRIORITY=2"}) {
+    EXPECT_EQ(parsed(std::string("MAIL FROM:<a@b.example> ") + bad).error, CommandError::syntax)
+        << bad;
+  }
+}
+
+TEST(CommandParser, NotifyAndOrcptAreParsed) {
+  const Command c =
+      parsed("RCPT TO:<alice@b.example> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;alice+40b.example");
+  ASSERT_EQ(c.error, CommandError::none);
+  EXPECT_EQ(c.rcpt.notify, (NotifyRequest{true, true, true, false}));
+  EXPECT_EQ(c.rcpt.original_recipient, "rfc822;alice@b.example");
+  EXPECT_EQ(parsed("RCPT TO:<a@b.example> notify=never").rcpt.notify,
+            (NotifyRequest{true, false, false, false}));
+  EXPECT_EQ(parsed("RCPT TO:<a@b.example> NOTIFY=DELAY").rcpt.notify,
+            (NotifyRequest{true, false, false, true}));
+  EXPECT_FALSE(parsed("RCPT TO:<a@b.example>").rcpt.notify.given);
+}
+
+TEST(CommandParser, BadNotifyAndOrcptAreSyntaxErrors) {
+  for (const char* bad :
+       {"NOTIFY=NEVER,SUCCESS", "NOTIFY=SUCCESS,SUCCESS", "NOTIFY=", "NOTIFY=ALWAYS",
+        "NOTIFY=SUCCESS,", "NOTIFY", "NOTIFY=DELAY NOTIFY=FAILURE", "ORCPT=alice@b.example",
+        "ORCPT=rfc822;", "ORCPT=;a@b", "ORCPT=rfc822;a+4", "ORCPT=rfc822;a@b ORCPT=rfc822;c@d"}) {
+    EXPECT_EQ(parsed(std::string("RCPT TO:<a@b.example> ") + bad).error, CommandError::syntax)
+        << bad;
+  }
 }
 
 TEST(CommandParser, QuotedSpacesDoNotSplitParameters) {

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <utility>
 
 #include "util/message_id.h"
 
@@ -107,6 +109,9 @@ TEST_F(ServerSessionTest, EhloAnnouncesTheExtensions) {
             "250-SMTPUTF8\r\n"
             "250-ENHANCEDSTATUSCODES\r\n"
             "250-CHUNKING\r\n"
+            "250-DSN\r\n"
+            "250-DELIVERBY 60\r\n"
+            "250-MT-PRIORITY\r\n"
             "250 STARTTLS\r\n");
 }
 
@@ -189,8 +194,8 @@ TEST_F(ServerSessionTest, DeclaredSizeOverTheLimitIsRefusedWith552) {
 
 TEST_F(ServerSessionTest, UnknownMailParameterIsRefusedWith555) {
   send("EHLO client.example");
-  EXPECT_EQ(send("MAIL FROM:<a@client.example> RET=HDRS"),
-            "555 5.5.4 Unsupported parameter RET\r\n");
+  EXPECT_EQ(send("MAIL FROM:<a@client.example> X-FOO=1"),
+            "555 5.5.4 Unsupported parameter X-FOO\r\n");
 }
 
 TEST_F(ServerSessionTest, NonAsciiSenderNeedsSmtputf8) {
@@ -224,10 +229,10 @@ TEST_F(ServerSessionTest, BadRecipientAddressIsRefusedWith501_5_1_3) {
   EXPECT_EQ(send("RCPT TO:<alice@>"), "501 5.1.3 Bad recipient address syntax\r\n");
 }
 
-TEST_F(ServerSessionTest, RcptParametersAreUnsupported) {
+TEST_F(ServerSessionTest, UnknownRcptParameterIsRefusedWith555) {
   start_transaction();
-  EXPECT_EQ(send("RCPT TO:<alice@example.test> NOTIFY=NEVER"),
-            "555 5.5.4 Unsupported parameter NOTIFY\r\n");
+  EXPECT_EQ(send("RCPT TO:<alice@example.test> X-FOO=1"),
+            "555 5.5.4 Unsupported parameter X-FOO\r\n");
 }
 
 TEST_F(ServerSessionTest, RecipientCaseDoesNotMatter) {
@@ -345,6 +350,93 @@ TEST_F(ServerSessionTest, RecipientsReachingTheSameMailboxGiveOneDelivery) {
   EXPECT_EQ(m.deliveries[1].recipient, "team@example.test");
   EXPECT_EQ(m.deliveries[1].index, 1u);
   EXPECT_EQ(m.content.find("\tfor <"), std::string::npos);
+}
+
+// --- QoS parameters (DSN, DELIVERBY, MT-PRIORITY) -----------------------------------------
+
+TEST_F(ServerSessionTest, QosParametersLandInTheMessageAndItsDeliveries) {
+  send("EHLO client.example");
+  EXPECT_EQ(send("MAIL FROM:<a@b.example> RET=HDRS ENVID=abc+2Bdef BY=3600;NT"),
+            "250 2.1.0 Sender OK\r\n");
+  EXPECT_EQ(send("RCPT TO:<alice@example.test> NOTIFY=SUCCESS,FAILURE "
+                 "ORCPT=rfc822;alice@example.test"),
+            "250 2.1.5 Recipient OK\r\n");
+  send("RCPT TO:<team@example.test> NOTIFY=NEVER");
+  send("DATA");
+  send_content("x\r\n.\r\n");
+  const AcceptedMessage& m = session_.message_to_commit();
+  EXPECT_EQ(m.record.qos.ret, DsnReturn::headers);
+  EXPECT_EQ(m.record.qos.envid, "abc+def");
+  EXPECT_EQ(m.record.qos.deliver_by, clock_.now() + std::chrono::seconds(3600));
+  EXPECT_EQ(m.record.qos.deliver_by_mode, DeliverByMode::notify_if_late);
+  EXPECT_TRUE(m.record.qos.deliver_by_trace);
+  EXPECT_EQ(m.record.qos.priority, 0);
+
+  ASSERT_EQ(m.deliveries.size(), 2u);
+  EXPECT_EQ(m.deliveries[0].notify, (NotifyRequest{true, true, true, false}));
+  EXPECT_EQ(m.deliveries[0].original_recipient, "rfc822;alice@example.test");
+  // bob came through the alias: he carries the NOTIFY of RCPT TO:<team@…>.
+  EXPECT_EQ(m.deliveries[1].recipient, "team@example.test");
+  EXPECT_EQ(m.deliveries[1].notify, (NotifyRequest{true, false, false, false}));
+  EXPECT_EQ(m.deliveries[1].original_recipient, "");
+}
+
+TEST_F(ServerSessionTest, MessageWithoutQosParametersHasDefaultQos) {
+  start_transaction();
+  send("RCPT TO:<alice@example.test>");
+  send("DATA");
+  send_content("x\r\n.\r\n");
+  const AcceptedMessage& m = session_.message_to_commit();
+  EXPECT_EQ(m.record.qos.deliver_by_mode, DeliverByMode::none);
+  EXPECT_EQ(m.record.qos.ret, DsnReturn::unspecified);
+  EXPECT_FALSE(m.deliveries[0].notify.given);
+}
+
+TEST_F(ServerSessionTest, BadQosParameterValuesAreRefusedWith501_5_5_4) {
+  start_transaction();
+  EXPECT_EQ(send("RCPT TO:<alice@example.test> NOTIFY=NEVER,DELAY").substr(0, 14),
+            "501 5.5.4 Synt");
+  send("RSET");
+  send("EHLO client.example");
+  EXPECT_EQ(send("MAIL FROM:<a@b.example> MT-PRIORITY=10").substr(0, 14), "501 5.5.4 Synt");
+}
+
+// RFC 2852 4.1: mode R with less time than the announced minimum cannot be honoured.
+TEST_F(ServerSessionTest, ReturnByTimeBelowTheMinimumIsRefusedWith501) {
+  send("EHLO client.example");
+  EXPECT_EQ(send("MAIL FROM:<a@b.example> BY=59;R"),
+            "501 5.5.4 BY time below the minimum of 60 seconds\r\n");
+  EXPECT_EQ(send("MAIL FROM:<a@b.example> BY=59;N"), "250 2.1.0 Sender OK\r\n");
+}
+
+TEST_F(ServerSessionTest, MtPriorityFromAnUnauthenticatedClientIsResetWithALedgerNote) {
+  send("EHLO client.example");
+  send("MAIL FROM:<a@b.example> MT-PRIORITY=5");
+  send("RCPT TO:<alice@example.test>");
+  send("DATA");
+  send_content("x\r\n.\r\n");
+  const AcceptedMessage& m = session_.message_to_commit();
+  EXPECT_EQ(m.record.qos.priority, 0);
+  const auto& fields = m.events.front().fields;
+  EXPECT_EQ(fields.back(), (std::pair<std::string, std::string>{
+                               "priority_reset", "from 5: sender not authenticated"}));
+}
+
+TEST_F(ServerSessionTest, MtPriorityFromAnAuthenticatedUserIsHonoured) {
+  settings_.submission = true;
+  session_.on_tls_started(TlsInfo{"TLSv1.3", "TLS_AES_256_GCM_SHA384"});
+  send("EHLO client.example");
+  send("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=");
+  ASSERT_EQ(last_.next, Next::check_credentials);
+  session_.on_credentials_checked("alice@example.test");
+  EXPECT_EQ(send("MAIL FROM:<alice@example.test> MT-PRIORITY=-3"), "250 2.1.0 Sender OK\r\n");
+  send("RCPT TO:<bob@example.test>");
+  send("DATA");
+  send_content("x\r\n.\r\n");
+  const AcceptedMessage& m = session_.message_to_commit();
+  EXPECT_EQ(m.record.qos.priority, -3);
+  const auto& fields = m.events.front().fields;
+  EXPECT_EQ(fields.back(), (std::pair<std::string, std::string>{"priority", "-3"}));
 }
 
 TEST_F(ServerSessionTest, FailedCommitAnswers451AndEndsTheTransaction) {

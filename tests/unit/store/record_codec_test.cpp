@@ -130,6 +130,71 @@ TEST(RecordCodec, MalformedRecordsAreStoreErrors) {
   EXPECT_THROW(decode_ledger_event(event), StoreError);
 }
 
+TEST(RecordCodec, MessageQosRoundTrips) {
+  MessageRecord m = sample_message();
+  m.qos.priority = -7;
+  m.qos.deliver_by = from_unix_ms(1'700'003'600'123);
+  m.qos.deliver_by_mode = DeliverByMode::return_if_late;
+  m.qos.deliver_by_trace = true;
+  m.qos.ret = DsnReturn::headers;
+  m.qos.envid = "abc+def";
+  const Qos back = decode_message_record(encode_message_record(m)).qos;
+  EXPECT_EQ(back.priority, -7);
+  EXPECT_EQ(back.deliver_by, m.qos.deliver_by);
+  EXPECT_EQ(back.deliver_by_mode, DeliverByMode::return_if_late);
+  EXPECT_TRUE(back.deliver_by_trace);
+  EXPECT_EQ(back.ret, DsnReturn::headers);
+  EXPECT_EQ(back.envid, "abc+def");
+}
+
+TEST(RecordCodec, DeliveryDsnRequestRoundTrips) {
+  for (const NotifyRequest notify :
+       {NotifyRequest{}, NotifyRequest{true, false, false, false},
+        NotifyRequest{true, true, true, false}, NotifyRequest{true, false, true, true}}) {
+    Delivery d;
+    d.notify = notify;
+    d.original_recipient = "rfc822;alice@example.test";
+    const Delivery back = decode_delivery(encode_delivery(d));
+    EXPECT_EQ(back.notify, notify) << to_string(notify);
+    EXPECT_EQ(back.original_recipient, d.original_recipient);
+  }
+  EXPECT_EQ(to_string(NotifyRequest{true, false, false, false}), "NEVER");
+  EXPECT_EQ(to_string(NotifyRequest{true, true, false, true}), "SUCCESS,DELAY");
+  EXPECT_EQ(to_string(NotifyRequest{}), "");
+}
+
+// Records stored before the QoS fields existed still decode, with the defaults.
+TEST(RecordCodec, RecordsWithoutQosFieldsDecodeToDefaults) {
+  const MessageRecord m = decode_message_record(
+      R"({"id":"01HZY3NDEKTSV4RRFFQ69G5FAV","received_at":1700000000123,"size":10,)"
+      R"("envelope":{"mail_from":"","rcpt_to":[],"helo":"h","peer_ip":"192.0.2.7",)"
+      R"("peer_port":25,"listener":"smtp","protocol":"ESMTP","tls_version":"","tls_cipher":"",)"
+      R"("authenticated_as":"","body_type":"7BIT","smtputf8":false}})");
+  EXPECT_EQ(m.qos.priority, 0);
+  EXPECT_EQ(m.qos.deliver_by_mode, DeliverByMode::none);
+  EXPECT_EQ(m.qos.ret, DsnReturn::unspecified);
+  EXPECT_EQ(m.qos.envid, "");
+  const Delivery d =
+      decode_delivery(R"({"message_id":"01HZY3NDEKTSV4RRFFQ69G5FAV","index":0,"recipient":"a@b",)"
+                      R"("mailbox":"a@b","transport":"local","state":"queued","attempts":0,)"
+                      R"("next_attempt":0,"last_reply":""})");
+  EXPECT_FALSE(d.notify.given);
+  EXPECT_EQ(d.original_recipient, "");
+}
+
+TEST(RecordCodec, MalformedQosFieldsAreStoreErrors) {
+  const std::string message = encode_message_record(sample_message());
+  std::string bad_priority = message;
+  bad_priority.replace(bad_priority.find("\"priority\":0"), 12, "\"priority\":12");
+  EXPECT_THROW(decode_message_record(bad_priority), StoreError);
+  std::string bad_mode = message;
+  bad_mode.replace(bad_mode.find("\"deliver_by_mode\":\"\""), 20, "\"deliver_by_mode\":\"X\"");
+  EXPECT_THROW(decode_message_record(bad_mode), StoreError);
+  std::string bad_notify = encode_delivery(Delivery{});
+  bad_notify.replace(bad_notify.find("\"notify\":\"\""), 11, "\"notify\":\"SOMETIMES\"");
+  EXPECT_THROW(decode_delivery(bad_notify), StoreError);
+}
+
 TEST(RecordCodec, MalformedRecordErrorNamesTheField) {
   try {
     decode_delivery("{\"message_id\":5}");

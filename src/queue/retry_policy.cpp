@@ -2,20 +2,9 @@
 
 #include <algorithm>
 
+#include "util/time_text.h"
+
 namespace herald {
-namespace {
-
-// "5d", "4h", "15m", "90s": the largest unit that divides the duration, as written in
-// herald.toml.
-std::string duration_text(std::chrono::seconds d) {
-  const auto n = d.count();
-  if (n != 0 && n % 86400 == 0) return std::to_string(n / 86400) + "d";
-  if (n != 0 && n % 3600 == 0) return std::to_string(n / 3600) + "h";
-  if (n != 0 && n % 60 == 0) return std::to_string(n / 60) + "m";
-  return std::to_string(n) + "s";
-}
-
-}  // namespace
 
 Duration retry_delay(uint32_t failures, const QueueConfig& config, double jitter) {
   if (config.retry_backoff.empty()) return Duration::zero();  // load_config refuses this

@@ -19,4 +19,12 @@ std::string format_utc(TimePoint t) {
   return text;
 }
 
+std::string duration_text(std::chrono::seconds d) {
+  const auto n = d.count();
+  if (n != 0 && n % 86400 == 0) return std::to_string(n / 86400) + "d";
+  if (n != 0 && n % 3600 == 0) return std::to_string(n / 3600) + "h";
+  if (n != 0 && n % 60 == 0) return std::to_string(n / 60) + "m";
+  return std::to_string(n) + "s";
+}
+
 }  // namespace herald

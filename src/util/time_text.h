@@ -10,4 +10,8 @@ namespace herald {
 // ISO 8601 in UTC with milliseconds: "2023-11-14T22:13:20.123Z".
 std::string format_utc(TimePoint t);
 
+// A duration as herald.toml writes it: the largest unit that divides it ("7d", "4h", "15m",
+// "90s").
+std::string duration_text(std::chrono::seconds d);
+
 }  // namespace herald

@@ -219,6 +219,77 @@ std::string domain_of(const std::string& address) {
   return address.substr(address.rfind('@') + 1);
 }
 
+// "host", "host:port" or "[ipv6]:port"; the port defaults to 25.
+void parse_next_hop(RouteConfig& route, const toml::node& n, const std::filesystem::path& origin) {
+  const std::string& text = route.to;
+  const bool bracketed = !text.empty() && text[0] == '[';
+  const bool has_port = bracketed ? text.find("]:") != std::string::npos
+                                  : std::count(text.begin(), text.end(), ':') == 1;
+  if (!has_port && !bracketed && text.find(':') == std::string::npos) {
+    if (text.empty() || text.find_first_of(" \t/@") != std::string::npos) {
+      throw ConfigError(where(origin, n) + ": route 'to' '" + text +
+                        "' must be HOST, HOST:PORT or [IPV6]:PORT");
+    }
+    route.host = lower(text);
+    route.port = 25;
+    return;
+  }
+  ListenConfig hop;
+  parse_address(text, hop, n, origin);
+  route.host = lower(hop.host);
+  route.port = hop.port;
+}
+
+// "10/1m": at most 10 attempts per minute.
+void parse_rate(TableReader& r, DestinationConfig& d, const toml::table& t,
+                const std::filesystem::path& origin) {
+  std::string rate;
+  r.get_string("rate", rate);
+  if (rate.empty()) return;
+  const auto slash = rate.find('/');
+  const auto bad = [&] {
+    return ConfigError(where(origin, t) + ": rate '" + rate +
+                       "' must be ATTEMPTS/DURATION, e.g. \"10/1m\"");
+  };
+  if (slash == std::string::npos || slash == 0 || slash > 9) throw bad();
+  const std::string count = rate.substr(0, slash);
+  if (!std::all_of(count.begin(), count.end(), [](unsigned char c) { return std::isdigit(c); }))
+    throw bad();
+  try {
+    d.rate_interval = parse_duration(rate.substr(slash + 1));
+  } catch (const ConfigError&) {
+    throw bad();
+  }
+  d.rate_attempts = static_cast<uint32_t>(std::stoul(count));
+  if (d.rate_attempts == 0 || d.rate_interval.count() == 0) throw bad();
+}
+
+DestinationConfig parse_destination(TableReader& r, const toml::table& t,
+                                    const std::filesystem::path& origin, const QueueConfig& q) {
+  DestinationConfig d;
+  r.get_string("domain", d.domain, true);
+  d.domain = lower(d.domain);
+  d.max_connections = q.max_connections_per_destination;
+  d.reserved_for_urgent = q.reserved_for_urgent;
+  d.retry_backoff = q.retry_backoff;
+  d.max_age = q.max_age;
+  d.max_attempts = q.max_attempts;
+  r.get_count("max_connections", d.max_connections);
+  r.get_count("reserved_for_urgent", d.reserved_for_urgent, 0);
+  if (const toml::node* n = r.node("retry_backoff")) {
+    const toml::array* arr = n->as_array();
+    if (!arr || arr->empty()) r.fail(*n, "retry_backoff", "a non-empty array of durations");
+    d.retry_backoff.clear();
+    for (const auto& item : *arr) d.retry_backoff.push_back(r.duration_of(item, "retry_backoff"));
+  }
+  r.get_duration("max_age", d.max_age);
+  uint32_t max_attempts = 0;
+  r.get_count("max_attempts", max_attempts);
+  if (max_attempts > 0) d.max_attempts = max_attempts;
+  parse_rate(r, d, t, origin);
+  return d;
+}
+
 void validate(Config& c) {
   const std::string file = c.source.filename().string();
   auto fail = [&](const std::string& what) { throw ConfigError(file + ": " + what); };
@@ -229,6 +300,15 @@ void validate(Config& c) {
   if (c.tls.cert.empty() != c.tls.key.empty())
     fail("[tls] needs both 'cert' and 'key', or neither");
   if (c.queue.retry_backoff.empty()) fail("[queue] 'retry_backoff' needs at least one delay");
+  std::set<std::string> destinations;
+  for (const auto& d : c.destinations) {
+    if (!destinations.insert(d.domain).second)
+      fail("[[destination]] '" + d.domain + "' is declared twice");
+  }
+  std::set<std::string> routes;
+  for (const auto& r : c.routes) {
+    if (!routes.insert(r.domain).second) fail("[[route]] for '" + r.domain + "' is declared twice");
+  }
   if (c.limits.max_command_line < 512)
     fail("[limits] 'max_command_line' must be at least 512 (RFC 5321 4.5.3.1.4)");
   if (c.limits.max_data_line < 1000)
@@ -325,7 +405,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
   {
     TableReader top(root, "top level", origin);
     for (const char* key : {"server", "listen", "tls", "dns", "limits", "domain", "user", "alias",
-                            "route", "queue", "dkim"}) {
+                            "route", "queue", "destination", "outbound", "dkim"}) {
       top.node(key);
     }
   }
@@ -411,6 +491,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_string("domain", route.domain, true);
     r.get_string("to", route.to, true);
     route.domain = lower(route.domain);
+    parse_next_hop(route, t, origin);
     c.routes.push_back(route);
   });
   {
@@ -427,6 +508,30 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_count("local_delivery_workers", q.local_delivery_workers);
     r.get_count("max_deliveries_per_mailbox", q.max_deliveries_per_mailbox);
     r.get_count("commit_threads", q.commit_threads);
+    r.get_count("remote_delivery_workers", q.remote_delivery_workers);
+    r.get_count("reserved_for_urgent", q.reserved_for_urgent, 0);
+    r.get_count("fair_share_every", q.fair_share_every, 0);
+    uint32_t max_attempts = 0;
+    r.get_count("max_attempts", max_attempts);
+    if (max_attempts > 0) q.max_attempts = max_attempts;
+    r.get_duration("delay_warning", q.delay_warning);
+  }
+  // After [queue]: what a destination leaves unset comes from there.
+  each_entry(root, "destination", origin, [&](const toml::table& t) {
+    TableReader r(t, "[destination]", origin);
+    c.destinations.push_back(parse_destination(r, t, origin, c.queue));
+  });
+  {
+    TableReader r(table_or_empty(root, "outbound", origin), "outbound", origin);
+    auto& o = c.outbound;
+    r.get_string("helo_name", o.helo_name);
+    o.helo_name = lower(o.helo_name.empty() ? c.server.hostname : o.helo_name);
+    r.get_duration("connect_timeout", o.connect_timeout);
+    r.get_duration("command_timeout", o.command_timeout);
+    r.get_duration("data_timeout", o.data_timeout);
+    r.get_duration("idle_timeout", o.idle_timeout);
+    r.get_count("max_messages_per_connection", o.max_messages_per_connection);
+    r.get<bool>("opportunistic_tls", o.opportunistic_tls);
   }
   each_entry(root, "dkim", origin, [&](const toml::table& t) {
     TableReader r(t, "[dkim]", origin);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -65,9 +66,12 @@ struct AliasConfig {
   std::vector<std::string> to;  // lower case
 };
 
+// A static next hop for a domain: its mail goes there instead of to its MX hosts.
 struct RouteConfig {
-  std::string domain;
-  std::string to;  // "host:port"
+  std::string domain;  // lower case
+  std::string to;      // as written: "host", "host:port", "[ipv6]:port"
+  std::string host;    // a numeric address or a host name (resolved by A/AAAA, not MX)
+  uint16_t port = 25;
 };
 
 struct QueueConfig {
@@ -79,6 +83,42 @@ struct QueueConfig {
   uint32_t local_delivery_workers = 8;      // concurrent Maildir deliveries, all mailboxes
   uint32_t max_deliveries_per_mailbox = 2;  // concurrent deliveries into one Maildir
   uint32_t commit_threads = 16;             // threads issuing synced store writes
+  // Outbound SMTP attempts in progress at once, all destinations; each holds a worker thread
+  // while it talks to the remote server (like Postfix's smtp process limit).
+  uint32_t remote_delivery_workers = 32;
+  // Of max_connections_per_destination, the connections only priority > 0 may use.
+  uint32_t reserved_for_urgent = 1;
+  // Every Nth attempt started goes to the oldest waiting delivery, whatever its priority;
+  // 0 turns this off (strict priority order).
+  uint32_t fair_share_every = 8;
+  std::optional<uint32_t> max_attempts;  // default retry budget in attempts; none: max_age only
+  // A delayed delivery still undelivered this long after arrival gets one delay DSN
+  // (RFC 3464 "delayed"), as its NOTIFY asks. 0: no delay warnings.
+  std::chrono::seconds delay_warning{std::chrono::hours(4)};
+};
+
+// [[destination]]: limits and a retry budget for one recipient domain. Whatever is not set
+// is taken from [queue] when the file is read, so every field holds the value in force.
+struct DestinationConfig {
+  std::string domain;  // lower case
+  uint32_t max_connections = 20;
+  uint32_t reserved_for_urgent = 1;
+  uint32_t rate_attempts = 0;             // "rate = \"10/1m\"": at most 10 attempts a minute;
+  std::chrono::seconds rate_interval{0};  // 0 attempts: no rate limit
+  std::vector<std::chrono::seconds> retry_backoff;
+  std::chrono::seconds max_age{0};
+  std::optional<uint32_t> max_attempts;
+};
+
+// [outbound]: how herald talks to other servers when it relays (RFC 5321 4.5.3.2 timeouts).
+struct OutboundConfig {
+  std::string helo_name;  // the name sent in EHLO; empty in the file: [server] hostname
+  std::chrono::seconds connect_timeout{30};
+  std::chrono::seconds command_timeout{300};  // greeting, EHLO, MAIL, RCPT: 5 minutes
+  std::chrono::seconds data_timeout{600};     // the reply to the end of data: 10 minutes
+  std::chrono::seconds idle_timeout{30};      // an idle connection is kept this long for reuse
+  uint32_t max_messages_per_connection = 100;
+  bool opportunistic_tls = true;  // STARTTLS whenever the peer offers it (RFC 3207)
 };
 
 struct DkimConfig {
@@ -99,6 +139,8 @@ struct Config {
   std::vector<AliasConfig> aliases;
   std::vector<RouteConfig> routes;
   QueueConfig queue;
+  std::vector<DestinationConfig> destinations;
+  OutboundConfig outbound;
   std::vector<DkimConfig> dkim;
 };
 

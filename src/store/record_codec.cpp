@@ -258,6 +258,8 @@ std::string encode_delivery(const Delivery& d) {
       {"last_reply", d.last_reply},
       {"notify", to_string(d.notify)},
       {"original_recipient", d.original_recipient},
+      {"held", d.held},
+      {"delay_notified", d.delay_notified},
   });
 }
 
@@ -307,6 +309,8 @@ Delivery decode_delivery(std::string_view text) {
     d.notify = *notify;
   }
   if (r.has("original_recipient")) d.original_recipient = r.string("original_recipient");
+  if (r.has("held")) d.held = r.boolean("held");
+  if (r.has("delay_notified")) d.delay_notified = r.boolean("delay_notified");
   return d;
 }
 

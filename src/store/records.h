@@ -91,6 +91,10 @@ struct Delivery {
   // xtext decoded, empty when not given.
   NotifyRequest notify;
   std::string original_recipient;
+  // An operator's `herald queue hold`: no attempt starts until `release`; survives restarts.
+  bool held = false;
+  // A delay DSN (DELIVERBY N passed, or the [queue] delay_warning) was sent; it is sent once.
+  bool delay_notified = false;
 };
 
 // One line of a message's history. `fields` are ordered key/value details that an operator

@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "util/ip_network.h"
+
 namespace herald {
 namespace {
 
@@ -300,6 +302,13 @@ void validate(Config& c) {
   if (c.tls.cert.empty() != c.tls.key.empty())
     fail("[tls] needs both 'cert' and 'key', or neither");
   if (c.queue.retry_backoff.empty()) fail("[queue] 'retry_backoff' needs at least one delay");
+  for (const auto& network : c.server.trusted_networks) {
+    if (!IpNetwork::parse(network)) {
+      fail("[server] trusted_networks: '" + network +
+           "' is not an address or network such as \"127.0.0.0/8\" or \"::1/128\"");
+    }
+  }
+  if (c.limits.min_deliver_by.count() < 1) fail("[limits] 'min_deliver_by' must be at least 1s");
   std::set<std::string> destinations;
   for (const auto& d : c.destinations) {
     if (!destinations.insert(d.domain).second)
@@ -418,6 +427,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     c.server.data_dir = r.absolute(data_dir);
     r.get_string("log_level", c.server.log_level);
     r.get_count("io_threads", c.server.io_threads, 0);
+    r.get_strings("trusted_networks", c.server.trusted_networks);
   }
   each_entry(root, "listen", origin, [&](const toml::table& t) {
     TableReader r(t, "[listen]", origin);
@@ -453,6 +463,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_count("max_connections_per_ip", l.max_connections_per_ip);
     r.get_count("max_auth_failures", l.max_auth_failures);
     r.get_duration("auth_failure_window", l.auth_failure_window);
+    r.get_duration("min_deliver_by", l.min_deliver_by);
   }
   each_entry(root, "domain", origin, [&](const toml::table& t) {
     TableReader r(t, "[domain]", origin);
@@ -532,6 +543,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_duration("idle_timeout", o.idle_timeout);
     r.get_count("max_messages_per_connection", o.max_messages_per_connection);
     r.get<bool>("opportunistic_tls", o.opportunistic_tls);
+    r.get_count("mx_port", o.mx_port);
   }
   each_entry(root, "dkim", origin, [&](const toml::table& t) {
     TableReader r(t, "[dkim]", origin);

@@ -18,6 +18,10 @@ struct ServerConfig {
   std::filesystem::path data_dir;  // store, maildirs, generated TLS pair; made absolute
   std::string log_level = "info";
   unsigned io_threads = 0;  // 0: one per core
+  // Clients connecting from these networks ("127.0.0.0/8", "2001:db8::/32") may relay
+  // without AUTH, as Postfix's mynetworks, and their MT-PRIORITY is honoured. They are not
+  // authenticated senders: failure DSNs are not sent to them (no backscatter).
+  std::vector<std::string> trusted_networks;
 };
 
 enum class ListenProtocol { smtp, submission, submissions, mqtt, http };
@@ -35,7 +39,7 @@ struct TlsConfig {
 
 struct DnsConfig {
   std::vector<std::string> servers;  // "ip:port"; empty: the system resolver
-  std::chrono::seconds timeout{10};   // per lookup; past it the lookup is a temporary failure
+  std::chrono::seconds timeout{10};  // per lookup; past it the lookup is a temporary failure
 };
 
 struct LimitsConfig {
@@ -50,6 +54,8 @@ struct LimitsConfig {
   uint32_t max_connections_per_ip = 50;       // concurrent, per client address
   uint32_t max_auth_failures = 5;             // failed AUTHs per client address and window
   std::chrono::seconds auth_failure_window{std::chrono::minutes(15)};  // then 454 4.7.0
+  // RFC 2852 2: the shortest BY= time with mode R accepted, announced as DELIVERBY.
+  std::chrono::seconds min_deliver_by{60};
 };
 
 struct DomainConfig {
@@ -119,6 +125,7 @@ struct OutboundConfig {
   std::chrono::seconds idle_timeout{30};      // an idle connection is kept this long for reuse
   uint32_t max_messages_per_connection = 100;
   bool opportunistic_tls = true;  // STARTTLS whenever the peer offers it (RFC 3207)
+  uint16_t mx_port = 25;          // the port of MX hosts; only labs and tests change it
 };
 
 struct DkimConfig {

@@ -71,6 +71,10 @@ SessionSettings session_settings(const Config& config, ListenProtocol protocol) 
   settings.tls_on_connect = protocol == ListenProtocol::submissions;
   settings.starttls_offered = !settings.tls_on_connect;
   settings.postmaster = postmaster_address(config);
+  // load_config validated every entry.
+  for (const std::string& network : config.server.trusted_networks) {
+    settings.trusted_networks.push_back(*IpNetwork::parse(network));
+  }
   return settings;
 }
 

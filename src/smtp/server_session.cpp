@@ -27,16 +27,18 @@ std::string bracketed(const Path& path) {
   return "<" + path.address() + ">";
 }
 
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::toupper(static_cast<unsigned char>(x)) ==
                   std::toupper(static_cast<unsigned char>(y));
          });
 }
-
-// RFC 2852 2: the shortest BY time with mode R that herald accepts, announced in EHLO. A
-// minute leaves room for one local delivery attempt and its retry.
-constexpr int64_t kMinByTimeSeconds = 60;
 
 // draft-murchison-sasl-login: the server's two prompts, "Username:" and "Password:".
 constexpr std::string_view kLoginNamePrompt = "VXNlcm5hbWU6";
@@ -83,7 +85,10 @@ ServerSession::ServerSession(const SessionSettings& settings, const Directory& d
       directory_(directory),
       clock_(clock),
       peer_(std::move(peer)),
-      auth_limiter_(auth_limiter) {}
+      auth_limiter_(auth_limiter),
+      trusted_network_(std::any_of(settings.trusted_networks.begin(),
+                                   settings.trusted_networks.end(),
+                                   [&](const IpNetwork& n) { return n.contains(peer_.ip); })) {}
 
 Reply ServerSession::greeting() const {
   // RFC 2034 3: the greeting carries no enhanced status code.
@@ -128,14 +133,14 @@ SessionStep ServerSession::handle_ehlo(const Command& command) {
   r.code = 250;
   r.lines = {
       settings_.hostname + " greets " + helo_,
-      "PIPELINING",                                                 // RFC 2920
-      "SIZE " + std::to_string(settings_.limits.max_message_size),  // RFC 1870
-      "8BITMIME",                                                   // RFC 6152
-      "SMTPUTF8",                                                   // RFC 6531
-      "ENHANCEDSTATUSCODES",                                        // RFC 2034
-      "CHUNKING",                                                   // RFC 3030
-      "DSN",                                                        // RFC 3461
-      "DELIVERBY " + std::to_string(kMinByTimeSeconds),             // RFC 2852
+      "PIPELINING",                                                            // RFC 2920
+      "SIZE " + std::to_string(settings_.limits.max_message_size),             // RFC 1870
+      "8BITMIME",                                                              // RFC 6152
+      "SMTPUTF8",                                                              // RFC 6531
+      "ENHANCEDSTATUSCODES",                                                   // RFC 2034
+      "CHUNKING",                                                              // RFC 3030
+      "DSN",                                                                   // RFC 3461
+      "DELIVERBY " + std::to_string(settings_.limits.min_deliver_by.count()),  // RFC 2852
       // RFC 6710 9: no priority-assignment policy name; the full -9..9 scale is kept.
       "MT-PRIORITY",
   };
@@ -160,9 +165,10 @@ SessionStep ServerSession::handle_mail(const Command& command) {
   // answers as for any unacceptable parameter value (501 5.5.4, RFC 3463 "invalid command
   // arguments").
   if (command.mail.by && command.mail.by->mode == DeliverByMode::return_if_late &&
-      command.mail.by->seconds < kMinByTimeSeconds) {
-    return protocol_error(make_reply(
-        501, "5.5.4", fmt::format("BY time below the minimum of {} seconds", kMinByTimeSeconds)));
+      command.mail.by->seconds < settings_.limits.min_deliver_by.count()) {
+    return protocol_error(make_reply(501, "5.5.4",
+                                     fmt::format("BY time below the minimum of {} seconds",
+                                                 settings_.limits.min_deliver_by.count())));
   }
   if (settings_.submission) {
     // RFC 6409 4.3 and RFC 4954 6: submission takes mail from authenticated users only.
@@ -201,17 +207,27 @@ SessionStep ServerSession::handle_rcpt(const Command& command) {
     case RecipientLookup::Kind::unknown_user:
       return protocol_error(make_reply(550, "5.1.1", "<" + address + ">: no such user here"));
     case RecipientLookup::Kind::not_local:
-      return relay_decision(address);
+      return relay_decision(command);
     case RecipientLookup::Kind::local:
       break;
   }
+  std::vector<Target> targets;
+  for (const Mailbox& mailbox : found.mailboxes) targets.push_back(Target{0, mailbox.address});
+  return accept_targets(address, command.rcpt, std::move(targets));
+}
+
+SessionStep ServerSession::accept_targets(const std::string& address,
+                                          const RcptParameters& parameters,
+                                          std::vector<Target> targets) {
   const size_t index = transaction_.recipients.size();
-  transaction_.recipients.push_back(Recipient{address, command.rcpt});
-  for (const Mailbox& mailbox : found.mailboxes) {
+  transaction_.recipients.push_back(Recipient{address, parameters});
+  for (Target& target : targets) {
     const bool seen =
-        std::any_of(transaction_.mailboxes.begin(), transaction_.mailboxes.end(),
-                    [&](const auto& entry) { return entry.second.address == mailbox.address; });
-    if (!seen) transaction_.mailboxes.emplace_back(index, mailbox);
+        std::any_of(transaction_.targets.begin(), transaction_.targets.end(),
+                    [&](const Target& known) { return known.address == target.address; });
+    if (seen) continue;
+    target.recipient = index;
+    transaction_.targets.push_back(std::move(target));
   }
   return answer(make_reply(250, "2.1.5", "Recipient OK"));
 }
@@ -365,15 +381,28 @@ SessionStep ServerSession::on_credentials_checked(std::optional<std::string> use
   return answer(make_reply(235, "2.7.0", "Authentication successful"));
 }
 
+// RFC 5321 3.6.2 / RFC 6409 4.2: authenticated users relay, and so do clients of the networks
+// the postmaster trusts (an open relay is what spammers look for); the rest are refused.
+bool ServerSession::may_relay() const {
+  return !authenticated_as_.empty() || trusted_network_;
+}
+
 // The one place that decides what happens to a recipient outside the local domains.
-// RFC 5321 3.6.2 / RFC 6409 4.2: only authenticated users may relay; the rest are refused.
-SessionStep ServerSession::relay_decision(const std::string& address) {
-  if (authenticated_as_.empty()) {
+SessionStep ServerSession::relay_decision(const Command& command) {
+  const std::string address = command.path.address();
+  if (!may_relay()) {
     return protocol_error(make_reply(554, "5.7.1", "<" + address + ">: relaying denied"));
   }
-  // Authenticated relay is allowed, but herald has no outbound SMTP transport yet: a
-  // temporary refusal keeps the message with the client instead of accepting it unsent.
-  return answer(make_reply(451, "4.3.2", "Outbound relay is not available yet"));
+  // RFC 5321 4.1.3 address literals bypass DNS; herald routes by domain only.
+  if (command.path.domain.starts_with('[')) {
+    return protocol_error(make_reply(
+        553, "5.1.3", "<" + address + ">: relaying to address literals is not supported"));
+  }
+  // The domain's case carries no meaning (RFC 5321 2.4); the local part's belongs to the
+  // receiving server and is kept as given.
+  return accept_targets(
+      address, command.rcpt,
+      {Target{0, command.path.local_part + "@" + lower(command.path.domain), true}});
 }
 
 SessionStep ServerSession::handle_not_implemented(const Command&) {
@@ -488,20 +517,24 @@ SessionStep ServerSession::accept_content() {
                                   {"from", bracketed(transaction_.reverse_path)},
                                   {"listener", settings_.listener}}});
   if (!authenticated_as_.empty()) m.events.front().fields.emplace_back("auth", authenticated_as_);
+  if (trusted_network_) m.events.front().fields.emplace_back("trusted_network", "yes");
   m.record.qos = message_qos(now, m.events.front());
-  for (const auto& [index, mailbox] : transaction_.mailboxes) {
-    const Recipient& recipient = transaction_.recipients[index];
+  for (const Target& target : transaction_.targets) {
+    const Recipient& recipient = transaction_.recipients[target.recipient];
     Delivery d;
     d.message_id = m.record.id;
     d.index = static_cast<uint32_t>(m.deliveries.size());
     d.recipient = recipient.address;
-    d.mailbox = mailbox.address;
+    d.mailbox = target.address;
+    d.transport = target.remote ? "smtp" : "local";
     d.next_attempt = now;
     // RFC 3461 4.1, 4.2: every mailbox a RCPT expands to answers to that RCPT's request.
     d.notify = recipient.parameters.notify;
     d.original_recipient = recipient.parameters.original_recipient;
-    m.events.push_back(
-        LedgerEvent{now, "queued", recipient.address, {{"mailbox", mailbox.address}}});
+    m.events.push_back(LedgerEvent{now,
+                                   "queued",
+                                   recipient.address,
+                                   {{target.remote ? "relay_to" : "mailbox", target.address}}});
     m.deliveries.push_back(std::move(d));
   }
   accepted_ = std::move(m);
@@ -509,8 +542,8 @@ SessionStep ServerSession::accept_content() {
 }
 
 // The QoS the MAIL parameters asked for. RFC 6710 4.1 lets a server lower a priority it does
-// not trust: herald honours MT-PRIORITY from authenticated users only, and otherwise keeps 0
-// and says so on the `received` event.
+// not trust: herald honours MT-PRIORITY from authenticated users and trusted networks only,
+// and otherwise keeps 0 and says so on the `received` event.
 Qos ServerSession::message_qos(TimePoint arrival, LedgerEvent& received) const {
   const MailParameters& p = transaction_.parameters;
   Qos qos;
@@ -523,9 +556,10 @@ Qos ServerSession::message_qos(TimePoint arrival, LedgerEvent& received) const {
     qos.deliver_by_trace = p.by->trace;
   }
   if (p.priority && *p.priority != 0) {
-    if (authenticated_as_.empty()) {
-      received.fields.emplace_back("priority_reset",
-                                   fmt::format("from {}: sender not authenticated", *p.priority));
+    if (!may_relay()) {
+      received.fields.emplace_back(
+          "priority_reset",
+          fmt::format("from {}: sender neither authenticated nor trusted", *p.priority));
     } else {
       qos.priority = *p.priority;
       received.fields.emplace_back("priority", std::to_string(qos.priority));

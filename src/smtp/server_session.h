@@ -23,6 +23,7 @@
 #include "smtp/sasl.h"
 #include "store/records.h"
 #include "util/clock.h"
+#include "util/ip_network.h"
 
 namespace herald {
 
@@ -36,6 +37,8 @@ struct SessionSettings {
   bool submission = false;
   bool tls_on_connect = false;  // submissions (RFC 8314 3.3): TLS from the first byte
   std::string postmaster;       // the mailbox a bare RCPT TO:<Postmaster> means
+  // Clients from these networks may relay without AUTH ([server] trusted_networks).
+  std::vector<IpNetwork> trusted_networks;
 };
 
 struct PeerInfo {
@@ -135,14 +138,20 @@ class ServerSession {
     RcptParameters parameters;
   };
 
-  // The recipients and the mailboxes they reached, as RCPT accepted them.
+  // Where one delivery goes: a local mailbox, or a remote address herald relays to.
+  struct Target {
+    size_t recipient = 0;  // index into Transaction::recipients: the RCPT that reached it
+    std::string address;   // the mailbox's canonical address, or the remote address
+    bool remote = false;
+  };
+
+  // The recipients and the targets they reached, as RCPT accepted them.
   struct Transaction {
     Path reverse_path;
     MailParameters parameters;
     bool rcpt_seen = false;  // a RCPT was tried, accepted or not
     std::vector<Recipient> recipients;
-    // (index into recipients, mailbox), distinct mailboxes: the first RCPT to reach one wins
-    std::vector<std::pair<size_t, Mailbox>> mailboxes;
+    std::vector<Target> targets;  // distinct addresses: the first RCPT to reach one wins
     std::optional<DataReader> reader;
   };
 
@@ -162,7 +171,10 @@ class ServerSession {
   SessionStep on_auth_response(std::string_view line);
   SessionStep take_login_name(std::string_view decoded);
   SessionStep check(SaslCredentials credentials);
-  SessionStep relay_decision(const std::string& address);
+  SessionStep relay_decision(const Command& command);
+  SessionStep accept_targets(const std::string& address, const RcptParameters& parameters,
+                             std::vector<Target> targets);
+  bool may_relay() const;
   SessionStep handle_not_implemented(const Command& command);
 
   SessionStep refuse_syntax(const Command& command, const CommandRule& rule);
@@ -186,6 +198,7 @@ class ServerSession {
   AuthExchange auth_exchange_ = AuthExchange::none;
   SaslCredentials credentials_;
   std::string authenticated_as_;  // empty until AUTH succeeds
+  bool trusted_network_ = false;  // the peer is in settings.trusted_networks
   std::optional<TlsInfo> tls_;
   State state_ = State::fresh;
   bool extended_ = false;  // EHLO (not HELO) opened the session

@@ -44,7 +44,7 @@ def test_qos_parameters_are_stored_and_traced(herald):
     assert qos.startswith("priority=0  deliver_by="), trace.text
     assert "mode=N" in qos and "ret=HDRS" in qos and "envid=abc+def" in qos, trace.text
     (received,) = trace.events_of("received")
-    assert received[2]["priority_reset"] == "from 3: sender not authenticated", trace.text
+    assert received[2]["priority_reset"] == "from 3: sender neither authenticated nor trusted", trace.text
     deliveries = trace.text.split("\n\n")[2]
     assert "notify=SUCCESS,FAILURE" in deliveries, trace.text
     assert "orcpt=rfc822;alice@example.test" in deliveries, trace.text

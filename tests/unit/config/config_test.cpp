@@ -175,6 +175,94 @@ TEST(Config, SingleTableWhereArrayOfTablesIsExpectedIsAnError) {
             std::string::npos);
 }
 
+TEST(Config, DestinationsTakeWhatTheyLeaveUnsetFromTheQueueDefaults) {
+  const Config c = parse(std::string(kMinimal) + R"(
+[queue]
+retry_backoff = ["2m"]
+max_age = "2d"
+max_attempts = 9
+max_connections_per_destination = 7
+reserved_for_urgent = 2
+[[destination]]
+domain = "Weekly.Example"
+retry_backoff = ["1d"]
+max_age = "7d"
+max_connections = 1
+rate = "10/1m"
+[[destination]]
+domain = "plain.example"
+)");
+  ASSERT_EQ(c.destinations.size(), 2u);
+  const DestinationConfig& weekly = c.destinations[0];
+  EXPECT_EQ(weekly.domain, "weekly.example");
+  EXPECT_EQ(weekly.retry_backoff, std::vector<std::chrono::seconds>{24h});
+  EXPECT_EQ(weekly.max_age, 168h);
+  EXPECT_EQ(weekly.max_attempts, 9u);
+  EXPECT_EQ(weekly.max_connections, 1u);
+  EXPECT_EQ(weekly.reserved_for_urgent, 2u);
+  EXPECT_EQ(weekly.rate_attempts, 10u);
+  EXPECT_EQ(weekly.rate_interval, 60s);
+  const DestinationConfig& plain = c.destinations[1];
+  EXPECT_EQ(plain.retry_backoff, std::vector<std::chrono::seconds>{120s});
+  EXPECT_EQ(plain.max_connections, 7u);
+  EXPECT_EQ(plain.rate_attempts, 0u);
+}
+
+TEST(Config, MalformedRateIsAnError) {
+  for (const char* rate : {"10", "0/1m", "10/", "x/1m", "10/1y"}) {
+    EXPECT_NE(error_of(std::string(kMinimal) +
+                       "[[destination]]\ndomain = \"a.example\"\nrate = \"" + rate + "\"\n")
+                  .find("must be ATTEMPTS/DURATION"),
+              std::string::npos)
+        << rate;
+  }
+}
+
+TEST(Config, RoutesNameAHostAndAPortThatDefaultsTo25) {
+  const Config c = parse(std::string(kMinimal) + R"(
+[[route]]
+domain = "Partner.Example"
+to = "127.0.0.5:2526"
+[[route]]
+domain = "other.example"
+to = "Smarthost.Example"
+[[route]]
+domain = "v6.example"
+to = "[::1]:2527"
+)");
+  ASSERT_EQ(c.routes.size(), 3u);
+  EXPECT_EQ(c.routes[0].domain, "partner.example");
+  EXPECT_EQ(c.routes[0].host, "127.0.0.5");
+  EXPECT_EQ(c.routes[0].port, 2526);
+  EXPECT_EQ(c.routes[1].host, "smarthost.example");
+  EXPECT_EQ(c.routes[1].port, 25);
+  EXPECT_EQ(c.routes[2].host, "::1");
+  EXPECT_EQ(c.routes[2].port, 2527);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[[route]]\ndomain = \"a.example\"\nto = \"h:0\"\n")
+                .find("must be IP:PORT"),
+            std::string::npos);
+}
+
+std::string with_trusted_networks(const std::string& networks) {
+  return R"(
+[server]
+hostname = "mx.example.test"
+data_dir = "var"
+trusted_networks = )" +
+         networks + R"(
+[[listen]]
+address = "127.0.0.1:2525"
+)";
+}
+
+TEST(Config, TrustedNetworksMustBeNetworks) {
+  EXPECT_EQ(parse(with_trusted_networks(R"(["127.0.0.0/8", "::1"])")).server.trusted_networks,
+            (std::vector<std::string>{"127.0.0.0/8", "::1"}));
+  EXPECT_NE(
+      error_of(with_trusted_networks(R"(["10.1.2.3/8"])")).find("is not an address or network"),
+      std::string::npos);
+}
+
 TEST(ParseDuration, AcceptsUnits) {
   EXPECT_EQ(parse_duration("90"), 90s);
   EXPECT_EQ(parse_duration("90s"), 90s);

@@ -419,7 +419,7 @@ TEST_F(ServerSessionTest, MtPriorityFromAnUnauthenticatedClientIsResetWithALedge
   EXPECT_EQ(m.record.qos.priority, 0);
   const auto& fields = m.events.front().fields;
   EXPECT_EQ(fields.back(), (std::pair<std::string, std::string>{
-                               "priority_reset", "from 5: sender not authenticated"}));
+                               "priority_reset", "from 5: sender neither authenticated nor trusted"}));
 }
 
 TEST_F(ServerSessionTest, MtPriorityFromAnAuthenticatedUserIsHonoured) {

@@ -252,12 +252,29 @@ TEST_F(SubmissionSessionTest, NullSenderIsRefusedWith553) {
   EXPECT_EQ(send("MAIL FROM:<>"), "553 5.7.1 Sender address not owned by <alice@example.test>\r\n");
 }
 
-TEST_F(SubmissionSessionTest, RelayForAnAuthenticatedUserIsTemporarilyUnavailable) {
+TEST_F(SubmissionSessionTest, AnAuthenticatedUserRelaysThroughTheSmtpTransport) {
   log_in_as_alice();
   send("MAIL FROM:<alice@example.test>");
-  EXPECT_EQ(send("RCPT TO:<someone@elsewhere.example>"),
-            "451 4.3.2 Outbound relay is not available yet\r\n");
+  EXPECT_EQ(send("RCPT TO:<Someone@Elsewhere.Example>"), "250 2.1.5 Recipient OK\r\n");
   EXPECT_EQ(send("RCPT TO:<bob@example.test>"), "250 2.1.5 Recipient OK\r\n");
+  send("DATA");
+  const std::string content = "Subject: hi\r\n\r\nhello\r\n.\r\n";
+  EXPECT_EQ(session_.on_data(content), content.size());
+  ASSERT_EQ(session_.on_data_end().next, Next::commit);
+  const AcceptedMessage& message = session_.message_to_commit();
+  ASSERT_EQ(message.deliveries.size(), 2u);
+  // RFC 5321 2.4: the domain is case-insensitive, the local part is the receiver's business.
+  EXPECT_EQ(message.deliveries[0].mailbox, "Someone@elsewhere.example");
+  EXPECT_EQ(message.deliveries[0].transport, "smtp");
+  EXPECT_EQ(message.deliveries[1].mailbox, "bob@example.test");
+  EXPECT_EQ(message.deliveries[1].transport, "local");
+}
+
+TEST_F(SubmissionSessionTest, RelayToAnAddressLiteralIsRefusedWith553) {
+  log_in_as_alice();
+  send("MAIL FROM:<alice@example.test>");
+  EXPECT_EQ(send("RCPT TO:<someone@[192.0.2.7]>"),
+            "553 5.1.3 <someone@[192.0.2.7]>: relaying to address literals is not supported\r\n");
 }
 
 TEST_F(SubmissionSessionTest, AcceptedMessageRecordsTheUserAndEsmtpsa) {
@@ -290,6 +307,44 @@ TEST(SmtpListenerSession, AuthIsNotImplementedOnTheMxListener) {
   EXPECT_EQ(ehlo.reply->wire().find("AUTH"), std::string::npos);
   EXPECT_EQ(session.on_command_line("AUTH PLAIN " + std::string(kAlicePlain)).reply->wire(),
             "502 5.5.1 Command not implemented\r\n");
+  session.on_command_line("MAIL FROM:<a@elsewhere.example>");
+  EXPECT_EQ(session.on_command_line("RCPT TO:<b@elsewhere.example>").reply->wire(),
+            "554 5.7.1 <b@elsewhere.example>: relaying denied\r\n");
+}
+
+TEST(SmtpListenerSession, ATrustedNetworkRelaysWithoutAuthAndKeepsItsPriority) {
+  const Config config = submission_config();
+  const Directory directory(config);
+  const ManualClock clock(from_unix_ms(1'704'207'845'000));
+  SessionSettings settings;
+  settings.hostname = "mx.example.test";
+  settings.limits = config.limits;
+  settings.trusted_networks = {*IpNetwork::parse("192.0.2.0/24")};
+  ServerSession session(settings, directory, clock, PeerInfo{"192.0.2.1", 40000});
+  session.on_command_line("EHLO client.example");
+  session.on_command_line("MAIL FROM:<app@client.example> MT-PRIORITY=4");
+  EXPECT_EQ(session.on_command_line("RCPT TO:<b@elsewhere.example>").reply->wire(),
+            "250 2.1.5 Recipient OK\r\n");
+  session.on_command_line("DATA");
+  const std::string content = "x\r\n.\r\n";
+  session.on_data(content);
+  ASSERT_EQ(session.on_data_end().next, SessionStep::Next::commit);
+  const AcceptedMessage& m = session.message_to_commit();
+  EXPECT_EQ(m.record.qos.priority, 4);
+  EXPECT_EQ(m.deliveries.at(0).transport, "smtp");
+  EXPECT_EQ(m.record.envelope.authenticated_as, "");
+}
+
+TEST(SmtpListenerSession, AClientOutsideTheTrustedNetworksMayNotRelay) {
+  const Config config = submission_config();
+  const Directory directory(config);
+  const ManualClock clock(from_unix_ms(1'704'207'845'000));
+  SessionSettings settings;
+  settings.hostname = "mx.example.test";
+  settings.limits = config.limits;
+  settings.trusted_networks = {*IpNetwork::parse("192.0.2.0/25")};
+  ServerSession session(settings, directory, clock, PeerInfo{"192.0.2.200", 40000});
+  session.on_command_line("EHLO client.example");
   session.on_command_line("MAIL FROM:<a@elsewhere.example>");
   EXPECT_EQ(session.on_command_line("RCPT TO:<b@elsewhere.example>").reply->wire(),
             "554 5.7.1 <b@elsewhere.example>: relaying denied\r\n");

@@ -78,6 +78,26 @@ SessionSettings session_settings(const Config& config, ListenProtocol protocol) 
   return settings;
 }
 
+// Where a DSN to `address` goes: the mailboxes it names here, or out by SMTP.
+NoticeRouter notice_router(const Directory& directory) {
+  return [&directory](std::string_view address) {
+    const RecipientLookup found = directory.lookup(address);
+    std::vector<NoticeTarget> targets;
+    switch (found.kind) {
+      case RecipientLookup::Kind::local:
+        for (const Mailbox& mailbox : found.mailboxes)
+          targets.push_back({"local", mailbox.address});
+        break;
+      case RecipientLookup::Kind::not_local:
+        targets.push_back({"smtp", std::string(address)});
+        break;
+      case RecipientLookup::Kind::unknown_user:
+        break;
+    }
+    return targets;
+  };
+}
+
 unsigned io_thread_count(const Config& config) {
   if (config.server.io_threads > 0) return config.server.io_threads;
   return std::max(1u, std::thread::hardware_concurrency());
@@ -97,7 +117,9 @@ int run_daemon(const Config& config) {
   const Directory directory(config);
   MaildirTransport transport(config.server.data_dir / "mail", config.server.hostname);
   const SystemClock clock;
-  QueueRunner queue(*store, transport, clock, config.queue);
+  QueueRunner queue(*store, transport, nullptr, clock,
+                    QueueRunnerSettings{config.queue, config.destinations, config.server.hostname,
+                                        notice_router(directory)});
   queue.start();
 
   asio::thread_pool commit_pool(config.queue.commit_threads);

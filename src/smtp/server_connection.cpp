@@ -331,7 +331,7 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::commit() {
     spdlog::error("session={} commit failed id={}: {}", id_, message.record.id, e.what());
     co_return session_.on_commit_failed();
   }
-  services_.queue.enqueue(message.deliveries);
+  services_.queue.enqueue(message.record, message.deliveries);
   const Envelope& envelope = message.record.envelope;
   spdlog::info("accepted id={} from=<{}> rcpts={} size={} peer={} session={}", message.record.id,
                envelope.mail_from, envelope.rcpt_to.size(), message.record.size, peer_.ip, id_);

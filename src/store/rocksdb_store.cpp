@@ -258,7 +258,8 @@ class RocksDbStore final : public Store {
     write(batch);
   }
 
-  void update_delivery(const Delivery& delivery, const LedgerEvent& event) override {
+  using Store::update_delivery;
+  void update_delivery(const Delivery& delivery, const std::vector<LedgerEvent>& events) override {
     require_writable();
     const std::string key = delivery_key(delivery.message_id, delivery.index);
     // Two deliveries of one message finishing at once must not both see the other still
@@ -270,8 +271,10 @@ class RocksDbStore final : public Store {
     }
     rocksdb::WriteBatch batch;
     put(batch, deliveries_, key, encode_delivery(delivery));
-    put(batch, ledger_, ledger_key(delivery.message_id, sequence_.next()),
-        encode_ledger_event(event));
+    for (const LedgerEvent& event : events) {
+      put(batch, ledger_, ledger_key(delivery.message_id, sequence_.next()),
+          encode_ledger_event(event));
+    }
     // The pending entry and the content go in the same batch as the final state: a crash
     // cannot leave a final delivery to be attempted again, or content dropped under a
     // delivery that still needs it.

@@ -38,11 +38,16 @@ class Store {
                               const std::vector<Delivery>& deliveries,
                               const std::vector<LedgerEvent>& events) = 0;
 
-  // Replaces the stored delivery (same message_id and index) and appends `event` to the
-  // message's ledger, atomically and durably. A delivery whose new state is terminal leaves
-  // the pending set; once a message has no pending delivery left its content is dropped
-  // (record, deliveries and ledger stay). Throws StoreError; then nothing was written.
-  virtual void update_delivery(const Delivery& delivery, const LedgerEvent& event) = 0;
+  // Replaces the stored delivery (same message_id and index) and appends `events` to the
+  // message's ledger, in order, atomically and durably. A delivery whose new state is
+  // terminal leaves the pending set; once a message has no pending delivery left its content
+  // is dropped (record, deliveries and ledger stay). Throws StoreError; then nothing was
+  // written.
+  virtual void update_delivery(const Delivery& delivery,
+                               const std::vector<LedgerEvent>& events) = 0;
+  void update_delivery(const Delivery& delivery, const LedgerEvent& event) {
+    update_delivery(delivery, std::vector<LedgerEvent>{event});
+  }
 
   // Appends one event to a message's ledger, durably. Throws StoreError.
   virtual void append_event(std::string_view message_id, const LedgerEvent& event) = 0;

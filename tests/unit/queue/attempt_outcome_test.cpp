@@ -16,8 +16,8 @@ const TimePoint kReceived = from_unix_ms(1'700'000'000'000);
 class AttemptOutcomeTest : public ::testing::Test {
  protected:
   AttemptOutcomeTest() {
-    config_.retry_backoff = {minutes(1), minutes(5)};
-    config_.max_age = hours(1);
+    budget_.backoff = {minutes(1), minutes(5)};
+    budget_.max_age = hours(1);
     message_.id = "01HF5AVZ3R0000000000000000";
     message_.received_at = kReceived;
     delivery_.message_id = message_.id;
@@ -32,10 +32,15 @@ class AttemptOutcomeTest : public ::testing::Test {
     r.outcome = outcome;
     r.reply = std::move(reply);
     if (outcome == AttemptResult::Outcome::delivered) r.fields = {{"mailbox", "/m/new/f"}};
-    return record_attempt(delivery_, message_, r, now, config_, 0.0);
+    SchedulingFacts facts;
+    facts.arrival = kReceived;
+    facts.attempts = delivery_.attempts;
+    facts.expires = expires_;
+    return record_attempt(delivery_, facts, r, now, budget_, 0.0);
   }
 
-  QueueConfig config_;
+  RetryBudget budget_;
+  std::optional<TimePoint> expires_;
   MessageRecord message_;
   Delivery delivery_;
 };
@@ -59,6 +64,7 @@ TEST_F(AttemptOutcomeTest, PermanentFailureBounces) {
   EXPECT_EQ(r.delivery.state, DeliveryState::bounced);
   EXPECT_EQ(r.event.type, "bounced");
   EXPECT_EQ(r.event.fields, (Fields{{"reply", "5.1.3 bad mailbox"}, {"attempt", "2"}}));
+  EXPECT_EQ(r.status, "5.1.3");
 }
 
 TEST_F(AttemptOutcomeTest, TemporaryFailureDefersToTheNextBackoffStep) {
@@ -81,6 +87,36 @@ TEST_F(AttemptOutcomeTest, TemporaryFailureAfterTheBudgetExpires) {
   EXPECT_EQ(r.event.fields, (Fields{{"reason", "retry budget spent (max_age 1h)"},
                                     {"reply", "4.3.1 mail system full"},
                                     {"attempt", "2"}}));
+  EXPECT_EQ(r.status, "4.4.7");  // RFC 3463: delivery time expired, on temporary errors
+}
+
+// RFC 2852 4.1 mode R: past the deliver-by time the message is returned, not retried.
+TEST_F(AttemptOutcomeTest, TemporaryFailureWhoseRetryWouldPassTheHardStopExpires) {
+  expires_ = kReceived + minutes(3);
+  const auto r =
+      record(AttemptResult::Outcome::temporary, "451 4.3.0 try later", kReceived + minutes(2));
+  EXPECT_EQ(r.delivery.state, DeliveryState::expired);
+  EXPECT_EQ(r.event.fields.front().first, "reason");
+  EXPECT_NE(r.event.fields.front().second.find("before the next attempt"), std::string::npos);
+  EXPECT_EQ(r.status, "5.4.7");
+}
+
+TEST_F(AttemptOutcomeTest, ExpiryBeforeAnAttemptCountsNoAttempt) {
+  const auto r = record_expiry(delivery_, "expired at X before it could be attempted", kReceived);
+  EXPECT_EQ(r.delivery.state, DeliveryState::expired);
+  EXPECT_EQ(r.delivery.attempts, 1u);
+  EXPECT_EQ(r.event.type, "expired");
+  EXPECT_EQ(r.status, "5.4.7");
+}
+
+TEST(EnhancedStatus, ComesFromTheReplyOrItsClass) {
+  EXPECT_EQ(enhanced_status("550 5.1.1 <bob@x>: no such user", true), "5.1.1");
+  EXPECT_EQ(enhanced_status("451 4.7.1 greylisted", false), "4.7.1");
+  EXPECT_EQ(enhanced_status("4.3.1 mail system full", false), "4.3.1");
+  EXPECT_EQ(enhanced_status("554 no enhanced code here", true), "5.0.0");
+  EXPECT_EQ(enhanced_status("421 closing", false), "4.0.0");
+  EXPECT_EQ(enhanced_status("connection refused", false), "4.0.0");
+  EXPECT_EQ(enhanced_status("550 5.1 short", true), "5.0.0");
 }
 
 TEST(TimeText, FormatsUtcWithMilliseconds) {

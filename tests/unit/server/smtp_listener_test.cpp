@@ -36,7 +36,7 @@ class MemoryStore final : public Store {
     deliveries_[message.id] = deliveries;
     ledgers_[message.id] = events;
   }
-  void update_delivery(const Delivery&, const LedgerEvent&) override {}
+  void update_delivery(const Delivery&, const std::vector<LedgerEvent>&) override {}
   void append_event(std::string_view, const LedgerEvent&) override {}
   std::optional<MessageRecord> message(std::string_view id) override {
     std::lock_guard lock(mutex_);
@@ -188,7 +188,11 @@ address = "alice@example.test"
     settings_.postmaster = "postmaster@example.test";
     directory_ = std::make_unique<Directory>(config_);
     tls_ = make_server_tls_context(ensure_tls_files(config_));
-    queue_ = std::make_unique<QueueRunner>(store_, transport_, clock_, config_.queue);
+    queue_ = std::make_unique<QueueRunner>(
+        store_, transport_, nullptr, clock_,
+        QueueRunnerSettings{config_.queue, {}, "mx.example.test", [](std::string_view) {
+                              return std::vector<NoticeTarget>{};
+                            }});
     queue_->start();
     services_ = std::make_unique<SmtpServices>(
         SmtpServices{settings_, *directory_, clock_, store_, *queue_, *tls_,

@@ -2,12 +2,20 @@
 // configuration file (DESIGN.md section 7) and opens it read-only, which is safe while
 // heraldd runs.
 //
+// Changes to the queue go through the running daemon instead, over its control socket
+// (data_dir/control.sock, server/control_protocol.h), because the daemon owns the schedule.
+//
 //   herald [--config FILE] trace ID
-//   herald [--config FILE] queue list [--all] [--state STATE] [--limit N]
+//   herald [--config FILE] queue list [--all] [--state STATE] [--destination DOMAIN]
+//                                     [--priority N | --min-priority N] [--limit N]
+//   herald [--config FILE] queue show ID
+//   herald [--config FILE] queue retry ID|--all
+//   herald [--config FILE] queue hold|release|bounce ID
 //   herald hash-password [--scheme yescrypt|sha512crypt|bcrypt]   (password on stdin)
 //
-// Exit status: 0 done, 1 not found or the store could not be read (or no hash could be
-// made), 2 bad usage or config (or an empty password).
+// Exit status: 0 done, 1 not found, the store could not be read, heraldd is not running or
+// refused the change (or no hash could be made), 2 bad usage or config (or an empty
+// password).
 #include <termios.h>
 #include <unistd.h>
 
@@ -23,6 +31,7 @@
 
 #include "config/config.h"
 #include "directory/password_hash.h"
+#include "server/control_client.h"
 #include "store/record_codec.h"
 #include "store/store.h"
 #include "util/message_id.h"
@@ -104,6 +113,9 @@ void print_message_header(const MessageRecord& m) {
   if (!e.authenticated_as.empty()) {
     std::cout << "auth      " << printable(e.authenticated_as) << "\n";
   }
+  if (!e.body_type.empty()) {
+    std::cout << "body      " << printable(e.body_type) << (e.smtputf8 ? "  smtputf8" : "") << "\n";
+  }
   print_qos(m.qos);
 }
 
@@ -131,6 +143,7 @@ void print_deliveries(const std::vector<Delivery>& deliveries) {
     if (d.recipient != d.mailbox) who = printable(d.recipient) + " -> " + who;
     std::cout << "  " << who << "  " << to_string(d.state) << "  attempts=" << d.attempts;
     if (!is_terminal(d.state)) std::cout << "  next_attempt=" << format_utc(d.next_attempt);
+    if (d.held) std::cout << "  held";
     if (d.notify.given) std::cout << "  " << field_text("notify", to_string(d.notify));
     if (!d.original_recipient.empty()) {
       std::cout << "  " << field_text("orcpt", d.original_recipient);
@@ -163,10 +176,46 @@ int trace(Store& store, const std::filesystem::path& store_path, const std::stri
   return 0;
 }
 
+// One delivery in full, a field a line: what `queue show` prints for each.
+void print_delivery_details(const Delivery& d) {
+  const auto row = [](std::string_view name, const std::string& value) {
+    std::cout << "  " << padded(std::string(name), 14) << value << "\n";
+  };
+  std::cout << "delivery " << d.index << "\n";
+  row("recipient", printable(d.recipient));
+  row("mailbox", printable(d.mailbox));
+  row("transport", printable(d.transport));
+  row("state", std::string(to_string(d.state)));
+  row("held", d.held ? "yes (until herald queue release)" : "no");
+  row("attempts", std::to_string(d.attempts));
+  if (!is_terminal(d.state)) row("next_attempt", format_utc(d.next_attempt));
+  if (d.notify.given) row("notify", std::string(to_string(d.notify)));
+  if (!d.original_recipient.empty()) row("orcpt", printable(d.original_recipient));
+  if (d.delay_notified) row("delay_dsn", "sent");
+  row("last_reply", d.last_reply.empty() ? "-" : printable(d.last_reply));
+}
+
+int queue_show(Store& store, const std::filesystem::path& store_path, const std::string& id) {
+  const auto message = store.message(id);
+  if (!message) {
+    std::cerr << "herald: no message " << id << " in " << store_path.string() << "\n";
+    return kExitNotFound;
+  }
+  print_message_header(*message);
+  for (const Delivery& d : store.deliveries(id)) {
+    std::cout << "\n";
+    print_delivery_details(d);
+  }
+  return 0;
+}
+
 struct ListOptions {
   bool all = false;
-  std::string state;  // empty: any
-  size_t limit = 0;   // 0: no limit
+  std::string state;                // empty: any
+  std::string destination;          // recipient domain, lower case; empty: any
+  std::optional<int> priority;      // the message's priority is exactly this
+  std::optional<int> min_priority;  // the message's priority is at least this
+  size_t limit = 0;                 // 0: no limit
 };
 
 struct ListedMessage {
@@ -174,11 +223,34 @@ struct ListedMessage {
   std::vector<Delivery> deliveries;
 };
 
-bool matches(const std::vector<Delivery>& deliveries, const ListOptions& options) {
-  return std::any_of(deliveries.begin(), deliveries.end(), [&](const Delivery& d) {
-    if (!options.state.empty()) return to_string(d.state) == options.state;
-    return options.all || !is_terminal(d.state);
-  });
+std::string lower_case(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// The domain of the final address (a local mailbox or a remote recipient).
+std::string destination_of(const Delivery& d) {
+  const size_t at = d.mailbox.rfind('@');
+  return at == std::string::npos ? std::string() : lower_case(d.mailbox.substr(at + 1));
+}
+
+bool delivery_matches(const Delivery& d, const ListOptions& options) {
+  if (!options.state.empty()) {
+    if (to_string(d.state) != options.state) return false;
+  } else if (!options.all && is_terminal(d.state)) {
+    return false;
+  }
+  return options.destination.empty() || destination_of(d) == options.destination;
+}
+
+bool matches(const MessageRecord& m, const std::vector<Delivery>& deliveries,
+             const ListOptions& options) {
+  if (options.priority && m.qos.priority != *options.priority) return false;
+  if (options.min_priority && m.qos.priority < *options.min_priority) return false;
+  return std::any_of(deliveries.begin(), deliveries.end(),
+                     [&](const Delivery& d) { return delivery_matches(d, options); });
 }
 
 // Newest first. Messages with work left are found through the pending set; a terminal
@@ -190,7 +262,7 @@ std::vector<ListedMessage> select_messages(Store& store, const ListOptions& opti
   if (options.all || (state && is_terminal(*state))) {
     store.for_each_message([&](const MessageRecord& m) {
       auto deliveries = store.deliveries(m.id);
-      if (matches(deliveries, options)) out.push_back({m, std::move(deliveries)});
+      if (matches(m, deliveries, options)) out.push_back({m, std::move(deliveries)});
       return want(out.size());
     });
     return out;
@@ -202,7 +274,9 @@ std::vector<ListedMessage> select_messages(Store& store, const ListOptions& opti
   for (auto id = ids.rbegin(); id != ids.rend() && want(out.size()); ++id) {
     auto message = store.message(*id);
     auto deliveries = store.deliveries(*id);
-    if (message && matches(deliveries, options)) out.push_back({*message, std::move(deliveries)});
+    if (message && matches(*message, deliveries, options)) {
+      out.push_back({*message, std::move(deliveries)});
+    }
   }
   return out;
 }
@@ -213,25 +287,50 @@ int queue_list(Store& store, const ListOptions& options) {
     std::cout << "queue is empty\n";
     return 0;
   }
-  std::vector<std::array<std::string, 5>> rows = {{"ID", "RECEIVED", "SIZE", "FROM", "DELIVERIES"}};
+  // DELIVERIES: mailbox:state for each, with "(held)" after those an operator holds.
+  std::vector<std::array<std::string, 6>> rows = {
+      {"ID", "RECEIVED", "SIZE", "PRIO", "FROM", "DELIVERIES"}};
   for (const auto& [m, deliveries] : messages) {
     std::string summary;
     for (const auto& d : deliveries) {
       if (!summary.empty()) summary += " ";
       summary += printable(d.mailbox) + ":" + std::string(to_string(d.state));
+      if (d.held) summary += "(held)";
     }
-    rows.push_back(
-        {m.id, format_utc(m.received_at), std::to_string(m.size), sender_text(m), summary});
+    rows.push_back({m.id, format_utc(m.received_at), std::to_string(m.size),
+                    std::to_string(m.qos.priority), sender_text(m), summary});
   }
-  std::array<size_t, 4> widths{};
+  std::array<size_t, 5> widths{};
   for (const auto& row : rows) {
     for (size_t i = 0; i < widths.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
   }
   for (const auto& row : rows) {
     for (size_t i = 0; i < widths.size(); ++i) std::cout << padded(row[i], widths[i]) << "  ";
-    std::cout << row[4] << "\n";
+    std::cout << row[5] << "\n";
   }
   return 0;
+}
+
+// Asks the running daemon to change the queue; prints what changed.
+int queue_control(const std::filesystem::path& socket_path, const ControlRequest& request) {
+  const std::string target = request.message_id.empty() ? "--all" : request.message_id;
+  const std::string action = std::string(to_string(request.verb)) + " " + target;
+  try {
+    const ControlResponse response = send_control_request(socket_path, request);
+    if (!response.ok) {
+      std::cerr << "herald: " << action << ": " << printable(response.error) << "\n";
+      return kExitNotFound;
+    }
+    std::cout << action << ": " << response.changed
+              << (response.changed == 1 ? " delivery" : " deliveries") << " changed\n";
+    return 0;
+  } catch (const ControlSocketUnreachable&) {
+    std::cerr << "herald: heraldd is not running (no control socket at " << socket_path.string()
+              << ")\n";
+  } catch (const std::exception& e) {
+    std::cerr << "herald: " << action << ": " << printable(e.what()) << "\n";
+  }
+  return kExitNotFound;
 }
 
 // One line of stdin without its line ending; on a terminal, without echo, after `prompt`.
@@ -282,17 +381,22 @@ int hash_password(const std::string& scheme_name) {
 
 int main(int argc, char** argv) {
   using namespace herald;
-  CLI::App app{"herald: look into a herald mail server's store (safe while heraldd runs)"};
+  CLI::App app{
+      "herald: look into a herald mail server's store (safe while heraldd runs) "
+      "and change its queue"};
   std::string config_file = "/etc/herald/herald.toml";
   app.add_option("--config", config_file, "configuration file, the one heraldd uses")
       ->capture_default_str();
   app.require_subcommand(1);
 
+  std::string id;  // the ID of whichever command takes one
+  const auto add_id = [&id](CLI::App* command) {
+    return command->add_option("ID", id, "message id, as in \"250 2.0.0 queued as ID\"");
+  };
   auto* trace_command = app.add_subcommand("trace", "show the history of one message");
-  std::string id;
-  trace_command->add_option("ID", id, "message id, as in \"250 2.0.0 queued as ID\"")->required();
+  add_id(trace_command)->required();
 
-  auto* queue_command = app.add_subcommand("queue", "look at the queue");
+  auto* queue_command = app.add_subcommand("queue", "look at the queue, or change it");
   queue_command->require_subcommand(1);
   auto* list_command =
       queue_command->add_subcommand("list", "list messages that still have deliveries to make");
@@ -306,7 +410,43 @@ int main(int argc, char** argv) {
   }
   list_command->add_option("--state", list.state, "only messages with a delivery in STATE")
       ->check(CLI::IsMember(state_names));
+  list_command->add_option("--destination", list.destination,
+                           "only messages with a delivery to a recipient in DOMAIN");
+  auto* priority_option =
+      list_command->add_option("--priority", list.priority, "only messages of priority N")
+          ->check(CLI::Range(-9, 9));
+  list_command
+      ->add_option("--min-priority", list.min_priority, "only messages of priority N or higher")
+      ->check(CLI::Range(-9, 9))
+      ->excludes(priority_option);
   list_command->add_option("--limit", list.limit, "at most N messages (0: all)");
+
+  auto* show_command = queue_command->add_subcommand(
+      "show", "show one message's envelope, QoS and each delivery in full");
+  add_id(show_command)->required();
+
+  // The changes, carried out by the running heraldd.
+  struct ControlCommand {
+    CLI::App* command;
+    ControlVerb verb;
+  };
+  bool retry_all = false;
+  auto* retry_command = queue_command->add_subcommand(
+      "retry", "make a message's waiting deliveries (or every message's, --all) due now");
+  add_id(retry_command)->excludes(retry_command->add_flag("--all", retry_all, "every message"));
+  const std::array<ControlCommand, 4> control_commands = {{
+      {retry_command, ControlVerb::retry},
+      {queue_command->add_subcommand("hold", "start no attempt for a message until release"),
+       ControlVerb::hold},
+      {queue_command->add_subcommand("release", "return a held message to the schedule, due now"),
+       ControlVerb::release},
+      {queue_command->add_subcommand(
+           "bounce", "give up a message's deliveries now, with a failure DSN to the sender"),
+       ControlVerb::bounce},
+  }};
+  for (const auto& [command, verb] : control_commands) {
+    if (verb != ControlVerb::retry) add_id(command)->required();
+  }
 
   auto* hash_command = app.add_subcommand(
       "hash-password", "read a password on stdin and print a crypt(3) hash for [[user]]");
@@ -321,9 +461,14 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
   if (hash_command->parsed()) return hash_password(scheme);
+  if (retry_command->parsed() && !retry_all && id.empty()) {
+    std::cerr << "herald: queue retry needs a message ID or --all\n";
+    return kExitUsage;
+  }
+  list.destination = lower_case(list.destination);
 
   std::optional<std::string> message_id;
-  if (trace_command->parsed()) {
+  if (!id.empty()) {
     message_id = message_id_from_user(id);
     if (!message_id) {
       std::cerr << "herald: '" << printable(id)
@@ -341,10 +486,18 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  for (const auto& [command, verb] : control_commands) {
+    if (command->parsed()) {
+      return queue_control(control_socket_path(config.server.data_dir),
+                           ControlRequest{verb, message_id.value_or("")});
+    }
+  }
+
   const std::filesystem::path store_path = config.server.data_dir / "store";
   try {
     auto store = open_rocksdb_store(store_path, StoreMode::read_only);
-    if (message_id) return trace(*store, store_path, *message_id);
+    if (trace_command->parsed()) return trace(*store, store_path, *message_id);
+    if (show_command->parsed()) return queue_show(*store, store_path, *message_id);
     return queue_list(*store, list);
   } catch (const StoreError& e) {
     std::cerr << "herald: " << e.what() << "\n";

@@ -17,6 +17,8 @@
 #include "directory/directory.h"
 #include "queue/queue_runner.h"
 #include "server/connection_registry.h"
+#include "server/control_protocol.h"
+#include "server/control_socket.h"
 #include "server/listener.h"
 #include "server/tls_context.h"
 #include "store/store.h"
@@ -146,6 +148,12 @@ int run_daemon(const Config& config) {
                  listeners[i]->address());
   }
 
+  // Operators steer the queue through it (herald queue retry/hold/release/bounce); its
+  // calls block on the store, so they run on the commit pool, never on an io thread.
+  ControlSocket control(io, control_socket_path(config.server.data_dir), queue,
+                        commit_pool.get_executor());
+  control.start();
+
   std::promise<int> signalled;
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -161,6 +169,7 @@ int run_daemon(const Config& config) {
   spdlog::info("shutting down signal={} sessions={}", strsignal(signal),
                registry.open_connections());
   for (const auto& listener : listeners) listener->stop();
+  control.stop();
   registry.shutdown_all();
   if (!registry.wait_until_empty(kShutdownGrace)) {
     spdlog::warn("shutdown: {} sessions still open after {}s; closing them",

@@ -111,7 +111,7 @@ def measure(server, sessions, round_number, settings, base, live):
 def describe(run):
     head = f"{run['server']:8} s={run['sessions']:<3} round {run['round']}: "
     if run["accept_rate"] is None:
-        return head + run["status"].upper()
+        return head + "NOT MEASURED: " + run["status"]
     e2e = f"{run['e2e_rate']:7.0f}" if run["e2e_rate"] else "incomplete"
     note = ""
     if run["complaints"] or run["exit_code"]:

@@ -149,7 +149,8 @@ class HeraldDaemon:
         if self.process.poll() is not None:
             code = self.process.returncode
             self.process = None
-            raise AssertionError(f"heraldd exited with {code} during start-up")
+            last = (self.log_text().strip().splitlines() or [""])[-1]
+            raise AssertionError(f"heraldd exited with {code} during start-up: {last}")
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=seconds(2)) as s:
                 if s.recv(512).startswith(b"220"):

@@ -27,8 +27,10 @@ test: build build-asan
 	@ctest --test-dir build --output-on-failure -j 1
 	@ctest --test-dir build-asan --output-on-failure -j 1 -LE release-only
 
+# Side-by-side with Postfix (bench/README.md): SMTP accept to a Maildir, then relay to smtp-sink.
 bench: build
 	@bench/smtp-accept/run
+	@bench/smtp-relay/run
 
 fuzz: bootstrap
 	@cmake --preset fuzz >/dev/null

@@ -14,86 +14,21 @@ Settings come from the environment; see bench/README.md.
 import datetime
 import os
 import pathlib
-import platform
 import shutil
 import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-from herald_instance import HeraldInstance
-from postfix_instance import PostfixInstance
-import process_stats
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-SMTP_SOURCE = "/usr/sbin/smtp-source"
-SERVERS = ("postfix", "herald")
+from bench_common import (SERVERS, Settings, fmt, free_port, last_arrival,  # noqa: E402
+                          machine_description, median_of, ratio, run_load, versions,
+                          wait_for_delivery)
+from herald_instance import HeraldInstance  # noqa: E402
+from postfix_instance import PostfixInstance  # noqa: E402
+import process_stats  # noqa: E402
 
-
-class Settings:
-    def __init__(self, env):
-        self.messages = int(env.get("BENCH_MESSAGES", "5000"))
-        self.sessions = [int(s) for s in env.get("BENCH_SESSIONS", "1 10 50").split()]
-        self.rounds = int(env.get("BENCH_ROUNDS", "3"))
-        self.size = int(env.get("BENCH_SIZE", "4096"))
-        self.servers = env.get("BENCH_SERVERS", " ".join(SERVERS)).split()
-        self.bin_dir = pathlib.Path(env.get("HERALD_BIN_DIR", REPO / "build/bin"))
-        self.keep = env.get("BENCH_KEEP", "0") == "1"
-        self.delivery_timeout = float(env.get("BENCH_DELIVERY_TIMEOUT", "300"))
-        self.results_dir = pathlib.Path(env.get("BENCH_RESULTS_DIR", REPO / "bench/results"))
-        unknown = set(self.servers) - set(SERVERS)
-        if unknown:
-            sys.exit(f"BENCH_SERVERS: unknown server(s) {sorted(unknown)}; use postfix, herald")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def count_files(directory):
-    try:
-        with os.scandir(directory) as it:
-            return sum(1 for _ in it)
-    except FileNotFoundError:
-        return 0
-
-
-def last_arrival(directory):
-    """When the newest file entered new/: the rename/link into new/ sets the inode's ctime."""
-    with os.scandir(directory) as it:
-        return max(entry.stat().st_ctime for entry in it)
-
-
-def wait_for_delivery(directory, expected, timeout, stall=30.0):
-    """Waits until `expected` files are in the directory; gives up after `timeout` seconds,
-    or after `stall` seconds without a new file."""
-    deadline = time.monotonic() + timeout
-    count = count_files(directory)
-    last_progress = time.monotonic()
-    while count < expected and time.monotonic() < min(deadline, last_progress + stall):
-        time.sleep(0.1)
-        now_count = count_files(directory)
-        if now_count > count:
-            last_progress = time.monotonic()
-        count = now_count
-    return count
-
-
-def run_load(port, settings, sessions):
-    command = [SMTP_SOURCE, "-s", str(sessions), "-m", str(settings.messages), "-l",
-               str(settings.size), "-f", "src@bench.test", "-t", "alice@example.test",
-               f"127.0.0.1:{port}"]
-    timeout = max(120.0, settings.messages / 20)
-    start = time.time()
-    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
-    wall = time.time() - start
-    complaints = result.stderr.decode("utf-8", "replace").strip().splitlines()
-    return start, wall, result.returncode, complaints
+RECIPIENT = "alice@example.test"
 
 
 def measure(server, sessions, round_number, settings, base, live):
@@ -109,7 +44,7 @@ def measure(server, sessions, round_number, settings, base, live):
         root = instance.master_pid if server == "postfix" else instance.pid
         cpu_before = process_stats.cpu_seconds(root)
         with process_stats.MemorySampler(root) as memory:
-            start, wall, exit_code, complaints = run_load(port, settings, sessions)
+            start, wall, exit_code, complaints = run_load(port, settings, sessions, RECIPIENT)
             delivered = wait_for_delivery(instance.maildir_new, settings.messages,
                                           settings.delivery_timeout)
             cpu = process_stats.cpu_seconds(root) - cpu_before
@@ -146,21 +81,6 @@ def describe(run):
             f"delivered {run['delivered']}{note}")
 
 
-def median_of(runs, server, sessions, key):
-    values = [r[key] for r in runs if r["server"] == server and r["sessions"] == sessions]
-    if not values or any(v is None for v in values):
-        return None
-    return statistics.median(values)
-
-
-def fmt(value, digits=0):
-    return "—" if value is None else f"{value:,.{digits}f}"
-
-
-def ratio(herald, postfix):
-    return "—" if herald is None or postfix is None else f"{herald / postfix:.2f}"
-
-
 def summary_table(runs, settings):
     header = ("| sessions | Postfix accept msg/s | herald accept msg/s | herald/Postfix "
               "| Postfix to-mailbox msg/s | herald to-mailbox msg/s | herald/Postfix "
@@ -190,25 +110,6 @@ def runs_table(runs):
             f"| {fmt(r['e2e_rate'])} | {fmt(r['cpu_per_1000'], 2)} | {fmt(r['peak_mib'], 1)} "
             f"| {fmt(r['peak_sum_rss_mib'], 1)} | {r['delivered']} | {len(r['complaints'])} |")
     return "\n".join(lines)
-
-
-def machine_description():
-    model = "unknown CPU"
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    return (f"{os.cpu_count()} × {model}, Linux {platform.release()}; load average at the "
-            f"end {load} (other work on a shared machine makes every figure noisier)")
-
-
-def versions():
-    postfix = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "postfix"],
-                             capture_output=True, text=True).stdout.strip() or "unknown"
-    herald = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
-                            capture_output=True, text=True).stdout.strip() or "unknown"
-    return f"Postfix {postfix} (Debian), herald {herald}"
 
 
 def write_markdown(runs, settings, started):

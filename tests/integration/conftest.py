@@ -14,6 +14,8 @@ import pytest
 
 from herald_daemon import BIN_DIR, HeraldDaemon
 from bounded_wait import seconds
+from dns_zone import NsdServer
+from smtp_peer import SmtpPeer
 
 
 def pytest_report_header(config):
@@ -79,3 +81,45 @@ def run_swaks(daemon, *args, expect_success=True):
 @pytest.fixture
 def swaks():
     return run_swaks
+
+
+@pytest.fixture
+def start_nsd(request, tmp_path):
+    """start_nsd([Zone, ...]) starts nsd on a free loopback port serving the zones (see
+    dns_zone.py) and returns its NsdServer; stopped after the test, its log shown on failure."""
+    servers = []
+
+    def start(zones):
+        server = NsdServer(tmp_path / f"nsd{len(servers)}", zones)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def start_peer():
+    """start_peer(host, port=None, **options) starts a scripted receiving MTA (smtp_peer.py)
+    on 127.0.0.x:port and returns its SmtpPeer; stopped after the test."""
+    peers = []
+
+    def start(host, port=None, **options):
+        peer = SmtpPeer(host, port, **options)
+        peers.append(peer)
+        return peer.start()
+
+    yield start
+    for peer in peers:
+        peer.stop()
+
+
+@pytest.fixture(scope="session")
+def alice_hash():
+    """alice's password hash for relay_support.PASSWORD, made by `herald hash-password`."""
+    from relay_support import PASSWORD
+    from test_submission import hash_password
+    code, hash_ = hash_password(PASSWORD)
+    assert code == 0, hash_
+    return hash_

@@ -53,19 +53,36 @@ def _password_line(password_hashes, address):
     return f"password_hash = {_toml_value(hash_)}\n" if hash_ else ""
 
 
+def _array_of_tables(name, entries):
+    return "".join(f"[[{name}]]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in e.items())
+                   + "\n" for e in entries or [])
+
+
 def config_text(data_dir, port, limits=None, queue=None, log_level="info", extra_listeners=None,
-                password_hashes=None):
+                password_hashes=None, dns_servers=None, outbound=None, destinations=None,
+                routes=None, trusted_networks=None, server=None):
+    """The shared test configuration. Relay tests add: dns_servers (["127.0.0.1:PORT"] of a
+    test nsd), outbound ({[outbound] keys}, e.g. mx_port), destinations ([{[[destination]]
+    keys}]), routes ([{"domain": ..., "to": "host:port"}]), trusted_networks (["127.0.0.0/8"],
+    [server] trusted_networks) and server ({other [server] keys})."""
+    server_extra = dict(server or {})
+    if trusted_networks is not None:
+        server_extra["trusted_networks"] = list(trusted_networks)
+    server_lines = "".join(f"{k} = {_toml_value(v)}\n" for k, v in server_extra.items())
+    dns = _table("dns", {"servers": list(dns_servers)} if dns_servers else None)
     return f"""\
 [server]
 hostname = "{HOSTNAME}"
 data_dir = {_toml_value(str(data_dir))}
 log_level = "{log_level}"
-
+{server_lines}
 [[listen]]
 protocol = "smtp"
 address = "127.0.0.1:{port}"
 
-{_listeners(extra_listeners)}{_table("limits", limits)}{_table("queue", queue)}[[domain]]
+{_listeners(extra_listeners)}{_table("limits", limits)}{_table("queue", queue)}\
+{dns}{_table("outbound", outbound)}{_array_of_tables("destination", destinations)}\
+{_array_of_tables("route", routes)}[[domain]]
 name = "example.test"
 
 [[user]]
@@ -93,10 +110,12 @@ class HeraldDaemon:
     report shows when a test fails.
     """
 
-    def __init__(self, work_dir, limits=None, queue=None, submission=False, password_hashes=None):
+    def __init__(self, work_dir, limits=None, queue=None, submission=False, password_hashes=None,
+                 **relay_options):
         """submission=True adds a `submission` and a `submissions` listener, on
         submission_port and submissions_port; password_hashes maps alice/bob's addresses to
-        their [[user]] password_hash."""
+        their [[user]] password_hash; relay_options are config_text's dns_servers, outbound,
+        destinations, routes, trusted_networks and server."""
         self.work = pathlib.Path(work_dir)
         self.data_dir = self.work / "data"
         self.config = self.work / "herald.toml"
@@ -110,7 +129,8 @@ class HeraldDaemon:
                             "submissions": self.submissions_port} if submission else None)
         self.config.write_text(config_text(self.data_dir, self.port, limits, queue,
                                            extra_listeners=extra_listeners,
-                                           password_hashes=password_hashes))
+                                           password_hashes=password_hashes,
+                                           **relay_options))
 
     # --- process -------------------------------------------------------------------------
 
@@ -129,7 +149,8 @@ class HeraldDaemon:
         if self.process.poll() is not None:
             code = self.process.returncode
             self.process = None
-            raise AssertionError(f"heraldd exited with {code} during start-up")
+            last = (self.log_text().strip().splitlines() or [""])[-1]
+            raise AssertionError(f"heraldd exited with {code} during start-up: {last}")
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=seconds(2)) as s:
                 if s.recv(512).startswith(b"220"):

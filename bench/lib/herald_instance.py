@@ -1,6 +1,8 @@
-"""A heraldd that accepts mail for alice@example.test on a loopback port and delivers it to
-its Maildir: the same job as the Postfix instance, with herald's default settings except the
-connection limits, which must not refuse the load generator's sessions."""
+"""A heraldd on a loopback port doing the same job as the Postfix instance: it accepts mail
+for alice@example.test and delivers it to its Maildir, or, given `relay_to`, relays mail for
+sink.test from 127.0.0.0/8 (trusted_networks) to that next hop ([[route]]). herald's default
+settings apply except the connection limits, which must not refuse the load generator's
+sessions."""
 
 import pathlib
 import signal
@@ -9,12 +11,14 @@ import subprocess
 from greeting import wait_for_greeting
 
 
-def _config(work, port):
+def _config(work, port, relay_to=None):
+    trusted = 'trusted_networks = ["127.0.0.0/8"]\n' if relay_to else ""
+    route = f'[[route]]\ndomain = "sink.test"\nto = "{relay_to}"\n\n' if relay_to else ""
     return f"""\
 [server]
 hostname = "bench-herald.test"
 data_dir = "{work}/data"
-
+{trusted}
 [[listen]]
 protocol = "smtp"
 address = "127.0.0.1:{port}"
@@ -23,7 +27,7 @@ address = "127.0.0.1:{port}"
 max_connections = 2000
 max_connections_per_ip = 2000
 
-[[domain]]
+{route}[[domain]]
 name = "example.test"
 
 [[user]]
@@ -34,9 +38,10 @@ address = "alice@example.test"
 class HeraldInstance:
     """Start with start(), stop with stop(); `pid` is the process to measure."""
 
-    def __init__(self, work_dir, port, bin_dir):
+    def __init__(self, work_dir, port, bin_dir, relay_to=None):
         self.work = pathlib.Path(work_dir)
         self.port = port
+        self.relay_to = relay_to  # "127.0.0.1:PORT": relay mode
         self.heraldd = pathlib.Path(bin_dir) / "heraldd"
         self.maildir_new = self.work / "data/mail/example.test/alice/Maildir/new"
         self.pid = None
@@ -45,7 +50,7 @@ class HeraldInstance:
     def start(self):
         self.work.mkdir(parents=True, exist_ok=True)
         config = self.work / "herald.toml"
-        config.write_text(_config(self.work, self.port))
+        config.write_text(_config(self.work, self.port, self.relay_to))
         with open(self.work / "heraldd.log", "wb") as log:
             self._process = subprocess.Popen([str(self.heraldd), "--config", str(config)],
                                              stdin=subprocess.DEVNULL, stdout=log,

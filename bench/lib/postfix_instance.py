@@ -1,12 +1,14 @@
-"""A private Postfix 3.7 instance that accepts mail for alice@example.test on a loopback port
-and delivers it with virtual(8) into a Maildir: the incumbent herald is compared with.
+"""A private Postfix 3.7 instance on a loopback port: the incumbent herald is compared with.
+It either accepts mail for alice@example.test and delivers it with virtual(8) into a Maildir
+(smtp-accept), or, given `relay_to`, relays mail for sink.test from mynetworks to that one
+next hop with smtp(8) (smtp-relay).
 
 Everything lives under one work directory (configuration, queue, data, mailboxes, log);
 the system's /etc/postfix is only read (master.cf.proto as the template for master.cf).
 As root, `postfix -c DIR` needs no alternate_config_directories entry in the system
 main.cf (Postfix checks that list only for unprivileged callers), so that file is not
 touched either. Nothing can leave loopback: the only destination is the virtual domain,
-and every other transport is error(8).
+or the relay next hop on loopback, and every other transport is error(8).
 """
 
 import os
@@ -25,7 +27,34 @@ MAILBOX_UID = 65534
 MAILBOX_GID = 65534
 
 
-def _main_cf(work, port):
+def _main_cf(work, port, relay_to=None):
+    return _common_cf(work) + (_relay_cf(relay_to) if relay_to else _virtual_cf(work))
+
+
+def _relay_cf(relay_to):
+    """Mail for sink.test from mynetworks goes to relay_to (host:port) and nowhere else."""
+    host, port = relay_to.rsplit(":", 1)
+    return f"""\
+relay_domains = sink.test
+transport_maps = inline:{{ sink.test=smtp:[{host}]:{port} }}
+default_transport = error:the benchmark instance relays only to sink.test
+relay_transport = error:the benchmark instance relays only to sink.test
+"""
+
+
+def _virtual_cf(work):
+    return f"""\
+virtual_mailbox_domains = example.test
+virtual_mailbox_base = {work}/mail
+virtual_mailbox_maps = inline:{{ alice@example.test=example.test/alice/Maildir/ }}
+virtual_uid_maps = static:{MAILBOX_UID}
+virtual_gid_maps = static:{MAILBOX_GID}
+default_transport = error:the benchmark instance delivers nothing remote
+relay_transport = error:the benchmark instance delivers nothing remote
+"""
+
+
+def _common_cf(work):
     return f"""\
 compatibility_level = 3.6
 queue_directory = {work}/queue
@@ -42,13 +71,6 @@ mynetworks = 127.0.0.0/8
 smtpd_peername_lookup = no
 alias_maps =
 alias_database =
-virtual_mailbox_domains = example.test
-virtual_mailbox_base = {work}/mail
-virtual_mailbox_maps = inline:{{ alice@example.test=example.test/alice/Maildir/ }}
-virtual_uid_maps = static:{MAILBOX_UID}
-virtual_gid_maps = static:{MAILBOX_GID}
-default_transport = error:the benchmark instance delivers nothing remote
-relay_transport = error:the benchmark instance delivers nothing remote
 smtp_dns_support_level = disabled
 default_process_limit = 200
 maillog_file_prefixes = {work}
@@ -73,9 +95,10 @@ def _master_cf(port):
 class PostfixInstance:
     """Start with start(), stop with stop(); `master_pid` roots the process tree to measure."""
 
-    def __init__(self, work_dir, port):
+    def __init__(self, work_dir, port, relay_to=None):
         self.work = pathlib.Path(work_dir)
         self.port = port
+        self.relay_to = relay_to  # "127.0.0.1:PORT": relay mode
         self.conf = self.work / "conf"
         self.maildir_new = self.work / "mail/example.test/alice/Maildir/new"
         self.master_pid = None
@@ -91,7 +114,7 @@ class PostfixInstance:
             (maildir / sub).mkdir(parents=True, exist_ok=True)
         for path in [self.work / "mail", *(self.work / "mail").rglob("*")]:
             os.chown(path, MAILBOX_UID, MAILBOX_GID)
-        (self.conf / "main.cf").write_text(_main_cf(self.work, self.port))
+        (self.conf / "main.cf").write_text(_main_cf(self.work, self.port, self.relay_to))
         (self.conf / "master.cf").write_text(_master_cf(self.port))
         # start-fg keeps master our descendant: we stop it by PID and reap it ourselves.
         with open(self.work / "start-fg.log", "wb") as log:

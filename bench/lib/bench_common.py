@@ -1,0 +1,122 @@
+"""What the side-by-side benchmarks share: settings from the environment, the smtp-source
+load, waiting for the last delivery, medians and ratios, and the machine and software
+description written beside every result."""
+
+import os
+import pathlib
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+SERVERS = ("postfix", "herald")
+
+
+class Settings:
+    """BENCH_MESSAGES, BENCH_SESSIONS, BENCH_ROUNDS, BENCH_SIZE, BENCH_SERVERS,
+    HERALD_BIN_DIR, BENCH_KEEP, BENCH_DELIVERY_TIMEOUT, BENCH_RESULTS_DIR (bench/README.md)."""
+
+    def __init__(self, env):
+        self.messages = int(env.get("BENCH_MESSAGES", "5000"))
+        self.sessions = [int(s) for s in env.get("BENCH_SESSIONS", "1 10 50").split()]
+        self.rounds = int(env.get("BENCH_ROUNDS", "3"))
+        self.size = int(env.get("BENCH_SIZE", "4096"))
+        self.servers = env.get("BENCH_SERVERS", " ".join(SERVERS)).split()
+        self.bin_dir = pathlib.Path(env.get("HERALD_BIN_DIR", REPO / "build/bin"))
+        self.keep = env.get("BENCH_KEEP", "0") == "1"
+        self.delivery_timeout = float(env.get("BENCH_DELIVERY_TIMEOUT", "300"))
+        self.results_dir = pathlib.Path(env.get("BENCH_RESULTS_DIR", REPO / "bench/results"))
+        unknown = set(self.servers) - set(SERVERS)
+        if unknown:
+            sys.exit(f"BENCH_SERVERS: unknown server(s) {sorted(unknown)}; use postfix, herald")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def count_files(directory):
+    try:
+        with os.scandir(directory) as it:
+            return sum(1 for _ in it)
+    except FileNotFoundError:
+        return 0
+
+
+def last_arrival(directory):
+    """When the newest file entered new/: the rename/link into new/ sets the inode's ctime."""
+    with os.scandir(directory) as it:
+        return max(entry.stat().st_ctime for entry in it)
+
+
+def wait_for_count(count, expected, timeout, stall=30.0):
+    """Polls count() until it reaches `expected`; gives up after `timeout` seconds, or after
+    `stall` seconds without progress. Returns the last count."""
+    deadline = time.monotonic() + timeout
+    seen = count()
+    last_progress = time.monotonic()
+    while seen < expected and time.monotonic() < min(deadline, last_progress + stall):
+        time.sleep(0.1)
+        now = count()
+        if now > seen:
+            last_progress = time.monotonic()
+        seen = now
+    return seen
+
+
+def wait_for_delivery(directory, expected, timeout, stall=30.0):
+    """Waits until `expected` files are in the directory (see wait_for_count)."""
+    return wait_for_count(lambda: count_files(directory), expected, timeout, stall)
+
+
+def run_load(port, settings, sessions, recipient):
+    """smtp-source against 127.0.0.1:port; returns (start time, wall seconds, exit code,
+    the lines it complained with on stderr)."""
+    command = [SMTP_SOURCE, "-s", str(sessions), "-m", str(settings.messages), "-l",
+               str(settings.size), "-f", "src@bench.test", "-t", recipient, f"127.0.0.1:{port}"]
+    timeout = max(120.0, settings.messages / 20)
+    start = time.time()
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    wall = time.time() - start
+    complaints = result.stderr.decode("utf-8", "replace").strip().splitlines()
+    return start, wall, result.returncode, complaints
+
+
+def median_of(runs, server, sessions, key):
+    values = [r[key] for r in runs if r["server"] == server and r["sessions"] == sessions]
+    if not values or any(v is None for v in values):
+        return None
+    return statistics.median(values)
+
+
+def fmt(value, digits=0):
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def ratio(herald, postfix):
+    return "—" if herald is None or postfix is None else f"{herald / postfix:.2f}"
+
+
+def machine_description():
+    model = "unknown CPU"
+    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return (f"{os.cpu_count()} × {model}, Linux {platform.release()}; load average at the "
+            f"end {load} (other work on a shared machine makes every figure noisier)")
+
+
+def versions():
+    postfix = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "postfix"],
+                             capture_output=True, text=True).stdout.strip() or "unknown"
+    herald = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                            capture_output=True, text=True).stdout.strip() or "unknown"
+    return f"Postfix {postfix} (Debian), herald {herald}"

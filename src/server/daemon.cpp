@@ -20,6 +20,7 @@
 #include "server/control_protocol.h"
 #include "server/control_socket.h"
 #include "server/listener.h"
+#include "server/outbound.h"
 #include "server/tls_context.h"
 #include "store/store.h"
 #include "transport/maildir_transport.h"
@@ -119,7 +120,8 @@ int run_daemon(const Config& config) {
   const Directory directory(config);
   MaildirTransport transport(config.server.data_dir / "mail", config.server.hostname);
   const SystemClock clock;
-  QueueRunner queue(*store, transport, nullptr, clock,
+  Outbound outbound(config);
+  QueueRunner queue(*store, transport, &outbound.transport(), clock,
                     QueueRunnerSettings{config.queue, config.destinations, config.server.hostname,
                                         notice_router(directory)});
   queue.start();
@@ -181,6 +183,9 @@ int run_daemon(const Config& config) {
   // Commits in flight finish before the sessions that wait for them are destroyed with
   // the io_context; what they stored is pending in the store for the next start.
   commit_pool.join();
+  // Remote attempts in progress end now, as temporary failures recorded for a retry after
+  // the restart, instead of holding the shutdown for as long as a slow server takes.
+  outbound.shutdown();
   queue.stop();
   spdlog::info("heraldd stopped");
   return 0;

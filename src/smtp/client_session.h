@@ -108,6 +108,9 @@ class ClientSession {
   const std::vector<AttemptResult>& outcomes() const { return outcomes_; }
   const PeerExtensions& extensions() const { return extensions_; }
   bool tls_active() const { return tls_active_; }
+  // The content is being sent or the server is deciding on it: the reply awaited now is the
+  // one to the end of data or to a BDAT chunk (RFC 5321 4.5.3.2.6 gives it longer).
+  bool in_content() const { return state_ == State::data_end || state_ == State::chunk; }
   // Why the connection ended, when it did not end with QUIT; empty otherwise.
   const std::string& failure() const { return failure_; }
 

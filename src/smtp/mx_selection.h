@@ -9,12 +9,9 @@
 #include <string_view>
 #include <vector>
 
-namespace herald {
+#include "dns/dns_answer.h"  // MxRecord: an exchange of "." (or "") is the RFC 7505 null MX
 
-struct MxRecord {
-  uint16_t preference = 0;
-  std::string exchange;  // a host name; "." (or "") is the RFC 7505 null MX
-};
+namespace herald {
 
 struct MxHost {
   std::string name;

@@ -19,13 +19,18 @@ namespace herald {
 
 class SmtpTransport final : public Transport {
  public:
-  // Connections and lookups run on `io`, which the caller runs on one or more threads and
-  // keeps alive (and running) until this transport is destroyed. `resolver` must outlive it.
-  // `local_names` are herald's own host names: an MX pointing at one of them is a loop.
-  // Does no I/O.
+  // Connections and lookups run on `io` (all of them on one strand), which the caller runs
+  // on one or more threads and keeps alive (and running) until this transport is destroyed.
+  // `resolver` must outlive it. `local_names` are herald's own host names: an MX pointing at
+  // one of them is a loop. A route's host is a numeric address or a name looked up with A
+  // and AAAA, never MX. TLS is opportunistic (RFC 3207, RFC 7435): STARTTLS whenever offered
+  // (config.opportunistic_tls), the certificate unverified; DANE (RFC 7672) and MTA-STS
+  // (RFC 8461) are not done. Does no I/O.
   SmtpTransport(boost::asio::io_context& io, Resolver& resolver, const OutboundConfig& config,
                 std::vector<RouteConfig> routes, std::vector<std::string> local_names);
-  ~SmtpTransport() override;  // closes idle connections; call shutdown() first
+  // Does what shutdown() does; idle connections say QUIT on `io` afterwards. No attempt may
+  // be in progress.
+  ~SmtpTransport() override;
   SmtpTransport(const SmtpTransport&) = delete;
   SmtpTransport& operator=(const SmtpTransport&) = delete;
 
@@ -36,9 +41,19 @@ class SmtpTransport final : public Transport {
   // the peer cannot take: too large, 8-bit or UTF-8 content it does not support). `reply`
   // is the remote reply in one line, or herald's own reason with an enhanced status code.
   // Fields for the ledger: remote=HOST[IP]:PORT, tls=TLSv1.3|no, and remote_mta=HOST for
-  // the DSN. Thread-safe. Not idempotent in the strict sense: a crash between the remote
-  // 250 and the queue's record gives a second copy at the next attempt (RFC 5321 6.1
-  // accepts duplicates over losses).
+  // the DSN; none when no server was reached. Thread-safe. Not idempotent in the strict
+  // sense: a crash between the remote 250 and the queue's record gives a second copy at the
+  // next attempt (RFC 5321 6.1 accepts duplicates over losses).
+  //
+  // Connections: after a message, a connection still in good order is kept for
+  // config.idle_timeout and up to config.max_messages_per_connection messages, then QUIT.
+  // It is kept per destination: the route's host and port for a routed domain (shared by
+  // every domain routed there), otherwise the recipient domain (two domains with the same
+  // MX hosts do not share, since that depends on DNS that may change). A later attempt to
+  // that destination takes it; if it turns out closed before the transaction got a reply
+  // (or the server's first word is 421), a new connection carries the message and the
+  // attempt counts once. Concurrent attempts to one destination use separate connections;
+  // how many is the queue's to limit.
   AttemptResult attempt(const MessageRecord& message, const Delivery& delivery,
                         std::string_view content) override;
 

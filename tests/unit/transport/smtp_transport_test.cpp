@@ -1,0 +1,399 @@
+#include "transport/smtp_transport.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <future>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dns/memory_resolver.h"
+#include "transport/smtp_peers.h"
+
+namespace herald {
+namespace {
+
+using test_support::AiosmtpdPeer;
+using test_support::free_tcp_port;
+using test_support::SmtpSink;
+using test_support::wait_until;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::Pair;
+using ::testing::StartsWith;
+using Outcome = AttemptResult::Outcome;
+
+constexpr const char* kContent =
+    "From: <alice@sender.test>\r\n"
+    "To: <bob@example.test>\r\n"
+    "Subject: outbound test\r\n"
+    "\r\n"
+    "Hello Bob.\r\n"
+    ".a line that starts with a dot\r\n";
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> result;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) result.push_back(line);
+  return result;
+}
+
+// io threads of their own, as in the daemon; the test thread plays the queue's worker.
+class SmtpTransportTest : public ::testing::Test {
+ protected:
+  SmtpTransportTest() : work_(boost::asio::make_work_guard(io_)) {
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+  ~SmtpTransportTest() override {
+    if (transport_) transport_->shutdown();
+    transport_.reset();
+    work_.reset();
+    io_.stop();
+    for (std::thread& thread : threads_) thread.join();
+  }
+
+  SmtpTransport& transport(std::vector<RouteConfig> routes = {},
+                           std::vector<std::string> local_names = {"mx.herald.test"}) {
+    config_.helo_name = "mx.herald.test";
+    transport_ = std::make_unique<SmtpTransport>(io_, dns_, config_, std::move(routes),
+                                                 std::move(local_names));
+    return *transport_;
+  }
+
+  // example.test goes to relay.example.test:port, whose addresses the test gives.
+  static RouteConfig route(uint16_t port) {
+    return RouteConfig{"example.test", "relay.example.test:" + std::to_string(port),
+                       "relay.example.test", port};
+  }
+
+  static MessageRecord message(std::string body_type = "7BIT") {
+    MessageRecord m;
+    m.id = "0123456789abcdef";
+    m.envelope.mail_from = "alice@sender.test";
+    m.envelope.rcpt_to = {"bob@example.test"};
+    m.envelope.body_type = std::move(body_type);
+    m.qos.ret = DsnReturn::headers;
+    m.qos.envid = "envelope-1";
+    return m;
+  }
+
+  static Delivery delivery(std::string mailbox = "bob@example.test") {
+    Delivery d;
+    d.message_id = "0123456789abcdef";
+    d.recipient = mailbox;
+    d.mailbox = std::move(mailbox);
+    d.transport = "smtp";
+    d.notify = NotifyRequest{true, false, true, false};
+    d.original_recipient = "rfc822;" + d.mailbox;
+    return d;
+  }
+
+  AttemptResult attempt(std::string_view content = kContent,
+                        const MessageRecord& record = message(),
+                        const Delivery& target = delivery()) {
+    return transport_->attempt(record, target, content);
+  }
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::vector<std::thread> threads_;
+  MemoryResolver dns_;
+  OutboundConfig config_;
+  std::unique_ptr<SmtpTransport> transport_;
+};
+
+TEST_F(SmtpTransportTest, DeliveredMessageRecordsTheRemoteReplyPeerAndDsnParameters) {
+  const uint16_t port = free_tcp_port("127.0.0.1");
+  SmtpSink sink("127.0.0.1", port);
+  dns_.add_a("relay.example.test", "127.0.0.1");
+  transport({route(port)});
+
+  const AttemptResult result = attempt();
+
+  EXPECT_EQ(result.outcome, Outcome::delivered);
+  EXPECT_THAT(result.reply, StartsWith("250 2.0.0"));
+  EXPECT_THAT(result.fields,
+              Contains(Pair("remote", "relay.example.test[127.0.0.1]:" + std::to_string(port))));
+  EXPECT_THAT(result.fields, Contains(Pair("tls", "no")));
+  EXPECT_THAT(result.fields, Contains(Pair("remote_mta", "relay.example.test")));
+  ASSERT_EQ(sink.messages().size(), 1u);
+  const std::string dump = sink.messages()[0];
+  // smtp-sink offers DSN: RET, ENVID, NOTIFY and ORCPT pass through (RFC 3461 4).
+  EXPECT_THAT(dump, HasSubstr("X-Mail-Args: <alice@sender.test> RET=HDRS ENVID=envelope-1"));
+  EXPECT_THAT(
+      dump,
+      HasSubstr("X-Rcpt-Args: <bob@example.test> NOTIFY=FAILURE ORCPT=rfc822;bob@example.test"));
+  EXPECT_THAT(dump, HasSubstr("Subject: outbound test"));
+}
+
+TEST_F(SmtpTransportTest, RecipientRefusedWith4xxIsTemporaryWithTheRemoteReply) {
+  const uint16_t port = free_tcp_port("127.0.0.1");
+  SmtpSink sink("127.0.0.1", port, {"-r", "RCPT", "-b", "451 4.2.1 mailbox busy, try later"});
+  dns_.add_a("relay.example.test", "127.0.0.1");
+  transport({route(port)});
+
+  const AttemptResult result = attempt();
+
+  EXPECT_EQ(result.outcome, Outcome::temporary);
+  EXPECT_EQ(result.reply, "451 4.2.1 mailbox busy, try later");
+  EXPECT_TRUE(sink.messages().empty());
+}
+
+TEST_F(SmtpTransportTest, RecipientRefusedWith5xxIsPermanentWithTheRemoteReply) {
+  const uint16_t port = free_tcp_port("127.0.0.1");
+  SmtpSink sink("127.0.0.1", port,
+                {"-f", "RCPT", "-B", "550 5.1.1 <bob@example.test>: no such user"});
+  dns_.add_a("relay.example.test", "127.0.0.1");
+  transport({route(port)});
+
+  const AttemptResult result = attempt();
+
+  EXPECT_EQ(result.outcome, Outcome::permanent);
+  EXPECT_EQ(result.reply, "550 5.1.1 <bob@example.test>: no such user");
+  EXPECT_THAT(result.fields, Contains(Pair("remote_mta", "relay.example.test")));
+  EXPECT_TRUE(sink.messages().empty());
+}
+
+TEST_F(SmtpTransportTest, OutcomesArePerRecipientOnOneConnection) {
+  const uint16_t port = free_tcp_port("127.0.0.1");
+  AiosmtpdPeer peer("127.0.0.1", port,
+                    R"({"rcpt_replies": {"nobody@example.test": "550 5.1.1 no such user"}})");
+  dns_.add_a("relay.example.test", "127.0.0.1");
+  transport({route(port)});
+
+  const AttemptResult refused = attempt(kContent, message(), delivery("nobody@example.test"));
+  const AttemptResult delivered = attempt(kContent, message(), delivery("bob@example.test"));
+
+  EXPECT_EQ(refused.outcome, Outcome::permanent);
+  EXPECT_EQ(refused.reply, "550 5.1.1 no such user");
+  EXPECT_EQ(delivered.outcome, Outcome::delivered);
+  EXPECT_EQ(delivered.reply, "250 2.0.0 queued as 42");
+  const std::string events = peer.events();
+  EXPECT_THAT(events, HasSubstr(R"("rcpts": ["bob@example.test"])"));
+  EXPECT_THAT(events, Not(HasSubstr(R"("rcpts": ["nobody@example.test"])")));
+}
+
+TEST_F(SmtpTransportTest, NullMxIsPermanent) {
+  dns_.add_mx("nomail.test", 0, ".");
+  transport();
+
+  const AttemptResult result = attempt(kContent, message(), delivery("bob@nomail.test"));
+
+  EXPECT_EQ(result.outcome, Outcome::permanent);
+  EXPECT_THAT(result.reply, StartsWith("556 5.1.10"));
+}
+
+TEST_F(SmtpTransportTest, DomainThatDoesNotExistIsPermanent) {
+  transport();
+
+  const AttemptResult result = attempt(kContent, message(), delivery("bob@nowhere.test"));
+
+  EXPECT_EQ(result.outcome, Outcome::permanent);
+  EXPECT_THAT(result.reply, StartsWith("5.1.2"));
+  EXPECT_THAT(result.reply, HasSubstr("nowhere.test"));
+}
+
+TEST_F(SmtpTransportTest, DnsServerFailureIsTemporary) {
+  dns_.fail("broken.test", DnsStatus::servfail);
+  transport();
+
+  const AttemptResult result = attempt(kContent, message(), delivery("bob@broken.test"));
+
+  EXPECT_EQ(result.outcome, Outcome::temporary);
+  EXPECT_THAT(result.reply, StartsWith("4.4.3"));
+}
+
+TEST_F(SmtpTransportTest, MxPointingBackToHeraldIsPermanent) {
+  dns_.add_mx("loop.test", 10, "mx.herald.test");
+  transport();
+
+  const AttemptResult result = attempt(kContent, message(), delivery("bob@loop.test"));
+
+  EXPECT_EQ(result.outcome, Outcome::permanent);
+  EXPECT_THAT(result.reply, StartsWith("554 5.4.6"));
+}
+
+TEST_F(SmtpTransportTest, MxHostsWithoutAnyAddressArePermanent) {
+  dns_.add_mx("ghost.test", 10, "mx.ghost.test");
+  transport();
+
+  const AttemptResult result = attempt(kContent, message(), delivery("bob@ghost.test"));
+
+  EXPECT_EQ(result.outcome, Outcome::permanent);
+  EXPECT_THAT(result.reply, StartsWith("5.4.4"));
+}
+
+TEST_F(SmtpTransportTest, UnreachableAddressIsSkippedForTheNextOne) {
+  // Nothing listens on 127.0.0.2 at that port: the connection is refused.
+  const uint16_t port = free_tcp_port("127.0.0.3");
+  SmtpSink sink("127.0.0.3", port);
+  dns_.add_a("relay.example.test", "127.0.0.2");
+  dns_.add_a("relay.example.test", "127.0.0.3");
+  transport({route(port)});
+
+  const AttemptResult result = attempt();
+
+  EXPECT_EQ(result.outcome, Outcome::delivered);
+  EXPECT_THAT(result.fields,
+              Contains(Pair("remote", "relay.example.test[127.0.0.3]:" + std::to_string(port))));
+  EXPECT_EQ(sink.messages().size(), 1u);
+}
+
+TEST_F(SmtpTransportTest, ServerRefusingTheSessionInItsGreetingIsSkippedForTheNext) {
+  const uint16_t port = free_tcp_port("127.0.0.3");
+  SmtpSink refusing("127.0.0.2", port, {"-f", "CONNECT"});
+  SmtpSink accepting("127.0.0.3", port);
+  dns_.add_a("relay.example.test", "127.0.0.2");
+  dns_.add_a("relay.example.test", "127.0.0.3");
+  transport({route(port)});
+
+  const AttemptResult result = attempt();
+
+  EXPECT_EQ(result.outcome, Outcome::delivered);
+  EXPECT_TRUE(refusing.messages().empty());
+  EXPECT_EQ(accepting.messages().size(), 1u);
+}
+
+TEST_F(SmtpTransportTest, NoReachableHostIsTemporaryWithTheLastError) {
+  const uint16_t port = free_tcp_port("127.0.0.2");
+  dns_.add_a("relay.example.test", "127.0.0.2");
+  transport({route(port)});
+
+  const AttemptResult result = attempt();
+
+  EXPECT_EQ(result.outcome, Outcome::temporary);
+  EXPECT_THAT(result.reply, StartsWith("4.4.1"));
+  EXPECT_THAT(result.reply, HasSubstr("127.0.0.2"));
+}
+
+// MX hosts listen on port 25 (RFC 5321 4.5.4.2), which only a privileged process can bind;
+// the same fallback through a route runs everywhere (UnreachableAddressIsSkippedForTheNextOne).
+TEST_F(SmtpTransportTest, FirstMxHostDownSecondIsUsed) {
+  const std::string down = "127.0.0." + std::to_string(100 + ::getpid() % 70 * 2);
+  const std::string up = "127.0.0." + std::to_string(101 + ::getpid() % 70 * 2);
+  if (free_tcp_port(up, 25) != 25) GTEST_SKIP() << "cannot bind " << up << ":25";
+  SmtpSink sink(up, 25);
+  dns_.add_mx("example.test", 10, "mx1.example.test");
+  dns_.add_mx("example.test", 20, "mx2.example.test");
+  dns_.add_a("mx1.example.test", down);
+  dns_.add_a("mx2.example.test", up);
+  transport();
+
+  const AttemptResult result = attempt();
+
+  EXPECT_EQ(result.outcome, Outcome::delivered);
+  EXPECT_THAT(result.fields, Contains(Pair("remote", "mx2.example.test[" + up + "]:25")));
+  EXPECT_THAT(result.fields, Contains(Pair("remote_mta", "mx2.example.test")));
+}
+
+TEST_F(SmtpTransportTest, SecondMessageToTheSameDestinationReusesTheConnection) {
+  const uint16_t port = free_tcp_port("127.0.0.1");
+  SmtpSink sink("127.0.0.1", port);
+  dns_.add_a("relay.example.test", "127.0.0.1");
+  transport({route(port)});
+
+  EXPECT_EQ(attempt().outcome, Outcome::delivered);
+  EXPECT_EQ(attempt().outcome, Outcome::delivered);
+  transport_->shutdown();  // the idle connection says QUIT
+
+  // smtp-sink counts sessions when they end: one session carried both messages.
+  EXPECT_TRUE(wait_until([&] { return sink.counters() == "sess=1 quit=1 mesg=2"; }))
+      << sink.counters();
+}
+
+TEST_F(SmtpTransportTest, ConnectionClosedByThePeerWhileIdleIsReplacedWithoutFailing) {
+  const uint16_t port = free_tcp_port("127.0.0.1");
+  SmtpSink sink("127.0.0.1", port, {"-t", "1"});  // it drops a session idle for a second
+  dns_.add_a("relay.example.test", "127.0.0.1");
+  transport({route(port)});
+
+  EXPECT_EQ(attempt().outcome, Outcome::delivered);
+  ASSERT_TRUE(wait_until([&] { return sink.counters() == "sess=1 quit=0 mesg=1"; }))
+      << sink.counters();
+  const AttemptResult second = attempt();
+
+  EXPECT_EQ(second.outcome, Outcome::delivered) << second.reply;
+  EXPECT_EQ(sink.messages().size(), 2u);
+}
+
+TEST_F(SmtpTransportTest, StartTlsIsUsedWhenOffered) {
+  const uint16_t port = free_tcp_port("127.0.0.1");
+  AiosmtpdPeer peer("127.0.0.1", port, R"({"tls": true})");
+  dns_.add_a("relay.example.test", "127.0.0.1");
+  transport({route(port)});
+
+  const AttemptResult result = attempt();
+
+  EXPECT_EQ(result.outcome, Outcome::delivered) << result.reply;
+  EXPECT_THAT(result.fields, Contains(Pair("tls", "TLSv1.3")));
+  // The envelope and the content went inside TLS.
+  const std::vector<std::string> events = lines(peer.events());
+  for (const char* event : {R"("event": "mail")", R"("event": "data")"}) {
+    const auto line = std::find_if(events.begin(), events.end(), [&](const std::string& l) {
+      return l.find(event) != std::string::npos;
+    });
+    ASSERT_NE(line, events.end()) << event;
+    EXPECT_THAT(*line, HasSubstr(R"("tls": true)"));
+  }
+}
+
+TEST_F(SmtpTransportTest, MessageLargerThanThePeersSizeIsPermanentAndNotSent) {
+  const uint16_t port = free_tcp_port("127.0.0.1");
+  AiosmtpdPeer peer("127.0.0.1", port, R"({"size_limit": 100})");
+  dns_.add_a("relay.example.test", "127.0.0.1");
+  transport({route(port)});
+
+  const AttemptResult result = attempt(std::string(kContent) + std::string(200, 'x') + "\r\n");
+
+  EXPECT_EQ(result.outcome, Outcome::permanent);
+  EXPECT_THAT(result.reply, StartsWith("5.3.4"));
+  EXPECT_THAT(peer.events(), Not(HasSubstr(R"("event": "mail")")));
+}
+
+TEST_F(SmtpTransportTest, EightBitMessageToPeerWithout8BitMimeIsPermanentAndNotSent) {
+  const uint16_t port = free_tcp_port("127.0.0.1");
+  SmtpSink sink("127.0.0.1", port, {"-8"});
+  dns_.add_a("relay.example.test", "127.0.0.1");
+  transport({route(port)});
+
+  const AttemptResult result = attempt(std::string(kContent) +
+                                           "Gr\xc3\xbc\xc3\x9f"
+                                           "e\r\n",
+                                       message("8BITMIME"));
+
+  EXPECT_EQ(result.outcome, Outcome::permanent);
+  EXPECT_THAT(result.reply, StartsWith("5.6.3"));
+  EXPECT_THAT(result.reply, HasSubstr("8BITMIME"));
+  EXPECT_TRUE(sink.messages().empty());
+}
+
+TEST_F(SmtpTransportTest, ShutdownEndsASlowAttemptAndLaterAttemptsAtOnce) {
+  const uint16_t port = free_tcp_port("127.0.0.1");
+  AiosmtpdPeer peer("127.0.0.1", port, R"({"data_delay": 120})");
+  dns_.add_a("relay.example.test", "127.0.0.1");
+  transport({route(port)});
+
+  std::future<AttemptResult> slow = std::async(std::launch::async, [this] { return attempt(); });
+  // The peer has the content and sits on its reply.
+  ASSERT_TRUE(
+      wait_until([&] { return peer.events().find(R"("event": "data")") != std::string::npos; }));
+  transport_->shutdown();
+
+  ASSERT_EQ(slow.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  const AttemptResult ended = slow.get();
+  EXPECT_EQ(ended.outcome, Outcome::temporary);
+  EXPECT_EQ(ended.reply, "4.4.2 herald is shutting down");
+  const AttemptResult later = attempt();
+  EXPECT_EQ(later.outcome, Outcome::temporary);
+  EXPECT_EQ(later.reply, "4.4.2 herald is shutting down");
+}
+
+}  // namespace
+}  // namespace herald

@@ -317,7 +317,7 @@ struct QueueRunner::Impl {
                  const std::string& remote_mta) {
     Settled settled;
     std::vector<LedgerEvent> events{recorded.event};
-    const std::optional<DsnAction> action = notice_action(message, recorded.delivery);
+    const std::optional<DsnAction> action = notice_action(message, recorded);
     if (action) {
       if (*action == DsnAction::delayed) recorded.delivery.delay_notified = true;
       notify(message, content, recorded, *action, remote_mta, events, settled.notices);
@@ -330,13 +330,22 @@ struct QueueRunner::Impl {
 
   // Which DSN an outcome is about, if any: failures and successes always; a delay once,
   // when the delay warning time or a deliver-by time in mode N has passed.
-  std::optional<DsnAction> notice_action(const MessageRecord& message, const Delivery& d) const {
+  std::optional<DsnAction> notice_action(const MessageRecord& message,
+                                         const RecordedAttempt& recorded) const {
+    const Delivery& d = recorded.delivery;
     switch (d.state) {
       case DeliveryState::bounced:
       case DeliveryState::expired:
         return DsnAction::failed;
       case DeliveryState::delivered:
-        return DsnAction::delivered;
+        if (d.transport == "local") return DsnAction::delivered;
+        // RFC 3461 5.2.1 and 5.2.2: a next hop that offers DSN took the sender's NOTIFY with
+        // the message and reports success itself; one that does not gets it said for it,
+        // as "relayed".
+        for (const auto& [key, value] : recorded.event.fields) {
+          if (key == "peer_dsn" && value == "yes") return std::nullopt;
+        }
+        return DsnAction::relayed;
       case DeliveryState::deferred:
         break;
       default:

@@ -378,6 +378,7 @@ const RouteConfig* SmtpTransport::Impl::route_for(const std::string& domain) con
 asio::awaitable<NextHops> SmtpTransport::Impl::next_hops(const std::string& domain,
                                                          const RouteConfig* route) {
   NextHops hops;
+  hops.port = config_.mx_port;
   if (route) {
     hops.hosts.push_back(route->host);
     hops.port = route->port;
@@ -524,6 +525,8 @@ asio::awaitable<Sent> SmtpTransport::Impl::send(ConnectionPtr connection,
       {"remote", connection->remote()},
       {"tls", connection->tls ? connection->tls_version : "no"},
       {"remote_mta", connection->host},
+      // RFC 3461 5.2: a peer that offers DSN took the sender's NOTIFY with the message.
+      {"peer_dsn", connection->session.extensions().dsn ? "yes" : "no"},
   };
   const char* verdict = sent.result.outcome == Outcome::delivered   ? "delivered"
                         : sent.result.outcome == Outcome::temporary ? "deferred"

@@ -26,22 +26,6 @@ bool is_printable_ascii(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char c) { return c >= ' ' && c <= '~'; });
 }
 
-std::string_view to_string(DsnAction action) {
-  switch (action) {
-    case DsnAction::failed:
-      return "failed";
-    case DsnAction::delayed:
-      return "delayed";
-    case DsnAction::delivered:
-      return "delivered";
-    case DsnAction::relayed:
-      return "relayed";
-    case DsnAction::expanded:
-      return "expanded";
-  }
-  return "failed";
-}
-
 // The report's headline follows its most urgent news: a failure outweighs a delay, which
 // outweighs success.
 DsnAction headline(const std::vector<DsnRecipient>& recipients) {
@@ -284,6 +268,22 @@ std::string choose_boundary(const std::string& id, const std::vector<Part>& part
 }
 
 }  // namespace
+
+std::string_view to_string(DsnAction action) {
+  switch (action) {
+    case DsnAction::failed:
+      return "failed";
+    case DsnAction::delayed:
+      return "delayed";
+    case DsnAction::delivered:
+      return "delivered";
+    case DsnAction::relayed:
+      return "relayed";
+    case DsnAction::expanded:
+      return "expanded";
+  }
+  return "failed";
+}
 
 DsnMessage build_dsn(const DsnOriginal& original, const DsnRequest& request) {
   DsnMessage dsn;

@@ -17,6 +17,7 @@ namespace herald {
 
 // RFC 3464 2.3.3.
 enum class DsnAction { failed, delayed, delivered, relayed, expanded };
+std::string_view to_string(DsnAction action);  // as the Action field writes it: "failed", …
 
 // RFC 3461 4.3: what of the original the sender asked to get back.
 enum class DsnReturn { unspecified, full, headers };

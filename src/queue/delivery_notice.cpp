@@ -50,22 +50,6 @@ DsnOriginal original_of(const MessageRecord& message, std::string_view content) 
 
 }  // namespace
 
-std::string_view to_string(DsnAction action) {
-  switch (action) {
-    case DsnAction::failed:
-      return "failed";
-    case DsnAction::delayed:
-      return "delayed";
-    case DsnAction::delivered:
-      return "delivered";
-    case DsnAction::relayed:
-      return "relayed";
-    case DsnAction::expanded:
-      return "expanded";
-  }
-  return "?";
-}
-
 NoticeDecision decide_notice(const MessageRecord& message, const Delivery& delivery,
                              DsnAction action) {
   if (!requested(delivery.notify, action)) return {};

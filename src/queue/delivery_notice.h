@@ -69,6 +69,4 @@ std::optional<NoticeMessage> build_notice(const MessageRecord& message, std::str
                                           const std::string& reporting_mta, TimePoint now,
                                           const NoticeRouter& route);
 
-std::string_view to_string(DsnAction action);
-
 }  // namespace herald

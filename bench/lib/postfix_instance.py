@@ -1,6 +1,7 @@
-"""A private Postfix 3.7 instance on a loopback port: the incumbent herald is compared with.
-It either accepts mail for alice@example.test and delivers it with virtual(8) into a Maildir
-(smtp-accept), or, given `relay_to`, relays mail for sink.test from mynetworks to that one
+"""A private Postfix 3.7 instance on a loopback port: the incumbent herald is compared with,
+and a real receiving MTA for herald's outbound tests. It either accepts mail for alice@DOMAIN
+(example.test unless told otherwise) and delivers it with virtual(8) into a Maildir
+(smtp-accept, tests/integration/test_relay_to_postfix.py), or, given `relay_to`, relays mail for sink.test from mynetworks to that one
 next hop with smtp(8) (smtp-relay).
 
 Everything lives under one work directory (configuration, queue, data, mailboxes, log);
@@ -27,8 +28,8 @@ MAILBOX_UID = 65534
 MAILBOX_GID = 65534
 
 
-def _main_cf(work, port, relay_to=None):
-    return _common_cf(work) + (_relay_cf(relay_to) if relay_to else _virtual_cf(work))
+def _main_cf(work, port, relay_to=None, domain="example.test"):
+    return _common_cf(work) + (_relay_cf(relay_to) if relay_to else _virtual_cf(work, domain))
 
 
 def _relay_cf(relay_to):
@@ -42,11 +43,11 @@ relay_transport = error:the benchmark instance relays only to sink.test
 """
 
 
-def _virtual_cf(work):
+def _virtual_cf(work, domain):
     return f"""\
-virtual_mailbox_domains = example.test
+virtual_mailbox_domains = {domain}
 virtual_mailbox_base = {work}/mail
-virtual_mailbox_maps = inline:{{ alice@example.test=example.test/alice/Maildir/ }}
+virtual_mailbox_maps = inline:{{ alice@{domain}={domain}/alice/Maildir/ }}
 virtual_uid_maps = static:{MAILBOX_UID}
 virtual_gid_maps = static:{MAILBOX_GID}
 default_transport = error:the benchmark instance delivers nothing remote
@@ -95,12 +96,13 @@ def _master_cf(port):
 class PostfixInstance:
     """Start with start(), stop with stop(); `master_pid` roots the process tree to measure."""
 
-    def __init__(self, work_dir, port, relay_to=None):
+    def __init__(self, work_dir, port, relay_to=None, domain="example.test"):
         self.work = pathlib.Path(work_dir)
         self.port = port
         self.relay_to = relay_to  # "127.0.0.1:PORT": relay mode
+        self.domain = domain  # virtual mode: the domain whose alice it delivers to
         self.conf = self.work / "conf"
-        self.maildir_new = self.work / "mail/example.test/alice/Maildir/new"
+        self.maildir_new = self.work / f"mail/{domain}/alice/Maildir/new"
         self.master_pid = None
         self._foreground = None
 
@@ -114,7 +116,8 @@ class PostfixInstance:
             (maildir / sub).mkdir(parents=True, exist_ok=True)
         for path in [self.work / "mail", *(self.work / "mail").rglob("*")]:
             os.chown(path, MAILBOX_UID, MAILBOX_GID)
-        (self.conf / "main.cf").write_text(_main_cf(self.work, self.port, self.relay_to))
+        (self.conf / "main.cf").write_text(
+            _main_cf(self.work, self.port, self.relay_to, self.domain))
         (self.conf / "master.cf").write_text(_master_cf(self.port))
         # start-fg keeps master our descendant: we stop it by PID and reap it ourselves.
         with open(self.work / "start-fg.log", "wb") as log:

@@ -413,14 +413,22 @@ struct QueueRunner::Impl {
 
   // --- operator actions ----------------------------------------------------------------
 
-  // The keys of known deliveries of `message_id` (all when empty) that `pick` accepts, each
-  // marked busy so that no worker starts on it while the action records its change.
-  template <class Pick>
-  std::vector<std::pair<DeliveryKey, Delivery>> claim(std::string_view message_id, Pick pick) {
+  // The known deliveries of `message_id` (all when empty) that `pick` accepts, each marked
+  // busy so that no worker starts on it while the action records its change. Those already
+  // busy (an attempt under way) are passed to `request` instead, to be decided when the
+  // attempt ends; `claimed_busy` counts them.
+  template <class Pick, class Request>
+  std::vector<std::pair<DeliveryKey, Delivery>> claim(std::string_view message_id, Pick pick,
+                                                      Request request, size_t& claimed_busy) {
     std::lock_guard lock(mutex);
     std::vector<std::pair<DeliveryKey, Delivery>> claimed;
     for (auto& [key, entry] : entries) {
-      if (!matches(key, message_id) || entry.busy || !pick(entry)) continue;
+      if (!matches(key, message_id) || !pick(entry)) continue;
+      if (entry.busy) {
+        request(entry);
+        ++claimed_busy;
+        continue;
+      }
       entry.busy = true;
       claimed.emplace_back(key, entry.delivery);
     }
@@ -459,16 +467,9 @@ struct QueueRunner::Impl {
 
   std::optional<size_t> hold(std::string_view message_id) {
     size_t count = 0;
-    {
-      std::lock_guard lock(mutex);
-      for (auto& [key, entry] : entries) {
-        if (matches(key, message_id) && entry.busy && !entry.delivery.held) {
-          entry.hold_requested = true;
-          ++count;
-        }
-      }
-    }
-    const auto claimed = claim(message_id, [](const Entry& e) { return !e.delivery.held; });
+    const auto claimed = claim(
+        message_id, [](const Entry& e) { return !e.delivery.held; },
+        [](Entry& e) { e.hold_requested = true; }, count);
     change_each(claimed, [&](Delivery& d) {
       d.held = true;
       store.update_delivery(d, operator_event(d, "held"));
@@ -479,7 +480,9 @@ struct QueueRunner::Impl {
   }
 
   std::optional<size_t> release(std::string_view message_id) {
-    const auto claimed = claim(message_id, [](const Entry& e) { return e.delivery.held; });
+    size_t busy = 0;  // a held delivery is never being attempted
+    const auto claimed = claim(
+        message_id, [](const Entry& e) { return e.delivery.held; }, [](Entry&) {}, busy);
     change_each(claimed, [&](Delivery& d) {
       d.held = false;
       d.next_attempt = clock.now();
@@ -491,16 +494,9 @@ struct QueueRunner::Impl {
 
   std::optional<size_t> bounce(std::string_view message_id) {
     size_t count = 0;
-    {
-      std::lock_guard lock(mutex);
-      for (auto& [key, entry] : entries) {
-        if (matches(key, message_id) && entry.busy) {
-          entry.bounce_requested = true;
-          ++count;
-        }
-      }
-    }
-    const auto claimed = claim(message_id, [](const Entry&) { return true; });
+    const auto claimed = claim(
+        message_id, [](const Entry&) { return true; }, [](Entry& e) { e.bounce_requested = true; },
+        count);
     for (const auto& [key, delivery] : claimed) {
       Settled settled;
       try {

@@ -48,21 +48,33 @@ inline bool wait_until(const std::function<bool()>& done,
   return true;
 }
 
-// A TCP port on `address` that was free a moment ago (the peer binds it next); 0 when the
-// address cannot be bound.
+// A TCP port on `address` (IPv4, or IPv6 when it has a colon) that was free a moment ago
+// (the peer binds it next); 0 when the address cannot be bound.
 inline uint16_t free_tcp_port(const std::string& address, uint16_t wanted = 0) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const bool v6 = address.find(':') != std::string::npos;
+  const int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
   const int on = 1;  // as the peer will: a port whose last connections wait in TIME_WAIT
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(wanted);
-  ::inet_pton(AF_INET, address.c_str(), &sa.sin_addr);
-  socklen_t size = sizeof sa;
+  sockaddr_storage storage{};
+  socklen_t size = 0;
+  if (v6) {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&storage);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(wanted);
+    ::inet_pton(AF_INET6, address.c_str(), &sa->sin6_addr);
+    size = sizeof *sa;
+  } else {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&storage);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(wanted);
+    ::inet_pton(AF_INET, address.c_str(), &sa->sin_addr);
+    size = sizeof *sa;
+  }
   uint16_t port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), size) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &size) == 0) {
-    port = ntohs(sa.sin_port);
+  auto* any = reinterpret_cast<sockaddr*>(&storage);
+  if (::bind(fd, any, size) == 0 && ::getsockname(fd, any, &size) == 0) {
+    port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port
+                    : reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
   }
   ::close(fd);
   return port;

@@ -275,22 +275,44 @@ TEST_F(SmtpTransportTest, NoReachableHostIsTemporaryWithTheLastError) {
 
 // MX hosts listen on port 25 (RFC 5321 4.5.4.2), which only a privileged process can bind;
 // the same fallback through a route runs everywhere (UnreachableAddressIsSkippedForTheNextOne).
+// RFC 5321 5.1: the hosts are tried in order of preference; one that refuses connections
+// is passed over. [outbound] mx_port puts the MX hosts on a port a test may bind.
 TEST_F(SmtpTransportTest, FirstMxHostDownSecondIsUsed) {
   const std::string down = "127.0.0." + std::to_string(100 + ::getpid() % 70 * 2);
   const std::string up = "127.0.0." + std::to_string(101 + ::getpid() % 70 * 2);
-  if (free_tcp_port(up, 25) != 25) GTEST_SKIP() << "cannot bind " << up << ":25";
-  SmtpSink sink(up, 25);
+  const uint16_t port = free_tcp_port(up);
+  SmtpSink sink(up, port);
   dns_.add_mx("example.test", 10, "mx1.example.test");
   dns_.add_mx("example.test", 20, "mx2.example.test");
   dns_.add_a("mx1.example.test", down);
   dns_.add_a("mx2.example.test", up);
+  config_.mx_port = port;
   transport();
 
   const AttemptResult result = attempt();
 
   EXPECT_EQ(result.outcome, Outcome::delivered);
-  EXPECT_THAT(result.fields, Contains(Pair("remote", "mx2.example.test[" + up + "]:25")));
+  EXPECT_THAT(result.fields,
+              Contains(Pair("remote", "mx2.example.test[" + up + "]:" + std::to_string(port))));
   EXPECT_THAT(result.fields, Contains(Pair("remote_mta", "mx2.example.test")));
+}
+
+// An MX host with only an IPv6 address is reached over IPv6.
+TEST_F(SmtpTransportTest, AnMxHostWithOnlyAnIpv6AddressIsReachedOverIpv6) {
+  const uint16_t port = free_tcp_port("::1");
+  if (port == 0) GTEST_SKIP() << "no IPv6 loopback here";
+  AiosmtpdPeer peer("::1", port, "{}");
+  dns_.add_mx("example.test", 10, "mx6.example.test");
+  dns_.add_aaaa("mx6.example.test", "::1");
+  config_.mx_port = port;
+  transport();
+
+  const AttemptResult result = attempt();
+
+  EXPECT_EQ(result.outcome, Outcome::delivered) << result.reply;
+  EXPECT_THAT(result.fields,
+              Contains(Pair("remote", "mx6.example.test[::1]:" + std::to_string(port))));
+  EXPECT_THAT(peer.events(), HasSubstr("\"event\": \"data\""));
 }
 
 TEST_F(SmtpTransportTest, SecondMessageToTheSameDestinationReusesTheConnection) {

@@ -1,0 +1,123 @@
+#include "auth/authentication_results.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "mime/header.h"
+
+namespace herald {
+namespace {
+
+constexpr std::string_view kFieldName = "Authentication-Results";
+
+// RFC 2045 5.1 token: printable ASCII except space and tspecials.
+bool is_token(std::string_view value) {
+  constexpr std::string_view tspecials = "()<>@,;:\\\"/[]?=";
+  return !value.empty() && std::all_of(value.begin(), value.end(), [&](char c) {
+    return c > ' ' && c < 0x7f && tspecials.find(c) == std::string_view::npos;
+  });
+}
+
+// RFC 8601 2.3: a property value is a value (token or quoted-string), or an addr-spec /
+// domain name, which may carry "@" and "." unquoted.
+bool is_plain_value(std::string_view value) {
+  return !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) ||
+           std::string_view("@.-_+=/").find(c) != std::string_view::npos;
+  });
+}
+
+std::string quoted(std::string_view value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// A comment may not hold unbalanced parentheses or backslashes; they become spaces.
+std::string comment(std::string_view text) {
+  std::string out;
+  for (char c : text) out += (c == '(' || c == ')' || c == '\\') ? ' ' : c;
+  return "(" + out + ")";
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// The authserv-id of an Authentication-Results value: the first token after comments and
+// whitespace, up to ";" or space.
+std::string authserv_id_of(std::string_view value) {
+  size_t i = 0;
+  int depth = 0;
+  while (i < value.size()) {
+    const char c = value[i];
+    if (c == '(')
+      ++depth;
+    else if (c == ')' && depth > 0)
+      --depth;
+    else if (depth == 0 && !std::isspace(static_cast<unsigned char>(c)))
+      break;
+    ++i;
+  }
+  size_t end = i;
+  while (end < value.size() && value[end] != ';' && value[end] != '(' &&
+         !std::isspace(static_cast<unsigned char>(value[end]))) {
+    ++end;
+  }
+  return lower(value.substr(i, end - i));
+}
+
+bool is_field_named(std::string_view field, std::string_view name) {
+  return field.size() > name.size() && field[name.size()] == ':' &&
+         lower(field.substr(0, name.size())) == lower(name);
+}
+
+}  // namespace
+
+std::string authentication_results_field(std::string_view authserv_id,
+                                         const std::vector<AuthResult>& results) {
+  std::string value(authserv_id);
+  if (results.empty()) return header_field(kFieldName, value + "; none");
+  for (const AuthResult& r : results) {
+    value += "; " + r.method + "=" + r.result;
+    if (!r.reason.empty()) value += " " + comment(r.reason);
+    for (const auto& [property, text] : r.properties) {
+      value +=
+          " " + property + "=" + (is_plain_value(text) || is_token(text) ? text : quoted(text));
+    }
+  }
+  return header_field(kFieldName, value);
+}
+
+std::string remove_own_authentication_results(std::string_view content,
+                                              std::string_view authserv_id) {
+  const std::string own = lower(authserv_id);
+  std::string out;
+  size_t pos = 0;
+  // Header fields end where a line does not start with whitespace (RFC 5322 2.2.3); the
+  // header section ends at the first empty line.
+  while (pos < content.size()) {
+    if (content.compare(pos, 2, "\r\n") == 0) break;
+    size_t end = content.find("\r\n", pos);
+    while (end != std::string_view::npos && end + 2 < content.size() &&
+           (content[end + 2] == ' ' || content[end + 2] == '\t')) {
+      end = content.find("\r\n", end + 2);
+    }
+    end = end == std::string_view::npos ? content.size() : end + 2;
+    const std::string_view field = content.substr(pos, end - pos);
+    const bool drop = is_field_named(field, kFieldName) &&
+                      authserv_id_of(field.substr(kFieldName.size() + 1)) == own;
+    if (!drop) out += field;
+    pos = end;
+  }
+  out += content.substr(pos);
+  return out;
+}
+
+}  // namespace herald

@@ -23,6 +23,10 @@ namespace {
 // Clock at least this often: a test's ManualClock moves without waking anyone.
 constexpr auto kMaxWait = std::chrono::milliseconds(250);
 
+// At most this many recipients ride one attempt (one SMTP transaction), as Postfix's
+// smtp_destination_recipient_limit; RFC 5321 4.5.3.1.8 has servers take at least 100.
+constexpr size_t kMaxRecipientsPerAttempt = 50;
+
 // What an operator's bounce records (RFC 3463 X.0.0: other, by the postmaster's choice).
 constexpr const char* kReturnedByPostmaster = "5.0.0 returned by the postmaster";
 
@@ -157,16 +161,45 @@ struct QueueRunner::Impl {
         if (attempt) lane.scheduler.finished(due->key);
         continue;
       }
-      Entry& entry = it->second;
-      entry.busy = true;
-      const Delivery delivery = entry.delivery;
-      const SchedulingFacts facts = entry.facts;
+      if (!attempt) {
+        it->second.busy = true;
+        const Delivery delivery = it->second.delivery;
+        lock.unlock();
+        Settled settled = run_expiry(delivery);
+        lock.lock();
+        settle_locked(due->key, std::move(settled));
+        continue;
+      }
+      const std::vector<DeliveryKey> keys = claim_group_locked(lane, due->key);
+      std::vector<Delivery> group;
+      std::vector<SchedulingFacts> facts;
+      for (const DeliveryKey& key : keys) {
+        group.push_back(entries.at(key).delivery);
+        facts.push_back(entries.at(key).facts);
+      }
       lock.unlock();
-      Settled settled = attempt ? run_attempt(lane, delivery, facts) : run_expiry(delivery);
+      std::vector<Settled> settled = run_attempts(lane, group, facts);
       lock.lock();
-      if (attempt) lane.scheduler.finished(due->key);
-      settle_locked(due->key, std::move(settled));
+      lane.scheduler.finished(due->key);
+      for (size_t i = 0; i < keys.size(); ++i) settle_locked(keys[i], std::move(settled[i]));
     }
+  }
+
+  // `lead` and the deliveries of the same message and destination that are due with it,
+  // marked busy: one attempt carries them all (one SMTP transaction, many RCPTs).
+  std::vector<DeliveryKey> claim_group_locked(Lane& lane, const DeliveryKey& lead) {
+    std::vector<DeliveryKey> keys{lead};
+    entries.at(lead).busy = true;
+    for (const DeliveryKey& key :
+         lane.scheduler.take_companions(lead, clock.now(), kMaxRecipientsPerAttempt - 1)) {
+      auto it = entries.find(key);
+      // Out of the schedule either way: a held one waits for release, a busy one is an
+      // operator's, who schedules it again.
+      if (it == entries.end() || it->second.busy || it->second.delivery.held) continue;
+      it->second.busy = true;
+      keys.push_back(key);
+    }
+    return keys;
   }
 
   void wait_locked(Lane& lane, std::unique_lock<std::mutex>& lock) {
@@ -202,28 +235,47 @@ struct QueueRunner::Impl {
 
   // --- one attempt ---------------------------------------------------------------------
 
-  Settled run_attempt(Lane& lane, const Delivery& d, const SchedulingFacts& facts) {
+  // One attempt at deliveries of one message (most often just one), and the record of each
+  // outcome.
+  std::vector<Settled> run_attempts(Lane& lane, const std::vector<Delivery>& group,
+                                    const std::vector<SchedulingFacts>& facts) {
+    const Delivery& lead = group.front();
+    std::optional<MessageRecord> message;
+    std::optional<std::string> content;
     try {
-      const auto message = store.message(d.message_id);
-      if (!message) {
-        spdlog::error("queue: delivery {} belongs to no stored message; dropped from the queue",
-                      key_text(key_of(d)));
-        return {};
-      }
-      const auto content = store.content(d.message_id);
-      // RFC 3463 X.3.0: the mail system lost what it had accepted; retrying cannot help.
-      const AttemptResult result =
-          content ? transport_attempt(lane, *message, d, *content)
-                  : permanent("5.3.0 message content is missing from the store");
-      RecordedAttempt recorded = record_attempt(
-          d, facts, result, clock.now(), budget_for(budgets, recipient_domain(d)), draw_jitter());
-      apply_operator_requests(recorded);
-      keep_deliver_by_appointment(*message, recorded);
-      return record(*message, content.value_or(""), std::move(recorded),
-                    field(result, "remote_mta"));
+      message = store.message(lead.message_id);
+      if (message) content = store.content(lead.message_id);
     } catch (const StoreError& e) {
-      return retry_after_store_error(d, e);
+      std::vector<Settled> later;
+      for (const Delivery& d : group) later.push_back(retry_after_store_error(d, e));
+      return later;
     }
+    if (!message) {
+      spdlog::error("queue: delivery {} belongs to no stored message; dropped from the queue",
+                    key_text(key_of(lead)));
+      return std::vector<Settled>(group.size());
+    }
+    // RFC 3463 X.3.0: the mail system lost what it had accepted; retrying cannot help.
+    const std::vector<AttemptResult> results =
+        content ? transport_attempt(lane, *message, group, *content)
+                : std::vector<AttemptResult>(
+                      group.size(), permanent("5.3.0 message content is missing from the store"));
+    std::vector<Settled> settled;
+    for (size_t i = 0; i < group.size(); ++i) {
+      const Delivery& d = group[i];
+      try {
+        RecordedAttempt recorded =
+            record_attempt(d, facts[i], results[i], clock.now(),
+                           budget_for(budgets, recipient_domain(d)), draw_jitter());
+        apply_operator_requests(recorded);
+        keep_deliver_by_appointment(*message, recorded);
+        settled.push_back(record(*message, content.value_or(""), std::move(recorded),
+                                 field(results[i], "remote_mta")));
+      } catch (const StoreError& e) {
+        settled.push_back(retry_after_store_error(d, e));
+      }
+    }
+    return settled;
   }
 
   Settled run_expiry(const Delivery& d) {
@@ -252,15 +304,22 @@ struct QueueRunner::Impl {
     return Settled{later, {}};
   }
 
-  AttemptResult transport_attempt(Lane& lane, const MessageRecord& message, const Delivery& d,
-                                  std::string_view content) {
+  std::vector<AttemptResult> transport_attempt(Lane& lane, const MessageRecord& message,
+                                               const std::vector<Delivery>& group,
+                                               std::string_view content) {
     try {
-      return lane.transport.attempt(message, d, content);
+      std::vector<AttemptResult> results =
+          group.size() == 1
+              ? std::vector<AttemptResult>{lane.transport.attempt(message, group.front(), content)}
+              : lane.transport.attempt_together(message, group, content);
+      if (results.size() == group.size()) return results;
+      throw std::logic_error("the transport answered for " + std::to_string(results.size()) +
+                             " of " + std::to_string(group.size()) + " deliveries");
     } catch (const std::exception& e) {
       AttemptResult r;
       r.outcome = AttemptResult::Outcome::temporary;
       r.reply = "4.3.0 " + lane.name + " delivery failed: " + e.what();
-      return r;
+      return std::vector<AttemptResult>(group.size(), r);
     }
   }
 

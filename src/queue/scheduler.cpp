@@ -269,6 +269,30 @@ std::optional<Due> Scheduler::take_ready(TimePoint now) {
   }
 }
 
+std::vector<DeliveryKey> Scheduler::take_companions(const DeliveryKey& lead, TimePoint now,
+                                                    size_t limit) {
+  State& s = *state_;
+  std::vector<DeliveryKey> companions;
+  const auto running = s.running.find(lead);
+  if (running == s.running.end()) return companions;
+  s.promote_due(now);
+  // Keys sort by message id, then index: the message's deliveries are one run of the map.
+  auto it = s.waiting.lower_bound(DeliveryKey{lead.message_id, 0});
+  while (it != s.waiting.end() && it->first.message_id == lead.message_id &&
+         companions.size() < limit) {
+    const SchedulingFacts& facts = it->second.facts;
+    const bool rides = it->second.ready && facts.destination == running->second.destination &&
+                       !(facts.expires && *facts.expires <= now);
+    if (!rides) {
+      ++it;
+      continue;
+    }
+    companions.push_back(it->first);
+    s.remove_waiting(it++);
+  }
+  return companions;
+}
+
 void Scheduler::finished(const DeliveryKey& key) {
   State& s = *state_;
   auto it = s.running.find(key);

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "queue/scheduling_facts.h"
 #include "util/clock.h"
@@ -71,6 +72,12 @@ class Scheduler {
   // slot needed), then the best ready delivery whose destination has a usable slot and a
   // rate token. nullopt when nothing may start now; see next_wakeup().
   std::optional<Due> take_ready(TimePoint now);
+
+  // Deliveries of the same message and destination as `lead` (just handed out as an
+  // attempt) that are ready at `now`, at most `limit`, in index order: they leave the
+  // schedule and ride in the lead's attempt and slot (one SMTP transaction carries several
+  // recipients), so finished(lead) ends them all. None whose hard stop has come.
+  std::vector<DeliveryKey> take_companions(const DeliveryKey& lead, TimePoint now, size_t limit);
 
   // The attempt of `key` is over: frees its destination slot. Unknown keys are ignored.
   void finished(const DeliveryKey& key);

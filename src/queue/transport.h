@@ -32,6 +32,17 @@ class Transport {
   virtual ~Transport() = default;
   virtual AttemptResult attempt(const MessageRecord& message, const Delivery& delivery,
                                 std::string_view content) = 0;
+
+  // Deliveries of one message that go to the same destination, carried together where the
+  // transport can (one SMTP transaction for several recipients): one result per delivery,
+  // in their order. This default attempts each alone.
+  virtual std::vector<AttemptResult> attempt_together(const MessageRecord& message,
+                                                      const std::vector<Delivery>& deliveries,
+                                                      std::string_view content) {
+    std::vector<AttemptResult> results;
+    for (const Delivery& d : deliveries) results.push_back(attempt(message, d, content));
+    return results;
+  }
 };
 
 }  // namespace herald

@@ -77,11 +77,14 @@ std::optional<std::string> address_literal(std::string_view domain) {
   return std::string(inside);
 }
 
-OutboundMessage outbound_message(const MessageRecord& message, const Delivery& delivery,
+OutboundMessage outbound_message(const MessageRecord& message,
+                                 const std::vector<Delivery>& deliveries,
                                  std::string_view content) {
   OutboundMessage out;
   out.reverse_path = message.envelope.mail_from;
-  out.recipients.push_back({delivery.mailbox, delivery.notify, delivery.original_recipient});
+  for (const Delivery& d : deliveries) {
+    out.recipients.push_back({d.mailbox, d.notify, d.original_recipient});
+  }
   out.content = content;
   out.body =
       message.envelope.body_type == "8BITMIME" ? BodyType::eight_bit_mime : BodyType::seven_bit;
@@ -184,9 +187,14 @@ struct NextHops {
 // pool and turned out dead before the transaction got anywhere; the message never went and
 // another connection should carry it.
 struct Sent {
-  AttemptResult result;
+  std::vector<AttemptResult> results;  // one per recipient, in order
   bool stale = false;
 };
+
+// The same outcome for every recipient: what happens before a transaction decides per RCPT.
+std::vector<AttemptResult> for_each_of(size_t recipients, const AttemptResult& outcome) {
+  return std::vector<AttemptResult>(recipients, outcome);
+}
 
 }  // namespace
 
@@ -208,13 +216,15 @@ class SmtpTransport::Impl : public std::enable_shared_from_this<Impl> {
     settings_.opportunistic_tls = config_.opportunistic_tls;
   }
 
-  AttemptResult attempt(const MessageRecord& message, const Delivery& delivery,
-                        std::string_view content);
+  std::vector<AttemptResult> attempt(const MessageRecord& message,
+                                     const std::vector<Delivery>& deliveries,
+                                     std::string_view content);
   void shutdown();
 
  private:
-  asio::awaitable<AttemptResult> run(const MessageRecord& message, const Delivery& delivery,
-                                     std::string_view content);
+  asio::awaitable<std::vector<AttemptResult>> run(const MessageRecord& message,
+                                                  const std::vector<Delivery>& deliveries,
+                                                  std::string_view content);
   asio::awaitable<NextHops> next_hops(const std::string& domain, const RouteConfig* route);
   asio::awaitable<std::vector<asio::ip::address>> addresses_of(const std::string& host,
                                                                bool& dns_trouble);
@@ -258,31 +268,34 @@ class SmtpTransport::Impl : public std::enable_shared_from_this<Impl> {
   std::minstd_rand random_{std::random_device{}()};  // spreads load over equal MX hosts
 };
 
-AttemptResult SmtpTransport::Impl::attempt(const MessageRecord& message, const Delivery& delivery,
-                                           std::string_view content) {
-  if (shut_down_) return shutting_down();
+std::vector<AttemptResult> SmtpTransport::Impl::attempt(const MessageRecord& message,
+                                                        const std::vector<Delivery>& deliveries,
+                                                        std::string_view content) {
+  const size_t n = deliveries.size();
+  if (shut_down_) return for_each_of(n, shutting_down());
   // The promise belongs to the completion handler: if the io_context is destroyed with the
   // attempt unfinished, the handler goes with it and get() throws instead of waiting forever.
-  std::promise<AttemptResult> promise;
-  std::future<AttemptResult> future = promise.get_future();
-  asio::co_spawn(
-      strand_, run(message, delivery, content),
-      [promise = std::move(promise)](std::exception_ptr error, AttemptResult outcome) mutable {
-        if (error) {
-          promise.set_exception(error);
-        } else {
-          promise.set_value(std::move(outcome));
-        }
-      });
+  std::promise<std::vector<AttemptResult>> promise;
+  std::future<std::vector<AttemptResult>> future = promise.get_future();
+  asio::co_spawn(strand_, run(message, deliveries, content),
+                 [promise = std::move(promise)](std::exception_ptr error,
+                                                std::vector<AttemptResult> outcomes) mutable {
+                   if (error) {
+                     promise.set_exception(error);
+                   } else {
+                     promise.set_value(std::move(outcomes));
+                   }
+                 });
   try {
     return future.get();
   } catch (const std::future_error&) {
-    return shutting_down();
+    return for_each_of(n, shutting_down());
   } catch (const std::exception& e) {
     // A bug, not the remote side: the delivery stays queued and the log says what happened.
-    spdlog::error("smtp-out internal error id={} rcpt=<{}>: {}", message.id, delivery.mailbox,
-                  e.what());
-    return result(Outcome::temporary, std::string("4.3.0 internal error: ") + e.what());
+    spdlog::error("smtp-out internal error id={} rcpt=<{}>: {}", message.id,
+                  deliveries.front().mailbox, e.what());
+    return for_each_of(
+        n, result(Outcome::temporary, std::string("4.3.0 internal error: ") + e.what()));
   }
 }
 
@@ -308,21 +321,26 @@ void SmtpTransport::Impl::close_idle() {
   idle_.clear();
 }
 
-asio::awaitable<AttemptResult> SmtpTransport::Impl::run(const MessageRecord& message,
-                                                        const Delivery& delivery,
-                                                        std::string_view content) {
+// Several recipients of one message in one domain ride one transaction (RFC 5321 3.3: one
+// MAIL, a RCPT each); until the transaction starts, whatever happens happens to all of them.
+asio::awaitable<std::vector<AttemptResult>> SmtpTransport::Impl::run(
+    const MessageRecord& message, const std::vector<Delivery>& deliveries,
+    std::string_view content) {
   const auto self = shared_from_this();
-  const std::string domain = domain_of(delivery.mailbox);
+  const size_t n = deliveries.size();
+  const std::string domain = domain_of(deliveries.front().mailbox);
   if (domain.empty()) {
-    co_return result(Outcome::permanent,
-                     "5.1.3 recipient " + delivery.mailbox + " has no domain to deliver to");
+    co_return for_each_of(
+        n, result(Outcome::permanent, "5.1.3 recipient " + deliveries.front().mailbox +
+                                          " has no domain to deliver to"));
   }
   // RFC 3030 3: BINARYMIME needs a peer that offers it, and herald's client never sends it.
   if (message.envelope.body_type == "BINARYMIME") {
-    co_return result(Outcome::permanent,
-                     "5.6.3 binary content (BINARYMIME, RFC 3030) cannot be relayed by herald");
+    co_return for_each_of(
+        n, result(Outcome::permanent,
+                  "5.6.3 binary content (BINARYMIME, RFC 3030) cannot be relayed by herald"));
   }
-  const OutboundMessage outbound = outbound_message(message, delivery, content);
+  const OutboundMessage outbound = outbound_message(message, deliveries, content);
   const RouteConfig* route = route_for(domain);
   // The pool's key (smtp_transport.h): the route's next hop, or the recipient domain.
   const std::string destination =
@@ -330,18 +348,18 @@ asio::awaitable<AttemptResult> SmtpTransport::Impl::run(const MessageRecord& mes
 
   while (const ConnectionPtr idle = take_idle(destination)) {
     Sent sent = co_await send(idle, outbound, message.id);
-    if (!sent.stale) co_return sent.result;
+    if (!sent.stale) co_return sent.results;
   }
-  if (shut_down_) co_return shutting_down();
+  if (shut_down_) co_return for_each_of(n, shutting_down());
 
   const NextHops hops = co_await next_hops(domain, route);
-  if (hops.failure) co_return *hops.failure;
+  if (hops.failure) co_return for_each_of(n, *hops.failure);
   std::string last_error;
   bool dns_trouble = false;
   bool any_address = false;
   for (const std::string& host : hops.hosts) {
     const std::vector<asio::ip::address> addresses = co_await addresses_of(host, dns_trouble);
-    if (shut_down_) co_return shutting_down();
+    if (shut_down_) co_return for_each_of(n, shutting_down());
     if (addresses.empty()) {
       last_error =
           dns_trouble ? "cannot look up the address of " + host : host + " has no address (A/AAAA)";
@@ -354,18 +372,18 @@ asio::awaitable<AttemptResult> SmtpTransport::Impl::run(const MessageRecord& mes
     for (const asio::ip::address& address : addresses) {
       const ConnectionPtr connection =
           co_await open(host, address, hops.port, destination, message.id, last_error);
-      if (shut_down_) co_return shutting_down();
-      if (connection) co_return (co_await send(connection, outbound, message.id)).result;
+      if (shut_down_) co_return for_each_of(n, shutting_down());
+      if (connection) co_return (co_await send(connection, outbound, message.id)).results;
     }
   }
   // RFC 5321 5.1: an MX list none of whose hosts has an address cannot be delivered to.
   // A route is the operator's: a name that does not resolve there is left to be fixed.
   if (hops.from_mx && !any_address && !dns_trouble) {
-    co_return result(Outcome::permanent,
-                     "5.4.4 no mail host of " + domain + " has an address: " + last_error);
+    co_return for_each_of(n, result(Outcome::permanent, "5.4.4 no mail host of " + domain +
+                                                            " has an address: " + last_error));
   }
-  co_return result(Outcome::temporary,
-                   "4.4.1 no mail host of " + domain + " could be reached: " + last_error);
+  co_return for_each_of(n, result(Outcome::temporary, "4.4.1 no mail host of " + domain +
+                                                          " could be reached: " + last_error));
 }
 
 const RouteConfig* SmtpTransport::Impl::route_for(const std::string& domain) const {
@@ -504,36 +522,40 @@ asio::awaitable<Sent> SmtpTransport::Impl::send(ConnectionPtr connection,
   ++connection->messages;
   ClientStep first = connection->session.send(message);
   const ClientStep::Next next = co_await drive(*connection, std::move(first));
-  Sent sent{connection->session.outcomes().at(0)};
+  Sent sent{connection->session.outcomes()};
+  const AttemptResult& first_outcome = sent.results.front();
   // A reused connection that the server closed while it sat idle shows it only now: the
   // first read finds it gone, or the server's 421 (RFC 5321 3.8) is the first reply. Nothing
   // of the message was taken then (its content waits for the replies to MAIL and RCPT), so
   // a fresh connection carries it and the delivery loses no attempt.
   sent.stale = reused && next == ClientStep::Next::close &&
-               sent.result.outcome == Outcome::temporary && !connection->cancelled &&
-               (connection->read_since_send == 0 || sent.result.reply.starts_with("421"));
+               first_outcome.outcome == Outcome::temporary && !connection->cancelled &&
+               (connection->read_since_send == 0 || first_outcome.reply.starts_with("421"));
   if (sent.stale) {
     spdlog::info("smtp-out stale-connection id={} remote={} reason=\"{}\"", message_id,
-                 connection->remote(), sent.result.reply);
+                 connection->remote(), first_outcome.reply);
     finish(connection, next);
     co_return sent;
   }
-  if (connection->cancelled && sent.result.outcome == Outcome::temporary) {
-    sent.result.reply = shutting_down().reply;
+  for (size_t i = 0; i < sent.results.size(); ++i) {
+    AttemptResult& outcome = sent.results[i];
+    if (connection->cancelled && outcome.outcome == Outcome::temporary) {
+      outcome.reply = shutting_down().reply;
+    }
+    outcome.fields = {
+        {"remote", connection->remote()},
+        {"tls", connection->tls ? connection->tls_version : "no"},
+        {"remote_mta", connection->host},
+        // RFC 3461 5.2: a peer that offers DSN took the sender's NOTIFY with the message.
+        {"peer_dsn", connection->session.extensions().dsn ? "yes" : "no"},
+    };
+    const char* verdict = outcome.outcome == Outcome::delivered   ? "delivered"
+                          : outcome.outcome == Outcome::temporary ? "deferred"
+                                                                  : "bounced";
+    spdlog::info("smtp-out {} id={} rcpt=<{}> remote={} tls={} reply=\"{}\"", verdict, message_id,
+                 message.recipients[i].address, connection->remote(),
+                 connection->tls ? connection->tls_version : "no", outcome.reply);
   }
-  sent.result.fields = {
-      {"remote", connection->remote()},
-      {"tls", connection->tls ? connection->tls_version : "no"},
-      {"remote_mta", connection->host},
-      // RFC 3461 5.2: a peer that offers DSN took the sender's NOTIFY with the message.
-      {"peer_dsn", connection->session.extensions().dsn ? "yes" : "no"},
-  };
-  const char* verdict = sent.result.outcome == Outcome::delivered   ? "delivered"
-                        : sent.result.outcome == Outcome::temporary ? "deferred"
-                                                                    : "bounced";
-  spdlog::info("smtp-out {} id={} rcpt=<{}> remote={} tls={} reply=\"{}\"", verdict, message_id,
-               message.recipients.front().address, connection->remote(),
-               connection->tls ? connection->tls_version : "no", sent.result.reply);
   finish(connection, next);
   co_return sent;
 }
@@ -700,7 +722,13 @@ SmtpTransport::~SmtpTransport() {
 
 AttemptResult SmtpTransport::attempt(const MessageRecord& message, const Delivery& delivery,
                                      std::string_view content) {
-  return impl_->attempt(message, delivery, content);
+  return impl_->attempt(message, {delivery}, content).front();
+}
+
+std::vector<AttemptResult> SmtpTransport::attempt_together(const MessageRecord& message,
+                                                           const std::vector<Delivery>& deliveries,
+                                                           std::string_view content) {
+  return impl_->attempt(message, deliveries, content);
 }
 
 void SmtpTransport::shutdown() {

@@ -57,6 +57,14 @@ class SmtpTransport final : public Transport {
   AttemptResult attempt(const MessageRecord& message, const Delivery& delivery,
                         std::string_view content) override;
 
+  // Several deliveries of `message` to one recipient domain in one transaction (one MAIL,
+  // a RCPT each; RFC 5321 3.3), with an outcome per recipient as its RCPT and the end of
+  // data decided; trouble before the transaction (DNS, connections) is every recipient's.
+  // Otherwise as attempt().
+  std::vector<AttemptResult> attempt_together(const MessageRecord& message,
+                                              const std::vector<Delivery>& deliveries,
+                                              std::string_view content) override;
+
   // Ends attempts in progress (they return temporary, "4.4.2 herald is shutting down") and
   // closes idle connections; later attempts return the same at once. Thread-safe.
   void shutdown();

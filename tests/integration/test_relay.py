@@ -93,6 +93,23 @@ def test_authenticated_user_relays_to_the_mx_and_the_ledger_keeps_the_remote_rep
     assert herald.new_messages(ALICE) == []  # default NOTIFY: no DSN for a success
 
 
+def test_recipients_in_one_domain_share_one_transaction(start_herald, start_nsd, start_peer,
+                                                        alice_hash):
+    peer = start_peer("127.0.0.12", name="mx1.many.test")
+    dns = start_nsd([mx_zone("many.test", (10, "127.0.0.12"))])
+    herald = start_herald(**relay_options(alice_hash, dns, mx_port=peer.port))
+
+    recipients = ["ann@many.test", "ben@many.test", "cat@many.test"]
+    sent = submit(herald, recipients)
+
+    for recipient in recipients:
+        assert fate(herald, sent.message_id, recipient)[0] == "delivered"
+    settled(herald)
+    # RFC 5321 3.3: one MAIL, a RCPT each, one copy of the content.
+    [arrived] = peer.messages()
+    assert sorted(arrived.rcpt_tos) == recipients
+
+
 def test_trusted_network_client_relays_without_auth(start_herald, start_nsd, start_peer,
                                                     alice_hash):
     peer = start_peer("127.0.0.12", name="mx1.relay.test")

@@ -91,6 +91,19 @@ class FakeTransport final : public Transport {
     std::lock_guard lock(mutex_);
     return contents_.at(call);
   }
+  std::vector<AttemptResult> attempt_together(const MessageRecord& message,
+                                              const std::vector<Delivery>& deliveries,
+                                              std::string_view content) override {
+    {
+      std::lock_guard lock(mutex_);
+      group_sizes_.push_back(deliveries.size());
+    }
+    return Transport::attempt_together(message, deliveries, content);
+  }
+  std::vector<size_t> group_sizes() {
+    std::lock_guard lock(mutex_);
+    return group_sizes_;
+  }
   std::vector<std::string> messages_called() {
     std::lock_guard lock(mutex_);
     std::vector<std::string> out;
@@ -103,6 +116,7 @@ class FakeTransport final : public Transport {
   std::condition_variable changed_;
   std::vector<Outcome> script_;
   std::vector<Delivery> calls_;
+  std::vector<size_t> group_sizes_;
   std::vector<std::string> contents_;
   bool held_ = false;
   int running_ = 0;
@@ -507,6 +521,30 @@ TEST_F(QueueRunnerTest, ASlowRemoteTransportDoesNotDelayLocalDelivery) {
   EXPECT_EQ(stored(out[0]).state, DeliveryState::queued);
   remote.release();
   ASSERT_TRUE(wait_for_state(out[0], DeliveryState::delivered, 1));
+}
+
+// One transaction for the recipients of a message in one domain: the transport is handed
+// them together, and each still gets its own outcome.
+TEST_F(QueueRunnerTest, RecipientsOfAMessageInOneDomainAreAttemptedTogether) {
+  FakeTransport local({Outcome::delivered});
+  // Calls: x, then a and b together, then c.
+  FakeTransport remote({Outcome::delivered, Outcome::delivered, Outcome::permanent,
+                        Outcome::delivered});
+  remote.hold();
+  config_.remote_delivery_workers = 1;
+  QueueRunner runner(*store_, local, &remote, clock_, settings());
+  runner.start();
+  const auto first = commit({"x@remote.example"}, {}, {}, "smtp");
+  hand_over(runner, first);
+  ASSERT_TRUE(remote.wait_for_calls(1));  // the one worker is busy: the rest gather
+  const auto group =
+      commit({"a@remote.example", "b@remote.example", "c@other.example"}, {}, {}, "smtp");
+  hand_over(runner, group);
+  remote.release();
+  ASSERT_TRUE(wait_for_state(group[0], DeliveryState::delivered, 1));
+  ASSERT_TRUE(wait_for_state(group[1], DeliveryState::bounced, 1));
+  ASSERT_TRUE(wait_for_state(group[2], DeliveryState::delivered, 1));
+  EXPECT_EQ(remote.group_sizes(), std::vector<size_t>{2}) << "a and b together, c alone";
 }
 
 TEST_F(QueueRunnerTest, ADeliveryOfAnUnknownTransportStaysPending) {

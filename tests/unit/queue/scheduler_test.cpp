@@ -291,5 +291,31 @@ TEST(Scheduler, NextWakeupIsEmptyWhenOnlyBusySlotsHoldThingsUp) {
   EXPECT_EQ(next_attempt(scheduler, kT0), "b");
 }
 
+// One SMTP transaction carries every recipient of a message in one domain.
+TEST(Scheduler, CompanionsAreTheSameMessagesReadyDeliveriesToTheSameDestination) {
+  Scheduler scheduler(limited(1, 0, 0));
+  const auto at = [](const std::string& id, uint32_t index) { return DeliveryKey{id, index}; };
+  scheduler.insert(at("m1", 0), mail("a.example", 0, kT0));
+  scheduler.insert(at("m1", 1), mail("a.example", 0, kT0));
+  scheduler.insert(at("m1", 2), mail("b.example", 0, kT0));
+  SchedulingFacts later = mail("a.example", 0, kT0);
+  later.next_attempt = kT0 + hours(1);
+  scheduler.insert(at("m1", 3), later);
+  scheduler.insert(at("m1", 4), mail("a.example", 0, kT0));
+  scheduler.insert(at("m2", 0), mail("a.example", 0, kT0));
+
+  const auto due = scheduler.take_ready(kT0);
+  ASSERT_TRUE(due);
+  ASSERT_EQ(due->key, at("m1", 0));
+  EXPECT_EQ(scheduler.take_companions(due->key, kT0, 1), std::vector<DeliveryKey>{at("m1", 1)});
+  EXPECT_EQ(scheduler.take_companions(due->key, kT0, 10), std::vector<DeliveryKey>{at("m1", 4)});
+  EXPECT_EQ(scheduler.waiting(), 3u);  // m1/2 (another domain), m1/3 (not yet), m2/0
+  EXPECT_EQ(scheduler.in_flight(), 1u);
+  EXPECT_EQ(next_attempt(scheduler, kT0), "m1") << "m1/2 goes to another destination";
+  EXPECT_EQ(next_attempt(scheduler, kT0), "") << "a.example's one slot is the group's";
+  scheduler.finished(due->key);
+  EXPECT_EQ(next_attempt(scheduler, kT0), "m2");
+}
+
 }  // namespace
 }  // namespace herald

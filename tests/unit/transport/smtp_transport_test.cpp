@@ -180,6 +180,34 @@ TEST_F(SmtpTransportTest, OutcomesArePerRecipientOnOneConnection) {
   EXPECT_THAT(events, Not(HasSubstr(R"("rcpts": ["nobody@example.test"])")));
 }
 
+// RFC 5321 3.3: one MAIL, a RCPT per recipient, one copy of the content; each recipient has
+// the outcome its own RCPT (or the end of data) gave.
+TEST_F(SmtpTransportTest, RecipientsOfOneMessageShareOneTransaction) {
+  const uint16_t port = free_tcp_port("127.0.0.1");
+  AiosmtpdPeer peer("127.0.0.1", port,
+                    R"({"rcpt_replies": {"nobody@example.test": "550 5.1.1 no such user"}})");
+  dns_.add_a("relay.example.test", "127.0.0.1");
+  transport({route(port)});
+  Delivery carol = delivery("carol@example.test");
+  carol.index = 2;
+
+  const std::vector<AttemptResult> results = transport_->attempt_together(
+      message(), {delivery("bob@example.test"), delivery("nobody@example.test"), carol}, kContent);
+
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].outcome, Outcome::delivered);
+  EXPECT_EQ(results[1].outcome, Outcome::permanent);
+  EXPECT_EQ(results[1].reply, "550 5.1.1 no such user");
+  EXPECT_EQ(results[2].outcome, Outcome::delivered);
+  const std::string events = peer.events();
+  EXPECT_THAT(events, HasSubstr(R"("rcpts": ["bob@example.test", "carol@example.test"])"));
+  size_t mails = 0;
+  for (size_t at = 0; (at = events.find(R"("event": "mail")", at)) != std::string::npos; ++at) {
+    ++mails;
+  }
+  EXPECT_EQ(mails, 1u) << events;
+}
+
 TEST_F(SmtpTransportTest, NullMxIsPermanent) {
   dns_.add_mx("nomail.test", 0, ".");
   transport();

@@ -2,10 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "auth/spf.h"
-#include "auth/spf_macro.h"
-#include "dns/memory_resolver.h"
-
 namespace herald {
 namespace {
 
@@ -65,73 +61,6 @@ TEST(SpfRecordParser, SyntaxErrorsAnywhereRejectTheRecord) {
   EXPECT_TRUE(is_syntax_error("v=spf1 foo=%q"));                   // bad escape in modifier
   EXPECT_TRUE(is_syntax_error("v=spf1 -all\tip4:192.0.2.1"));      // only spaces separate
   EXPECT_TRUE(is_syntax_error("v=spf1 frobnicate"));
-}
-
-TEST(SpfMacros, ReverseTruncateAndEscape) {
-  SpfMacroValues values;
-  values.sender = "strong-bad@email.example.com";
-  values.local_part = "strong-bad";
-  values.sender_domain = "email.example.com";
-  values.domain = "email.example.com";
-  values.ip = "192.0.2.3";
-  // RFC 7208 7.4 examples.
-  EXPECT_EQ(expand_spf_macros("%{d4}", values, false), "email.example.com");
-  EXPECT_EQ(expand_spf_macros("%{d2}", values, false), "example.com");
-  EXPECT_EQ(expand_spf_macros("%{dr}", values, false), "com.example.email");
-  EXPECT_EQ(expand_spf_macros("%{l-}", values, false), "strong.bad");
-  EXPECT_EQ(expand_spf_macros("%{ir}.%{v}._spf.%{d2}", values, false),
-            "3.2.0.192.in-addr._spf.example.com");
-  EXPECT_EQ(expand_spf_macros("%{S}", values, false), "strong-bad%40email.example.com");
-  EXPECT_EQ(expand_spf_macros("a%_b%-c%%", values, false), "a b%20c%");
-  EXPECT_EQ(expand_spf_macros("%{r}", values, false), std::nullopt);
-}
-
-SpfOutcome check(MemoryResolver& resolver, std::string ip, std::string mail_from) {
-  SpfRequest request;
-  request.client_ip = std::move(ip);
-  request.mail_from = std::move(mail_from);
-  request.helo = "mail.example.org";
-  return check_spf_blocking(resolver, request);
-}
-
-TEST(SpfCheck, ListedAddressPassesOthersFailWithDefaultExplanation) {
-  MemoryResolver resolver;
-  resolver.add_txt("example.org", {"v=spf1 ip4:192.0.2.0/24 ", "-all"});
-  EXPECT_EQ(check(resolver, "192.0.2.9", "a@example.org").result, SpfResult::pass);
-  SpfOutcome outcome = check(resolver, "198.51.100.1", "a@example.org");
-  EXPECT_EQ(outcome.result, SpfResult::fail);
-  EXPECT_EQ(outcome.explanation, SpfOptions{}.default_explanation);
-}
-
-TEST(SpfCheck, NoRecordIsNoneAndTwoRecordsArePermerror) {
-  MemoryResolver resolver;
-  resolver.add_txt("two.example.org", {"v=spf1 -all"});
-  resolver.add_txt("two.example.org", {"v=spf1 +all"});
-  EXPECT_EQ(check(resolver, "192.0.2.1", "a@none.example.org").result, SpfResult::none);
-  EXPECT_EQ(check(resolver, "192.0.2.1", "a@two.example.org").result, SpfResult::permerror);
-}
-
-TEST(SpfCheck, DnsTimeoutIsTemperror) {
-  MemoryResolver resolver;
-  resolver.fail("slow.example.org", DnsStatus::timeout);
-  EXPECT_EQ(check(resolver, "192.0.2.1", "a@slow.example.org").result, SpfResult::temperror);
-}
-
-TEST(SpfCheck, EleventhDnsTermIsPermerror) {
-  MemoryResolver resolver;
-  std::string record = "v=spf1";
-  for (int i = 0; i < 11; ++i) record += " a:host" + std::to_string(i) + ".example.org";
-  resolver.add_txt("example.org", {record + " -all"});
-  for (int i = 0; i < 11; ++i)
-    resolver.add_a("host" + std::to_string(i) + ".example.org", "198.51.100.1");
-  EXPECT_EQ(check(resolver, "192.0.2.1", "a@example.org").result, SpfResult::permerror);
-}
-
-TEST(SpfCheck, NullReversePathChecksPostmasterAtHelo) {
-  MemoryResolver resolver;
-  resolver.add_txt("mail.example.org", {"v=spf1 exists:%{l}.%{d} -all"});
-  resolver.add_a("postmaster.mail.example.org", "127.0.0.2");
-  EXPECT_EQ(check(resolver, "192.0.2.1", "").result, SpfResult::pass);
 }
 
 }  // namespace

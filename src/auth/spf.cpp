@@ -206,7 +206,8 @@ class Check {
   }
 
   asio::awaitable<std::vector<std::string>> addresses(const std::string& name, DnsStatus& status) {
-    // Two statements, not a conditional expression: GCC 12 miscompiles co_await inside ?:.
+    // Two statements, not a conditional expression: with co_await inside ?: GCC 12 built
+    // code here that read the answer after it was freed (a crash in the mx mechanism).
     DnsAnswer<std::string> answer;
     if (ip_.v6) {
       answer = co_await lookup(&Resolver::lookup_aaaa, name);

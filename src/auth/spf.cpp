@@ -19,7 +19,6 @@ namespace herald {
 namespace {
 
 namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
 
 struct IpAddress {
   bool v6 = false;
@@ -162,12 +161,14 @@ struct Step {
 class Check {
  public:
   Check(Resolver& resolver, const SpfRequest& request, const SpfOptions& options)
-      : resolver_(resolver), options_(options), deadline_(Clock::now() + options.time_limit) {
+      : resolver_(resolver),
+        options_(options),
+        clock_(options.clock ? *options.clock : system_clock_),
+        deadline_(clock_.now() + options.time_limit) {
     values_.helo = request.helo;
     values_.receiver = request.receiver;
-    values_.timestamp = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+    values_.timestamp =
+        std::chrono::duration_cast<std::chrono::seconds>(clock_.now().time_since_epoch()).count();
   }
 
   asio::awaitable<SpfOutcome> run(const SpfRequest& request) {
@@ -201,7 +202,7 @@ class Check {
  private:
   template <class Record>
   asio::awaitable<DnsAnswer<Record>> lookup(ResolverLookup<Record> method, std::string name) {
-    if (Clock::now() >= deadline_) co_return DnsAnswer<Record>{DnsStatus::timeout};
+    if (clock_.now() >= deadline_) co_return DnsAnswer<Record>{DnsStatus::timeout};
     co_return co_await dns_lookup(resolver_, method, std::move(name));
   }
 
@@ -468,7 +469,9 @@ class Check {
 
   Resolver& resolver_;
   const SpfOptions& options_;
-  Clock::time_point deadline_;
+  SystemClock system_clock_;
+  const Clock& clock_;
+  TimePoint deadline_;
   SpfMacroValues values_;
   IpAddress ip_;
   int dns_terms_ = 0;

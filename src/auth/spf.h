@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "dns/resolver.h"
+#include "util/clock.h"
 
 namespace herald {
 
@@ -41,6 +42,9 @@ struct SpfOptions {
   // RFC 7208 4.6.4: the whole check is bounded in time (the RFC suggests at least 20 s);
   // a check that runs out is a temperror. Checked before each DNS lookup.
   std::chrono::milliseconds time_limit{20'000};
+  // Where "now" comes from, for the time limit and %{t}; null means the system clock. Must
+  // outlive the check.
+  const Clock* clock = nullptr;
 };
 
 struct SpfOutcome {

@@ -92,5 +92,31 @@ TEST(SpfCheck, Ipv4MappedClientMatchesIp4) {
   EXPECT_EQ(check(resolver, "::ffff:192.0.2.1", "a@example.org").result, SpfResult::pass);
 }
 
+TEST(SpfCheck, CheckThatRunsOutOfTimeIsTemperror) {
+  MemoryResolver resolver;
+  resolver.add_txt("example.org", {"v=spf1 +all"});
+  ManualClock clock(TimePoint(std::chrono::seconds(1'700'000'000)));
+  SpfOptions options;
+  options.clock = &clock;
+  options.time_limit = std::chrono::milliseconds(0);
+  SpfRequest request;
+  request.client_ip = "192.0.2.1";
+  request.mail_from = "a@example.org";
+  EXPECT_EQ(check_spf_blocking(resolver, request, options).result, SpfResult::temperror);
+}
+
+TEST(SpfCheck, TimestampMacroReadsTheInjectedClock) {
+  MemoryResolver resolver;
+  resolver.add_txt("example.org", {"v=spf1 -all exp=why.example.org"});
+  resolver.add_txt("why.example.org", {"refused at %{t}"});
+  ManualClock clock(TimePoint(std::chrono::seconds(1'700'000'000)));
+  SpfOptions options;
+  options.clock = &clock;
+  SpfRequest request;
+  request.client_ip = "192.0.2.1";
+  request.mail_from = "a@example.org";
+  EXPECT_EQ(check_spf_blocking(resolver, request, options).explanation, "refused at 1700000000");
+}
+
 }  // namespace
 }  // namespace herald

@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <map>
 
 namespace herald {
 namespace {
 
+// The characters of FWS (RFC 5322 3.2.2), which RFC 6376 3.2 allows around tags and values.
 bool is_wsp(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
@@ -66,7 +66,7 @@ std::variant<TagList, DkimSyntaxError> parse_tag_list(std::string_view text) {
     if (!name_ok) return DkimSyntaxError{"bad tag name \"" + std::string(name) + "\""};
     for (char c : value) {
       const auto u = static_cast<unsigned char>(c);
-      if (!is_wsp(c) && (u < 0x21 || u > 0x7e || c == ';'))
+      if (!is_wsp(c) && (u < 0x21 || u > 0x7e))
         return DkimSyntaxError{"bad character in tag " + std::string(name)};
     }
     for (const auto& [seen, ignored] : tags)

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "auth/dkim_signature.h"
 #include "util/clock.h"

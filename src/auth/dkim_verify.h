@@ -15,7 +15,9 @@ namespace herald {
 class Resolver;
 
 // RFC 8601 2.7.1 result names for one signature ("none" is a message with no signature:
-// an empty list of verdicts).
+// an empty list of verdicts). This verifier gives pass; fail (body hash or signature wrong);
+// permerror (field or key record unusable, expired, no key); temperror (DNS failed); policy
+// (RFC 8301 refusals). neutral is there for callers that map other outcomes to it.
 enum class DkimResult { pass, fail, neutral, temperror, permerror, policy };
 std::string_view to_string(DkimResult result);
 

@@ -12,10 +12,12 @@
 //   herald [--config FILE] queue retry ID|--all
 //   herald [--config FILE] queue hold|release|bounce ID
 //   herald hash-password [--scheme yescrypt|sha512crypt|bcrypt]   (password on stdin)
+//   herald dkim keygen DOMAIN SELECTOR [--algorithm rsa|ed25519] --key-out FILE
 //
 // Exit status: 0 done, 1 not found, the store could not be read, heraldd is not running or
-// refused the change (or no hash could be made), 2 bad usage or config (or an empty
-// password).
+// refused the change (or no hash could be made, or the key file could not be written),
+// 2 bad usage or config (or an empty password).
+#include <fcntl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -23,12 +25,15 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "auth/dkim_keygen.h"
 #include "config/config.h"
 #include "directory/password_hash.h"
 #include "server/control_client.h"
@@ -376,6 +381,28 @@ int hash_password(const std::string& scheme_name) {
   return 0;
 }
 
+// Writes a new DKIM private key to `key_out` (mode 0600, never over an existing file, so
+// that a published key is not lost) and prints the TXT record to publish.
+int dkim_keygen(const std::string& domain, const std::string& selector,
+                const std::string& algorithm, const std::string& key_out) {
+  const DkimKeyPair pair = generate_dkim_key(
+      algorithm == "ed25519" ? DkimKeyRecord::KeyType::ed25519 : DkimKeyRecord::KeyType::rsa);
+  const int fd = ::open(key_out.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    std::cerr << "herald: cannot create " << key_out << ": " << std::strerror(errno)
+              << " (an existing key file is never overwritten)\n";
+    return kExitNotFound;
+  }
+  const std::string& pem = pair.private_key_pem;
+  const bool written = ::write(fd, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size());
+  if (::close(fd) != 0 || !written) {
+    std::cerr << "herald: cannot write " << key_out << ": " << std::strerror(errno) << "\n";
+    return kExitNotFound;
+  }
+  std::cout << dkim_zone_line(lower_case(domain), lower_case(selector), pair.key_record) << "\n";
+  return 0;
+}
+
 }  // namespace
 }  // namespace herald
 
@@ -455,12 +482,27 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"yescrypt", "sha512crypt", "bcrypt"}))
       ->capture_default_str();
 
+  auto* dkim_command = app.add_subcommand("dkim", "DKIM signing keys");
+  dkim_command->require_subcommand(1);
+  auto* keygen_command = dkim_command->add_subcommand(
+      "keygen", "make a signing key for [[dkim]] and print the DNS TXT record to publish");
+  std::string dkim_domain, dkim_selector, dkim_algorithm = "rsa", key_out;
+  keygen_command->add_option("DOMAIN", dkim_domain, "the signing domain (d=)")->required();
+  keygen_command->add_option("SELECTOR", dkim_selector, "the selector (s=)")->required();
+  keygen_command->add_option("--algorithm", dkim_algorithm, "rsa (2048 bits) or ed25519")
+      ->check(CLI::IsMember({"rsa", "ed25519"}))
+      ->capture_default_str();
+  keygen_command->add_option("--key-out", key_out, "where to write the private key (PEM)")
+      ->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : kExitUsage;
   }
   if (hash_command->parsed()) return hash_password(scheme);
+  if (keygen_command->parsed())
+    return dkim_keygen(dkim_domain, dkim_selector, dkim_algorithm, key_out);
   if (retry_command->parsed() && !retry_all && id.empty()) {
     std::cerr << "herald: queue retry needs a message ID or --all\n";
     return kExitUsage;

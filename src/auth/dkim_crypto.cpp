@@ -1,0 +1,94 @@
+#include "auth/dkim_crypto.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+namespace herald {
+namespace {
+
+struct MdContextDeleter {
+  void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
+};
+using MdContext = std::unique_ptr<EVP_MD_CTX, MdContextDeleter>;
+
+const EVP_MD* rsa_digest(DkimAlgorithm algorithm) {
+  return algorithm == DkimAlgorithm::rsa_sha1 ? EVP_sha1() : EVP_sha256();
+}
+
+}  // namespace
+
+std::string dkim_digest(DkimAlgorithm algorithm, std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest, &size, rsa_digest(algorithm), nullptr);
+  return std::string(reinterpret_cast<char*>(digest), size);
+}
+
+std::variant<DkimPublicKey, std::string> load_dkim_public_key(DkimKeyRecord::KeyType type,
+                                                              std::string_view bytes) {
+  DkimPublicKey out;
+  out.type = type;
+  if (type == DkimKeyRecord::KeyType::ed25519) {
+    // RFC 8463 4: p= is the bare 32-byte public key, not a SubjectPublicKeyInfo.
+    if (bytes.size() != 32) return std::string("ed25519 key is not 32 bytes");
+    EVP_PKEY* key = EVP_PKEY_new_raw_public_key(
+        EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(bytes.data()), 32);
+    if (key == nullptr) return std::string("ed25519 key rejected by OpenSSL");
+    out.key = DkimKeyHandle(key, EVP_PKEY_free);
+    out.bits = 256;
+    return out;
+  }
+  const auto* cursor = reinterpret_cast<const unsigned char*>(bytes.data());
+  EVP_PKEY* key = d2i_PUBKEY(nullptr, &cursor, static_cast<long>(bytes.size()));
+  if (key == nullptr) return std::string("p= is not an RSA public key");
+  out.key = DkimKeyHandle(key, EVP_PKEY_free);
+  if (EVP_PKEY_base_id(key) != EVP_PKEY_RSA) return std::string("p= is not an RSA key");
+  out.bits = EVP_PKEY_get_bits(key);
+  return out;
+}
+
+bool verify_dkim_signature(const DkimPublicKey& key, DkimAlgorithm algorithm,
+                           std::string_view header_data, std::string_view signature) {
+  MdContext context(EVP_MD_CTX_new());
+  if (!context) return false;
+  const auto* sig = reinterpret_cast<const unsigned char*>(signature.data());
+  if (algorithm == DkimAlgorithm::ed25519_sha256) {
+    const std::string digest = dkim_digest(algorithm, header_data);
+    if (EVP_DigestVerifyInit(context.get(), nullptr, nullptr, nullptr, key.key.get()) != 1)
+      return false;
+    return EVP_DigestVerify(context.get(), sig, signature.size(),
+                            reinterpret_cast<const unsigned char*>(digest.data()),
+                            digest.size()) == 1;
+  }
+  if (EVP_DigestVerifyInit(context.get(), nullptr, rsa_digest(algorithm), nullptr, key.key.get()) !=
+      1)
+    return false;
+  return EVP_DigestVerify(context.get(), sig, signature.size(),
+                          reinterpret_cast<const unsigned char*>(header_data.data()),
+                          header_data.size()) == 1;
+}
+
+std::optional<std::string> sign_dkim_data(evp_pkey_st* private_key, DkimAlgorithm algorithm,
+                                          std::string_view header_data) {
+  MdContext context(EVP_MD_CTX_new());
+  if (!context) return std::nullopt;
+  std::string input(header_data);
+  const EVP_MD* md = rsa_digest(algorithm);
+  if (algorithm == DkimAlgorithm::ed25519_sha256) {
+    input = dkim_digest(algorithm, header_data);  // RFC 8463 3: sign the SHA-256 digest
+    md = nullptr;
+  }
+  if (EVP_DigestSignInit(context.get(), nullptr, md, nullptr, private_key) != 1)
+    return std::nullopt;
+  size_t size = 0;
+  const auto* data = reinterpret_cast<const unsigned char*>(input.data());
+  if (EVP_DigestSign(context.get(), nullptr, &size, data, input.size()) != 1) return std::nullopt;
+  std::string signature(size, '\0');
+  if (EVP_DigestSign(context.get(), reinterpret_cast<unsigned char*>(signature.data()), &size, data,
+                     input.size()) != 1)
+    return std::nullopt;
+  signature.resize(size);
+  return signature;
+}
+
+}  // namespace herald

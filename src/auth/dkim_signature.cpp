@@ -1,0 +1,315 @@
+#include "auth/dkim_signature.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace herald {
+namespace {
+
+// The characters of FWS (RFC 5322 3.2.2), which RFC 6376 3.2 allows around tags and values.
+bool is_wsp(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_wsp(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_wsp(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string strip_whitespace(std::string_view s) {
+  std::string out;
+  for (char c : s)
+    if (!is_wsp(c)) out += c;
+  return out;
+}
+
+std::vector<std::string_view> split(std::string_view s, char separator) {
+  std::vector<std::string_view> parts;
+  for (;;) {
+    const auto at = s.find(separator);
+    parts.push_back(trim(s.substr(0, at)));
+    if (at == std::string_view::npos) return parts;
+    s.remove_prefix(at + 1);
+  }
+}
+
+using TagList = std::vector<std::pair<std::string, std::string>>;
+
+// RFC 6376 3.2: tag-list = tag-spec *( ";" tag-spec ) [ ";" ]; tag-name = ALPHA
+// *ALNUMPUNC; tag-value chars are %x21-3A / %x3C-7E with inner FWS. Tag names are
+// case-sensitive; a tag appearing twice makes the whole list invalid.
+std::variant<TagList, DkimSyntaxError> parse_tag_list(std::string_view text) {
+  TagList tags;
+  auto specs = split(text, ';');
+  // The one optional trailing ";" leaves an empty last element.
+  if (specs.size() > 1 && specs.back().empty()) specs.pop_back();
+  for (std::string_view spec : specs) {
+    const auto equals = spec.find('=');
+    if (equals == std::string_view::npos)
+      return DkimSyntaxError{"tag without '=': \"" + std::string(spec) + "\""};
+    const std::string_view name = trim(spec.substr(0, equals));
+    const std::string_view value = trim(spec.substr(equals + 1));
+    const bool name_ok = !name.empty() && std::isalpha(static_cast<unsigned char>(name[0])) &&
+                         std::all_of(name.begin(), name.end(), [](char c) {
+                           return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                         });
+    if (!name_ok) return DkimSyntaxError{"bad tag name \"" + std::string(name) + "\""};
+    for (char c : value) {
+      const auto u = static_cast<unsigned char>(c);
+      if (!is_wsp(c) && (u < 0x21 || u > 0x7e))
+        return DkimSyntaxError{"bad character in tag " + std::string(name)};
+    }
+    for (const auto& [seen, ignored] : tags)
+      if (seen == name) return DkimSyntaxError{"duplicate tag " + std::string(name)};
+    tags.emplace_back(std::string(name), std::string(value));
+  }
+  return tags;
+}
+
+const std::string* find_tag(const TagList& tags, std::string_view name) {
+  for (const auto& [tag, value] : tags)
+    if (tag == name) return &value;
+  return nullptr;
+}
+
+template <class Number>
+std::optional<Number> parse_digits(std::string_view text, size_t max_digits) {
+  if (text.empty() || text.size() > max_digits) return std::nullopt;
+  Number n{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (error != std::errc() || end != text.data() + text.size() || text[0] == '-' || text[0] == '+')
+    return std::nullopt;
+  return n;
+}
+
+// RFC 6376 2.11 dkim-quoted-printable: "=XX" hex escapes, whitespace ignored.
+std::optional<std::string> decode_dkim_quoted_printable(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (is_wsp(text[i])) continue;
+    if (text[i] != '=') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size()) return std::nullopt;
+    const auto hex = text.substr(i + 1, 2);
+    unsigned value = 0;
+    const auto [end, error] = std::from_chars(hex.data(), hex.data() + hex.size(), value, 16);
+    if (error != std::errc() || end != hex.data() + 2) return std::nullopt;
+    out += static_cast<char>(value);
+    i += 2;
+  }
+  return out;
+}
+
+std::optional<DkimAlgorithm> parse_algorithm(std::string_view a) {
+  if (a == "rsa-sha256") return DkimAlgorithm::rsa_sha256;
+  if (a == "ed25519-sha256") return DkimAlgorithm::ed25519_sha256;  // RFC 8463 3
+  if (a == "rsa-sha1") return DkimAlgorithm::rsa_sha1;  // parsed so RFC 8301 can refuse it
+  return std::nullopt;
+}
+
+std::optional<DkimCanonicalization> parse_canonicalization(std::string_view c) {
+  if (c == "simple") return DkimCanonicalization::simple;
+  if (c == "relaxed") return DkimCanonicalization::relaxed;
+  return std::nullopt;
+}
+
+// i= must be d= or a subdomain of it (RFC 6376 3.5, i= tag).
+bool within_domain(std::string_view identity_domain, std::string_view domain) {
+  if (identity_domain == domain) return true;
+  return identity_domain.size() > domain.size() && identity_domain.ends_with(domain) &&
+         identity_domain[identity_domain.size() - domain.size() - 1] == '.';
+}
+
+}  // namespace
+
+std::string_view to_string(DkimAlgorithm algorithm) {
+  switch (algorithm) {
+    case DkimAlgorithm::rsa_sha1:
+      return "rsa-sha1";
+    case DkimAlgorithm::rsa_sha256:
+      return "rsa-sha256";
+    case DkimAlgorithm::ed25519_sha256:
+      return "ed25519-sha256";
+  }
+  return "unknown";
+}
+
+std::optional<std::string> decode_dkim_base64(std::string_view text) {
+  const std::string compact = strip_whitespace(text);
+  if (compact.size() % 4 != 0) return std::nullopt;
+  size_t padding = 0;
+  for (size_t i = 0; i < compact.size(); ++i) {
+    const char c = compact[i];
+    if (c == '=') {
+      ++padding;
+      if (i + 2 < compact.size()) return std::nullopt;
+    } else if (padding > 0 ||
+               !(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/')) {
+      return std::nullopt;
+    }
+  }
+  std::string out(compact.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(compact.data()),
+                                static_cast<int>(compact.size()));
+  if (n < 0) return std::nullopt;
+  out.resize(static_cast<size_t>(n) - padding);
+  return out;
+}
+
+std::string encode_base64(std::string_view bytes) {
+  std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::variant<DkimSignature, DkimSyntaxError> parse_dkim_signature(std::string_view value) {
+  auto parsed = parse_tag_list(value);
+  if (auto* error = std::get_if<DkimSyntaxError>(&parsed)) return *error;
+  const TagList& tags = std::get<TagList>(parsed);
+
+  // RFC 6376 6.1.1: a signature missing a required tag is ignored as PERMFAIL.
+  for (const char* required : {"v", "a", "b", "bh", "d", "h", "s"})
+    if (find_tag(tags, required) == nullptr)
+      return DkimSyntaxError{std::string("missing required tag ") + required + "="};
+
+  DkimSignature sig;
+  // RFC 6376 3.5 v=: only "1" is defined; other versions are not ours to verify.
+  if (*find_tag(tags, "v") != "1")
+    return DkimSyntaxError{"unsupported version v=" + *find_tag(tags, "v")};
+
+  const auto algorithm = parse_algorithm(*find_tag(tags, "a"));
+  if (!algorithm) return DkimSyntaxError{"unsupported algorithm a=" + *find_tag(tags, "a")};
+  sig.algorithm = *algorithm;
+
+  auto b = decode_dkim_base64(*find_tag(tags, "b"));
+  if (!b || b->empty()) return DkimSyntaxError{"b= is not base64"};
+  sig.signature = std::move(*b);
+  auto bh = decode_dkim_base64(*find_tag(tags, "bh"));
+  if (!bh || bh->empty()) return DkimSyntaxError{"bh= is not base64"};
+  sig.body_hash = std::move(*bh);
+
+  // RFC 6376 3.5 c=: "header/body"; a lone value names the header algorithm, body simple.
+  if (const auto* c = find_tag(tags, "c")) {
+    const auto slash = c->find('/');
+    const auto header = parse_canonicalization(std::string_view(*c).substr(0, slash));
+    const auto body = slash == std::string::npos
+                          ? std::optional(DkimCanonicalization::simple)
+                          : parse_canonicalization(std::string_view(*c).substr(slash + 1));
+    if (!header || !body) return DkimSyntaxError{"unsupported canonicalization c=" + *c};
+    sig.header_canonicalization = *header;
+    sig.body_canonicalization = *body;
+  }
+
+  sig.domain = lower(*find_tag(tags, "d"));
+  sig.selector = lower(*find_tag(tags, "s"));
+  if (sig.domain.empty() || sig.selector.empty()) return DkimSyntaxError{"empty d= or s="};
+
+  for (std::string_view name : split(*find_tag(tags, "h"), ':')) {
+    if (name.empty()) return DkimSyntaxError{"empty header name in h="};
+    sig.signed_headers.push_back(lower(name));
+  }
+  // RFC 6376 5.4 and 6.1.1: the From field MUST be signed.
+  if (std::find(sig.signed_headers.begin(), sig.signed_headers.end(), "from") ==
+      sig.signed_headers.end())
+    return DkimSyntaxError{"h= does not include From"};
+
+  // RFC 6376 3.5 i=: defaults to "@" + d=; its domain must be d= or below it.
+  if (const auto* i = find_tag(tags, "i")) {
+    auto identity = decode_dkim_quoted_printable(*i);
+    if (!identity) return DkimSyntaxError{"i= is not dkim-quoted-printable"};
+    const auto at = identity->rfind('@');
+    if (at == std::string::npos) return DkimSyntaxError{"i= has no '@'"};
+    if (!within_domain(lower(std::string_view(*identity).substr(at + 1)), sig.domain))
+      return DkimSyntaxError{"i= domain is not d= or a subdomain of it"};
+    sig.identity = std::move(*identity);
+  } else {
+    sig.identity = "@" + sig.domain;
+  }
+
+  // RFC 6376 3.5 q=: "dns/txt" is the only defined method, and the one we use.
+  if (const auto* q = find_tag(tags, "q")) {
+    const auto methods = split(*q, ':');
+    if (std::find(methods.begin(), methods.end(), "dns/txt") == methods.end())
+      return DkimSyntaxError{"unsupported query method q=" + *q};
+  }
+
+  // RFC 6376 3.5: l= up to 76 digits, t= and x= up to 12.
+  if (const auto* l = find_tag(tags, "l")) {
+    sig.body_length = parse_digits<uint64_t>(*l, 76);
+    if (!sig.body_length) return DkimSyntaxError{"l= is not a number"};
+  }
+  if (const auto* t = find_tag(tags, "t")) {
+    sig.timestamp = parse_digits<int64_t>(*t, 12);
+    if (!sig.timestamp) return DkimSyntaxError{"t= is not a number"};
+  }
+  if (const auto* x = find_tag(tags, "x")) {
+    sig.expiration = parse_digits<int64_t>(*x, 12);
+    if (!sig.expiration) return DkimSyntaxError{"x= is not a number"};
+    // RFC 6376 3.5 x=: "MUST be greater than the value of the t= tag if both are present".
+    if (sig.timestamp && *sig.expiration <= *sig.timestamp)
+      return DkimSyntaxError{"x= is not after t="};
+  }
+  return sig;
+}
+
+std::variant<DkimKeyRecord, DkimSyntaxError> parse_dkim_key_record(std::string_view text) {
+  auto parsed = parse_tag_list(text);
+  if (auto* error = std::get_if<DkimSyntaxError>(&parsed)) return *error;
+  const TagList& tags = std::get<TagList>(parsed);
+
+  DkimKeyRecord key;
+  // RFC 6376 3.6.1 v=: if present it MUST be the first tag and MUST be "DKIM1".
+  if (const auto* v = find_tag(tags, "v")) {
+    if (tags.front().first != "v") return DkimSyntaxError{"v= is not the first tag"};
+    if (*v != "DKIM1") return DkimSyntaxError{"unsupported key record version v=" + *v};
+  }
+  if (const auto* k = find_tag(tags, "k")) {
+    if (*k == "rsa") {
+      key.key_type = DkimKeyRecord::KeyType::rsa;
+    } else if (*k == "ed25519") {  // RFC 8463 4
+      key.key_type = DkimKeyRecord::KeyType::ed25519;
+    } else {
+      return DkimSyntaxError{"unsupported key type k=" + *k};
+    }
+  }
+  if (const auto* h = find_tag(tags, "h"))
+    for (std::string_view hash : split(*h, ':')) key.hash_algorithms.push_back(lower(hash));
+  // RFC 6376 3.6.1 s=: "*" or "email" makes the key usable for mail; others are not ours.
+  if (const auto* s = find_tag(tags, "s")) {
+    const auto services = split(*s, ':');
+    if (std::find(services.begin(), services.end(), "*") == services.end() &&
+        std::find(services.begin(), services.end(), "email") == services.end())
+      return DkimSyntaxError{"key is not for email (s=" + *s + ")"};
+  }
+  // RFC 6376 3.6.1 t=: colon-separated flags; unknown flags MUST be ignored.
+  if (const auto* t = find_tag(tags, "t")) {
+    for (std::string_view flag : split(*t, ':')) {
+      if (flag == "y") key.testing = true;
+      if (flag == "s") key.strict_identity = true;
+    }
+  }
+  const auto* p = find_tag(tags, "p");
+  if (p == nullptr) return DkimSyntaxError{"key record has no p="};
+  auto public_key = decode_dkim_base64(*p);
+  if (!public_key) return DkimSyntaxError{"p= is not base64"};
+  key.public_key = std::move(*public_key);
+  return key;
+}
+
+}  // namespace herald

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "mime/header.h"
+#include "util/ascii.h"
 
 namespace herald {
 namespace {
@@ -43,13 +44,6 @@ std::string comment(std::string_view text) {
   return "(" + out + ")";
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
 // The authserv-id of an Authentication-Results value: the first token after comments and
 // whitespace, up to ";" or space.
 std::string authserv_id_of(std::string_view value) {
@@ -70,12 +64,12 @@ std::string authserv_id_of(std::string_view value) {
          !std::isspace(static_cast<unsigned char>(value[end]))) {
     ++end;
   }
-  return lower(value.substr(i, end - i));
+  return ascii_lower(value.substr(i, end - i));
 }
 
 bool is_field_named(std::string_view field, std::string_view name) {
   return field.size() > name.size() && field[name.size()] == ':' &&
-         lower(field.substr(0, name.size())) == lower(name);
+         ascii_lower(field.substr(0, name.size())) == ascii_lower(name);
 }
 
 }  // namespace
@@ -97,7 +91,7 @@ std::string authentication_results_field(std::string_view authserv_id,
 
 std::string remove_own_authentication_results(std::string_view content,
                                               std::string_view authserv_id) {
-  const std::string own = lower(authserv_id);
+  const std::string own = ascii_lower(authserv_id);
   std::string out;
   size_t pos = 0;
   // Header fields end where a line does not start with whitespace (RFC 5322 2.2.3); the

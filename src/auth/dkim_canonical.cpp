@@ -2,20 +2,13 @@
 
 #include <cctype>
 
+#include "util/ascii.h"
+
 namespace herald {
 namespace {
 
 bool is_wsp(char c) {
   return c == ' ' || c == '\t';
-}
-
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
 }
 
 std::string_view field_name(std::string_view raw) {
@@ -156,7 +149,7 @@ std::string dkim_header_hash_input(const std::vector<DkimHeaderField>& headers,
   for (const std::string& name : signed_headers) {
     // RFC 6376 5.4.2: several instances are signed from the bottom up.
     for (size_t i = headers.size(); i-- > 0;) {
-      if (used[i] || !equal_ignoring_case(headers[i].name, name)) continue;
+      if (used[i] || !equals_ignoring_ascii_case(headers[i].name, name)) continue;
       used[i] = true;
       out += canonicalize_header(headers[i], how);
       break;

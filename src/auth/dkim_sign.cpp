@@ -10,25 +10,10 @@
 #include "auth/dkim_canonical.h"
 #include "auth/dkim_crypto.h"
 #include "mime/header.h"
+#include "util/ascii.h"
 
 namespace herald {
-namespace {
-
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 const std::vector<std::string>& DkimSigner::signed_header_names() {
   // RFC 6376 5.4.1: the fields that carry the message's meaning to its reader; never
@@ -56,8 +41,8 @@ DkimSigner::DkimSigner(std::shared_ptr<evp_pkey_st> key, DkimAlgorithm algorithm
                        std::string domain, std::string selector)
     : key_(std::move(key)),
       algorithm_(algorithm),
-      domain_(lower(std::move(domain))),
-      selector_(lower(std::move(selector))) {}
+      domain_(ascii_lower(std::move(domain))),
+      selector_(ascii_lower(std::move(selector))) {}
 
 std::variant<DkimSigner, DkimSignError> DkimSigner::from_pem_file(const std::filesystem::path& file,
                                                                   std::string domain,
@@ -104,7 +89,7 @@ std::variant<std::string, DkimSignError> DkimSigner::sign(std::string_view messa
   for (const std::string& name : signed_header_names()) {
     size_t present = 0;
     for (const auto& field : parts.headers)
-      if (equal_ignoring_case(field.name, name)) ++present;
+      if (equals_ignoring_ascii_case(field.name, name)) ++present;
     if (name == "from") {
       has_from = present > 0;
       ++present;  // RFC 6376 8.15: one more than present, so no From can be added

@@ -6,6 +6,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "util/ascii.h"
+
 namespace herald {
 namespace {
 
@@ -18,12 +20,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && is_wsp(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_wsp(s.back())) s.remove_suffix(1);
   return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 std::string strip_whitespace(std::string_view s) {
@@ -216,13 +212,13 @@ std::variant<DkimSignature, DkimSyntaxError> parse_dkim_signature(std::string_vi
     sig.body_canonicalization = *body;
   }
 
-  sig.domain = lower(*find_tag(tags, "d"));
-  sig.selector = lower(*find_tag(tags, "s"));
+  sig.domain = ascii_lower(*find_tag(tags, "d"));
+  sig.selector = ascii_lower(*find_tag(tags, "s"));
   if (sig.domain.empty() || sig.selector.empty()) return DkimSyntaxError{"empty d= or s="};
 
   for (std::string_view name : split(*find_tag(tags, "h"), ':')) {
     if (name.empty()) return DkimSyntaxError{"empty header name in h="};
-    sig.signed_headers.push_back(lower(name));
+    sig.signed_headers.push_back(ascii_lower(name));
   }
   // RFC 6376 5.4 and 6.1.1: the From field MUST be signed.
   if (std::find(sig.signed_headers.begin(), sig.signed_headers.end(), "from") ==
@@ -235,7 +231,7 @@ std::variant<DkimSignature, DkimSyntaxError> parse_dkim_signature(std::string_vi
     if (!identity) return DkimSyntaxError{"i= is not dkim-quoted-printable"};
     const auto at = identity->rfind('@');
     if (at == std::string::npos) return DkimSyntaxError{"i= has no '@'"};
-    if (!within_domain(lower(std::string_view(*identity).substr(at + 1)), sig.domain))
+    if (!within_domain(ascii_lower(std::string_view(*identity).substr(at + 1)), sig.domain))
       return DkimSyntaxError{"i= domain is not d= or a subdomain of it"};
     sig.identity = std::move(*identity);
   } else {
@@ -289,7 +285,7 @@ std::variant<DkimKeyRecord, DkimSyntaxError> parse_dkim_key_record(std::string_v
     }
   }
   if (const auto* h = find_tag(tags, "h"))
-    for (std::string_view hash : split(*h, ':')) key.hash_algorithms.push_back(lower(hash));
+    for (std::string_view hash : split(*h, ':')) key.hash_algorithms.push_back(ascii_lower(hash));
   // RFC 6376 3.6.1 s=: "*" or "email" makes the key usable for mail; others are not ours.
   if (const auto* s = find_tag(tags, "s")) {
     const auto services = split(*s, ':');

@@ -8,6 +8,7 @@
 #include "auth/dkim_canonical.h"
 #include "auth/dkim_crypto.h"
 #include "dns/resolver.h"
+#include "util/ascii.h"
 
 namespace herald {
 namespace {
@@ -23,12 +24,6 @@ bool is_signature_field(std::string_view name) {
 std::string_view field_value(std::string_view raw) {
   const auto colon = raw.find(':');
   return colon == std::string_view::npos ? std::string_view() : raw.substr(colon + 1);
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 DkimVerdict verdict(DkimResult result, std::string reason) {
@@ -103,7 +98,8 @@ void check_with_key(const DkimSignature& sig, const DkimHeaderField& field,
   }
   // RFC 6376 3.6.1 t=s: the i= domain must be d= exactly, not a subdomain.
   if (key.strict_identity &&
-      lower(std::string_view(sig.identity).substr(sig.identity.rfind('@') + 1)) != sig.domain) {
+      ascii_lower(std::string_view(sig.identity).substr(sig.identity.rfind('@') + 1)) !=
+          sig.domain) {
     out.result = DkimResult::permerror;
     out.reason = "key has t=s but i= is a subdomain of d=";
     return;

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "auth/organizational_domain.h"
+#include "util/ascii.h"
 
 namespace herald {
 namespace {
@@ -44,17 +45,11 @@ DmarcDiscovery read_answer(const DnsAnswer<TxtRecord>& answer, const std::string
   return result;
 }
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
-
 }  // namespace
 
 void discover_dmarc_policy(Resolver& resolver, const std::string& from_domain,
                            std::function<void(DmarcDiscovery)> done) {
-  const std::string domain = lower(from_domain);
+  const std::string domain = ascii_lower(from_domain);
   const std::string organizational = organizational_domain(domain);
   auto finish = std::make_shared<std::function<void(DmarcDiscovery)>>(std::move(done));
   resolver.lookup_txt(
@@ -74,7 +69,7 @@ void discover_dmarc_policy(Resolver& resolver, const std::string& from_domain,
 }
 
 bool aligned(const std::string& a, const std::string& b, DmarcAlignment mode) {
-  const std::string x = lower(a), y = lower(b);
+  const std::string x = ascii_lower(a), y = ascii_lower(b);
   if (mode == DmarcAlignment::strict) return x == y;
   return organizational_domain(x) == organizational_domain(y);
 }
@@ -91,7 +86,7 @@ DmarcVerdict evaluate_dmarc(const DmarcInputs& inputs, const DmarcDiscovery& dis
       [&](const auto& d) { return aligned(d, inputs.from_domain, record.dkim_alignment); });
   verdict.pass = verdict.spf_aligned || verdict.dkim_aligned;
   // RFC 7489 6.3 sp=: the policy for subdomains of the domain that published the record.
-  const bool subdomain = lower(inputs.from_domain) != lower(discovery.record_domain);
+  const bool subdomain = ascii_lower(inputs.from_domain) != ascii_lower(discovery.record_domain);
   verdict.policy = subdomain && record.subdomain_policy ? *record.subdomain_policy : record.policy;
   if (verdict.pass) return verdict;
   verdict.disposition = verdict.policy;

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <map>
 
+#include "util/ascii.h"
+
 namespace herald {
 namespace {
 
@@ -16,13 +18,6 @@ std::string_view trim(std::string_view text) {
   while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
   while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
   return text;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
 }
 
 std::vector<std::string_view> split(std::string_view text, char separator) {
@@ -37,7 +32,7 @@ std::vector<std::string_view> split(std::string_view text, char separator) {
 }
 
 std::optional<DmarcPolicy> policy_of(std::string_view value) {
-  const std::string v = lower(value);
+  const std::string v = ascii_lower(value);
   if (v == "none") return DmarcPolicy::none;
   if (v == "quarantine") return DmarcPolicy::quarantine;
   if (v == "reject") return DmarcPolicy::reject;
@@ -45,7 +40,7 @@ std::optional<DmarcPolicy> policy_of(std::string_view value) {
 }
 
 std::optional<DmarcAlignment> alignment_of(std::string_view value) {
-  const std::string v = lower(value);
+  const std::string v = ascii_lower(value);
   if (v == "r") return DmarcAlignment::relaxed;
   if (v == "s") return DmarcAlignment::strict;
   return std::nullopt;
@@ -132,7 +127,7 @@ DmarcParse parse_dmarc_record(std::string_view text) {
     if (equals == std::string_view::npos) {
       return {std::nullopt, "'" + std::string(part) + "' is not tag=value"};
     }
-    const std::string tag = lower(trim(part.substr(0, equals)));
+    const std::string tag = ascii_lower(trim(part.substr(0, equals)));
     if (!tags.emplace(tag, trim(part.substr(equals + 1))).second) {
       return {std::nullopt, "tag '" + tag + "' appears twice"};
     }

@@ -9,15 +9,11 @@
 #include <set>
 #include <sstream>
 
+#include "util/ascii.h"
 #include "util/ip_network.h"
 
 namespace herald {
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 std::string where(const std::filesystem::path& origin, const toml::node& node) {
   const auto& src = node.source();
@@ -232,13 +228,13 @@ void parse_next_hop(RouteConfig& route, const toml::node& n, const std::filesyst
       throw ConfigError(where(origin, n) + ": route 'to' '" + text +
                         "' must be HOST, HOST:PORT or [IPV6]:PORT");
     }
-    route.host = lower(text);
+    route.host = ascii_lower(text);
     route.port = 25;
     return;
   }
   ListenConfig hop;
   parse_address(text, hop, n, origin);
-  route.host = lower(hop.host);
+  route.host = ascii_lower(hop.host);
   route.port = hop.port;
 }
 
@@ -270,7 +266,7 @@ DestinationConfig parse_destination(TableReader& r, const toml::table& t,
                                     const std::filesystem::path& origin, const QueueConfig& q) {
   DestinationConfig d;
   r.get_string("domain", d.domain, true);
-  d.domain = lower(d.domain);
+  d.domain = ascii_lower(d.domain);
   d.max_connections = q.max_connections_per_destination;
   d.reserved_for_urgent = q.reserved_for_urgent;
   d.retry_backoff = q.retry_backoff;
@@ -421,7 +417,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
   {
     TableReader r(table_or_empty(root, "server", origin), "server", origin);
     r.get_string("hostname", c.server.hostname, true);
-    c.server.hostname = lower(c.server.hostname);
+    c.server.hostname = ascii_lower(c.server.hostname);
     std::string data_dir;
     r.get_string("data_dir", data_dir, true);
     c.server.data_dir = r.absolute(data_dir);
@@ -469,7 +465,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     TableReader r(t, "[domain]", origin);
     DomainConfig d;
     r.get_string("name", d.name, true);
-    d.name = lower(d.name);
+    d.name = ascii_lower(d.name);
     c.domains.push_back(d);
   });
   each_entry(root, "user", origin, [&](const toml::table& t) {
@@ -477,14 +473,14 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     UserConfig u;
     r.get_string("address", u.address, true);
     r.get_string("password_hash", u.password_hash);
-    u.address = lower(u.address);
+    u.address = ascii_lower(u.address);
     c.users.push_back(u);
   });
   each_entry(root, "alias", origin, [&](const toml::table& t) {
     TableReader r(t, "[alias]", origin);
     AliasConfig a;
     r.get_string("address", a.address, true);
-    a.address = lower(a.address);
+    a.address = ascii_lower(a.address);
     const toml::node* to = t.get("to");
     if (to && to->is_string()) {
       std::string one;
@@ -493,7 +489,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     } else {
       r.get_strings("to", a.to);
     }
-    for (auto& target : a.to) target = lower(target);
+    for (auto& target : a.to) target = ascii_lower(target);
     c.aliases.push_back(a);
   });
   each_entry(root, "route", origin, [&](const toml::table& t) {
@@ -501,7 +497,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     RouteConfig route;
     r.get_string("domain", route.domain, true);
     r.get_string("to", route.to, true);
-    route.domain = lower(route.domain);
+    route.domain = ascii_lower(route.domain);
     parse_next_hop(route, t, origin);
     c.routes.push_back(route);
   });
@@ -536,7 +532,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     TableReader r(table_or_empty(root, "outbound", origin), "outbound", origin);
     auto& o = c.outbound;
     r.get_string("helo_name", o.helo_name);
-    o.helo_name = lower(o.helo_name.empty() ? c.server.hostname : o.helo_name);
+    o.helo_name = ascii_lower(o.helo_name.empty() ? c.server.hostname : o.helo_name);
     r.get_duration("connect_timeout", o.connect_timeout);
     r.get_duration("command_timeout", o.command_timeout);
     r.get_duration("data_timeout", o.data_timeout);

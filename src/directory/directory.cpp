@@ -4,16 +4,10 @@
 #include <cctype>
 
 #include "directory/password_hash.h"
+#include "util/ascii.h"
 
 namespace herald {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 Mailbox mailbox_of(const std::string& address) {
   const auto at = address.rfind('@');
@@ -29,12 +23,12 @@ Directory::Directory(const Config& config) {
 }
 
 bool Directory::is_local_domain(std::string_view domain) const {
-  return domains_.count(lower(domain)) > 0;
+  return domains_.count(ascii_lower(domain)) > 0;
 }
 
 RecipientLookup Directory::lookup(std::string_view address_in) const {
   RecipientLookup result;
-  const std::string address = lower(address_in);
+  const std::string address = ascii_lower(address_in);
   const auto at = address.rfind('@');
   if (at == std::string::npos || !is_local_domain(std::string_view(address).substr(at + 1))) {
     result.kind = RecipientLookup::Kind::not_local;
@@ -49,14 +43,14 @@ RecipientLookup Directory::lookup(std::string_view address_in) const {
 
 std::optional<std::string> Directory::authenticate(std::string_view login,
                                                    std::string_view password) const {
-  const auto user = users_.find(lower(login));
+  const auto user = users_.find(ascii_lower(login));
   if (user == users_.end() || user->second.empty()) return std::nullopt;
   if (!password_matches(user->second, password)) return std::nullopt;
   return user->first;
 }
 
 bool Directory::may_send_as(std::string_view user, std::string_view sender) const {
-  const std::string canonical_user = lower(user);
+  const std::string canonical_user = ascii_lower(user);
   const RecipientLookup found = lookup(sender);
   return found.kind == RecipientLookup::Kind::local &&
          std::any_of(found.mailboxes.begin(), found.mailboxes.end(),

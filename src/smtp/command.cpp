@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mime/xtext.h"
+#include "util/ascii.h"
 
 namespace herald {
 namespace {
@@ -32,17 +33,9 @@ char to_upper(char c) {
   return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
 }
 
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (to_upper(a[i]) != to_upper(b[i])) return false;
-  }
-  return true;
-}
-
 bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() &&
-         equals_ignoring_case(text.substr(0, prefix.size()), prefix);
+         equals_ignoring_ascii_case(text.substr(0, prefix.size()), prefix);
 }
 
 // RFC 5322 3.2.3 atext, which RFC 5321 4.1.2 uses for Atom.
@@ -297,7 +290,8 @@ bool parse_path(Cursor& in, PathKind kind, Path& path) {
         in.peek() == '[' ? parse_address_literal(in) : parse_domain(in, path.non_ascii);
     if (!parsed) return false;
     path.domain = in.since(domain_start);
-  } else if (kind != PathKind::forward || !equals_ignoring_case(path.local_part, "Postmaster")) {
+  } else if (kind != PathKind::forward ||
+             !equals_ignoring_ascii_case(path.local_part, "Postmaster")) {
     // RFC 5321 4.1.1.3: "Postmaster" without a domain is the one mailbox allowed bare.
     return false;
   }
@@ -383,7 +377,7 @@ void fail(Command& command, CommandError error, std::string_view detail = {}) {
 // parameter alike, so that no two values compete for one setting.
 bool first_time(std::vector<std::string_view>& seen, std::string_view keyword) {
   const bool repeated = std::any_of(seen.begin(), seen.end(), [&](std::string_view k) {
-    return equals_ignoring_case(k, keyword);
+    return equals_ignoring_ascii_case(k, keyword);
   });
   if (!repeated) seen.push_back(keyword);
   return !repeated;
@@ -408,11 +402,11 @@ bool parse_size(const Parameter& p, Command& command) {
 // RFC 6152 2: BODY=7BIT / BODY=8BITMIME.
 bool parse_body(const Parameter& p, Command& command) {
   if (!p.has_value) return false;
-  if (equals_ignoring_case(p.value, "7BIT")) {
+  if (equals_ignoring_ascii_case(p.value, "7BIT")) {
     command.mail.body = BodyType::seven_bit;
-  } else if (equals_ignoring_case(p.value, "8BITMIME")) {
+  } else if (equals_ignoring_ascii_case(p.value, "8BITMIME")) {
     command.mail.body = BodyType::eight_bit_mime;
-  } else if (equals_ignoring_case(p.value, "BINARYMIME")) {
+  } else if (equals_ignoring_ascii_case(p.value, "BINARYMIME")) {
     // RFC 3030 3: BINARYMIME is only for servers that announce it; herald does not.
     if (command.error == CommandError::none) {
       fail(command, CommandError::unsupported_parameter, "BODY=BINARYMIME");
@@ -432,9 +426,9 @@ bool parse_smtputf8(const Parameter& p, Command& command) {
 // RFC 3461 4.3: RET=FULL / RET=HDRS.
 bool parse_ret(const Parameter& p, Command& command) {
   if (!p.has_value) return false;
-  if (equals_ignoring_case(p.value, "FULL")) {
+  if (equals_ignoring_ascii_case(p.value, "FULL")) {
     command.mail.ret = DsnReturn::full;
-  } else if (equals_ignoring_case(p.value, "HDRS")) {
+  } else if (equals_ignoring_ascii_case(p.value, "HDRS")) {
     command.mail.ret = DsnReturn::headers;
   } else {
     return false;
@@ -469,13 +463,13 @@ bool parse_by(const Parameter& p, Command& command) {
   }
   if (negative) by.seconds = -by.seconds;
   if (mode.empty() || mode.size() > 2) return false;
-  if (equals_ignoring_case(mode.substr(0, 1), "R")) {
+  if (equals_ignoring_ascii_case(mode.substr(0, 1), "R")) {
     by.mode = DeliverByMode::return_if_late;
-  } else if (!equals_ignoring_case(mode.substr(0, 1), "N")) {
+  } else if (!equals_ignoring_ascii_case(mode.substr(0, 1), "N")) {
     return false;
   }
   if (mode.size() == 2) {
-    if (!equals_ignoring_case(mode.substr(1), "T")) return false;
+    if (!equals_ignoring_ascii_case(mode.substr(1), "T")) return false;
     by.trace = true;
   }
   // RFC 2852 4: with by-mode R the by-time must be greater than zero (the message could
@@ -505,15 +499,15 @@ bool parse_notify(const Parameter& p, Command& command) {
   if (!p.has_value) return false;
   NotifyRequest& notify = command.rcpt.notify;
   notify.given = true;
-  if (equals_ignoring_case(p.value, "NEVER")) return true;
+  if (equals_ignoring_ascii_case(p.value, "NEVER")) return true;
   std::string_view rest = p.value;
   for (;;) {
     const size_t comma = std::min(rest.find(','), rest.size());
     const std::string_view item = rest.substr(0, comma);
-    bool* flag = equals_ignoring_case(item, "SUCCESS")   ? &notify.success
-                 : equals_ignoring_case(item, "FAILURE") ? &notify.failure
-                 : equals_ignoring_case(item, "DELAY")   ? &notify.delay
-                                                         : nullptr;
+    bool* flag = equals_ignoring_ascii_case(item, "SUCCESS")   ? &notify.success
+                 : equals_ignoring_ascii_case(item, "FAILURE") ? &notify.failure
+                 : equals_ignoring_ascii_case(item, "DELAY")   ? &notify.delay
+                                                               : nullptr;
     if (flag == nullptr || *flag) return false;
     *flag = true;
     if (comma == rest.size()) return true;
@@ -559,7 +553,7 @@ template <size_t N>
 bool apply_parameter(const std::array<ParameterRule, N>& rules, const Parameter& p,
                      Command& command, std::vector<std::string_view>& seen) {
   const auto rule = std::find_if(rules.begin(), rules.end(), [&](const ParameterRule& r) {
-    return equals_ignoring_case(r.keyword, p.keyword);
+    return equals_ignoring_ascii_case(r.keyword, p.keyword);
   });
   if (rule == rules.end()) {
     if (command.error == CommandError::none) {
@@ -629,7 +623,7 @@ void parse_bdat(std::string_view arguments, Command& command) {
     command.chunk_size = command.chunk_size * 10 + static_cast<uint64_t>(c - '0');
   }
   if (space == arguments.size()) return;
-  if (!equals_ignoring_case(marker, "LAST")) return fail(command, CommandError::syntax);
+  if (!equals_ignoring_ascii_case(marker, "LAST")) return fail(command, CommandError::syntax);
   command.last_chunk = true;
 }
 
@@ -657,7 +651,7 @@ constexpr std::array<VerbName, 14> kVerbs{{
 
 Verb verb_of(std::string_view word) {
   for (const auto& entry : kVerbs) {
-    if (equals_ignoring_case(word, entry.name)) return entry.verb;
+    if (equals_ignoring_ascii_case(word, entry.name)) return entry.verb;
   }
   return Verb::unknown;
 }

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "smtp/received_header.h"
+#include "util/ascii.h"
 #include "util/message_id.h"
 
 namespace herald {
@@ -25,19 +26,6 @@ SessionStep answer(Reply r, SessionStep::Next next = SessionStep::Next::read_com
 
 std::string bracketed(const Path& path) {
   return "<" + path.address() + ">";
-}
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::toupper(static_cast<unsigned char>(x)) ==
-                  std::toupper(static_cast<unsigned char>(y));
-         });
 }
 
 // draft-murchison-sasl-login: the server's two prompts, "Username:" and "Password:".
@@ -317,8 +305,8 @@ SessionStep ServerSession::handle_auth(const Command& command) {
   if (mechanism.empty() || (initial && initial->empty())) {
     return protocol_error(make_reply(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]"));
   }
-  const bool plain = equals_ignoring_case(mechanism, "PLAIN");
-  if (!plain && !equals_ignoring_case(mechanism, "LOGIN")) {
+  const bool plain = equals_ignoring_ascii_case(mechanism, "PLAIN");
+  if (!plain && !equals_ignoring_ascii_case(mechanism, "LOGIN")) {
     return protocol_error(make_reply(504, "5.5.4", "Unrecognized authentication type"));
   }
   if (!initial) {
@@ -402,7 +390,7 @@ SessionStep ServerSession::relay_decision(const Command& command) {
   // receiving server and is kept as given.
   return accept_targets(
       address, command.rcpt,
-      {Target{0, command.path.local_part + "@" + lower(command.path.domain), true}});
+      {Target{0, command.path.local_part + "@" + ascii_lower(command.path.domain), true}});
 }
 
 SessionStep ServerSession::handle_not_implemented(const Command&) {

@@ -30,6 +30,7 @@
 
 #include "smtp/client_session.h"
 #include "smtp/mx_selection.h"
+#include "util/ascii.h"
 
 namespace herald {
 namespace {
@@ -56,16 +57,10 @@ AttemptResult shutting_down() {
   return result(Outcome::temporary, "4.4.2 herald is shutting down");
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // The domain part of a mailbox, lower case; "" when there is none.
 std::string domain_of(std::string_view mailbox) {
   const size_t at = mailbox.rfind('@');
-  return at == std::string_view::npos ? std::string() : lower(mailbox.substr(at + 1));
+  return at == std::string_view::npos ? std::string() : ascii_lower(mailbox.substr(at + 1));
 }
 
 // RFC 5321 4.1.3 and 5.1: a domain written as an address literal ("[192.0.2.1]",
@@ -73,7 +68,7 @@ std::string domain_of(std::string_view mailbox) {
 std::optional<std::string> address_literal(std::string_view domain) {
   if (domain.size() < 3 || domain.front() != '[' || domain.back() != ']') return std::nullopt;
   std::string_view inside = domain.substr(1, domain.size() - 2);
-  if (lower(inside.substr(0, 5)) == "ipv6:") inside.remove_prefix(5);
+  if (ascii_lower(inside.substr(0, 5)) == "ipv6:") inside.remove_prefix(5);
   return std::string(inside);
 }
 

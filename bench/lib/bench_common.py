@@ -5,10 +5,13 @@ description written beside every result."""
 import os
 import pathlib
 import platform
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -120,3 +123,43 @@ def versions():
     herald = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
                             capture_output=True, text=True).stdout.strip() or "unknown"
     return f"Postfix {postfix} (Debian), herald {herald}"
+
+
+def check_can_run(settings):
+    """Exits with the reason when the benchmark cannot run here."""
+    if os.geteuid() != 0:
+        sys.exit("run as root: the private Postfix instance needs it (postfix -c DIR)")
+    if "herald" in settings.servers and not (settings.bin_dir / "heraldd").exists():
+        sys.exit(f"{settings.bin_dir}/heraldd not found: run `make build` or set HERALD_BIN_DIR")
+
+
+def run_rounds(name, settings, measure, describe):
+    """Every (round, sessions, server) run, A B A B, in a work directory of its own that
+    unprivileged daemons may enter; `measure(server, sessions, round, settings, base, live)`
+    registers what it starts in `live`, which is stopped whatever happens. Returns the runs."""
+    base = pathlib.Path(tempfile.mkdtemp(prefix=f"herald-bench-{name}-"))
+    os.chmod(base, 0o755)  # Postfix's daemons and smtp-sink run unprivileged and must get in
+    live = []
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
+    runs = []
+    try:
+        print(f"{name}: {settings.messages} messages of {settings.size} bytes, sessions "
+              f"{settings.sessions}, {settings.rounds} round(s), servers {settings.servers}; "
+              f"work dir {base}", flush=True)
+        for round_number in range(1, settings.rounds + 1):
+            for sessions in settings.sessions:
+                for server in settings.servers:
+                    run = measure(server, sessions, round_number, settings, base, live)
+                    runs.append(run)
+                    print(describe(run), flush=True)
+    finally:
+        for process in list(live):
+            process.stop()
+        if not settings.keep:
+            shutil.rmtree(base, ignore_errors=True)
+    return runs

@@ -15,15 +15,13 @@ import datetime
 import os
 import pathlib
 import shutil
-import signal
 import sys
-import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
 
-from bench_common import (SERVERS, Settings, fmt, free_port, last_arrival,  # noqa: E402
-                          machine_description, median_of, ratio, run_load, versions,
-                          wait_for_delivery)
+from bench_common import (SERVERS, Settings, check_can_run, fmt, free_port,  # noqa: E402
+                          last_arrival, machine_description, median_of, ratio, run_load,
+                          run_rounds, versions, wait_for_delivery)
 from herald_instance import HeraldInstance  # noqa: E402
 from postfix_instance import PostfixInstance  # noqa: E402
 import process_stats  # noqa: E402
@@ -144,36 +142,9 @@ summed RSS, which counts shared pages once per process, is in the table below).
 
 def main():
     settings = Settings(os.environ)
-    if os.geteuid() != 0:
-        sys.exit("run as root: the private Postfix instance needs it (postfix -c DIR)")
-    if "herald" in settings.servers and not (settings.bin_dir / "heraldd").exists():
-        sys.exit(f"{settings.bin_dir}/heraldd not found: run `make build` or set HERALD_BIN_DIR")
+    check_can_run(settings)
     started = datetime.datetime.now()
-    base = pathlib.Path(tempfile.mkdtemp(prefix="herald-bench-"))
-    os.chmod(base, 0o755)  # Postfix's daemons run as postfix and nobody and must get in
-    live = []
-
-    def interrupted(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
-    runs = []
-    try:
-        print(f"smtp-accept: {settings.messages} messages of {settings.size} bytes, sessions "
-              f"{settings.sessions}, {settings.rounds} round(s), servers {settings.servers}; "
-              f"work dir {base}", flush=True)
-        for round_number in range(1, settings.rounds + 1):
-            for sessions in settings.sessions:
-                for server in settings.servers:
-                    run = measure(server, sessions, round_number, settings, base, live)
-                    runs.append(run)
-                    print(describe(run), flush=True)
-    finally:
-        for instance in list(live):
-            instance.stop()
-        if not settings.keep:
-            shutil.rmtree(base, ignore_errors=True)
+    runs = run_rounds("smtp-accept", settings, measure, describe)
     print()
     print(summary_table(runs, settings))
     print(f"\nwritten to {write_markdown(runs, settings, started)}")

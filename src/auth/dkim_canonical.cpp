@@ -69,7 +69,7 @@ std::string canonicalize_header(const DkimHeaderField& field, DkimCanonicalizati
   // RFC 6376 3.4.2: lower-case name; unfold; WSP runs to one SP; no WSP at the value's end
   // or around the colon.
   std::string out;
-  for (char c : field.name) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  out += ascii_lower(field.name);
   out += ':';
   std::string_view value = field.raw.substr(std::min(field.raw.find(':'), field.raw.size()));
   if (!value.empty()) value.remove_prefix(1);

@@ -14,11 +14,7 @@ namespace herald {
 namespace {
 
 bool is_signature_field(std::string_view name) {
-  constexpr std::string_view wanted = "dkim-signature";
-  if (name.size() != wanted.size()) return false;
-  for (size_t i = 0; i < name.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(name[i])) != wanted[i]) return false;
-  return true;
+  return equals_ignoring_ascii_case(name, "DKIM-Signature");
 }
 
 std::string_view field_value(std::string_view raw) {

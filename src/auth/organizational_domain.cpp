@@ -7,6 +7,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "util/ascii.h"
+
 namespace herald {
 namespace {
 
@@ -26,10 +28,7 @@ const psl_ctx_t* public_suffix_list() {
 
 std::string normalized(std::string_view domain) {
   if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
-  std::string out(domain);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
+  return ascii_lower(domain);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <cctype>
 #include <optional>
 
+#include "util/ascii.h"
+
 namespace herald {
 namespace {
 
@@ -16,16 +18,6 @@ bool is_digit(char c) {
 }
 bool is_alnum(char c) {
   return is_alpha(c) || is_digit(c);
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
 }
 
 // RFC 7208 7.1: delimiter = "." / "-" / "+" / "," / "/" / "_" / "="
@@ -252,7 +244,7 @@ std::optional<std::string> parse_directive(std::string_view term, SpfRecord& rec
       {"ip6", SpfMechanismKind::ip6}, {"exists", SpfMechanismKind::exists}};
   bool known = false;
   for (auto [known_name, kind] : kNames) {
-    if (iequals(name, known_name)) {
+    if (equals_ignoring_ascii_case(name, known_name)) {
       mechanism.kind = kind;
       known = true;
     }
@@ -310,8 +302,8 @@ std::optional<std::string> parse_modifier(std::string_view name, std::string_vie
     slot = std::string(value);
     return std::nullopt;
   };
-  if (iequals(name, "redirect")) return set_once(record.redirect);
-  if (iequals(name, "exp")) return set_once(record.explanation);
+  if (equals_ignoring_ascii_case(name, "redirect")) return set_once(record.redirect);
+  if (equals_ignoring_ascii_case(name, "exp")) return set_once(record.explanation);
   // RFC 7208 6: unknown modifiers are ignored, but their values must still be macro-strings.
   if (!is_valid_macro_string(value, false)) {
     return "invalid macro-string in modifier \"" + std::string(name) + "\"";
@@ -323,7 +315,8 @@ std::optional<std::string> parse_modifier(std::string_view name, std::string_vie
 
 bool is_spf_record(std::string_view text) {
   constexpr std::string_view kVersion = "v=spf1";
-  return text.size() >= kVersion.size() && iequals(text.substr(0, kVersion.size()), kVersion) &&
+  return text.size() >= kVersion.size() &&
+         equals_ignoring_ascii_case(text.substr(0, kVersion.size()), kVersion) &&
          (text.size() == kVersion.size() || text[kVersion.size()] == ' ');
 }
 

@@ -1,7 +1,6 @@
 #include "queue/queue_policy.h"
 
-#include <algorithm>
-#include <cctype>
+#include "util/ascii.h"
 
 namespace herald {
 
@@ -48,10 +47,7 @@ RetryBudgets retry_budgets(const QueueConfig& queue,
 
 std::string recipient_domain(const Delivery& delivery) {
   const auto at = delivery.mailbox.rfind('@');
-  std::string domain = at == std::string::npos ? "" : delivery.mailbox.substr(at + 1);
-  std::transform(domain.begin(), domain.end(), domain.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return domain;
+  return at == std::string::npos ? "" : ascii_lower(delivery.mailbox.substr(at + 1));
 }
 
 SchedulingFacts scheduling_facts(const MessageRecord& message, const Delivery& delivery) {

@@ -7,7 +7,6 @@ import pathlib
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,12 +35,6 @@ class Settings:
         unknown = set(self.servers) - set(SERVERS)
         if unknown:
             sys.exit(f"BENCH_SERVERS: unknown server(s) {sorted(unknown)}; use postfix, herald")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def count_files(directory):

@@ -19,10 +19,11 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
 
-from bench_common import (SERVERS, Settings, check_can_run, fmt, free_port,  # noqa: E402
+from bench_common import (SERVERS, Settings, check_can_run, fmt,  # noqa: E402
                           last_arrival, machine_description, median_of, ratio, run_load,
                           run_rounds, versions, wait_for_delivery)
 from herald_instance import HeraldInstance  # noqa: E402
+from loopback_ports import free_port  # noqa: E402
 from postfix_instance import PostfixInstance  # noqa: E402
 import process_stats  # noqa: E402
 

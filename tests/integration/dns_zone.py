@@ -19,6 +19,7 @@ import subprocess
 import time
 
 from bounded_wait import seconds
+from loopback_ports import free_port
 
 NSD = "/usr/sbin/nsd"
 
@@ -68,21 +69,6 @@ def _absolute(host):
     return host if host.endswith(".") else host + "."
 
 
-def free_udp_and_tcp_port(host="127.0.0.1"):
-    """A port free for both UDP and TCP on `host` a moment ago (nsd binds both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((host, 0))
-            port = udp.getsockname()[1]
-            with socket.socket() as tcp:
-                try:
-                    tcp.bind((host, port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no port free for both UDP and TCP on " + host)
-
-
 def query(port, name, rtype, timeout=2.0, host="127.0.0.1"):
     """Asks the server at host:port one question over UDP; returns (rcode, answer count).
     Enough to know it is up; the tests check answers with dnspython (see test_fixtures)."""
@@ -110,7 +96,7 @@ class NsdServer:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.zones = list(zones)
         assert self.zones, "nsd needs at least one zone"
-        self.port = free_udp_and_tcp_port()
+        self.port = free_port(udp=True)
         self.process = None
         self._write_config()
 

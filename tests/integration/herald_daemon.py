@@ -14,17 +14,12 @@ import socket
 import subprocess
 
 from bounded_wait import seconds, wait_until
+from loopback_ports import free_port
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN_DIR = pathlib.Path(os.environ.get("HERALD_BIN_DIR") or REPO / "build/bin")
 HOSTNAME = "mx.example.test"
 QUEUED_AS = re.compile(r"250 2\.0\.0 queued as ([0-9A-Z]{26})")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _toml_value(value):

@@ -18,7 +18,6 @@ as the client wrote them and lets aiosmtpd handle the rest.
 
 import asyncio
 import dataclasses
-import socket
 import ssl
 import subprocess
 import threading
@@ -28,15 +27,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
 from bounded_wait import seconds, wait_until
+from loopback_ports import free_port
 
 MAIL_PARAMETERS = ("RET", "ENVID", "BY", "MT-PRIORITY")
 RCPT_PARAMETERS = ("NOTIFY", "ORCPT")
-
-
-def free_port_on(host):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def make_self_signed_pair(directory, common_name):
@@ -207,7 +201,7 @@ class SmtpPeer:
 
     def __init__(self, host, port=None, name=None, tls_pair=None, announce_dsn=True):
         self.host = host
-        self.port = port or free_port_on(host)
+        self.port = port or free_port(host)
         self.name = name or f"peer-{host}"
         self.announce_dsn = announce_dsn
         self.default = Rule()

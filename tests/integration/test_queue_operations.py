@@ -11,8 +11,6 @@ operator's command brings that next attempt within a test's time.
 
 import re
 
-import pytest
-
 from herald_daemon import QUEUED_AS
 
 AN_HOUR_OF_BACKOFF = {"retry_backoff": ["1h"]}

@@ -15,7 +15,8 @@ from bounded_wait import seconds, wait_until
 from dns_zone import Zone
 from relay_support import (ALICE, RelayRefused, Submitter, read_dsn, recipient_block,
                            relay_options, submit, tokens_at)
-from smtp_peer import free_port_on, make_self_signed_pair
+from loopback_ports import free_port
+from smtp_peer import make_self_signed_pair
 from smtp_wire import SmtpWire
 
 TERMINAL = ("delivered", "bounced", "expired", "discarded")
@@ -221,7 +222,7 @@ def test_550_for_a_trusted_network_client_is_withheld_no_backscatter(
 
 def test_null_mx_bounces_with_5_1_10_and_a_dsn(start_herald, start_nsd, alice_hash):
     dns = start_nsd([Zone("nomail.test").null_mx()])
-    herald = start_herald(**relay_options(alice_hash, dns, mx_port=free_port_on("127.0.0.1")))
+    herald = start_herald(**relay_options(alice_hash, dns, mx_port=free_port("127.0.0.1")))
 
     sent = submit(herald, ["heidi@nomail.test"])
 
@@ -403,7 +404,7 @@ def test_spent_retry_budget_expires_with_a_failure_dsn(start_herald, start_nsd, 
 
 def test_first_mx_refusing_connections_falls_back_to_the_second(start_herald, start_nsd,
                                                                 start_peer, alice_hash):
-    port = free_port_on("127.0.0.25")
+    port = free_port("127.0.0.25")
     second = start_peer("127.0.0.25", port, name="mx2.pref.test")
     # mx1 (127.0.0.24, preference 10) has nothing listening: its connections are refused.
     dns = start_nsd([mx_zone("pref.test", (10, "127.0.0.24"), (20, "127.0.0.25"))])
@@ -419,7 +420,7 @@ def test_first_mx_refusing_connections_falls_back_to_the_second(start_herald, st
 
 def test_the_most_preferred_mx_gets_the_mail_when_it_answers(start_herald, start_nsd,
                                                              start_peer, alice_hash):
-    port = free_port_on("127.0.0.26")
+    port = free_port("127.0.0.26")
     first = start_peer("127.0.0.26", port, name="mx1.pref.test")
     second = start_peer("127.0.0.27", port, name="mx2.pref.test")
     # Listed in the zone with the less preferred host first: order must come from preference.

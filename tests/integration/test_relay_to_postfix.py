@@ -11,17 +11,15 @@ import os
 import pathlib
 import re
 import shutil
-import sys
 import tempfile
 
 import pytest
 
 from bounded_wait import seconds, wait_until
-from herald_daemon import free_port
+from loopback_ports import free_port
 from relay_support import relay_options, submit
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "bench" / "lib"))
-from postfix_instance import PostfixInstance  # noqa: E402
+from postfix_instance import PostfixInstance
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="a private Postfix instance needs root")

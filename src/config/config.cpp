@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <set>
 #include <sstream>
@@ -64,6 +65,23 @@ class TableReader {
     auto v = n->value<std::string>();
     if (!v) fail(*n, key, "a string");
     out = *v;
+  }
+
+  // One of `choices`, as written; `out` keeps its value when the key is absent.
+  void get_choice(const std::string& key, std::string& out,
+                  std::initializer_list<std::string_view> choices) {
+    const toml::node* n = node(key);
+    if (!n) return;
+    auto v = n->value<std::string>();
+    std::string listed;
+    for (std::string_view choice : choices) {
+      if (v && *v == choice) {
+        out = *v;
+        return;
+      }
+      listed += std::string(listed.empty() ? "" : " or ") + '"' + std::string(choice) + '"';
+    }
+    fail(*n, key, listed);
   }
 
   void get_path(const std::string& key, std::filesystem::path& out) {
@@ -410,7 +428,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
   {
     TableReader top(root, "top level", origin);
     for (const char* key : {"server", "listen", "tls", "dns", "limits", "domain", "user", "alias",
-                            "route", "queue", "destination", "outbound", "dkim"}) {
+                            "route", "queue", "destination", "outbound", "policy", "dkim"}) {
       top.node(key);
     }
   }
@@ -540,6 +558,17 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_count("max_messages_per_connection", o.max_messages_per_connection);
     r.get<bool>("opportunistic_tls", o.opportunistic_tls);
     r.get_count("mx_port", o.mx_port);
+  }
+  {
+    TableReader r(table_or_empty(root, "policy", origin), "policy", origin);
+    auto& p = c.policy;
+    r.get<bool>("verify_inbound", p.verify_inbound);
+    std::string spf_fail = "accept", dmarc_reject = "reject";
+    r.get_choice("spf_fail", spf_fail, {"accept", "reject"});
+    r.get_choice("dmarc_reject", dmarc_reject, {"reject", "quarantine"});
+    p.spf_fail = spf_fail == "reject" ? SpfFailAction::reject : SpfFailAction::accept;
+    p.dmarc_reject =
+        dmarc_reject == "quarantine" ? DmarcRejectAction::quarantine : DmarcRejectAction::reject;
   }
   each_entry(root, "dkim", origin, [&](const toml::table& t) {
     TableReader r(t, "[dkim]", origin);

@@ -128,6 +128,21 @@ struct OutboundConfig {
   uint16_t mx_port = 25;          // the port of MX hosts; only labs and tests change it
 };
 
+// [policy]: what herald does with what it verified about mail from the internet, that is
+// from clients that neither authenticated nor connect from [server] trusted_networks.
+enum class SpfFailAction { accept, reject };
+enum class DmarcRejectAction { reject, quarantine };
+struct PolicyConfig {
+  // SPF at MAIL FROM, DKIM and DMARC at the end of data, results in Authentication-Results
+  // and the ledger. Off only where DNS cannot answer (benchmarks, isolated labs).
+  bool verify_inbound = true;
+  // SPF "fail": accept (recorded; DMARC decides) or reject at MAIL FROM with 550 5.7.23.
+  SpfFailAction spf_fail = SpfFailAction::accept;
+  // A message failing DMARC whose domain asks p=reject: refused at the end of data with
+  // 550 5.7.1, or delivered quarantined (a header and a ledger event) like p=quarantine.
+  DmarcRejectAction dmarc_reject = DmarcRejectAction::reject;
+};
+
 struct DkimConfig {
   std::string domain;
   std::string selector;
@@ -148,6 +163,7 @@ struct Config {
   QueueConfig queue;
   std::vector<DestinationConfig> destinations;
   OutboundConfig outbound;
+  PolicyConfig policy;
   std::vector<DkimConfig> dkim;
 };
 

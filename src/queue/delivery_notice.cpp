@@ -57,7 +57,7 @@ NoticeDecision decide_notice(const MessageRecord& message, const Delivery& deliv
     return {NoticeDecision::Verdict::withheld,
             "the message has the null reverse-path (RFC 5321 4.5.5)"};
   }
-  if (message.envelope.authenticated_as.empty()) {
+  if (message.envelope.authenticated_as.empty() && !message.envelope.sender_verified) {
     return {NoticeDecision::Verdict::withheld,
             "sender neither authenticated nor verified (no backscatter)"};
   }

@@ -28,9 +28,9 @@ struct NoticeDecision {
 // RFC 3461 4.1: NOTIFY names the outcomes the sender hears of; without NOTIFY herald reports
 // failures and delays, not successes. A message with the null reverse-path is itself a
 // notification and never gets one (RFC 5321 4.5.5, mime/dsn.h may_notify). No backscatter
-// (DESIGN.md promise 3): only a sender who authenticated hears of what happened after the
-// 250; for anyone else the address may be forged, and the DSN would hit an innocent party.
-// (SPF/DKIM-verified senders join them once herald verifies identity.)
+// (DESIGN.md promise 3): only a sender who authenticated, or whose domain vouched for the
+// message (Envelope::sender_verified), hears of what happened after the 250; for anyone
+// else the address may be forged, and the DSN would hit an innocent party.
 NoticeDecision decide_notice(const MessageRecord& message, const Delivery& delivery,
                              DsnAction action);
 

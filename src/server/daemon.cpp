@@ -21,6 +21,7 @@
 #include "server/control_socket.h"
 #include "server/listener.h"
 #include "server/outbound.h"
+#include "server/sender_verification.h"
 #include "server/tls_context.h"
 #include "store/store.h"
 #include "transport/maildir_transport.h"
@@ -73,6 +74,9 @@ SessionSettings session_settings(const Config& config, ListenProtocol protocol) 
   settings.submission = protocol != ListenProtocol::smtp;
   settings.tls_on_connect = protocol == ListenProtocol::submissions;
   settings.starttls_offered = !settings.tls_on_connect;
+  // Port 25 is where mail from the internet comes in; submission takes only users.
+  settings.verify_senders = protocol == ListenProtocol::smtp && config.policy.verify_inbound;
+  settings.policy = config.policy;
   settings.postmaster = postmaster_address(config);
   // load_config validated every entry.
   for (const std::string& network : config.server.trusted_networks) {
@@ -121,6 +125,7 @@ int run_daemon(const Config& config) {
   MaildirTransport transport(config.server.data_dir / "mail", config.server.hostname);
   const SystemClock clock;
   Outbound outbound(config);
+  SenderVerification sender_verification(config);
   QueueRunner queue(*store, transport, &outbound.transport(), clock,
                     QueueRunnerSettings{config.queue, config.destinations, config.server.hostname,
                                         notice_router(directory)});
@@ -141,7 +146,8 @@ int run_daemon(const Config& config) {
   for (const ListenConfig& listen : config.listen) {
     settings.push_back(session_settings(config, listen.protocol));
     services.push_back(SmtpServices{settings.back(), directory, clock, *store, queue, *tls,
-                                    commit_pool.get_executor(), auth_limiter});
+                                    commit_pool.get_executor(), auth_limiter,
+                                    &sender_verification.checks()});
     listeners.push_back(std::make_unique<Listener>(io, listen, services.back(), registry));
   }
   for (size_t i = 0; i < listeners.size(); ++i) {

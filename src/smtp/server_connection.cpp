@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -15,7 +17,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <memory>
 #include <string>
+
+#include "auth/spf_awaitable.h"
 
 namespace herald {
 namespace {
@@ -84,6 +89,29 @@ std::string printable_login(std::string_view login) {
   return out;
 }
 
+// MessageAuthenticator::authenticate as co_await: it starts on the checks' executor and the
+// coroutine resumes on its own, whatever thread the last DNS answer came on.
+asio::awaitable<MessageAuthentication> authenticate(SenderChecks& checks, std::string content,
+                                                    SpfCheck spf) {
+  auto initiate = [&checks](auto handler, std::string content, SpfCheck spf) {
+    // std::function must be copyable; the coroutine's handler is move-only.
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    asio::post(checks.executor, [&checks, shared, content = std::move(content),
+                                 spf = std::move(spf)]() mutable {
+      checks.authenticator.authenticate(
+          std::move(content), std::move(spf), [shared](MessageAuthentication auth) {
+            auto executor = asio::get_associated_executor(*shared);
+            asio::post(executor, [shared, auth = std::move(auth)]() mutable {
+              std::move (*shared)(std::move(auth));
+            });
+          });
+    });
+  };
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>,
+                                          void(MessageAuthentication)>(
+      initiate, asio::use_awaitable, std::move(content), std::move(spf));
+}
+
 }  // namespace
 
 class SmtpConnection::Impl : public std::enable_shared_from_this<Impl> {
@@ -110,6 +138,8 @@ class SmtpConnection::Impl : public std::enable_shared_from_this<Impl> {
   asio::awaitable<SessionStep> receive_data();
   asio::awaitable<SessionStep> receive_chunk(uint64_t size);
   asio::awaitable<SessionStep> commit();
+  asio::awaitable<SessionStep> check_sender();
+  asio::awaitable<SessionStep> check_message();
   asio::awaitable<void> start_tls();
   asio::awaitable<SessionStep> check_credentials();
   asio::awaitable<void> say_goodbye(const Reply& reply);
@@ -235,6 +265,12 @@ asio::awaitable<bool> SmtpConnection::Impl::follow(SessionStep step) {
       case SessionStep::Next::read_chunk:
         step = co_await receive_chunk(step.chunk_size);
         break;
+      case SessionStep::Next::check_sender:
+        step = co_await check_sender();
+        break;
+      case SessionStep::Next::check_message:
+        step = co_await check_message();
+        break;
       case SessionStep::Next::commit:
         step = co_await commit();
         break;
@@ -336,6 +372,36 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::commit() {
   spdlog::info("accepted id={} from=<{}> rcpts={} size={} peer={} session={}", message.record.id,
                envelope.mail_from, envelope.rcpt_to.size(), message.record.size, peer_.ip, id_);
   co_return session_.on_commit_succeeded();
+}
+
+// SPF waits on the sender's DNS (bounded by SpfOptions::time_limit); the replies already
+// due go out first so that a pipelining client is not kept waiting for them.
+asio::awaitable<SessionStep> SmtpConnection::Impl::check_sender() {
+  co_await flush();
+  SenderChecks& checks = *services_.sender_checks;
+  SpfRequest request = session_.sender_to_check();
+  auto check = check_spf(checks.resolver, std::move(request), checks.spf_options);
+  SpfOutcome outcome = co_await asio::co_spawn(checks.executor, std::move(check), asio::use_awaitable);
+  spdlog::debug("session={} spf={} domain={} ({})", id_, to_string(outcome.result), outcome.domain,
+                outcome.reason);
+  co_return session_.on_sender_checked(std::move(outcome));
+}
+
+// DKIM and DMARC need the whole content; the client waits for the end-of-data reply.
+asio::awaitable<SessionStep> SmtpConnection::Impl::check_message() {
+  co_await flush();
+  SenderChecks& checks = *services_.sender_checks;
+  std::string content = session_.message_to_commit().content;
+  SpfCheck spf = session_.spf_check();
+  const MessageAuthentication auth =
+      co_await authenticate(checks, std::move(content), std::move(spf));
+  SessionStep step = session_.on_message_checked(auth);
+  if (step.reply && !step.reply->is_positive()) {
+    spdlog::info("session={} refused from=<{}> peer={} dmarc={} from_domain={}: {}", id_,
+                 auth.spf.request.mail_from, peer_.ip, to_string(auth.dmarc_result),
+                 auth.author.domain, step.reply->lines.front());
+  }
+  co_return step;
 }
 
 // crypt(3) hashes such as yescrypt take tens of milliseconds by design: the check runs on

@@ -10,7 +10,10 @@
 #include <cstdint>
 #include <memory>
 
+#include "auth/message_authentication.h"
+#include "auth/spf.h"
 #include "directory/directory.h"
+#include "dns/resolver.h"
 #include "queue/queue_runner.h"
 #include "smtp/server_session.h"
 #include "store/store.h"
@@ -21,6 +24,17 @@ class context;
 }
 
 namespace herald {
+
+// What checking senders needs (SessionSettings::verify_senders). Everything referenced
+// must outlive every connection.
+struct SenderChecks {
+  Resolver& resolver;
+  MessageAuthenticator& authenticator;
+  SpfOptions spf_options;
+  // Where the checks run and their DNS answers arrive: its own thread, never the io
+  // threads, since RSA verification is CPU work (DESIGN.md 5).
+  boost::asio::any_io_executor executor;
+};
 
 // What all connections share. Everything referenced must outlive every connection.
 struct SmtpServices {
@@ -34,6 +48,7 @@ struct SmtpServices {
   // the io threads (DESIGN.md 5).
   boost::asio::any_io_executor commit_executor;
   AuthFailureLimiter& auth_limiter;  // shared by all listeners
+  SenderChecks* sender_checks = nullptr;  // needed when settings.verify_senders
 };
 
 class SmtpConnection {

@@ -6,6 +6,8 @@
 #include <cctype>
 #include <utility>
 
+#include "mime/header.h"
+#include "smtp/identity_policy.h"
 #include "smtp/received_header.h"
 #include "util/ascii.h"
 #include "util/message_id.h"
@@ -175,6 +177,26 @@ SessionStep ServerSession::handle_mail(const Command& command) {
   transaction_.reverse_path = command.path;
   transaction_.parameters = command.mail;
   state_ = State::in_mail;
+  if (verifies_sender()) return SessionStep{std::nullopt, SessionStep::Next::check_sender, 0};
+  return answer(make_reply(250, "2.1.0", "Sender OK"));
+}
+
+// RFC 7208 2.4: the MAIL FROM identity, or postmaster@HELO for the null reverse-path.
+SpfRequest ServerSession::sender_to_check() const {
+  SpfRequest request;
+  request.client_ip = peer_.ip;
+  request.mail_from = transaction_.reverse_path.address();
+  request.helo = helo_;
+  request.receiver = settings_.hostname;
+  return request;
+}
+
+SessionStep ServerSession::on_sender_checked(SpfOutcome outcome) {
+  if (std::optional<Reply> refusal = spf_refusal(outcome, settings_.policy)) {
+    start_over(State::greeted);
+    return answer(std::move(*refusal));
+  }
+  transaction_.spf = SpfCheck{sender_to_check(), std::move(outcome)};
   return answer(make_reply(250, "2.1.0", "Sender OK"));
 }
 
@@ -369,6 +391,17 @@ SessionStep ServerSession::on_credentials_checked(std::optional<std::string> use
   return answer(make_reply(235, "2.7.0", "Authentication successful"));
 }
 
+bool ServerSession::verifies_sender() const {
+  return settings_.verify_senders && !may_relay();
+}
+
+// RFC 8601 5: results claiming to be this server's were removed when the content arrived;
+// these go above everything, Received included, as the newest trace.
+void ServerSession::add_authentication_results(const std::vector<AuthResult>& results) {
+  accepted_.content.insert(0, authentication_results_field(settings_.hostname, results));
+  accepted_.record.size = accepted_.content.size();
+}
+
 // RFC 5321 3.6.2 / RFC 6409 4.2: authenticated users relay, and so do clients of the networks
 // the postmaster trusts (an open relay is what spammers look for); the rest are refused.
 bool ServerSession::may_relay() const {
@@ -491,7 +524,9 @@ SessionStep ServerSession::accept_content() {
       .at = now,
   };
   // RFC 5321 4.4: the trace header goes at the top of the content, before all others.
-  m.content = std::move(transaction_.reader->content());
+  // RFC 8601 5: an Authentication-Results field naming this server that came with the
+  // message is a forgery (or a loop); it goes before anyone can believe it.
+  m.content = remove_own_authentication_results(transaction_.reader->content(), settings_.hostname);
   m.content.insert(0, received_header(received));
   m.record.size = m.content.size();
 
@@ -526,6 +561,32 @@ SessionStep ServerSession::accept_content() {
     m.deliveries.push_back(std::move(d));
   }
   accepted_ = std::move(m);
+  if (!authenticated_as_.empty()) {
+    // RFC 8601 2.7.4: what the submission server itself verified.
+    add_authentication_results({{"auth", "pass", "", {{"smtp.auth", authenticated_as_}}}});
+  }
+  if (verifies_sender()) return SessionStep{std::nullopt, SessionStep::Next::check_message, 0};
+  return SessionStep{std::nullopt, SessionStep::Next::commit, 0};
+}
+
+SessionStep ServerSession::on_message_checked(const MessageAuthentication& auth) {
+  const IdentityDecision decision = decide_identity(auth, settings_.policy);
+  if (decision.action == IdentityDecision::Action::reject) {
+    accepted_ = AcceptedMessage{};
+    start_over(State::greeted);
+    return answer(identity_refusal(decision));
+  }
+  const TimePoint now = accepted_.record.received_at;
+  std::vector<LedgerEvent>& events = accepted_.events;
+  // After `received`, before the `queued` events: what was checked comes first.
+  auto next = events.insert(events.begin() + 1, LedgerEvent{now, "auth", "", auth_event_fields(auth)});
+  if (decision.action == IdentityDecision::Action::quarantine) {
+    // A header the recipient's filters (Sieve, the mail client) act on; nothing is dropped.
+    accepted_.content.insert(0, header_field("X-Herald-Quarantine", decision.reason));
+    events.insert(next + 1, LedgerEvent{now, "quarantined", "", {{"reason", decision.reason}}});
+  }
+  add_authentication_results(authentication_results(auth));
+  accepted_.record.envelope.sender_verified = verifies_envelope_sender(auth);
   return SessionStep{std::nullopt, SessionStep::Next::commit, 0};
 }
 

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "auth/message_authentication.h"
 #include "config/config.h"
 #include "directory/directory.h"
 #include "smtp/auth_failure_limiter.h"
@@ -39,6 +40,10 @@ struct SessionSettings {
   std::string postmaster;       // the mailbox a bare RCPT TO:<Postmaster> means
   // Clients from these networks may relay without AUTH ([server] trusted_networks).
   std::vector<IpNetwork> trusted_networks;
+  // Who sent mail from clients neither authenticated nor trusted is checked (SPF at MAIL
+  // FROM, DKIM and DMARC at the end of data) and acted on as `policy` says.
+  bool verify_senders = false;
+  PolicyConfig policy;
 };
 
 struct PeerInfo {
@@ -56,7 +61,7 @@ struct AcceptedMessage {
   MessageRecord record;
   std::string content;               // the Received header, then the content as the client sent it
   std::vector<Delivery> deliveries;  // one per distinct final mailbox
-  std::vector<LedgerEvent> events;   // `received`, then one `queued` per delivery
+  std::vector<LedgerEvent> events;   // `received`, `auth` when checked, one `queued` per delivery
 };
 
 // What the connection does after sending `reply` (if any).
@@ -68,6 +73,10 @@ struct SessionStep {
     start_tls,          // discard buffered input, handshake, then on_tls_started()
     check_credentials,  // off the io threads, Directory::authenticate(credentials_to_check()),
                         // then on_credentials_checked()
+    check_sender,       // SPF for sender_to_check() (bounded, off the io threads), then
+                        // on_sender_checked()
+    check_message,      // authenticate message_to_commit().content with spf_check(), then
+                        // on_message_checked()
     commit,             // commit message_to_commit(), then on_commit_succeeded() or _failed()
     close,
   };
@@ -100,7 +109,20 @@ class ServerSession {
   void on_chunk_data(std::string_view piece);
   SessionStep on_chunk_end();
 
-  // Valid between a `commit` step and the call that reports its outcome.
+  // Valid between a `check_sender` step and on_sender_checked().
+  SpfRequest sender_to_check() const;
+  // 250 2.1.0, or the refusal spf_refusal() gives for the policy.
+  SessionStep on_sender_checked(SpfOutcome outcome);
+
+  // Valid between a `check_message` step and on_message_checked(): the SPF check made at
+  // MAIL FROM.
+  const SpfCheck& spf_check() const { return transaction_.spf; }
+  // 550 5.7.1 when the policy refuses the message; otherwise Authentication-Results (and a
+  // quarantine mark) join the content, `auth` (and `quarantined`) the ledger, and the
+  // message goes on to its commit.
+  SessionStep on_message_checked(const MessageAuthentication& auth);
+
+  // Valid between a `check_message` or `commit` step and the call that reports its outcome.
   const AcceptedMessage& message_to_commit() const { return accepted_; }
   SessionStep on_commit_succeeded();  // 250 queued as ID
   SessionStep on_commit_failed();     // 451: nothing was stored
@@ -153,6 +175,7 @@ class ServerSession {
     std::vector<Recipient> recipients;
     std::vector<Target> targets;  // distinct addresses: the first RCPT to reach one wins
     std::optional<DataReader> reader;
+    SpfCheck spf;  // result none when the sender is not checked
   };
 
   SessionStep handle_helo(const Command& command);
@@ -175,6 +198,8 @@ class ServerSession {
   SessionStep accept_targets(const std::string& address, const RcptParameters& parameters,
                              std::vector<Target> targets);
   bool may_relay() const;
+  bool verifies_sender() const;
+  void add_authentication_results(const std::vector<AuthResult>& results);
   SessionStep handle_not_implemented(const Command& command);
 
   SessionStep refuse_syntax(const Command& command, const CommandRule& rule);

@@ -114,6 +114,7 @@ json::object encode_envelope(const Envelope& e) {
       {"authenticated_as", e.authenticated_as},
       {"body_type", e.body_type},
       {"smtputf8", e.smtputf8},
+      {"sender_verified", e.sender_verified},
   };
 }
 
@@ -132,6 +133,8 @@ Envelope decode_envelope(const json::object& object) {
   e.authenticated_as = r.string("authenticated_as");
   e.body_type = r.string("body_type");
   e.smtputf8 = r.boolean("smtputf8");
+  // Written since sender verification began; older records had no verified senders.
+  e.sender_verified = r.has("sender_verified") && r.boolean("sender_verified");
   return e;
 }
 

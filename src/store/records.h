@@ -29,6 +29,9 @@ struct Envelope {
   std::string authenticated_as;  // empty when not authenticated
   std::string body_type;         // "7BIT", "8BITMIME" or "BINARYMIME" (RFC 6152, RFC 3030)
   bool smtputf8 = false;         // RFC 6531
+  // The MAIL FROM domain vouched for the message (SPF pass, or a DKIM pass aligned with it):
+  // it may get DSNs like an authenticated sender (DESIGN.md promise 3).
+  bool sender_verified = false;
 };
 
 // RFC 2852 4: what happens when the deliver-by time passes undelivered.

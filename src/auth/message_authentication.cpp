@@ -1,0 +1,170 @@
+#include "auth/message_authentication.h"
+
+#include <fmt/format.h>
+
+#include <memory>
+#include <random>
+
+#include "util/ascii.h"
+
+namespace herald {
+namespace {
+
+// RFC 7489 6.6.4: the draw a pct= below 100 is compared with.
+unsigned percent_sample() {
+  thread_local std::mt19937 generator{std::random_device{}()};
+  return std::uniform_int_distribution<unsigned>(0, 99)(generator);
+}
+
+std::string domain_of_address(const std::string& address) {
+  const size_t at = address.rfind('@');
+  return at == std::string::npos ? "" : ascii_lower(address.substr(at + 1));
+}
+
+DmarcInputs dmarc_inputs(const MessageAuthentication& auth) {
+  DmarcInputs inputs;
+  inputs.from_domain = auth.author.domain;
+  if (auth.spf.outcome.result == SpfResult::pass) inputs.spf_domain = auth.spf.outcome.domain;
+  for (const DkimVerdict& verdict : auth.dkim) {
+    if (verdict.result == DkimResult::pass) inputs.dkim_domains.push_back(verdict.domain);
+  }
+  return inputs;
+}
+
+void apply_dmarc(MessageAuthentication& auth, const DmarcDiscovery& discovery) {
+  switch (discovery.status) {
+    case DmarcDiscovery::Status::temperror:
+      auth.dmarc_result = DmarcResult::temperror;
+      auth.dmarc_reason = discovery.reason;
+      return;
+    case DmarcDiscovery::Status::none:
+      auth.dmarc_result = DmarcResult::none;
+      auth.dmarc_reason = discovery.reason;
+      return;
+    case DmarcDiscovery::Status::found:
+      break;
+  }
+  auth.dmarc_record = discovery.record;
+  auth.dmarc = evaluate_dmarc(dmarc_inputs(auth), discovery, percent_sample());
+  auth.dmarc_result = auth.dmarc.pass ? DmarcResult::pass : DmarcResult::fail;
+}
+
+std::string dmarc_comment(const MessageAuthentication& auth) {
+  if (auth.dmarc_result != DmarcResult::pass && auth.dmarc_result != DmarcResult::fail) {
+    return auth.dmarc_reason;
+  }
+  return fmt::format("p={} dis={}", to_string(auth.dmarc.policy),
+                     to_string(auth.dmarc.disposition));
+}
+
+AuthResult spf_result(const SpfCheck& spf) {
+  AuthResult r{"spf", std::string(to_string(spf.outcome.result)), spf.outcome.reason, {}};
+  const SpfRequest& request = spf.request;
+  if (request.identity == SpfIdentity::mail_from && !request.mail_from.empty()) {
+    r.properties.emplace_back("smtp.mailfrom", request.mail_from);
+  } else {
+    r.properties.emplace_back("smtp.helo", request.helo);
+  }
+  return r;
+}
+
+AuthResult dkim_result(const DkimVerdict& verdict) {
+  AuthResult r{"dkim", std::string(to_string(verdict.result)), verdict.reason, {}};
+  if (!verdict.domain.empty()) r.properties.emplace_back("header.d", verdict.domain);
+  if (!verdict.selector.empty()) r.properties.emplace_back("header.s", verdict.selector);
+  if (verdict.algorithm) r.properties.emplace_back("header.a", std::string(to_string(*verdict.algorithm)));
+  return r;
+}
+
+}  // namespace
+
+std::string_view to_string(DmarcResult result) {
+  switch (result) {
+    case DmarcResult::none:
+      return "none";
+    case DmarcResult::pass:
+      return "pass";
+    case DmarcResult::fail:
+      return "fail";
+    case DmarcResult::temperror:
+      return "temperror";
+    case DmarcResult::permerror:
+      return "permerror";
+  }
+  return "none";
+}
+
+MessageAuthenticator::MessageAuthenticator(Resolver& resolver, const Clock& clock)
+    : resolver_(resolver), dkim_(resolver, clock) {}
+
+void MessageAuthenticator::authenticate(std::string message, SpfCheck spf, Done done) {
+  auto auth = std::make_shared<MessageAuthentication>();
+  auth->spf = std::move(spf);
+  auth->author = author_domain(message);
+  dkim_.verify(std::move(message), [this, auth, done = std::move(done)](
+                                       std::vector<DkimVerdict> verdicts) mutable {
+    auth->dkim = std::move(verdicts);
+    if (auth->author.domain.empty()) {
+      // RFC 7489 6.6.1: without one author domain there is nothing DMARC can judge.
+      auth->dmarc_result = DmarcResult::permerror;
+      auth->dmarc_reason = auth->author.problem;
+      done(std::move(*auth));
+      return;
+    }
+    discover_dmarc_policy(resolver_, auth->author.domain,
+                          [auth, done = std::move(done)](DmarcDiscovery discovery) {
+                            apply_dmarc(*auth, discovery);
+                            done(std::move(*auth));
+                          });
+  });
+}
+
+std::vector<AuthResult> authentication_results(const MessageAuthentication& auth) {
+  std::vector<AuthResult> results{spf_result(auth.spf)};
+  for (const DkimVerdict& verdict : auth.dkim) results.push_back(dkim_result(verdict));
+  AuthResult dmarc{"dmarc", std::string(to_string(auth.dmarc_result)), dmarc_comment(auth), {}};
+  if (!auth.author.domain.empty()) dmarc.properties.emplace_back("header.from", auth.author.domain);
+  results.push_back(std::move(dmarc));
+  return results;
+}
+
+std::vector<std::pair<std::string, std::string>> auth_event_fields(
+    const MessageAuthentication& auth) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  const AuthResult spf = spf_result(auth.spf);
+  fields.emplace_back("spf", spf.result + " " + spf.properties.front().first + "=" +
+                                 spf.properties.front().second);
+  for (const DkimVerdict& verdict : auth.dkim) {
+    std::string value(to_string(verdict.result));
+    if (!verdict.domain.empty()) value += " d=" + verdict.domain + " s=" + verdict.selector;
+    fields.emplace_back("dkim", std::move(value));
+  }
+  if (auth.dkim.empty()) fields.emplace_back("dkim", "none");
+  std::string dmarc(to_string(auth.dmarc_result));
+  if (!auth.author.domain.empty()) dmarc += " from=" + auth.author.domain;
+  if (auth.dmarc_result == DmarcResult::pass || auth.dmarc_result == DmarcResult::fail) {
+    dmarc += " " + dmarc_comment(auth);
+  }
+  fields.emplace_back("dmarc", std::move(dmarc));
+  if (verifies_envelope_sender(auth)) fields.emplace_back("sender_verified", "yes");
+  return fields;
+}
+
+bool verifies_envelope_sender(const MessageAuthentication& auth) {
+  const SpfRequest& request = auth.spf.request;
+  if (request.mail_from.empty()) return false;
+  const std::string sender_domain = domain_of_address(request.mail_from);
+  if (request.identity == SpfIdentity::mail_from && auth.spf.outcome.result == SpfResult::pass &&
+      ascii_lower(auth.spf.outcome.domain) == sender_domain) {
+    return true;
+  }
+  for (const DkimVerdict& verdict : auth.dkim) {
+    if (verdict.result == DkimResult::pass &&
+        aligned(verdict.domain, sender_domain, DmarcAlignment::relaxed)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace herald

@@ -1,0 +1,79 @@
+// The identity checks of one received message put together (DESIGN.md promise 4): DKIM on
+// its content, then DMARC on its From domain with the SPF result the SMTP transaction
+// already has; and what the results mean for Authentication-Results, the ledger and DSNs.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "auth/authentication_results.h"
+#include "auth/author_domain.h"
+#include "auth/dkim_verify.h"
+#include "auth/dmarc.h"
+#include "auth/spf.h"
+#include "dns/resolver.h"
+#include "util/clock.h"
+
+namespace herald {
+
+// The SPF check made for the transaction (at MAIL FROM): what was asked and the answer.
+struct SpfCheck {
+  SpfRequest request;
+  SpfOutcome outcome;
+};
+
+// RFC 7489 11.2 result names.
+enum class DmarcResult { none, pass, fail, temperror, permerror };
+std::string_view to_string(DmarcResult result);
+
+struct MessageAuthentication {
+  SpfCheck spf;
+  std::vector<DkimVerdict> dkim;  // one per DKIM-Signature field, in message order
+  AuthorDomain author;            // the RFC5322.From domain DMARC judges
+  DmarcResult dmarc_result = DmarcResult::none;
+  std::string dmarc_reason;         // for none, temperror and permerror
+  std::optional<DmarcRecord> dmarc_record;  // the policy found, when one was
+  DmarcVerdict dmarc;                       // meaningful for pass and fail
+};
+
+// Not copyable. Resolver and clock must outlive every authenticate() in flight; one
+// authenticator serves any number of messages at once when the resolver allows it.
+class MessageAuthenticator {
+ public:
+  using Done = std::function<void(MessageAuthentication)>;
+
+  MessageAuthenticator(Resolver& resolver, const Clock& clock);
+  MessageAuthenticator(const MessageAuthenticator&) = delete;
+  MessageAuthenticator& operator=(const MessageAuthenticator&) = delete;
+
+  // Verifies every DKIM signature of `message` (CRLF text), then looks up and applies the
+  // DMARC policy of its From domain, with `spf`. `done` runs exactly once, on the thread of
+  // the resolver's last answer (or before the call returns when no lookup is needed), and
+  // must not block. Every lookup is bounded by the resolver's timeout; DNS failures are
+  // results (temperror), never exceptions.
+  void authenticate(std::string message, SpfCheck spf, Done done);
+
+ private:
+  Resolver& resolver_;
+  DkimVerifier dkim_;
+};
+
+// The results as RFC 8601 wants them in the Authentication-Results field: spf (with
+// smtp.mailfrom or smtp.helo), one dkim per signature (header.d, header.s, header.a),
+// dmarc (header.from).
+std::vector<AuthResult> authentication_results(const MessageAuthentication& auth);
+
+// The ledger's `auth` event, as key=value details.
+std::vector<std::pair<std::string, std::string>> auth_event_fields(
+    const MessageAuthentication& auth);
+
+// Whether the envelope sender's domain vouched for this message: SPF passed for MAIL FROM,
+// or a DKIM signature passed whose d= is aligned (RFC 7489 3.1.1, relaxed) with the MAIL
+// FROM domain. Such a sender may get DSNs without that being backscatter (DESIGN.md
+// promise 3). Always false for the null reverse-path.
+bool verifies_envelope_sender(const MessageAuthentication& auth);
+
+}  // namespace herald

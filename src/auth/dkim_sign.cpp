@@ -120,4 +120,14 @@ std::variant<std::string, DkimSignError> DkimSigner::sign(std::string_view messa
   return header_field("DKIM-Signature", unsigned_value + encode_base64(*signature));
 }
 
+bool DkimSigner::has_signed(std::string_view message) const {
+  for (const DkimHeaderField& field : split_dkim_message(message).headers) {
+    if (!equals_ignoring_ascii_case(field.name, "DKIM-Signature")) continue;
+    const auto parsed = parse_dkim_signature(field.raw.substr(field.raw.find(':') + 1));
+    const auto* signature = std::get_if<DkimSignature>(&parsed);
+    if (signature && signature->domain == domain_ && signature->selector == selector_) return true;
+  }
+  return false;
+}
+
 }  // namespace herald

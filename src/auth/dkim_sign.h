@@ -35,6 +35,12 @@ class DkimSigner {
                                                           std::string selector);
 
   DkimAlgorithm algorithm() const { return algorithm_; }
+  const std::string& domain() const { return domain_; }      // d=, lower case
+  const std::string& selector() const { return selector_; }  // s=, lower case
+
+  // Whether `message` (CRLF text) already carries a DKIM-Signature field that parses and
+  // names this signer's d= and s=: signing it again would only add a duplicate.
+  bool has_signed(std::string_view message) const;
 
   // The "DKIM-Signature: …" field, folded and ending in CRLF, to put above the message's
   // first header field. `message` is CRLF text; `now` becomes t=. Signs every field in

@@ -55,11 +55,11 @@ def _array_of_tables(name, entries):
 
 def config_text(data_dir, port, limits=None, queue=None, log_level="info", extra_listeners=None,
                 password_hashes=None, dns_servers=None, outbound=None, destinations=None,
-                routes=None, trusted_networks=None, server=None):
+                routes=None, trusted_networks=None, server=None, dkim=None):
     """The shared test configuration. Relay tests add: dns_servers (["127.0.0.1:PORT"] of a
     test nsd), outbound ({[outbound] keys}, e.g. mx_port), destinations ([{[[destination]]
     keys}]), routes ([{"domain": ..., "to": "host:port"}]), trusted_networks (["127.0.0.0/8"],
-    [server] trusted_networks) and server ({other [server] keys})."""
+    [server] trusted_networks), server ({other [server] keys}) and dkim ([{[[dkim]] keys}])."""
     server_extra = dict(server or {})
     if trusted_networks is not None:
         server_extra["trusted_networks"] = list(trusted_networks)
@@ -77,7 +77,7 @@ address = "127.0.0.1:{port}"
 
 {_listeners(extra_listeners)}{_table("limits", limits)}{_table("queue", queue)}\
 {dns}{_table("outbound", outbound)}{_array_of_tables("destination", destinations)}\
-{_array_of_tables("route", routes)}[[domain]]
+{_array_of_tables("route", routes)}{_array_of_tables("dkim", dkim)}[[domain]]
 name = "example.test"
 
 [[user]]
@@ -110,7 +110,7 @@ class HeraldDaemon:
         """submission=True adds a `submission` and a `submissions` listener, on
         submission_port and submissions_port; password_hashes maps alice/bob's addresses to
         their [[user]] password_hash; relay_options are config_text's dns_servers, outbound,
-        destinations, routes, trusted_networks and server."""
+        destinations, routes, trusted_networks, server and dkim."""
         self.work = pathlib.Path(work_dir)
         self.data_dir = self.work / "data"
         self.config = self.work / "herald.toml"

@@ -157,6 +157,15 @@ TEST_F(DkimSignTest, ZoneLineSplitsLongRecordsInto255ByteStrings) {
                                                              record.substr(255) + "\"");
 }
 
+TEST_F(DkimSignTest, HasSignedKnowsItsOwnDomainAndSelectorOnly) {
+  const DkimSigner rsa = signer_from(rsa_pem_, "example.com", "rsa");
+  const std::string signed_message = sign(rsa, message_);
+  EXPECT_FALSE(rsa.has_signed(message_));
+  EXPECT_TRUE(rsa.has_signed(signed_message));
+  EXPECT_FALSE(signer_from(rsa_pem_, "example.com", "other").has_signed(signed_message));
+  EXPECT_FALSE(signer_from(rsa_pem_, "example.org", "rsa").has_signed(signed_message));
+}
+
 TEST_F(DkimSignTest, HeraldSignaturesVerifyWithDkimpy) {
   write(dir_.path() / "verify.py", std::string(kDkimpyVerify));
   const DkimKeyPair rsa = generate_dkim_key(DkimKeyRecord::KeyType::rsa);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <random>
 
+#include "mime/from_domain.h"
 #include "util/ascii.h"
 
 namespace herald {
@@ -23,7 +24,7 @@ std::string domain_of_address(const std::string& address) {
 
 DmarcInputs dmarc_inputs(const MessageAuthentication& auth) {
   DmarcInputs inputs;
-  inputs.from_domain = auth.author.domain;
+  inputs.from_domain = auth.from_domain;
   if (auth.spf.outcome.result == SpfResult::pass) inputs.spf_domain = auth.spf.outcome.domain;
   for (const DkimVerdict& verdict : auth.dkim) {
     if (verdict.result == DkimResult::pass) inputs.dkim_domains.push_back(verdict.domain);
@@ -100,18 +101,23 @@ MessageAuthenticator::MessageAuthenticator(Resolver& resolver, const Clock& cloc
 void MessageAuthenticator::authenticate(std::string message, SpfCheck spf, Done done) {
   auto auth = std::make_shared<MessageAuthentication>();
   auth->spf = std::move(spf);
-  auth->author = author_domain(message);
+  auto from = rfc5322_from_domain(message);
+  if (auto* domain = std::get_if<std::string>(&from)) {
+    auth->from_domain = std::move(*domain);
+  } else {
+    auth->from_problem = std::get<FromDomainError>(from).reason;
+  }
   dkim_.verify(std::move(message), [this, auth, done = std::move(done)](
                                        std::vector<DkimVerdict> verdicts) mutable {
     auth->dkim = std::move(verdicts);
-    if (auth->author.domain.empty()) {
+    if (auth->from_domain.empty()) {
       // RFC 7489 6.6.1: without one author domain there is nothing DMARC can judge.
       auth->dmarc_result = DmarcResult::permerror;
-      auth->dmarc_reason = auth->author.problem;
+      auth->dmarc_reason = auth->from_problem;
       done(std::move(*auth));
       return;
     }
-    discover_dmarc_policy(resolver_, auth->author.domain,
+    discover_dmarc_policy(resolver_, auth->from_domain,
                           [auth, done = std::move(done)](DmarcDiscovery discovery) {
                             apply_dmarc(*auth, discovery);
                             done(std::move(*auth));
@@ -123,7 +129,7 @@ std::vector<AuthResult> authentication_results(const MessageAuthentication& auth
   std::vector<AuthResult> results{spf_result(auth.spf)};
   for (const DkimVerdict& verdict : auth.dkim) results.push_back(dkim_result(verdict));
   AuthResult dmarc{"dmarc", std::string(to_string(auth.dmarc_result)), dmarc_comment(auth), {}};
-  if (!auth.author.domain.empty()) dmarc.properties.emplace_back("header.from", auth.author.domain);
+  if (!auth.from_domain.empty()) dmarc.properties.emplace_back("header.from", auth.from_domain);
   results.push_back(std::move(dmarc));
   return results;
 }
@@ -141,7 +147,7 @@ std::vector<std::pair<std::string, std::string>> auth_event_fields(
   }
   if (auth.dkim.empty()) fields.emplace_back("dkim", "none");
   std::string dmarc(to_string(auth.dmarc_result));
-  if (!auth.author.domain.empty()) dmarc += " from=" + auth.author.domain;
+  if (!auth.from_domain.empty()) dmarc += " from=" + auth.from_domain;
   if (auth.dmarc_result == DmarcResult::pass || auth.dmarc_result == DmarcResult::fail) {
     dmarc += " " + dmarc_comment(auth);
   }

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "auth/authentication_results.h"
-#include "auth/author_domain.h"
 #include "auth/dkim_verify.h"
 #include "auth/dmarc.h"
 #include "auth/spf.h"
@@ -32,7 +31,8 @@ std::string_view to_string(DmarcResult result);
 struct MessageAuthentication {
   SpfCheck spf;
   std::vector<DkimVerdict> dkim;  // one per DKIM-Signature field, in message order
-  AuthorDomain author;            // the RFC5322.From domain DMARC judges
+  std::string from_domain;         // the RFC5322.From domain DMARC judges; "" when unusable
+  std::string from_problem;        // why from_domain is empty (mime/from_domain.h)
   DmarcResult dmarc_result = DmarcResult::none;
   std::string dmarc_reason;         // for none, temperror and permerror
   std::optional<DmarcRecord> dmarc_record;  // the policy found, when one was

@@ -28,7 +28,7 @@ IdentityDecision decide_identity(const MessageAuthentication& auth, const Policy
   if (auth.dmarc_result != DmarcResult::fail) return {};
   const std::string why = fmt::format(
       "DMARC policy of {} (p={}): neither SPF nor DKIM is aligned with the From domain",
-      auth.author.domain, to_string(auth.dmarc.policy));
+      auth.from_domain, to_string(auth.dmarc.policy));
   switch (auth.dmarc.disposition) {
     case DmarcPolicy::none:
       return {};

@@ -399,7 +399,7 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::check_message() {
   if (step.reply && !step.reply->is_positive()) {
     spdlog::info("session={} refused from=<{}> peer={} dmarc={} from_domain={}: {}", id_,
                  auth.spf.request.mail_from, peer_.ip, to_string(auth.dmarc_result),
-                 auth.author.domain, step.reply->lines.front());
+                 auth.from_domain, step.reply->lines.front());
   }
   co_return step;
 }

@@ -55,16 +55,20 @@ def _array_of_tables(name, entries):
 
 def config_text(data_dir, port, limits=None, queue=None, log_level="info", extra_listeners=None,
                 password_hashes=None, dns_servers=None, outbound=None, destinations=None,
-                routes=None, trusted_networks=None, server=None, dkim=None):
+                routes=None, trusted_networks=None, server=None, dkim=None, policy=None):
     """The shared test configuration. Relay tests add: dns_servers (["127.0.0.1:PORT"] of a
     test nsd), outbound ({[outbound] keys}, e.g. mx_port), destinations ([{[[destination]]
     keys}]), routes ([{"domain": ..., "to": "host:port"}]), trusted_networks (["127.0.0.0/8"],
-    [server] trusted_networks), server ({other [server] keys}) and dkim ([{[[dkim]] keys}])."""
+    [server] trusted_networks), server ({other [server] keys}), dkim ([{[[dkim]] keys}]) and
+    policy ({[policy] keys}). Without dns_servers there is no DNS that knows the test
+    domains, so sender verification is off unless `policy` says otherwise."""
     server_extra = dict(server or {})
     if trusted_networks is not None:
         server_extra["trusted_networks"] = list(trusted_networks)
     server_lines = "".join(f"{k} = {_toml_value(v)}\n" for k, v in server_extra.items())
     dns = _table("dns", {"servers": list(dns_servers)} if dns_servers else None)
+    if policy is None and not dns_servers:
+        policy = {"verify_inbound": False}
     return f"""\
 [server]
 hostname = "{HOSTNAME}"
@@ -76,7 +80,7 @@ protocol = "smtp"
 address = "127.0.0.1:{port}"
 
 {_listeners(extra_listeners)}{_table("limits", limits)}{_table("queue", queue)}\
-{dns}{_table("outbound", outbound)}{_array_of_tables("destination", destinations)}\
+{dns}{_table("policy", policy)}{_table("outbound", outbound)}{_array_of_tables("destination", destinations)}\
 {_array_of_tables("route", routes)}{_array_of_tables("dkim", dkim)}[[domain]]
 name = "example.test"
 
@@ -110,7 +114,7 @@ class HeraldDaemon:
         """submission=True adds a `submission` and a `submissions` listener, on
         submission_port and submissions_port; password_hashes maps alice/bob's addresses to
         their [[user]] password_hash; relay_options are config_text's dns_servers, outbound,
-        destinations, routes, trusted_networks, server and dkim."""
+        destinations, routes, trusted_networks, server, dkim and policy."""
         self.work = pathlib.Path(work_dir)
         self.data_dir = self.work / "data"
         self.config = self.work / "herald.toml"

@@ -306,6 +306,19 @@ DestinationConfig parse_destination(TableReader& r, const toml::table& t,
   return d;
 }
 
+// The timestamp in an SRS address counts days modulo 1024 (2 base32 characters), so an age
+// past that cannot be told from a young one.
+template <typename Fail>
+void validate_srs(const SrsConfig& srs, const Fail& fail) {
+  if (!srs.secret.empty() && !srs.secret_file.empty())
+    fail("[srs] takes 'secret' or 'secret_file', not both");
+  if (srs.max_age < std::chrono::hours(24) || srs.max_age >= std::chrono::hours(24 * 1024))
+    fail("[srs] 'max_age' must be from 1d to 1023d");
+  for (const auto& previous : srs.previous_secrets) {
+    if (previous.empty()) fail("[srs] 'previous_secrets' has an empty secret");
+  }
+}
+
 void validate(Config& c) {
   const std::string file = c.source.filename().string();
   auto fail = [&](const std::string& what) { throw ConfigError(file + ": " + what); };
@@ -362,20 +375,20 @@ void validate(Config& c) {
         fail("alias '" + a.address + "' points to '" + t + "', not local@domain");
     }
   }
-  // Alias targets must end at users; remote forwarding arrives with outbound delivery.
+  // A target in a local domain must end at a user; one elsewhere is forwarded to.
   std::set<std::string> users;
   for (const auto& u : c.users) users.insert(u.address);
   std::set<std::string> aliases;
   for (const auto& a : c.aliases) aliases.insert(a.address);
   for (const auto& a : c.aliases) {
     for (const auto& t : a.to) {
-      if (!users.count(t) && !aliases.count(t)) {
+      if (domains.count(domain_of(t)) && !users.count(t) && !aliases.count(t)) {
         fail("alias '" + a.address + "' points to '" + t +
-             "', which is neither a [[user]] nor an [[alias]] (forwarding to remote addresses "
-             "is not supported yet)");
+             "', which is neither a [[user]] nor an [[alias]]");
       }
     }
   }
+  validate_srs(c.srs, fail);
 }
 
 }  // namespace
@@ -428,7 +441,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
   {
     TableReader top(root, "top level", origin);
     for (const char* key : {"server", "listen", "tls", "dns", "limits", "domain", "user", "alias",
-                            "route", "queue", "destination", "outbound", "policy", "dkim"}) {
+                            "route", "queue", "destination", "outbound", "policy", "srs", "dkim"}) {
       top.node(key);
     }
   }
@@ -569,6 +582,16 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     p.spf_fail = spf_fail == "reject" ? SpfFailAction::reject : SpfFailAction::accept;
     p.dmarc_reject =
         dmarc_reject == "quarantine" ? DmarcRejectAction::quarantine : DmarcRejectAction::reject;
+  }
+  {
+    TableReader r(table_or_empty(root, "srs", origin), "srs", origin);
+    auto& srs = c.srs;
+    r.get_string("domain", srs.domain);
+    srs.domain = ascii_lower(srs.domain.empty() ? c.server.hostname : srs.domain);
+    r.get_string("secret", srs.secret);
+    r.get_path("secret_file", srs.secret_file);
+    r.get_strings("previous_secrets", srs.previous_secrets);
+    r.get_duration("max_age", srs.max_age);
   }
   each_entry(root, "dkim", origin, [&](const toml::table& t) {
     TableReader r(t, "[dkim]", origin);

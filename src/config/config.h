@@ -67,6 +67,8 @@ struct UserConfig {
   std::string password_hash;  // crypt(3); may be empty (no login)
 };
 
+// An alias expands to local users and aliases, and to remote addresses (any domain that has
+// no [[domain]] entry), which herald forwards to with an SRS sender (see [srs]).
 struct AliasConfig {
   std::string address;          // lower case
   std::vector<std::string> to;  // lower case
@@ -143,6 +145,19 @@ struct PolicyConfig {
   DmarcRejectAction dmarc_reject = DmarcRejectAction::reject;
 };
 
+// [srs]: the Sender Rewriting Scheme for forwarded mail. The forwarded copy leaves with a
+// return path in `domain` that herald signed, so the next hop's SPF check passes for herald,
+// and a bounce to it finds the original sender.
+struct SrsConfig {
+  std::string domain;  // lower case; empty in the file: [server] hostname
+  // At most one of the two; neither: heraldd keeps a generated secret in data_dir/srs.secret.
+  std::string secret;
+  std::filesystem::path secret_file;
+  // Accepted when a bounce comes back, never used to sign: the secrets rotated out.
+  std::vector<std::string> previous_secrets;
+  std::chrono::seconds max_age{std::chrono::hours(24 * 21)};  // a bounce older is refused
+};
+
 struct DkimConfig {
   std::string domain;
   std::string selector;
@@ -164,6 +179,7 @@ struct Config {
   std::vector<DestinationConfig> destinations;
   OutboundConfig outbound;
   PolicyConfig policy;
+  SrsConfig srs;
   std::vector<DkimConfig> dkim;
 };
 

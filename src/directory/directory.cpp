@@ -35,9 +35,10 @@ RecipientLookup Directory::lookup(std::string_view address_in) const {
     return result;
   }
   std::set<std::string> seen;
-  expand(address, seen, result.mailboxes);
-  result.kind =
-      result.mailboxes.empty() ? RecipientLookup::Kind::unknown_user : RecipientLookup::Kind::local;
+  expand(address, seen, result);
+  result.kind = result.mailboxes.empty() && result.forwards.empty()
+                    ? RecipientLookup::Kind::unknown_user
+                    : RecipientLookup::Kind::local;
   return result;
 }
 
@@ -57,18 +58,22 @@ bool Directory::may_send_as(std::string_view user, std::string_view sender) cons
                      [&](const Mailbox& m) { return m.address == canonical_user; });
 }
 
+// `seen` holds every address met on the way, so each mailbox and each forward is added once
+// and a cycle stops at its first repeat.
 void Directory::expand(const std::string& address, std::set<std::string>& seen,
-                       std::vector<Mailbox>& out) const {
+                       RecipientLookup& out) const {
   if (!seen.insert(address).second) return;
   if (users_.count(address)) {
-    if (std::none_of(out.begin(), out.end(),
-                     [&](const Mailbox& m) { return m.address == address; }))
-      out.push_back(mailbox_of(address));
+    out.mailboxes.push_back(mailbox_of(address));
     return;
   }
   if (auto it = aliases_.find(address); it != aliases_.end()) {
     for (const auto& target : it->second) expand(target, seen, out);
+    return;
   }
+  // load_config let only remote addresses be neither users nor aliases.
+  if (!is_local_domain(std::string_view(address).substr(address.rfind('@') + 1)))
+    out.forwards.push_back(address);
 }
 
 }  // namespace herald

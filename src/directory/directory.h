@@ -1,6 +1,6 @@
 // The directory answers "who is this address?" for local domains: a user's mailbox, an
-// alias that expands to mailboxes, or nobody. It is built once from the configuration and
-// is immutable afterwards, so every thread may query it without locking.
+// alias that expands to mailboxes and remote addresses to forward to, or nobody. It is built once
+// from the configuration and is immutable afterwards, so every thread may query it without locking.
 #pragma once
 
 #include <map>
@@ -23,12 +23,14 @@ struct Mailbox {
 
 struct RecipientLookup {
   enum class Kind {
-    local,         // deliver to `mailboxes` (one for a user, one or more for an alias)
+    local,         // deliver to `mailboxes` (one for a user, any number for an alias) and
+                   // forward to `forwards` (an alias only); at least one of the two is set
     unknown_user,  // the domain is ours, the address is not: 550 5.1.1
     not_local,     // the domain is not ours: relaying decides
   };
   Kind kind = Kind::not_local;
   std::vector<Mailbox> mailboxes;
+  std::vector<std::string> forwards;  // remote addresses, lower case, distinct
 };
 
 class Directory {
@@ -40,8 +42,8 @@ class Directory {
 
   // Resolves an envelope address (no angle brackets). Domains compare case-insensitively,
   // and so do local parts (RFC 5321 2.4 allows a server to; every mail system users meet
-  // does). Aliases expand recursively to distinct mailboxes; a cycle ends the expansion at
-  // the repeated alias.
+  // does). Aliases expand recursively to distinct mailboxes and distinct remote addresses; a
+  // cycle ends the expansion at the repeated alias.
   RecipientLookup lookup(std::string_view address) const;
 
   // The canonical address of the user whose login name (their address, any case) and
@@ -54,8 +56,7 @@ class Directory {
   bool may_send_as(std::string_view user, std::string_view sender) const;
 
  private:
-  void expand(const std::string& address, std::set<std::string>& seen,
-              std::vector<Mailbox>& out) const;
+  void expand(const std::string& address, std::set<std::string>& seen, RecipientLookup& out) const;
 
   std::set<std::string, std::less<>> domains_;
   std::map<std::string, std::string, std::less<>> users_;  // address -> password_hash

@@ -62,6 +62,7 @@ SchedulingFacts scheduling_facts(const MessageRecord& message, const Delivery& d
   facts.arrival = message.received_at;
   facts.destination =
       delivery.transport == "local" ? "mailbox:" + delivery.mailbox : recipient_domain(delivery);
+  facts.envelope_sender = delivery.envelope_sender;
   facts.next_attempt = delivery.next_attempt;
   facts.attempts = delivery.attempts;
   return facts;

@@ -185,8 +185,8 @@ struct QueueRunner::Impl {
     }
   }
 
-  // `lead` and the deliveries of the same message and destination that are due with it,
-  // marked busy: one attempt carries them all (one SMTP transaction, many RCPTs).
+  // `lead` and the deliveries of the same message, destination and envelope sender that are due
+  // with it, marked busy: one attempt carries them all (one SMTP transaction, many RCPTs).
   std::vector<DeliveryKey> claim_group_locked(Lane& lane, const DeliveryKey& lead) {
     std::vector<DeliveryKey> keys{lead};
     entries.at(lead).busy = true;

@@ -74,6 +74,7 @@ struct Scheduler::State {
   struct Running {
     std::string destination;
     bool urgent = false;
+    std::string envelope_sender;  // companions must have the same
   };
 
   struct Destination {
@@ -209,6 +210,7 @@ struct Scheduler::State {
     auto it = waiting.find(key);
     const std::string name = it->second.facts.destination;
     const bool urgent = is_urgent(it->second.facts.priority);
+    const std::string envelope_sender = it->second.facts.envelope_sender;
     Destination& dest = destination(name);
     // Counted before it leaves the ready sets, so the destination never looks idle between.
     ++dest.running;
@@ -217,7 +219,7 @@ struct Scheduler::State {
     if (is_rate_limited(dest.limits)) {
       dest.theoretical = std::max(dest.theoretical, now) + emission_interval(dest.limits);
     }
-    running[key] = Running{name, urgent};
+    running[key] = Running{name, urgent, envelope_sender};
     ++attempts_started;
     refresh(name, dest);
     return Due{key, Due::Action::attempt};
@@ -282,6 +284,7 @@ std::vector<DeliveryKey> Scheduler::take_companions(const DeliveryKey& lead, Tim
          companions.size() < limit) {
     const SchedulingFacts& facts = it->second.facts;
     const bool rides = it->second.ready && facts.destination == running->second.destination &&
+                       facts.envelope_sender == running->second.envelope_sender &&
                        !(facts.expires && *facts.expires <= now);
     if (!rides) {
       ++it;

@@ -73,8 +73,8 @@ class Scheduler {
   // rate token. nullopt when nothing may start now; see next_wakeup().
   std::optional<Due> take_ready(TimePoint now);
 
-  // Deliveries of the same message and destination as `lead` (just handed out as an
-  // attempt) that are ready at `now`, at most `limit`, in index order: they leave the
+  // Deliveries of the same message, destination and envelope sender as `lead` (just handed
+  // out as an attempt) that are ready at `now`, at most `limit`, in index order: they leave the
   // schedule and ride in the lead's attempt and slot (one SMTP transaction carries several
   // recipients), so finished(lead) ends them all. None whose hard stop has come.
   std::vector<DeliveryKey> take_companions(const DeliveryKey& lead, TimePoint now, size_t limit);

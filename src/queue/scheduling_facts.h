@@ -31,6 +31,9 @@ struct SchedulingFacts {
   std::string destination;  // what concurrency and rate limits count: a domain, a mailbox host
   TimePoint next_attempt;   // not ready before this
   uint32_t attempts = 0;    // attempts made so far
+  // The delivery's own MAIL FROM (Delivery::envelope_sender), empty for the message's: one
+  // SMTP transaction has one, so only deliveries that share it ride together.
+  std::string envelope_sender;
 };
 
 }  // namespace herald

@@ -22,6 +22,7 @@
 #include "server/listener.h"
 #include "server/outbound.h"
 #include "server/sender_verification.h"
+#include "server/srs_secret.h"
 #include "server/tls_context.h"
 #include "store/store.h"
 #include "transport/maildir_transport.h"
@@ -66,7 +67,8 @@ std::string postmaster_address(const Config& config) {
 }
 
 // What a session on a listener of `protocol` offers and requires (DESIGN.md section 7).
-SessionSettings session_settings(const Config& config, ListenProtocol protocol) {
+SessionSettings session_settings(const Config& config, ListenProtocol protocol,
+                                 const SenderRewriting& srs) {
   SessionSettings settings;
   settings.hostname = config.server.hostname;
   settings.listener = std::string(to_string(protocol));
@@ -78,6 +80,7 @@ SessionSettings session_settings(const Config& config, ListenProtocol protocol) 
   settings.verify_senders = protocol == ListenProtocol::smtp && config.policy.verify_inbound;
   settings.policy = config.policy;
   settings.postmaster = postmaster_address(config);
+  settings.srs = &srs;
   // load_config validated every entry.
   for (const std::string& network : config.server.trusted_networks) {
     settings.trusted_networks.push_back(*IpNetwork::parse(network));
@@ -122,6 +125,8 @@ int run_daemon(const Config& config) {
   const std::unique_ptr<Store> store =
       open_rocksdb_store(config.server.data_dir / "store", StoreMode::read_write);
   const Directory directory(config);
+  const SenderRewriting srs(config.srs.domain, load_srs_secret(config),
+                            config.srs.previous_secrets, config.srs.max_age);
   MaildirTransport transport(config.server.data_dir / "mail", config.server.hostname);
   const SystemClock clock;
   Outbound outbound(config);
@@ -144,7 +149,7 @@ int run_daemon(const Config& config) {
   std::deque<SmtpServices> services;
   std::vector<std::unique_ptr<Listener>> listeners;
   for (const ListenConfig& listen : config.listen) {
-    settings.push_back(session_settings(config, listen.protocol));
+    settings.push_back(session_settings(config, listen.protocol, srs));
     services.push_back(SmtpServices{settings.back(), directory, clock, *store, queue, *tls,
                                     commit_pool.get_executor(), auth_limiter,
                                     &sender_verification.checks()});

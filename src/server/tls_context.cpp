@@ -1,18 +1,18 @@
 #include "server/tls_context.h"
 
-#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <boost/asio/ssl/context.hpp>
 #include <cstdio>
 #include <stdexcept>
 #include <system_error>
+
+#include "util/atomic_file.h"
 
 namespace herald {
 namespace {
@@ -90,33 +90,6 @@ CertPtr self_signed_certificate(EVP_PKEY* key, const std::string& hostname) {
   add_extension(cert.get(), NID_ext_key_usage, "serverAuth");
   if (!X509_sign(cert.get(), key, EVP_sha256())) fail("cannot sign the certificate");
   return cert;
-}
-
-// Writes `pem` to `path` with `mode` through a temporary file and a rename, so that a crash
-// leaves either the old file or the complete new one, never half a key.
-void write_file_atomically(const std::filesystem::path& path, const std::string& pem, mode_t mode) {
-  const std::filesystem::path temporary = path.string() + ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) {
-    throw std::system_error(errno, std::generic_category(), "cannot write " + temporary.string());
-  }
-  size_t written = 0;
-  while (written < pem.size()) {
-    const ssize_t n = ::write(fd, pem.data() + written, pem.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int error = errno;
-      ::close(fd);
-      throw std::system_error(error, std::generic_category(), "cannot write " + temporary.string());
-    }
-    written += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced) {
-    throw std::system_error(errno, std::generic_category(), "cannot sync " + temporary.string());
-  }
-  std::filesystem::rename(temporary, path);
 }
 
 std::string pem_of(BIO* bio) {

@@ -210,9 +210,11 @@ SessionStep ServerSession::handle_rcpt(const Command& command) {
   if (command.path.non_ascii && !transaction_.parameters.smtputf8) {
     return protocol_error(make_reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8"));
   }
+  if (settings_.srs && settings_.srs->claims(address)) return return_to_sender(command);
   // RFC 5321 4.1.1.3: a bare <Postmaster> is this server's postmaster.
   const bool bare_postmaster = command.path.domain.empty();
-  const RecipientLookup found = directory_.lookup(bare_postmaster ? settings_.postmaster : address);
+  const std::string local = bare_postmaster ? settings_.postmaster : ascii_lower(address);
+  const RecipientLookup found = directory_.lookup(local);
   switch (found.kind) {
     case RecipientLookup::Kind::unknown_user:
       return protocol_error(make_reply(550, "5.1.1", "<" + address + ">: no such user here"));
@@ -221,9 +223,49 @@ SessionStep ServerSession::handle_rcpt(const Command& command) {
     case RecipientLookup::Kind::local:
       break;
   }
+  return accept_targets(address, command.rcpt, local_targets(found, local));
+}
+
+// The mailboxes an address of ours reaches, and the remote addresses its alias forwards to:
+// the postmaster set those up, so forwarding them is not relaying, whoever the client is.
+std::vector<ServerSession::Target> ServerSession::local_targets(const RecipientLookup& found,
+                                                                const std::string& alias) {
   std::vector<Target> targets;
   for (const Mailbox& mailbox : found.mailboxes) targets.push_back(Target{0, mailbox.address});
-  return accept_targets(address, command.rcpt, std::move(targets));
+  for (const std::string& forward : found.forwards)
+    targets.push_back(Target{0, forward, true, alias});
+  return targets;
+}
+
+// A bounce to the SRS return path of a copy an alias forwarded (auth/srs.h) goes back to the
+// original sender. Only addresses herald signed, and not too old, are taken: anyone can write
+// the format, so anything else would make herald an open relay.
+SessionStep ServerSession::return_to_sender(const Command& command) {
+  const std::string address = command.path.address();
+  const SrsReverse back = settings_.srs->reverse(address, clock_.now());
+  switch (back.verdict) {
+    case SrsReverse::Verdict::valid:
+      break;
+    case SrsReverse::Verdict::expired:
+      return protocol_error(make_reply(
+          550, "5.1.1", "<" + address + ">: this SRS address has expired; no bounce is returned"));
+    case SrsReverse::Verdict::malformed:
+    case SrsReverse::Verdict::bad_hash:
+      return protocol_error(
+          make_reply(550, "5.1.1", "<" + address + ">: not an SRS address this server signed"));
+  }
+  // The original sender gets no second SRS rewrite: the bounce keeps its own (null) sender.
+  const RecipientLookup found = directory_.lookup(back.original);
+  switch (found.kind) {
+    case RecipientLookup::Kind::unknown_user:
+      return protocol_error(
+          make_reply(550, "5.1.1", "<" + address + ">: its original sender is no user here"));
+    case RecipientLookup::Kind::not_local:
+      return accept_targets(address, command.rcpt, {Target{0, back.original, true}});
+    case RecipientLookup::Kind::local:
+      break;
+  }
+  return accept_targets(address, command.rcpt, local_targets(found, ascii_lower(back.original)));
 }
 
 SessionStep ServerSession::accept_targets(const std::string& address,
@@ -554,10 +596,12 @@ SessionStep ServerSession::accept_content() {
     // RFC 3461 4.1, 4.2: every mailbox a RCPT expands to answers to that RCPT's request.
     d.notify = recipient.parameters.notify;
     d.original_recipient = recipient.parameters.original_recipient;
-    m.events.push_back(LedgerEvent{now,
-                                   "queued",
-                                   recipient.address,
-                                   {{target.remote ? "relay_to" : "mailbox", target.address}}});
+    LedgerEvent queued{now,
+                       "queued",
+                       recipient.address,
+                       {{target.remote ? "relay_to" : "mailbox", target.address}}};
+    if (!target.forwarded_by.empty()) forward_with_srs(target, now, d, queued);
+    m.events.push_back(std::move(queued));
     m.deliveries.push_back(std::move(d));
   }
   accepted_ = std::move(m);
@@ -567,6 +611,21 @@ SessionStep ServerSession::accept_content() {
   }
   if (verifies_sender()) return SessionStep{std::nullopt, SessionStep::Next::check_message, 0};
   return SessionStep{std::nullopt, SessionStep::Next::commit, 0};
+}
+
+// A copy an alias forwards leaves with an SRS return path, so that the next hop's SPF check
+// passes for this server and a bounce comes back here to be returned. The `queued` event says
+// so (forwarded_by, return_path); a sender that cannot be rewritten is kept, and why is
+// recorded there too.
+void ServerSession::forward_with_srs(const Target& target, TimePoint now, Delivery& delivery,
+                                     LedgerEvent& queued) const {
+  const std::string sender = transaction_.reverse_path.address();
+  const SrsForward srs = settings_.srs ? settings_.srs->forward(sender, now)
+                                       : SrsForward{sender, false, "no SRS in this session"};
+  if (srs.rewritten) delivery.envelope_sender = srs.return_path;
+  queued.fields.emplace_back("forwarded_by", target.forwarded_by);
+  queued.fields.emplace_back("return_path", srs.return_path);
+  if (!srs.kept_because.empty()) queued.fields.emplace_back("srs_skipped", srs.kept_because);
 }
 
 SessionStep ServerSession::on_message_checked(const MessageAuthentication& auth) {
@@ -579,7 +638,8 @@ SessionStep ServerSession::on_message_checked(const MessageAuthentication& auth)
   const TimePoint now = accepted_.record.received_at;
   std::vector<LedgerEvent>& events = accepted_.events;
   // After `received`, before the `queued` events: what was checked comes first.
-  auto next = events.insert(events.begin() + 1, LedgerEvent{now, "auth", "", auth_event_fields(auth)});
+  auto next =
+      events.insert(events.begin() + 1, LedgerEvent{now, "auth", "", auth_event_fields(auth)});
   if (decision.action == IdentityDecision::Action::quarantine) {
     // A header the recipient's filters (Sieve, the mail client) act on; nothing is dropped.
     accepted_.content.insert(0, header_field("X-Herald-Quarantine", decision.reason));

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "auth/message_authentication.h"
+#include "auth/srs.h"
 #include "config/config.h"
 #include "directory/directory.h"
 #include "smtp/auth_failure_limiter.h"
@@ -44,6 +45,10 @@ struct SessionSettings {
   // FROM, DKIM and DMARC at the end of data) and acted on as `policy` says.
   bool verify_senders = false;
   PolicyConfig policy;
+  // Signs the return path of copies that aliases forward, and checks the SRS addresses
+  // bounces come back to. Must outlive the session. Null: forwarded copies keep the
+  // original sender and no SRS address is taken.
+  const SenderRewriting* srs = nullptr;
 };
 
 struct PeerInfo {
@@ -165,6 +170,7 @@ class ServerSession {
     size_t recipient = 0;  // index into Transaction::recipients: the RCPT that reached it
     std::string address;   // the mailbox's canonical address, or the remote address
     bool remote = false;
+    std::string forwarded_by;  // the alias that forwards to this remote address, if any
   };
 
   // The recipients and the targets they reached, as RCPT accepted them.
@@ -195,6 +201,10 @@ class ServerSession {
   SessionStep take_login_name(std::string_view decoded);
   SessionStep check(SaslCredentials credentials);
   SessionStep relay_decision(const Command& command);
+  SessionStep return_to_sender(const Command& command);
+  static std::vector<Target> local_targets(const RecipientLookup& found, const std::string& alias);
+  void forward_with_srs(const Target& target, TimePoint now, Delivery& delivery,
+                        LedgerEvent& queued) const;
   SessionStep accept_targets(const std::string& address, const RcptParameters& parameters,
                              std::vector<Target> targets);
   bool may_relay() const;

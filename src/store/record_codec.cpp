@@ -263,6 +263,7 @@ std::string encode_delivery(const Delivery& d) {
       {"original_recipient", d.original_recipient},
       {"held", d.held},
       {"delay_notified", d.delay_notified},
+      {"envelope_sender", d.envelope_sender},
   });
 }
 
@@ -314,6 +315,7 @@ Delivery decode_delivery(std::string_view text) {
   if (r.has("original_recipient")) d.original_recipient = r.string("original_recipient");
   if (r.has("held")) d.held = r.boolean("held");
   if (r.has("delay_notified")) d.delay_notified = r.boolean("delay_notified");
+  if (r.has("envelope_sender")) d.envelope_sender = r.string("envelope_sender");
   return d;
 }
 

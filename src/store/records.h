@@ -98,6 +98,10 @@ struct Delivery {
   bool held = false;
   // A delay DSN (DELIVERBY N passed, or the [queue] delay_warning) was sent; it is sent once.
   bool delay_notified = false;
+  // The MAIL FROM of this delivery when it is not the message's: the SRS address of a copy
+  // an alias forwards (auth/srs.h). Empty: the envelope's mail_from. DSNs still go to the
+  // envelope's mail_from, the original sender.
+  std::string envelope_sender;
 };
 
 // One line of a message's history. `fields` are ordered key/value details that an operator

@@ -76,7 +76,9 @@ OutboundMessage outbound_message(const MessageRecord& message,
                                  const std::vector<Delivery>& deliveries,
                                  std::string_view content) {
   OutboundMessage out;
-  out.reverse_path = message.envelope.mail_from;
+  // The queue groups only deliveries with the same envelope sender (SchedulingFacts).
+  const std::string& own_sender = deliveries.front().envelope_sender;
+  out.reverse_path = own_sender.empty() ? message.envelope.mail_from : own_sender;
   for (const Delivery& d : deliveries) {
     out.recipients.push_back({d.mailbox, d.notify, d.original_recipient});
   }

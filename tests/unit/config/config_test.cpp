@@ -169,6 +169,52 @@ TEST(Config, AliasAcceptsASingleTargetString) {
   EXPECT_EQ(c.aliases.at(0).to, std::vector<std::string>{"alice@example.test"});
 }
 
+TEST(Config, AliasMayPointToRemoteAddressesBesideLocalOnes) {
+  const Config c = parse(std::string(kMinimal) +
+                         "[[alias]]\naddress = \"x@example.test\"\n"
+                         "to = [\"alice@example.test\", \"Alice.Private@Elsewhere.Test\"]\n");
+  EXPECT_EQ(c.aliases.at(0).to,
+            (std::vector<std::string>{"alice@example.test", "alice.private@elsewhere.test"}));
+}
+
+TEST(Config, AliasToARemoteTargetThatIsNotAnAddressIsAnError) {
+  const std::string text =
+      std::string(kMinimal) + "[[alias]]\naddress = \"x@example.test\"\nto = \"elsewhere.test\"\n";
+  EXPECT_NE(error_of(text).find("not local@domain"), std::string::npos);
+}
+
+TEST(Config, SrsDefaultsToTheHostnameAndThreeWeeks) {
+  const Config c = parse(kMinimal);
+  EXPECT_EQ(c.srs.domain, "mx.example.test");
+  EXPECT_TRUE(c.srs.secret.empty());
+  EXPECT_TRUE(c.srs.secret_file.empty());
+  EXPECT_TRUE(c.srs.previous_secrets.empty());
+  EXPECT_EQ(c.srs.max_age, std::chrono::hours(24 * 21));
+}
+
+TEST(Config, SrsTableIsRead) {
+  const Config c = parse(std::string(kMinimal) +
+                         "[srs]\ndomain = \"SRS.Example.Test\"\nsecret_file = \"srs.key\"\n"
+                         "previous_secrets = [\"old\"]\nmax_age = \"7d\"\n");
+  EXPECT_EQ(c.srs.domain, "srs.example.test");
+  EXPECT_EQ(c.srs.secret_file, std::filesystem::path("/etc/herald/srs.key"));
+  EXPECT_EQ(c.srs.previous_secrets, std::vector<std::string>{"old"});
+  EXPECT_EQ(c.srs.max_age, std::chrono::hours(24 * 7));
+}
+
+TEST(Config, SrsSecretAndSecretFileTogetherAreAnError) {
+  EXPECT_NE(error_of(std::string(kMinimal) + "[srs]\nsecret = \"s\"\nsecret_file = \"f\"\n")
+                .find("not both"),
+            std::string::npos);
+}
+
+TEST(Config, SrsMaxAgeMustFitTheTimestamp) {
+  EXPECT_NE(error_of(std::string(kMinimal) + "[srs]\nmax_age = \"1024d\"\n").find("1023d"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[srs]\nmax_age = \"1h\"\n").find("1023d"),
+            std::string::npos);
+}
+
 TEST(Config, SingleTableWhereArrayOfTablesIsExpectedIsAnError) {
   EXPECT_NE(error_of("[server]\nhostname='a'\ndata_dir='b'\n[listen]\naddress='127.0.0.1:1'\n")
                 .find("must be written [[listen]]"),

@@ -65,5 +65,54 @@ TEST(Directory, AliasExpandsToDistinctMailboxesAndSurvivesACycle) {
   EXPECT_EQ(d.lookup("all@example.test").mailboxes.size(), 2u);
 }
 
+Config config_with_forwards() {
+  return parse_config(R"(
+[server]
+hostname = "mx.example.test"
+data_dir = "var"
+[[listen]]
+address = "127.0.0.1:2525"
+[[domain]]
+name = "example.test"
+[[user]]
+address = "alice@example.test"
+[[alias]]
+address = "away@example.test"
+to = ["Alice.Private@Elsewhere.Test"]
+[[alias]]
+address = "family@example.test"
+to = ["away@example.test", "alice@example.test", "alice.private@elsewhere.test",
+      "bob@far.test", "kids@example.test"]
+[[alias]]
+address = "kids@example.test"
+to = ["family@example.test", "bob@far.test", "carol@far.test"]
+)",
+                      "/tmp/herald.toml");
+}
+
+TEST(Directory, AliasToARemoteAddressForwardsThere) {
+  const Directory d(config_with_forwards());
+  const auto r = d.lookup("AWAY@example.test");
+  ASSERT_EQ(r.kind, RecipientLookup::Kind::local);
+  EXPECT_TRUE(r.mailboxes.empty());
+  EXPECT_EQ(r.forwards, std::vector<std::string>{"alice.private@elsewhere.test"});
+}
+
+TEST(Directory, NestedAliasesForwardToDistinctAddressesAndSurviveACycle) {
+  const Directory d(config_with_forwards());
+  const auto r = d.lookup("family@example.test");
+  ASSERT_EQ(r.kind, RecipientLookup::Kind::local);
+  ASSERT_EQ(r.mailboxes.size(), 1u);
+  EXPECT_EQ(r.mailboxes[0].address, "alice@example.test");
+  EXPECT_EQ(r.forwards, (std::vector<std::string>{"alice.private@elsewhere.test", "bob@far.test",
+                                                  "carol@far.test"}));
+}
+
+TEST(Directory, UsersHaveNoForwards) {
+  const Directory d(config_with_forwards());
+  EXPECT_TRUE(d.lookup("alice@example.test").forwards.empty());
+  EXPECT_TRUE(d.lookup("bob@far.test").forwards.empty());
+}
+
 }  // namespace
 }  // namespace herald

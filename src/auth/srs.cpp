@@ -1,0 +1,192 @@
+#include "auth/srs.h"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cctype>
+#include <optional>
+#include <utility>
+
+#include "auth/dkim_signature.h"  // encode_base64
+#include "util/ascii.h"
+
+namespace herald {
+namespace {
+
+constexpr size_t kHashLength = 4;     // base64 characters: 24 bits of the HMAC
+constexpr int kStampSlots = 1024;     // 2 base32 characters of 5 bits
+constexpr size_t kMaxLocalPart = 64;  // RFC 5321 4.5.3.1.1
+constexpr std::string_view kBase32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";  // RFC 4648 6
+
+int64_t days_since_epoch(TimePoint t) {
+  return std::chrono::floor<std::chrono::days>(t).time_since_epoch().count();
+}
+
+std::string timestamp(TimePoint now) {
+  const auto slot = static_cast<size_t>(days_since_epoch(now) % kStampSlots);
+  return {kBase32[(slot >> 5) & 31], kBase32[slot & 31]};
+}
+
+// The day slot a timestamp names; nullopt when it is not 2 base32 characters (any case).
+std::optional<int> parse_timestamp(std::string_view text) {
+  if (text.size() != 2) return std::nullopt;
+  int slot = 0;
+  for (char c : text) {
+    const size_t value =
+        kBase32.find(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    if (value == std::string_view::npos) return std::nullopt;
+    slot = slot * 32 + static_cast<int>(value);
+  }
+  return slot;
+}
+
+// "SRS0" or "SRS1" (any case) and a separator: the tag's digit, or nullopt.
+std::optional<char> srs_tag(std::string_view local) {
+  if (local.size() < 5 || !equals_ignoring_ascii_case(local.substr(0, 3), "SRS"))
+    return std::nullopt;
+  if (local[3] != '0' && local[3] != '1') return std::nullopt;
+  if (local[4] != '=' && local[4] != '+' && local[4] != '-') return std::nullopt;
+  return local[3];
+}
+
+// Splits `text` at its first '=' into the part before and after; nullopt without one or with
+// an empty part before it.
+std::optional<std::pair<std::string_view, std::string_view>> split_field(std::string_view text) {
+  const size_t eq = text.find('=');
+  if (eq == std::string_view::npos || eq == 0) return std::nullopt;
+  return std::pair{text.substr(0, eq), text.substr(eq + 1)};
+}
+
+struct AddressParts {
+  std::string_view local;
+  std::string_view domain;
+};
+
+std::optional<AddressParts> split_address(std::string_view address) {
+  const size_t at = address.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == address.size()) return std::nullopt;
+  return AddressParts{address.substr(0, at), address.substr(at + 1)};
+}
+
+// Shevek 3.3, as libsrs2: the fields are lower-cased before hashing, so a hop that folds the
+// case of a local part does not break the address.
+std::string srs_hash(std::string_view secret, std::initializer_list<std::string_view> fields) {
+  std::string data;
+  for (std::string_view field : fields) data += ascii_lower(field);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha1(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &length);
+  return encode_base64(std::string_view(reinterpret_cast<const char*>(digest), length))
+      .substr(0, kHashLength);
+}
+
+}  // namespace
+
+SenderRewriting::SenderRewriting(std::string domain, std::string secret,
+                                 std::vector<std::string> previous_secrets,
+                                 std::chrono::seconds max_age)
+    : domain_(ascii_lower(domain)),
+      secret_(std::move(secret)),
+      previous_secrets_(std::move(previous_secrets)),
+      max_age_days_(static_cast<int>(std::chrono::floor<std::chrono::days>(max_age).count())) {}
+
+SrsForward SenderRewriting::forward(std::string_view sender, TimePoint now) const {
+  SrsForward result{std::string(sender), false, ""};
+  if (sender.empty()) return result;
+  const std::optional<AddressParts> parts = split_address(sender);
+  if (!parts) {
+    result.kept_because = "the sender is not local@domain";
+    return result;
+  }
+  const std::string domain = ascii_lower(parts->domain);
+  if (domain == domain_) return result;
+  const std::string local = srs_local_part(parts->local, domain, now);
+  if (local.size() > kMaxLocalPart) {
+    result.kept_because =
+        fmt::format("the SRS local part would be {} octets, over the {} of RFC 5321 4.5.3.1.1",
+                    local.size(), kMaxLocalPart);
+    return result;
+  }
+  return SrsForward{local + "@" + domain_, true, ""};
+}
+
+std::string SenderRewriting::srs_local_part(std::string_view local, const std::string& domain,
+                                            TimePoint now) const {
+  const std::optional<char> tag = srs_tag(local);
+  if (tag == '0') {
+    // Shevek 4.2: SRS1 keeps the first forwarder and its opaque part, so the bounce passes
+    // through that forwarder, which alone can check its own hash and timestamp.
+    const std::string_view opaque = local.substr(4);
+    return fmt::format("SRS1={}={}={}", srs_hash(secret_, {domain, opaque}), domain, opaque);
+  }
+  if (tag == '1') {
+    // Already SRS1: only the hash is ours; the first forwarder and its part travel on.
+    const auto first = split_field(local.substr(5));
+    if (const auto second = first ? split_field(first->second) : std::nullopt) {
+      const auto [host, opaque] = *second;
+      return fmt::format("SRS1={}={}={}", srs_hash(secret_, {host, opaque}), host, opaque);
+    }
+  }
+  const std::string stamp = timestamp(now);
+  return fmt::format("SRS0={}={}={}={}", srs_hash(secret_, {stamp, domain, local}), stamp, domain,
+                     local);
+}
+
+bool SenderRewriting::claims(std::string_view address) const {
+  const std::optional<AddressParts> parts = split_address(address);
+  return parts && ascii_lower(parts->domain) == domain_ && srs_tag(parts->local);
+}
+
+SrsReverse SenderRewriting::reverse(std::string_view address, TimePoint now) const {
+  SrsReverse result;
+  if (!claims(address)) return result;
+  const std::string_view local = split_address(address)->local;
+  const std::string_view body = local.substr(5);
+  if (srs_tag(local) == '1') {
+    // SRS1=HHHH=first.forwarder==opaque: back to the first forwarder's SRS0 address, which
+    // checks its own hash and age.
+    const auto first = split_field(body);
+    const auto second = first ? split_field(first->second) : std::nullopt;
+    if (!second || second->second.empty()) return result;
+    const auto [host, opaque] = *second;
+    if (!hash_matches(first->first, {host, opaque})) {
+      result.verdict = SrsReverse::Verdict::bad_hash;
+      return result;
+    }
+    return SrsReverse{SrsReverse::Verdict::valid,
+                      "SRS0" + std::string(opaque) + "@" + std::string(host)};
+  }
+  // SRS0=HHHH=TT=domain=local: the local part is the rest, '=' and all.
+  const auto hash_field = split_field(body);
+  const auto stamp_field = hash_field ? split_field(hash_field->second) : std::nullopt;
+  const auto domain_field = stamp_field ? split_field(stamp_field->second) : std::nullopt;
+  if (!domain_field || domain_field->second.empty()) return result;
+  const std::optional<int> stamp = parse_timestamp(stamp_field->first);
+  if (!stamp) return result;
+  const auto [domain, user] = *domain_field;
+  if (!hash_matches(hash_field->first, {stamp_field->first, domain, user})) {
+    result.verdict = SrsReverse::Verdict::bad_hash;
+    return result;
+  }
+  // Days modulo 1024: a stamp from the future reads as very old, and is refused with them.
+  const int today = static_cast<int>(days_since_epoch(now) % kStampSlots);
+  const int age = (today - *stamp + kStampSlots) % kStampSlots;
+  if (age > max_age_days_) {
+    result.verdict = SrsReverse::Verdict::expired;
+    return result;
+  }
+  return SrsReverse{SrsReverse::Verdict::valid, std::string(user) + "@" + std::string(domain)};
+}
+
+bool SenderRewriting::hash_matches(std::string_view given,
+                                   std::initializer_list<std::string_view> fields) const {
+  if (equals_ignoring_ascii_case(given, srs_hash(secret_, fields))) return true;
+  for (const std::string& previous : previous_secrets_) {
+    if (equals_ignoring_ascii_case(given, srs_hash(previous, fields))) return true;
+  }
+  return false;
+}
+
+}  // namespace herald

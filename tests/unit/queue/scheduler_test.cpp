@@ -317,5 +317,28 @@ TEST(Scheduler, CompanionsAreTheSameMessagesReadyDeliveriesToTheSameDestination)
   EXPECT_EQ(next_attempt(scheduler, kT0), "m2");
 }
 
+// One SMTP transaction has one MAIL FROM: a copy an alias forwards with an SRS sender does not
+// ride with the message's other deliveries to the same domain, nor they with it.
+TEST(Scheduler, CompanionsShareTheLeadsEnvelopeSender) {
+  Scheduler scheduler(limited(2, 0, 0));
+  const auto at = [](const std::string& id, uint32_t index) { return DeliveryKey{id, index}; };
+  SchedulingFacts forwarded = mail("a.example", 0, kT0);
+  forwarded.envelope_sender = "SRS0=abcd=JS=sender.test=someone@mx.example.test";
+  scheduler.insert(at("m1", 0), mail("a.example", 0, kT0));
+  scheduler.insert(at("m1", 1), forwarded);
+  scheduler.insert(at("m1", 2), mail("a.example", 0, kT0));
+  scheduler.insert(at("m1", 3), forwarded);
+
+  const auto first = scheduler.take_ready(kT0);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->key, at("m1", 0));
+  EXPECT_EQ(scheduler.take_companions(first->key, kT0, 10), std::vector<DeliveryKey>{at("m1", 2)});
+  const auto second = scheduler.take_ready(kT0);
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->key, at("m1", 1));
+  EXPECT_EQ(scheduler.take_companions(second->key, kT0, 10), std::vector<DeliveryKey>{at("m1", 3)});
+  EXPECT_EQ(scheduler.waiting(), 0u);
+}
+
 }  // namespace
 }  // namespace herald

@@ -80,6 +80,24 @@ TEST(RecordCodec, DeliveryRoundTripsInEveryState) {
   }
 }
 
+TEST(RecordCodec, ForwardedDeliveryKeepsItsEnvelopeSender) {
+  Delivery d;
+  d.message_id = "01HZY3NDEKTSV4RRFFQ69G5FAV";
+  d.recipient = "alice@example.test";
+  d.mailbox = "alice.private@elsewhere.test";
+  d.transport = "smtp";
+  d.envelope_sender = "SRS0=8zoU=JS=sender.test=someone@mx.example.test";
+  EXPECT_EQ(decode_delivery(encode_delivery(d)).envelope_sender, d.envelope_sender);
+}
+
+TEST(RecordCodec, DeliveryWrittenBeforeEnvelopeSendersDecodesToTheMessagesSender) {
+  const Delivery back = decode_delivery(
+      R"({"message_id":"01HZY3NDEKTSV4RRFFQ69G5FAV","index":0,"recipient":"a@example.test",)"
+      R"("mailbox":"a@example.test","transport":"local","state":"queued","attempts":0,)"
+      R"("next_attempt":1700000060000,"last_reply":""})");
+  EXPECT_EQ(back.envelope_sender, "");
+}
+
 TEST(RecordCodec, LedgerEventRoundTripsWithOrderedRepeatedFields) {
   LedgerEvent e;
   e.at = from_unix_ms(1'700'000'000'999);

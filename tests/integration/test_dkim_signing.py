@@ -9,8 +9,8 @@ one dkimpy asks, at the test nsd; dkimverify and dkimpy themselves run unchanged
 Also: mail from a trusted-network client is signed for a keyed author domain and sent
 unsigned for any other, and heraldd refuses to start when a key file is missing or is not
 a key. Not shown end to end, and covered by tests/unit/transport/
-dkim_signing_transport_test.cpp instead: that mail forwarded from the Internet goes unsigned
-(herald has no forwarding to remote addresses yet), and that herald's own DSNs are signed
+dkim_signing_transport_test.cpp instead: that mail forwarded from the Internet goes unsigned,
+and that herald's own DSNs are signed
 (a DSN goes only to an authenticated sender, whose address is local, so none leaves by SMTP).
 """
 

@@ -133,6 +133,22 @@ TEST_F(SmtpTransportTest, DeliveredMessageRecordsTheRemoteReplyPeerAndDsnParamet
   EXPECT_THAT(dump, HasSubstr("Subject: outbound test"));
 }
 
+// A copy an alias forwards leaves with its own (SRS) sender, not the message's.
+TEST_F(SmtpTransportTest, DeliveryWithItsOwnEnvelopeSenderSendsItAsMailFrom) {
+  const uint16_t port = free_tcp_port("127.0.0.1");
+  SmtpSink sink("127.0.0.1", port);
+  dns_.add_a("relay.example.test", "127.0.0.1");
+  transport({route(port)});
+  Delivery forwarded = delivery();
+  forwarded.envelope_sender = "SRS0=8zoU=JS=sender.test=alice@mx.herald.test";
+
+  EXPECT_EQ(attempt(kContent, message(), forwarded).outcome, Outcome::delivered);
+
+  ASSERT_EQ(sink.messages().size(), 1u);
+  EXPECT_THAT(sink.messages()[0],
+              HasSubstr("X-Mail-Args: <SRS0=8zoU=JS=sender.test=alice@mx.herald.test>"));
+}
+
 TEST_F(SmtpTransportTest, RecipientRefusedWith4xxIsTemporaryWithTheRemoteReply) {
   const uint16_t port = free_tcp_port("127.0.0.1");
   SmtpSink sink("127.0.0.1", port, {"-r", "RCPT", "-b", "451 4.2.1 mailbox busy, try later"});

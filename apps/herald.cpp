@@ -153,6 +153,7 @@ void print_deliveries(const std::vector<Delivery>& deliveries) {
     if (!d.original_recipient.empty()) {
       std::cout << "  " << field_text("orcpt", d.original_recipient);
     }
+    if (!d.envelope_sender.empty()) std::cout << "  " << field_text("mail_from", d.envelope_sender);
     if (!d.last_reply.empty()) std::cout << "  " << field_text("last_reply", d.last_reply);
     std::cout << "\n";
   }
@@ -196,6 +197,7 @@ void print_delivery_details(const Delivery& d) {
   if (!is_terminal(d.state)) row("next_attempt", format_utc(d.next_attempt));
   if (d.notify.given) row("notify", std::string(to_string(d.notify)));
   if (!d.original_recipient.empty()) row("orcpt", printable(d.original_recipient));
+  if (!d.envelope_sender.empty()) row("mail_from", printable(d.envelope_sender));
   if (d.delay_notified) row("delay_dsn", "sent");
   row("last_reply", d.last_reply.empty() ? "-" : printable(d.last_reply));
 }

@@ -96,6 +96,7 @@ def test_alias_forwards_with_an_srs_sender_and_the_bounce_reaches_the_original_s
     assert queued["forwarded_by"] == "away@example.test", queued
     assert queued["return_path"] == arrived.mail_from, queued
     assert queued["relay_to"] == "bob@elsewhere.test", queued
+    assert f"mail_from={arrived.mail_from}" in herald.trace(sent.message_id).text
 
     # The next hop bounces: the bounce comes to the SRS address and goes on to the sender.
     bounce_id = send_bounce(herald, arrived.mail_from)

@@ -73,7 +73,8 @@ AuthResult dkim_result(const DkimVerdict& verdict) {
   AuthResult r{"dkim", std::string(to_string(verdict.result)), verdict.reason, {}};
   if (!verdict.domain.empty()) r.properties.emplace_back("header.d", verdict.domain);
   if (!verdict.selector.empty()) r.properties.emplace_back("header.s", verdict.selector);
-  if (verdict.algorithm) r.properties.emplace_back("header.a", std::string(to_string(*verdict.algorithm)));
+  if (verdict.algorithm)
+    r.properties.emplace_back("header.a", std::string(to_string(*verdict.algorithm)));
   return r;
 }
 
@@ -107,22 +108,22 @@ void MessageAuthenticator::authenticate(std::string message, SpfCheck spf, Done 
   } else {
     auth->from_problem = std::get<FromDomainError>(from).reason;
   }
-  dkim_.verify(std::move(message), [this, auth, done = std::move(done)](
-                                       std::vector<DkimVerdict> verdicts) mutable {
-    auth->dkim = std::move(verdicts);
-    if (auth->from_domain.empty()) {
-      // RFC 7489 6.6.1: without one author domain there is nothing DMARC can judge.
-      auth->dmarc_result = DmarcResult::permerror;
-      auth->dmarc_reason = auth->from_problem;
-      done(std::move(*auth));
-      return;
-    }
-    discover_dmarc_policy(resolver_, auth->from_domain,
-                          [auth, done = std::move(done)](DmarcDiscovery discovery) {
-                            apply_dmarc(*auth, discovery);
-                            done(std::move(*auth));
-                          });
-  });
+  dkim_.verify(std::move(message),
+               [this, auth, done = std::move(done)](std::vector<DkimVerdict> verdicts) mutable {
+                 auth->dkim = std::move(verdicts);
+                 if (auth->from_domain.empty()) {
+                   // RFC 7489 6.6.1: without one author domain there is nothing DMARC can judge.
+                   auth->dmarc_result = DmarcResult::permerror;
+                   auth->dmarc_reason = auth->from_problem;
+                   done(std::move(*auth));
+                   return;
+                 }
+                 discover_dmarc_policy(resolver_, auth->from_domain,
+                                       [auth, done = std::move(done)](DmarcDiscovery discovery) {
+                                         apply_dmarc(*auth, discovery);
+                                         done(std::move(*auth));
+                                       });
+               });
 }
 
 std::vector<AuthResult> authentication_results(const MessageAuthentication& auth) {
@@ -138,8 +139,8 @@ std::vector<std::pair<std::string, std::string>> auth_event_fields(
     const MessageAuthentication& auth) {
   std::vector<std::pair<std::string, std::string>> fields;
   const AuthResult spf = spf_result(auth.spf);
-  fields.emplace_back("spf", spf.result + " " + spf.properties.front().first + "=" +
-                                 spf.properties.front().second);
+  fields.emplace_back(
+      "spf", spf.result + " " + spf.properties.front().first + "=" + spf.properties.front().second);
   for (const DkimVerdict& verdict : auth.dkim) {
     std::string value(to_string(verdict.result));
     if (!verdict.domain.empty()) value += " d=" + verdict.domain + " s=" + verdict.selector;

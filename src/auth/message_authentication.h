@@ -31,10 +31,10 @@ std::string_view to_string(DmarcResult result);
 struct MessageAuthentication {
   SpfCheck spf;
   std::vector<DkimVerdict> dkim;  // one per DKIM-Signature field, in message order
-  std::string from_domain;         // the RFC5322.From domain DMARC judges; "" when unusable
-  std::string from_problem;        // why from_domain is empty (mime/from_domain.h)
+  std::string from_domain;        // the RFC5322.From domain DMARC judges; "" when unusable
+  std::string from_problem;       // why from_domain is empty (mime/from_domain.h)
   DmarcResult dmarc_result = DmarcResult::none;
-  std::string dmarc_reason;         // for none, temperror and permerror
+  std::string dmarc_reason;                 // for none, temperror and permerror
   std::optional<DmarcRecord> dmarc_record;  // the policy found, when one was
   DmarcVerdict dmarc;                       // meaningful for pass and fail
 };

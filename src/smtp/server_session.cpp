@@ -579,7 +579,8 @@ SessionStep ServerSession::on_message_checked(const MessageAuthentication& auth)
   const TimePoint now = accepted_.record.received_at;
   std::vector<LedgerEvent>& events = accepted_.events;
   // After `received`, before the `queued` events: what was checked comes first.
-  auto next = events.insert(events.begin() + 1, LedgerEvent{now, "auth", "", auth_event_fields(auth)});
+  auto next =
+      events.insert(events.begin() + 1, LedgerEvent{now, "auth", "", auth_event_fields(auth)});
   if (decision.action == IdentityDecision::Action::quarantine) {
     // A header the recipient's filters (Sieve, the mail client) act on; nothing is dropped.
     accepted_.content.insert(0, header_field("X-Herald-Quarantine", decision.reason));

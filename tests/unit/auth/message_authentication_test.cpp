@@ -104,8 +104,8 @@ TEST_F(MessageAuthenticationTest, SignatureAlignedWithTheEnvelopeDomainVerifiesT
 }
 
 TEST_F(MessageAuthenticationTest, NullSenderIsNeverVerified) {
-  const auto auth =
-      authenticate(signed_message("mailer-daemon@good.test"), spf(SpfResult::pass, "", "client.example"));
+  const auto auth = authenticate(signed_message("mailer-daemon@good.test"),
+                                 spf(SpfResult::pass, "", "client.example"));
   EXPECT_FALSE(verifies_envelope_sender(auth));
 }
 
@@ -161,7 +161,8 @@ TEST_F(MessageAuthenticationTest, NullSenderResultsNameTheHelo) {
   const auto results = authentication_results(authenticate(message_from("a@good.test"), check));
   ASSERT_FALSE(results.empty());
   EXPECT_EQ(results[0].method, "spf");
-  EXPECT_EQ(results[0].properties[0], (std::pair<std::string, std::string>{"smtp.helo", "client.example"}));
+  EXPECT_EQ(results[0].properties[0],
+            (std::pair<std::string, std::string>{"smtp.helo", "client.example"}));
 }
 
 }  // namespace

@@ -528,8 +528,8 @@ TEST_F(QueueRunnerTest, ASlowRemoteTransportDoesNotDelayLocalDelivery) {
 TEST_F(QueueRunnerTest, RecipientsOfAMessageInOneDomainAreAttemptedTogether) {
   FakeTransport local({Outcome::delivered});
   // Calls: x, then a and b together, then c.
-  FakeTransport remote({Outcome::delivered, Outcome::delivered, Outcome::permanent,
-                        Outcome::delivered});
+  FakeTransport remote(
+      {Outcome::delivered, Outcome::delivered, Outcome::permanent, Outcome::delivered});
   remote.hold();
   config_.remote_delivery_workers = 1;
   QueueRunner runner(*store_, local, &remote, clock_, settings());

@@ -144,7 +144,8 @@ TEST_F(SenderChecksSessionTest, SoftfailNeverRefuses) {
 
 TEST_F(SenderChecksSessionTest, EndOfDataWaitsForTheMessageChecksWithTheSpfResult) {
   auto session = open("192.0.2.1");
-  const SessionStep step = through_content(*session, SpfResult::pass, "Subject: hi\r\n\r\nbody\r\n");
+  const SessionStep step =
+      through_content(*session, SpfResult::pass, "Subject: hi\r\n\r\nbody\r\n");
   EXPECT_EQ(step.next, Next::check_message);
   EXPECT_FALSE(step.reply.has_value());
   EXPECT_EQ(session->spf_check().outcome.result, SpfResult::pass);
@@ -159,8 +160,7 @@ TEST_F(SenderChecksSessionTest, DmarcRejectIsRefusedWith550AndTheSessionGoesOn) 
   EXPECT_EQ(wire(step),
             "550 5.7.1 Message refused: DMARC policy of bank.test (p=reject): neither SPF nor "
             "DKIM is aligned with the From domain\r\n");
-  EXPECT_EQ(session->on_command_line("MAIL FROM:<other@client.example>").next,
-            Next::check_sender);
+  EXPECT_EQ(session->on_command_line("MAIL FROM:<other@client.example>").next, Next::check_sender);
 }
 
 TEST_F(SenderChecksSessionTest, AcceptedMessageCarriesResultsAndAnAuthEvent) {

@@ -61,8 +61,7 @@ std::variant<ArcSealer, ArcSealError> ArcSealer::from_key(
 std::variant<std::string, ArcSealError> ArcSealer::seal(std::string_view message,
                                                         std::string_view authserv_id,
                                                         std::string_view results,
-                                                        ArcChainResult chain,
-                                                        TimePoint now) const {
+                                                        ArcChainResult chain, TimePoint now) const {
   const DkimMessageParts parts = split_dkim_message(message);
   const ArcChainFields received = collect_arc_sets(parts.headers);
   if (received.highest_instance >= kMaxArcInstance)
@@ -90,23 +89,22 @@ std::variant<std::string, ArcSealError> ArcSealer::seal(std::string_view message
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
 
   // RFC 8617 4.1.1: the AAR is "i=N; " then an Authentication-Results payload.
-  const std::string aar_field = header_field(
-      "ARC-Authentication-Results",
-      "i=" + instance + "; " + std::string(authserv_id) + "; " + std::string(results));
+  const std::string aar_field =
+      header_field("ARC-Authentication-Results",
+                   "i=" + instance + "; " + std::string(authserv_id) + "; " + std::string(results));
 
   // RFC 8617 4.1.2: the AMS is a DKIM signature of the message with i= the instance.
   const std::string body = canonicalize_body(parts.body, DkimCanonicalization::relaxed);
-  const std::string ams_unsigned = "a=" + algorithm + "; b=; bh=" +
-                                   encode_base64(dkim_digest(key_.algorithm, body)) +
-                                   "; c=relaxed/relaxed; d=" + domain_ +
-                                   "; h=" + join_names(signed_headers) + "; i=" + instance +
-                                   "; s=" + selector_ + "; t=" + std::to_string(t);
+  const std::string ams_unsigned =
+      "a=" + algorithm + "; b=; bh=" + encode_base64(dkim_digest(key_.algorithm, body)) +
+      "; c=relaxed/relaxed; d=" + domain_ + "; h=" + join_names(signed_headers) +
+      "; i=" + instance + "; s=" + selector_ + "; t=" + std::to_string(t);
   const auto ams_signature = sign_dkim_data(
       key_.key.get(), key_.algorithm,
-      dkim_header_hash_input(parts.headers, signed_headers,
-                             {"ARC-Message-Signature",
-                              header_field("ARC-Message-Signature", ams_unsigned)},
-                             DkimCanonicalization::relaxed));
+      dkim_header_hash_input(
+          parts.headers, signed_headers,
+          {"ARC-Message-Signature", header_field("ARC-Message-Signature", ams_unsigned)},
+          DkimCanonicalization::relaxed));
   if (!ams_signature) return ArcSealError{"OpenSSL could not sign"};
   const std::string ams_field =
       header_field("ARC-Message-Signature", with_signature(ams_unsigned, *ams_signature));

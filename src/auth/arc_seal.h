@@ -30,9 +30,9 @@ class ArcSealer {
   static std::variant<ArcSealer, ArcSealError> from_pem_file(
       const std::filesystem::path& file, std::string domain, std::string selector,
       std::vector<std::string> signed_headers = {});
-  static std::variant<ArcSealer, ArcSealError> from_pem(std::string_view pem, std::string domain,
-                                                        std::string selector,
-                                                        std::vector<std::string> signed_headers = {});
+  static std::variant<ArcSealer, ArcSealError> from_pem(
+      std::string_view pem, std::string domain, std::string selector,
+      std::vector<std::string> signed_headers = {});
 
   // The three fields to put above the message's first header field, CRLF-terminated, in
   // the order ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results, for instance

@@ -14,8 +14,7 @@ enum class ArcField { authentication_results, message_signature, seal };
 std::optional<ArcField> arc_field_kind(std::string_view name) {
   if (equals_ignoring_ascii_case(name, "ARC-Authentication-Results"))
     return ArcField::authentication_results;
-  if (equals_ignoring_ascii_case(name, "ARC-Message-Signature"))
-    return ArcField::message_signature;
+  if (equals_ignoring_ascii_case(name, "ARC-Message-Signature")) return ArcField::message_signature;
   if (equals_ignoring_ascii_case(name, "ARC-Seal")) return ArcField::seal;
   return std::nullopt;
 }
@@ -60,6 +59,15 @@ std::optional<DkimSyntaxError> decode_signature(const DkimTagList& tags, int& in
   return std::nullopt;
 }
 
+// One parsed field handed to `keep`; its instance, or why it did not parse.
+template <class Parsed, class Keep>
+std::variant<int, std::string> file_field(std::variant<Parsed, DkimSyntaxError> parsed, Keep keep) {
+  if (auto* error = std::get_if<DkimSyntaxError>(&parsed)) return std::move(error->reason);
+  const int instance = std::get<Parsed>(parsed).instance;
+  keep(std::get<Parsed>(std::move(parsed)));
+  return instance;
+}
+
 }  // namespace
 
 std::string_view to_string(ArcChainResult result) {
@@ -79,12 +87,11 @@ std::variant<ArcAuthenticationResults, DkimSyntaxError> parse_arc_authentication
   // RFC 8617 4.1.1: arc-info = instance [CFWS] ";" authres-payload, instance = [CFWS] "i"
   // [CFWS] "=" [CFWS] i-value. Comments before the instance are not supported.
   const auto semicolon = value.find(';');
-  if (semicolon == std::string_view::npos)
-    return DkimSyntaxError{"ARC-Authentication-Results has no ';' after i="};
+  if (semicolon == std::string_view::npos) return DkimSyntaxError{"no ';' after i="};
   auto instance_tag = parse_dkim_tag_list(value.substr(0, semicolon));
   const auto* tags = std::get_if<DkimTagList>(&instance_tag);
   if (tags == nullptr || tags->size() != 1 || tags->front().first != "i")
-    return DkimSyntaxError{"ARC-Authentication-Results does not start with i="};
+    return DkimSyntaxError{"no i= before the first ';'"};
   const auto instance = parse_instance(tags->front().second);
   if (!instance) return DkimSyntaxError{"i= is not an instance from 1 to 50"};
   std::string_view payload = value.substr(semicolon + 1);
@@ -114,7 +121,8 @@ std::variant<ArcSeal, DkimSyntaxError> parse_arc_seal(std::string_view value) {
   const DkimTagList& tags = std::get<DkimTagList>(parsed);
   if (auto error = require_tags(tags, {"i", "a", "b", "cv", "d", "s"})) return *error;
   // RFC 8617 4.1.3: the seal covers the ARC fields only; an h= tag makes it invalid.
-  if (find_dkim_tag(tags, "h") != nullptr) return DkimSyntaxError{"ARC-Seal has an h= tag"};
+  if (find_dkim_tag(tags, "h") != nullptr)
+    return DkimSyntaxError{"h= is not allowed (RFC 8617 4.1.3)"};
   ArcSeal seal;
   if (auto error = decode_signature(tags, seal.instance, seal.signature)) return *error;
   // RFC 8617 4.1.3: the AS is always relaxed (its c= is not a tag).
@@ -134,12 +142,13 @@ std::variant<ArcSeal, DkimSyntaxError> parse_arc_seal(std::string_view value) {
 
 ArcChainFields collect_arc_sets(const std::vector<DkimHeaderField>& headers) {
   ArcChainFields chain;
-  // Slots by instance: 0 unused. A field seen twice for one instance breaks the set.
+  // By instance (0 unused): the fields seen, so that a missing or doubled one shows.
   struct Slot {
     std::vector<const DkimHeaderField*> aar, ams, as;
+    ArcMessageSignature message_signature;
+    ArcSeal seal;
   };
   std::vector<Slot> slots(kMaxArcInstance + 1);
-  std::vector<ArcSet> parsed_sets(kMaxArcInstance + 1);
   size_t arc_fields = 0;
   for (const DkimHeaderField& field : headers) {
     const auto kind = arc_field_kind(field.name);
@@ -156,50 +165,37 @@ ArcChainFields collect_arc_sets(const std::vector<DkimHeaderField>& headers) {
       return chain;
     }
     const std::string_view value = field_value(field.raw);
-    std::string error;
-    int instance = 0;
+    std::variant<int, std::string> filed;
     switch (*kind) {
-      case ArcField::authentication_results: {
-        auto parsed = parse_arc_authentication_results(value);
-        if (auto* aar = std::get_if<ArcAuthenticationResults>(&parsed)) {
-          instance = aar->instance;
-          slots[instance].aar.push_back(&field);
-        } else {
-          error = "ARC-Authentication-Results: " + std::get<DkimSyntaxError>(parsed).reason;
-        }
+      case ArcField::authentication_results:
+        filed = file_field(
+            parse_arc_authentication_results(value),
+            [&](ArcAuthenticationResults aar) { slots[aar.instance].aar.push_back(&field); });
         break;
-      }
-      case ArcField::message_signature: {
-        auto parsed = parse_arc_message_signature(value);
-        if (auto* ams = std::get_if<ArcMessageSignature>(&parsed)) {
-          instance = ams->instance;
-          slots[instance].ams.push_back(&field);
-          parsed_sets[instance].message_signature = std::move(*ams);
-        } else {
-          error = "ARC-Message-Signature: " + std::get<DkimSyntaxError>(parsed).reason;
-        }
+      case ArcField::message_signature:
+        filed = file_field(parse_arc_message_signature(value), [&](ArcMessageSignature ams) {
+          slots[ams.instance].ams.push_back(&field);
+          slots[ams.instance].message_signature = std::move(ams);
+        });
         break;
-      }
-      case ArcField::seal: {
-        auto parsed = parse_arc_seal(value);
-        if (auto* as = std::get_if<ArcSeal>(&parsed)) {
-          instance = as->instance;
-          slots[instance].as.push_back(&field);
-          parsed_sets[instance].seal = std::move(*as);
-        } else {
-          error = "ARC-Seal: " + std::get<DkimSyntaxError>(parsed).reason;
-        }
+      case ArcField::seal:
+        filed = file_field(parse_arc_seal(value), [&](ArcSeal as) {
+          slots[as.instance].as.push_back(&field);
+          slots[as.instance].seal = std::move(as);
+        });
         break;
-      }
     }
-    chain.highest_instance = std::max(chain.highest_instance, instance);
-    if (!error.empty() && chain.error.empty()) chain.error = std::move(error);
+    if (const int* instance = std::get_if<int>(&filed)) {
+      chain.highest_instance = std::max(chain.highest_instance, *instance);
+    } else if (chain.error.empty()) {
+      chain.error = std::string(field.name) + ": " + std::get<std::string>(filed);
+    }
   }
   if (!chain.error.empty() || !chain.any_arc_field) return chain;
 
   // RFC 8617 5.2 step 2 and 4.2.1: sets 1..N, each with exactly one of each field.
   for (int i = 1; i <= chain.highest_instance; ++i) {
-    const Slot& slot = slots[i];
+    Slot& slot = slots[i];
     if (slot.aar.size() != 1 || slot.ams.size() != 1 || slot.as.size() != 1) {
       chain.error = "ARC set " + std::to_string(i) +
                     " does not have exactly one ARC-Authentication-Results, "
@@ -207,10 +203,10 @@ ArcChainFields collect_arc_sets(const std::vector<DkimHeaderField>& headers) {
       chain.sets.clear();
       return chain;
     }
-    ArcSet& set = parsed_sets[i];
-    set.instance = i;
-    set.fields = {*slot.aar.front(), *slot.ams.front(), *slot.as.front()};
-    chain.sets.push_back(std::move(set));
+    chain.sets.push_back(ArcSet{i,
+                                {*slot.aar.front(), *slot.ams.front(), *slot.as.front()},
+                                std::move(slot.message_signature),
+                                std::move(slot.seal)});
   }
   return chain;
 }

@@ -42,8 +42,8 @@ bool chain_form_holds(const ArcChainFields& chain, ArcVerdict& verdict) {
   for (const ArcSet& set : chain.sets) {
     const ArcChainResult expected = set.instance == 1 ? ArcChainResult::none : ArcChainResult::pass;
     if (set.seal.chain != expected) {
-      failed(verdict, "ARC-Seal i=" + std::to_string(set.instance) + " has cv=" +
-                          std::string(to_string(set.seal.chain)) + ", expected " +
+      failed(verdict, "ARC-Seal i=" + std::to_string(set.instance) +
+                          " has cv=" + std::string(to_string(set.seal.chain)) + ", expected " +
                           std::string(to_string(expected)));
       return false;
     }
@@ -81,8 +81,9 @@ void check_signatures(Validation& state, TimePoint now) {
     failed(verdict, newest_ams + ": " + *reason);
     return;
   }
-  const DkimCheck ams_check = check_dkim_signature(
-      ams, newest.fields.message_signature, state.parts, std::get<DkimVerificationKey>(ams_key).key);
+  const DkimCheck ams_check =
+      check_dkim_signature(ams, newest.fields.message_signature, state.parts,
+                           std::get<DkimVerificationKey>(ams_key).key);
   if (ams_check.result != DkimResult::pass) {
     failed(verdict, newest_ams + ": " + ams_check.reason);
     return;
@@ -107,7 +108,8 @@ void check_signatures(Validation& state, TimePoint now) {
     }
   }
   verdict.result = ArcChainResult::pass;
-  verdict.reason = std::to_string(sets.size()) + " ARC set(s), newest signature and all seals verify";
+  verdict.reason =
+      std::to_string(sets.size()) + " ARC set(s), newest signature and all seals verify";
 }
 
 }  // namespace

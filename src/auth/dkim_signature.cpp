@@ -244,7 +244,8 @@ std::variant<DkimKeyRecord, DkimSyntaxError> parse_dkim_key_record(std::string_v
     }
   }
   if (const auto* h = find_dkim_tag(tags, "h"))
-    for (std::string_view hash : split_dkim_tag_value(*h, ':')) key.hash_algorithms.push_back(ascii_lower(hash));
+    for (std::string_view hash : split_dkim_tag_value(*h, ':'))
+      key.hash_algorithms.push_back(ascii_lower(hash));
   // RFC 6376 3.6.1 s=: "*" or "email" makes the key usable for mail; others are not ours.
   if (const auto* s = find_dkim_tag(tags, "s")) {
     const auto services = split_dkim_tag_value(*s, ':');

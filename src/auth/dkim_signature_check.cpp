@@ -51,10 +51,9 @@ std::variant<DkimVerificationKey, DkimCheck> dkim_key_from_answer(
                    record.testing);
   // RFC 6376 3.6.1 t=s: the i= domain must be d= exactly, not a subdomain.
   if (check_identity && record.strict_identity &&
-      ascii_lower(std::string_view(sig.identity).substr(sig.identity.rfind('@') + 1)) !=
-          sig.domain)
-    return failure(DkimResult::permerror, "key has t=s but i= is a subdomain of d=",
-                   record.testing);
+      ascii_lower(std::string_view(sig.identity).substr(sig.identity.rfind('@') + 1)) != sig.domain)
+    return failure(DkimResult::permerror,
+                   "key has t=s but i= is a subdomain of d=", record.testing);
   auto loaded = load_dkim_public_key(record.key_type, record.public_key);
   if (auto* error = std::get_if<std::string>(&loaded))
     return failure(DkimResult::permerror, "key record: " + *error, record.testing);
@@ -65,10 +64,10 @@ std::variant<DkimVerificationKey, DkimCheck> dkim_key_from_answer(
       return failure(DkimResult::policy, "rsa-sha1 is not accepted (RFC 8301)", record.testing);
     // RFC 8301 3.2: verifiers MUST NOT consider RSA keys under 1024 bits valid.
     if (public_key.type == DkimKeyRecord::KeyType::rsa && public_key.bits < 1024)
-      return failure(DkimResult::policy,
-                     "RSA key of " + std::to_string(public_key.bits) +
-                         " bits is too short (RFC 8301)",
-                     record.testing);
+      return failure(
+          DkimResult::policy,
+          "RSA key of " + std::to_string(public_key.bits) + " bits is too short (RFC 8301)",
+          record.testing);
   }
   return DkimVerificationKey{std::move(public_key), record.testing};
 }

@@ -78,7 +78,8 @@ struct SuiteTally {
 TEST(ArcValiMailSuite, ChainValidationMatchesEveryCase) {
   const ManualClock clock(TimePoint(std::chrono::seconds(1700000000)));
   SuiteTally tally;
-  for (const YAML::Node& scenario : YAML::LoadAllFromFile(suite_file("arc-draft-validation-tests.yml"))) {
+  for (const YAML::Node& scenario :
+       YAML::LoadAllFromFile(suite_file("arc-draft-validation-tests.yml"))) {
     MemoryResolver zone;
     load_zone(zone, scenario["txt-records"]);
     ArcVerifier verifier(zone, clock);
@@ -172,7 +173,8 @@ TEST(ArcValiMailSuite, SealingMatchesEveryCase) {
       const std::string srv_id = test["srv-id"].as<std::string>();
       const std::string sig_headers = test["sig-headers"].as<std::string>();
       std::vector<std::string> headers;
-      for (std::string_view name : split_dkim_tag_value(sig_headers, ':')) headers.emplace_back(name);
+      for (std::string_view name : split_dkim_tag_value(sig_headers, ':'))
+        headers.emplace_back(name);
       auto loaded = ArcSealer::from_pem(scenario["privatekey"].as<std::string>(),
                                         scenario["domain"].as<std::string>(),
                                         scenario["sel"].as<std::string>(), headers);
@@ -198,8 +200,8 @@ TEST(ArcValiMailSuite, SealingMatchesEveryCase) {
         for (size_t i = 0; i < 3; ++i)
           if (produced.size() != 3 || tag_set(produced[i]) != tag_set(expected[i]))
             failure += std::string(names[i]) + " differs: got " +
-                      (produced.size() == 3 ? join_tags(tag_set(produced[i])) : "?") +
-                      "\n  expected " + join_tags(tag_set(expected[i])) + "\n";
+                       (produced.size() == 3 ? join_tags(tag_set(produced[i])) : "?") +
+                       "\n  expected " + join_tags(tag_set(expected[i])) + "\n";
         const ArcVerdict resealed =
             verify_arc_now(verifier, std::get<std::string>(sealed) + message);
         const ArcChainResult wanted =

@@ -64,8 +64,8 @@ TEST_F(ArcInteropTest, HeraldSealsValidateInDkimpy) {
   // Two hops by the same sealer: dkimpy checks the second seal over both sets.
   std::string message = kMessage;
   for (ArcChainResult chain : {ArcChainResult::none, ArcChainResult::pass}) {
-    auto fields = sealer.seal(message, "mx.relay.test", "spf=pass smtp.mailfrom=origin.test",
-                              chain, SystemClock().now());
+    auto fields = sealer.seal(message, "mx.relay.test", "spf=pass smtp.mailfrom=origin.test", chain,
+                              SystemClock().now());
     ASSERT_TRUE(std::holds_alternative<std::string>(fields));
     message = std::get<std::string>(fields) + message;
   }
@@ -82,9 +82,9 @@ TEST_F(ArcInteropTest, DkimpySealsValidateInHerald) {
   write(dir_.path() / "message", kMessage);
   zone_.add_txt("test._domainkey.example.com",
                 {record_text(read_file(conformance_path("dkim-dkimpy/test.txt")))});
-  const std::string sealed = run_python(
-      (dir_.path() / "sign.py").string() + " " + (dir_.path() / "message").string() + " " +
-      conformance_path("dkim-dkimpy/test.private") + " test example.com");
+  const std::string sealed =
+      run_python((dir_.path() / "sign.py").string() + " " + (dir_.path() / "message").string() +
+                 " " + conformance_path("dkim-dkimpy/test.private") + " test example.com");
   ASSERT_NE(sealed.find("ARC-Seal:"), std::string::npos) << sealed;
   const ArcVerdict verdict = verify_arc_now(verifier_, sealed);
   EXPECT_EQ(verdict.result, ArcChainResult::pass) << verdict.reason << "\n" << sealed;

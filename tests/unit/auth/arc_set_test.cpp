@@ -40,7 +40,8 @@ TEST(ArcSealParse, TagsAndChainStatus) {
 }
 
 TEST(ArcSealParse, HTagUnknownCvSha1AndMissingTagsAreRefused) {
-  EXPECT_EQ(error_of(parse_arc_seal(std::string(kSeal) + "; h=from")), "ARC-Seal has an h= tag");
+  EXPECT_EQ(error_of(parse_arc_seal(std::string(kSeal) + "; h=from")),
+            "h= is not allowed (RFC 8617 4.1.3)");
   EXPECT_EQ(error_of(parse_arc_seal(" a=rsa-sha256; b=AAAA; cv=Pass; d=e.org; i=1; s=s")),
             "unknown cv=Pass");
   EXPECT_EQ(error_of(parse_arc_seal(" a=rsa-sha1; b=AAAA; cv=none; d=e.org; i=1; s=s")),
@@ -62,8 +63,8 @@ TEST(ArcMessageSignatureParse, DefaultsFollowDkim) {
 }
 
 TEST(ArcMessageSignatureParse, EmptyHIsAnEmptyListButArcSealMayNotBeSigned) {
-  const auto empty = parse_arc_message_signature(
-      " a=rsa-sha256; b=AAAA; bh=AAAA; d=example.org; h=; i=1; s=sel");
+  const auto empty =
+      parse_arc_message_signature(" a=rsa-sha256; b=AAAA; bh=AAAA; d=example.org; h=; i=1; s=sel");
   ASSERT_TRUE(std::holds_alternative<ArcMessageSignature>(empty)) << error_of(empty);
   EXPECT_TRUE(std::get<ArcMessageSignature>(empty).signature.signed_headers.empty());
   EXPECT_EQ(error_of(parse_arc_message_signature(
@@ -104,6 +105,16 @@ TEST(CollectArcSets, NoArcFieldIsNotAnError) {
   const ArcChainFields chain = collect_arc_sets(fields_of("From: a@e.org\r\n\r\nbody\r\n"));
   EXPECT_FALSE(chain.any_arc_field);
   EXPECT_EQ(chain.error, "");
+}
+
+TEST(CollectArcSets, OversizedFieldsAndTooManyFieldsStopTheWork) {
+  const std::string huge = "ARC-Authentication-Results: i=1; mx.e.org; " +
+                           std::string(17 * 1024, 'x') + "\r\n" + arc_set(1, "none") + "\r\n";
+  EXPECT_NE(collect_arc_sets(fields_of(huge)).error.find("longer than"), std::string::npos);
+  std::string many;
+  for (int i = 0; i < 51; ++i) many += arc_set(1, "none");
+  EXPECT_NE(collect_arc_sets(fields_of(many + "\r\n")).error.find("more than 150"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -64,6 +64,32 @@ std::variant<std::string, ArcSealError> ArcSealer::seal(std::string_view message
                                                         ArcChainResult chain, TimePoint now) const {
   const DkimMessageParts parts = split_dkim_message(message);
   const ArcChainFields received = collect_arc_sets(parts.headers);
+  if (auto refused = refusal(parts, received, chain)) return *refused;
+
+  const SetTags tags{
+      std::string(to_string(key_.algorithm)), domain_, selector_,
+      std::to_string(received.highest_instance + 1),
+      std::to_string(
+          std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count())};
+  // RFC 8617 4.1.1: the AAR is "i=N; " then an Authentication-Results payload.
+  const std::string aar_field = header_field(
+      "ARC-Authentication-Results",
+      "i=" + tags.instance + "; " + std::string(authserv_id) + "; " + std::string(results));
+  auto ams_field = message_signature(parts, tags);
+  if (auto* error = std::get_if<ArcSealError>(&ams_field)) return *error;
+
+  std::vector<ArcSetFields> covered;
+  // RFC 8617 5.1.2: with cv=fail the seal covers only the set that records the failure.
+  if (chain != ArcChainResult::fail)
+    for (const ArcSet& set : received.sets) covered.push_back(set.fields);
+  auto as_field = seal_over(covered, aar_field, std::get<std::string>(ams_field), chain, tags);
+  if (auto* error = std::get_if<ArcSealError>(&as_field)) return *error;
+  return std::get<std::string>(as_field) + std::get<std::string>(ams_field) + aar_field;
+}
+
+std::optional<ArcSealError> ArcSealer::refusal(const DkimMessageParts& parts,
+                                               const ArcChainFields& received,
+                                               ArcChainResult chain) {
   if (received.highest_instance >= kMaxArcInstance)
     return ArcSealError{"the message already has " + std::to_string(kMaxArcInstance) +
                         " ARC sets (RFC 8617 4.2.1)"};
@@ -74,58 +100,55 @@ std::variant<std::string, ArcSealError> ArcSealer::seal(std::string_view message
     return ArcSealError{"the newest ARC-Seal already says cv=fail: the chain ended upstream"};
   if (chain != ArcChainResult::fail && !received.error.empty())
     return ArcSealError{"the ARC chain is invalid (" + received.error + "); seal with cv=fail"};
-
+  // RFC 8617 5.1.1: cv=none for the first set only, pass or fail after it.
+  if ((chain == ArcChainResult::none) != received.sets.empty() && chain != ArcChainResult::fail)
+    return ArcSealError{"cv=" + std::string(to_string(chain)) + " does not fit a message with " +
+                        std::to_string(received.sets.size()) + " ARC sets"};
   // RFC 6376 5.4, which the AMS follows: the From field MUST be signed.
   if (std::none_of(parts.headers.begin(), parts.headers.end(), [](const DkimHeaderField& field) {
         return equals_ignoring_ascii_case(field.name, "From");
       }))
     return ArcSealError{"the message has no From field"};
+  return std::nullopt;
+}
+
+std::variant<std::string, ArcSealError> ArcSealer::message_signature(const DkimMessageParts& parts,
+                                                                     const SetTags& tags) const {
   const std::vector<std::string> signed_headers =
       signed_headers_.empty() ? *dkim_headers_to_sign(parts.headers) : signed_headers_;
-
-  const std::string instance = std::to_string(received.highest_instance + 1);
-  const std::string algorithm(to_string(key_.algorithm));
-  const int64_t t =
-      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-
-  // RFC 8617 4.1.1: the AAR is "i=N; " then an Authentication-Results payload.
-  const std::string aar_field =
-      header_field("ARC-Authentication-Results",
-                   "i=" + instance + "; " + std::string(authserv_id) + "; " + std::string(results));
-
-  // RFC 8617 4.1.2: the AMS is a DKIM signature of the message with i= the instance.
+  // RFC 8617 4.1.2: a DKIM signature of the message, i= the instance.
   const std::string body = canonicalize_body(parts.body, DkimCanonicalization::relaxed);
-  const std::string ams_unsigned =
-      "a=" + algorithm + "; b=; bh=" + encode_base64(dkim_digest(key_.algorithm, body)) +
-      "; c=relaxed/relaxed; d=" + domain_ + "; h=" + join_names(signed_headers) +
-      "; i=" + instance + "; s=" + selector_ + "; t=" + std::to_string(t);
-  const auto ams_signature = sign_dkim_data(
-      key_.key.get(), key_.algorithm,
-      dkim_header_hash_input(
-          parts.headers, signed_headers,
-          {"ARC-Message-Signature", header_field("ARC-Message-Signature", ams_unsigned)},
-          DkimCanonicalization::relaxed));
-  if (!ams_signature) return ArcSealError{"OpenSSL could not sign"};
-  const std::string ams_field =
-      header_field("ARC-Message-Signature", with_signature(ams_unsigned, *ams_signature));
+  const std::string unsigned_value =
+      "a=" + tags.algorithm + "; b=; bh=" + encode_base64(dkim_digest(key_.algorithm, body)) +
+      "; c=relaxed/relaxed; d=" + tags.domain + "; h=" + join_names(signed_headers) +
+      "; i=" + tags.instance + "; s=" + tags.selector + "; t=" + tags.timestamp;
+  const std::string unsigned_field = header_field("ARC-Message-Signature", unsigned_value);
+  const auto signature =
+      sign_dkim_data(key_.key.get(), key_.algorithm,
+                     dkim_header_hash_input(parts.headers, signed_headers,
+                                            {"ARC-Message-Signature", unsigned_field},
+                                            DkimCanonicalization::relaxed));
+  if (!signature) return ArcSealError{"OpenSSL could not sign"};
+  return header_field("ARC-Message-Signature", with_signature(unsigned_value, *signature));
+}
 
-  // RFC 8617 4.1.3 and 5.1.1: the AS signs every set so far, this one last.
-  const std::string as_unsigned = "a=" + algorithm + "; b=; cv=" + std::string(to_string(chain)) +
-                                  "; d=" + domain_ + "; i=" + instance + "; s=" + selector_ +
-                                  "; t=" + std::to_string(t);
-  const std::string as_unsigned_field = header_field("ARC-Seal", as_unsigned);
-  std::vector<ArcSetFields> covered;
-  // RFC 8617 5.1.2: with cv=fail the seal covers only the set that records the failure.
-  if (chain != ArcChainResult::fail)
-    for (const ArcSet& set : received.sets) covered.push_back(set.fields);
+std::variant<std::string, ArcSealError> ArcSealer::seal_over(std::vector<ArcSetFields> covered,
+                                                             std::string_view aar_field,
+                                                             std::string_view ams_field,
+                                                             ArcChainResult chain,
+                                                             const SetTags& tags) const {
+  // RFC 8617 4.1.3 and 5.1.1: the AS signs the sets in `covered`, then this one.
+  const std::string unsigned_value =
+      "a=" + tags.algorithm + "; b=; cv=" + std::string(to_string(chain)) + "; d=" + tags.domain +
+      "; i=" + tags.instance + "; s=" + tags.selector + "; t=" + tags.timestamp;
+  const std::string unsigned_field = header_field("ARC-Seal", unsigned_value);
   covered.push_back({{"ARC-Authentication-Results", aar_field},
                      {"ARC-Message-Signature", ams_field},
-                     {"ARC-Seal", as_unsigned_field}});
-  const auto as_signature =
+                     {"ARC-Seal", unsigned_field}});
+  const auto signature =
       sign_dkim_data(key_.key.get(), key_.algorithm, arc_seal_hash_input(covered));
-  if (!as_signature) return ArcSealError{"OpenSSL could not sign"};
-  return header_field("ARC-Seal", with_signature(as_unsigned, *as_signature)) + ams_field +
-         aar_field;
+  if (!signature) return ArcSealError{"OpenSSL could not sign"};
+  return header_field("ARC-Seal", with_signature(unsigned_value, *signature));
 }
 
 }  // namespace herald

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -44,15 +45,35 @@ class ArcSealer {
   // order, one SP after each ";", as the interoperability suites expect.
   // Errors: the message already has 50 sets (RFC 8617 4.2.1); its newest seal already says
   // cv=fail (the chain was given up upstream: no set is added); `chain` is pass or none but
-  // the sets are broken in form; the message has no From; OpenSSL cannot sign.
+  // the sets are broken in form, none while sets exist, or pass while none do; the message
+  // has no From; OpenSSL cannot sign.
   std::variant<std::string, ArcSealError> seal(std::string_view message,
                                                std::string_view authserv_id,
                                                std::string_view results, ArcChainResult chain,
                                                TimePoint now) const;
 
  private:
+  // The tags an AMS and an AS of one set share, as written.
+  struct SetTags {
+    std::string algorithm;
+    std::string domain;
+    std::string selector;
+    std::string instance;
+    std::string timestamp;
+  };
+
   ArcSealer(DkimPrivateKey key, std::string domain, std::string selector,
             std::vector<std::string> signed_headers);
+  // Why a new set may not be added, or nullopt.
+  static std::optional<ArcSealError> refusal(const DkimMessageParts& parts,
+                                             const ArcChainFields& received, ArcChainResult chain);
+  std::variant<std::string, ArcSealError> message_signature(const DkimMessageParts& parts,
+                                                            const SetTags& tags) const;
+  std::variant<std::string, ArcSealError> seal_over(std::vector<ArcSetFields> covered,
+                                                    std::string_view aar_field,
+                                                    std::string_view ams_field,
+                                                    ArcChainResult chain,
+                                                    const SetTags& tags) const;
   static std::variant<ArcSealer, ArcSealError> from_key(
       std::variant<DkimPrivateKey, std::string> loaded, std::string domain, std::string selector,
       std::vector<std::string> signed_headers);

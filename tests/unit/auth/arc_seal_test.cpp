@@ -189,6 +189,17 @@ TEST_F(ArcSealTest, MessageWithoutFromIsNotSealed) {
   EXPECT_NE(std::get<ArcSealError>(refused).reason.find("From"), std::string::npos);
 }
 
+TEST_F(ArcSealTest, ChainStatusThatDoesNotFitTheMessageIsRefused) {
+  const ArcSealer sealer = sealer_for("relay.test", DkimKeyRecord::KeyType::ed25519);
+  const auto pass_without_sets =
+      sealer.seal(kMessage, "mx.relay.test", "spf=pass", ArcChainResult::pass, kNow);
+  EXPECT_TRUE(std::holds_alternative<ArcSealError>(pass_without_sets));
+  const std::string once = sealed(sealer, kMessage, ArcChainResult::none);
+  const auto none_with_sets =
+      sealer.seal(once, "mx.relay.test", "spf=pass", ArcChainResult::none, kNow);
+  EXPECT_TRUE(std::holds_alternative<ArcSealError>(none_with_sets));
+}
+
 TEST_F(ArcSealTest, ExplicitSignedHeadersBecomeTheAmsHList) {
   const DkimKeyPair pair = generate_dkim_key(DkimKeyRecord::KeyType::ed25519);
   zone_.add_txt("arc._domainkey.relay.test", {pair.key_record});

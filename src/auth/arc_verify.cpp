@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "auth/dkim_signature_check.h"
 #include "dns/resolver.h"
@@ -62,54 +63,80 @@ std::variant<DkimVerificationKey, std::string> key_for(const Validation& state,
   return std::get<DkimVerificationKey>(std::move(key));
 }
 
-// RFC 8617 5.2 steps 5 and 7, all keys in hand.
-void check_signatures(Validation& state, TimePoint now) {
-  ArcVerdict& verdict = state.verdict;
-  const std::vector<ArcSet>& sets = state.chain.sets;
-  const ArcSet& newest = sets.back();
-  const std::string newest_ams = "ARC-Message-Signature i=" + std::to_string(newest.instance);
+// RFC 8617 5.2 step 5: the newest AMS over the message as received. Why not, or nullopt.
+std::optional<std::string> newest_message_signature_fails(const Validation& state, TimePoint now) {
+  const ArcSet& newest = state.chain.sets.back();
+  const std::string name = "ARC-Message-Signature i=" + std::to_string(newest.instance) + ": ";
   const DkimSignature& ams = newest.message_signature.signature;
   // RFC 6376 3.5 x=, which the AMS inherits: an expired signature does not verify.
   const int64_t seconds =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  if (ams.expiration && *ams.expiration < seconds) {
-    failed(verdict, newest_ams + ": signature expired");
-    return;
-  }
-  auto ams_key = key_for(state, ams);
-  if (auto* reason = std::get_if<std::string>(&ams_key)) {
-    failed(verdict, newest_ams + ": " + *reason);
-    return;
-  }
-  const DkimCheck ams_check =
-      check_dkim_signature(ams, newest.fields.message_signature, state.parts,
-                           std::get<DkimVerificationKey>(ams_key).key);
-  if (ams_check.result != DkimResult::pass) {
-    failed(verdict, newest_ams + ": " + ams_check.reason);
-    return;
-  }
+  if (ams.expiration && *ams.expiration < seconds) return name + "signature expired";
+  auto key = key_for(state, ams);
+  if (auto* reason = std::get_if<std::string>(&key)) return name + *reason;
+  const DkimCheck check = check_dkim_signature(ams, newest.fields.message_signature, state.parts,
+                                               std::get<DkimVerificationKey>(key).key);
+  if (check.result != DkimResult::pass) return name + check.reason;
+  return std::nullopt;
+}
 
-  // Step 7: from the newest seal down to instance 1, each over the sets up to its own.
+// RFC 8617 5.2 step 7: from the newest seal down to instance 1, each over the sets up to
+// its own. Why one does not verify, or nullopt.
+std::optional<std::string> a_seal_fails(const Validation& state) {
+  const std::vector<ArcSet>& sets = state.chain.sets;
   std::vector<ArcSetFields> covered;
   for (const ArcSet& set : sets) covered.push_back(set.fields);
   for (size_t i = sets.size(); i-- > 0;) {
-    const std::string seal_name = "ARC-Seal i=" + std::to_string(sets[i].instance);
+    const std::string name = "ARC-Seal i=" + std::to_string(sets[i].instance) + ": ";
     const DkimSignature& seal = sets[i].seal.signature;
-    auto seal_key = key_for(state, seal);
-    if (auto* reason = std::get_if<std::string>(&seal_key)) {
-      failed(verdict, seal_name + ": " + *reason);
-      return;
-    }
+    auto key = key_for(state, seal);
+    if (auto* reason = std::get_if<std::string>(&key)) return name + *reason;
     covered.resize(i + 1);
-    if (!verify_dkim_signature(std::get<DkimVerificationKey>(seal_key).key, seal.algorithm,
-                               arc_seal_hash_input(covered), seal.signature)) {
-      failed(verdict, seal_name + ": signature does not verify");
-      return;
-    }
+    if (!verify_dkim_signature(std::get<DkimVerificationKey>(key).key, seal.algorithm,
+                               arc_seal_hash_input(covered), seal.signature))
+      return name + "signature does not verify";
   }
-  verdict.result = ArcChainResult::pass;
-  verdict.reason =
-      std::to_string(sets.size()) + " ARC set(s), newest signature and all seals verify";
+  return std::nullopt;
+}
+
+// RFC 8617 5.2 steps 5 to 8, all keys in hand.
+void check_signatures(Validation& state, TimePoint now) {
+  std::optional<std::string> failure = newest_message_signature_fails(state, now);
+  if (!failure) failure = a_seal_fails(state);
+  if (failure) {
+    failed(state.verdict, std::move(*failure));
+    return;
+  }
+  state.verdict.result = ArcChainResult::pass;
+  state.verdict.reason = std::to_string(state.chain.sets.size()) +
+                         " ARC set(s), newest signature and all seals verify";
+}
+
+// One lookup per distinct key name (the newest AMS and every seal); the last answer runs the
+// checks and calls done.
+void look_up_keys(Resolver& resolver, const std::shared_ptr<Validation>& state, TimePoint now) {
+  state->answers.emplace(key_name(state->chain.sets.back().message_signature.signature),
+                         DnsAnswer<TxtRecord>{});
+  for (const ArcSet& set : state->chain.sets)
+    state->answers.emplace(key_name(set.seal.signature), DnsAnswer<TxtRecord>{});
+  state->outstanding = state->answers.size();
+  // Collected first: with a resolver that answers at once, the last callback runs the checks
+  // while a loop over the map would still be walking it.
+  std::vector<std::string> names;
+  for (const auto& [name, ignored] : state->answers) names.push_back(name);
+  for (const std::string& name : names) {
+    resolver.lookup_txt(name, [state, name, now](DnsAnswer<TxtRecord> answer) {
+      bool last = false;
+      {
+        std::lock_guard lock(state->mutex);
+        state->answers[name] = std::move(answer);
+        last = --state->outstanding == 0;
+      }
+      if (!last) return;
+      check_signatures(*state, now);
+      state->done(std::move(state->verdict));
+    });
+  }
 }
 
 }  // namespace
@@ -136,28 +163,7 @@ void ArcVerifier::verify(std::string message, std::function<void(ArcVerdict)> do
   verdict.sealer_domain = state->chain.sets.back().seal.signature.domain;
   if (!chain_form_holds(state->chain, verdict)) return state->done(std::move(verdict));
 
-  std::vector<std::string> names = {key_name(state->chain.sets.back().message_signature.signature)};
-  for (const ArcSet& set : state->chain.sets) names.push_back(key_name(set.seal.signature));
-  for (const std::string& name : names) state->answers.emplace(name, DnsAnswer<TxtRecord>{});
-  state->outstanding = state->answers.size();
-  const TimePoint now = clock_.now();
-  // Collected first: with a resolver that answers at once, the last callback runs the checks
-  // while this loop would still be walking the map.
-  std::vector<std::string> lookups;
-  for (const auto& [name, ignored] : state->answers) lookups.push_back(name);
-  for (const std::string& name : lookups) {
-    resolver_.lookup_txt(name, [state, name, now](DnsAnswer<TxtRecord> answer) {
-      bool last = false;
-      {
-        std::lock_guard lock(state->mutex);
-        state->answers[name] = std::move(answer);
-        last = --state->outstanding == 0;
-      }
-      if (!last) return;
-      check_signatures(*state, now);
-      state->done(std::move(state->verdict));
-    });
-  }
+  look_up_keys(resolver_, state, clock_.now());
 }
 
 }  // namespace herald

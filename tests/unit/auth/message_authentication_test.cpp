@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "auth/arc_seal.h"
 #include "auth/dkim_keygen.h"
 #include "auth/dkim_sign.h"
 #include "dns/memory_resolver.h"
@@ -141,19 +142,47 @@ TEST_F(MessageAuthenticationTest, TwoAuthorDomainsArePermerror) {
 TEST_F(MessageAuthenticationTest, ResultsForTheHeaderAndTheLedger) {
   const auto auth = authenticate(signed_message("ceo@good.test"),
                                  spf(SpfResult::pass, "ceo@good.test", "good.test"));
-  const std::string field =
-      authentication_results_field("mx.example.test", authentication_results(auth));
+  std::string field = authentication_results_field("mx.example.test", authentication_results(auth));
+  for (size_t fold; (fold = field.find("\r\n ")) != std::string::npos;) field.erase(fold, 2);
   EXPECT_EQ(field.rfind("Authentication-Results: mx.example.test;", 0), 0u) << field;
   for (const char* part : {"spf=pass", "smtp.mailfrom=ceo@good.test", "dkim=pass",
                            "header.d=news.good.test", "header.s=s1", "header.a=ed25519-sha256",
-                           "dmarc=pass (p=reject dis=none)", "header.from=good.test"}) {
+                           "arc=none", "dmarc=pass (p=reject dis=none)", "header.from=good.test"}) {
     EXPECT_NE(field.find(part), std::string::npos) << part << " in " << field;
   }
   const auto fields = auth_event_fields(auth);
   EXPECT_TRUE(has_field(fields, "spf", "pass smtp.mailfrom=ceo@good.test"));
   EXPECT_TRUE(has_field(fields, "dkim", "pass d=news.good.test s=s1"));
+  EXPECT_TRUE(has_field(fields, "arc", "none"));
   EXPECT_TRUE(has_field(fields, "dmarc", "pass from=good.test p=reject dis=none"));
   EXPECT_TRUE(has_field(fields, "sender_verified", "yes"));
+}
+
+// A forwarder's seal: the chain passes and names its sealer, next to DKIM and DMARC.
+TEST_F(MessageAuthenticationTest, SealedChainIsValidatedSideBySideWithDkim) {
+  const DkimKeyPair key = generate_dkim_key(DkimKeyRecord::KeyType::ed25519);
+  dns_.add_txt("arc._domainkey.lists.test", {key.key_record});
+  const auto sealer =
+      std::get<ArcSealer>(ArcSealer::from_pem(key.private_key_pem, "lists.test", "arc"));
+  const std::string message = signed_message("ceo@good.test");
+  const std::string sealed = std::get<std::string>(sealer.seal(message, "mx.lists.test",
+                                                               "spf=pass smtp.mailfrom=good.test",
+                                                               ArcChainResult::none, kNow)) +
+                             message;
+  const auto auth =
+      authenticate(sealed, spf(SpfResult::none, "list-bounces@lists.test", "lists.test"));
+  EXPECT_EQ(auth.arc.result, ArcChainResult::pass) << auth.arc.reason;
+  EXPECT_EQ(auth.arc.instance, 1);
+  EXPECT_EQ(auth.arc.sealer_domain, "lists.test");
+  EXPECT_EQ(auth.dkim.size(), 1u);
+  EXPECT_EQ(auth.dmarc_result, DmarcResult::pass);
+  EXPECT_TRUE(has_field(auth_event_fields(auth), "arc", "pass i=1 d=lists.test"));
+  const auto results = authentication_results(auth);
+  const auto arc = std::find_if(results.begin(), results.end(),
+                                [](const AuthResult& r) { return r.method == "arc"; });
+  ASSERT_NE(arc, results.end());
+  EXPECT_EQ(arc->result, "pass");
+  EXPECT_EQ(arc->reason, "i=1 d=lists.test");
 }
 
 TEST_F(MessageAuthenticationTest, NullSenderResultsNameTheHelo) {

@@ -7,6 +7,7 @@ herald concluded:
   good.test     SPF allows 127.0.0.0/8; DMARC p=reject; DKIM keys "rsa" and "ed"
   strict.test   SPF allows only 192.0.2.1 (-all); DMARC p=reject
   careful.test  SPF allows only 192.0.2.1 (-all); DMARC p=quarantine
+  lists.test    a mailing list that ARC-seals with dkimpy's arcsign (key "rsa"); no DMARC
 """
 
 import re
@@ -40,7 +41,8 @@ def zones(keys):
     strict = Zone("strict.test").txt("@", SPF_ONLY_ELSEWHERE).txt("_dmarc", "v=DMARC1; p=reject")
     careful = (Zone("careful.test").txt("@", SPF_ONLY_ELSEWHERE)
                .txt("_dmarc", "v=DMARC1; p=quarantine"))
-    return [good, strict, careful]
+    lists = Zone("lists.test").txt("rsa._domainkey", keys["rsa"][1].strip())
+    return [good, strict, careful, lists]
 
 
 @pytest.fixture
@@ -201,6 +203,35 @@ def test_tampered_signature_fails_but_aligned_spf_still_passes_dmarc(
     [results] = own_results(stored)
     assert "dkim=fail" in results and "header.d=good.test" in results, results
     assert "spf=pass" in results and "dmarc=pass" in results, results
+
+
+def arcsign(keys, data):
+    """lists.test seals `data` as dkimpy's arcsign does, from its own results."""
+    key_file, _ = keys["rsa"]
+    data = b"Authentication-Results: lists.test; spf=pass smtp.mailfrom=good.test\r\n" + data
+    result = subprocess.run(["arcsign", "rsa", "lists.test", str(key_file), "lists.test"],
+                            input=data, capture_output=True, check=True, timeout=seconds(60))
+    assert result.stdout.startswith(b"ARC-Seal: i=1;"), result.stdout[:200]
+    return result.stdout
+
+
+def test_arc_chain_sealed_by_dkimpy_passes_and_a_change_after_the_seal_fails(
+        verifying_herald, world, swaks, tmp_path):
+    keys, _ = world
+    sealed = arcsign(keys, message("member@lists.test", "sealed by the list"))
+    transcript = send(swaks, verifying_herald, tmp_path, "list-bounces@lists.test", sealed)
+    message_id, stored = delivered(verifying_herald, transcript)
+    [results] = own_results(stored)
+    assert "arc=pass (i=1 d=lists.test)" in results, results
+    [(_, _, auth)] = verifying_herald.trace(message_id).events_of("auth")
+    assert auth["arc"] == "pass i=1 d=lists.test", auth
+
+    changed = sealed.replace(b"Hello from", b"Hullo from")
+    transcript = send(swaks, verifying_herald, tmp_path, "list-bounces@lists.test", changed)
+    match = QUEUED_AS.search(transcript)
+    assert match, transcript
+    [(_, _, auth)] = verifying_herald.wait_for_event(match.group(1), "auth")
+    assert auth["arc"].startswith("fail"), auth
 
 
 def test_submission_gets_auth_results_and_no_sender_checks(start_herald, world, alice_hash):

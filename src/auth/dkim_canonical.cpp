@@ -155,12 +155,17 @@ std::string dkim_header_hash_input(const std::vector<DkimHeaderField>& headers,
       break;
     }
   }
+  out += canonicalize_signature_field(signature_field, how);
+  return out;
+}
+
+std::string canonicalize_signature_field(const DkimHeaderField& signature_field,
+                                         DkimCanonicalization how) {
   const std::string emptied = without_b_value(signature_field.raw);
   std::string canonical = canonicalize_header({signature_field.name, emptied}, how);
   // RFC 6376 3.7: the signature field is hashed without its trailing CRLF.
   if (canonical.ends_with("\r\n")) canonical.resize(canonical.size() - 2);
-  out += canonical;
-  return out;
+  return canonical;
 }
 
 }  // namespace herald

@@ -37,11 +37,16 @@ std::string canonicalize_body(std::string_view body, DkimCanonicalization how);
 // The canonical header data that the signature covers (RFC 6376 3.7 and 5.4.2): for each
 // name in `signed_headers`, the last not yet used field of that name (case-insensitive),
 // taken from the bottom up; a name with no field left contributes nothing. Then
-// `signature_field`, canonicalised with its b= value emptied and without the final CRLF.
+// canonicalize_signature_field(signature_field).
 std::string dkim_header_hash_input(const std::vector<DkimHeaderField>& headers,
                                    const std::vector<std::string>& signed_headers,
                                    const DkimHeaderField& signature_field,
                                    DkimCanonicalization how);
+
+// A signature field as its own signature covers it (RFC 6376 3.7): b= value emptied,
+// canonicalised, without the final CRLF. Also the last input of an ARC-Seal (RFC 8617 5.1.1).
+std::string canonicalize_signature_field(const DkimHeaderField& signature_field,
+                                         DkimCanonicalization how);
 
 // The field with the value of its b= tag removed (RFC 6376 3.7), all else byte for byte.
 std::string without_b_value(std::string_view raw_field);

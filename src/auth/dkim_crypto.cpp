@@ -1,7 +1,11 @@
 #include "auth/dkim_crypto.h"
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
+
+#include <fstream>
+#include <sstream>
 
 namespace herald {
 namespace {
@@ -66,6 +70,39 @@ bool verify_dkim_signature(const DkimPublicKey& key, DkimAlgorithm algorithm,
   return EVP_DigestVerify(context.get(), sig, signature.size(),
                           reinterpret_cast<const unsigned char*>(header_data.data()),
                           header_data.size()) == 1;
+}
+
+std::variant<DkimPrivateKey, std::string> load_dkim_private_key(std::string_view pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  if (bio == nullptr) return std::string("out of memory");
+  EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (raw == nullptr) return std::string("not a PEM private key");
+  DkimPrivateKey out{DkimKeyHandle(raw, EVP_PKEY_free)};
+  switch (EVP_PKEY_base_id(raw)) {
+    case EVP_PKEY_RSA:
+      // RFC 8301 3.2: signers MUST use RSA keys of at least 1024 bits.
+      if (EVP_PKEY_get_bits(raw) < 1024)
+        return std::string("RSA key is shorter than 1024 bits (RFC 8301)");
+      out.algorithm = DkimAlgorithm::rsa_sha256;
+      return out;
+    case EVP_PKEY_ED25519:
+      out.algorithm = DkimAlgorithm::ed25519_sha256;
+      return out;
+    default:
+      return std::string("key is neither RSA nor Ed25519");
+  }
+}
+
+std::variant<DkimPrivateKey, std::string> load_dkim_private_key_file(
+    const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return "cannot read DKIM key " + file.string();
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto loaded = load_dkim_private_key(text.str());
+  if (auto* error = std::get_if<std::string>(&loaded)) *error = file.string() + ": " + *error;
+  return loaded;
 }
 
 std::optional<std::string> sign_dkim_data(evp_pkey_st* private_key, DkimAlgorithm algorithm,

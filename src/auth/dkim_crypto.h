@@ -3,6 +3,7 @@
 // signer and the verifier so that both hash exactly the same way.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,19 @@ std::variant<DkimPublicKey, std::string> load_dkim_public_key(DkimKeyRecord::Key
 // Ed25519 signs the SHA-256 digest of the data, not the data (RFC 8463 3).
 bool verify_dkim_signature(const DkimPublicKey& key, DkimAlgorithm algorithm,
                            std::string_view header_data, std::string_view signature);
+
+// A signing key and the algorithm it implies: rsa-sha256 for RSA, ed25519-sha256 for Ed25519.
+struct DkimPrivateKey {
+  DkimKeyHandle key;
+  DkimAlgorithm algorithm = DkimAlgorithm::rsa_sha256;
+};
+
+// Loads a PEM private key (PKCS#8 or the traditional RSA form). On failure, why: not PEM,
+// another key type, or RSA under 1024 bits (RFC 8301 3.2). The _file form reads `file`
+// first; its errors name the file.
+std::variant<DkimPrivateKey, std::string> load_dkim_private_key(std::string_view pem);
+std::variant<DkimPrivateKey, std::string> load_dkim_private_key_file(
+    const std::filesystem::path& file);
 
 // The signature of `header_data` under the private key; nullopt when OpenSSL fails.
 std::optional<std::string> sign_dkim_data(evp_pkey_st* private_key, DkimAlgorithm algorithm,

@@ -5,21 +5,29 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "auth/dkim_canonical.h"
+#include "auth/dkim_crypto.h"
 #include "auth/dkim_signature.h"
 #include "util/clock.h"
-
-struct evp_pkey_st;
 
 namespace herald {
 
 struct DkimSignError {
   std::string reason;
 };
+
+// The h= list DkimSigner signs for a message with `headers`: each name of
+// DkimSigner::signed_header_names() once per field present, From once more so that none
+// can be added later (RFC 6376 8.15). nullopt when there is no From (RFC 6376 5.4: From
+// MUST be signed).
+std::optional<std::vector<std::string>> dkim_headers_to_sign(
+    const std::vector<DkimHeaderField>& headers);
 
 // Immutable after load; sign() may be called from several threads at once. RSA signing
 // costs about a millisecond: call it off the io threads (DESIGN.md section 5).
@@ -54,6 +62,8 @@ class DkimSigner {
  private:
   DkimSigner(std::shared_ptr<evp_pkey_st> key, DkimAlgorithm algorithm, std::string domain,
              std::string selector);
+  static std::variant<DkimSigner, DkimSignError> from_key(
+      std::variant<DkimPrivateKey, std::string> loaded, std::string domain, std::string selector);
 
   std::shared_ptr<evp_pkey_st> key_;
   DkimAlgorithm algorithm_;

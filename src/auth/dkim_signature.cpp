@@ -11,71 +11,11 @@
 namespace herald {
 namespace {
 
-// The characters of FWS (RFC 5322 3.2.2), which RFC 6376 3.2 allows around tags and values.
-bool is_wsp(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_wsp(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_wsp(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 std::string strip_whitespace(std::string_view s) {
   std::string out;
   for (char c : s)
-    if (!is_wsp(c)) out += c;
+    if (!is_dkim_fws(c)) out += c;
   return out;
-}
-
-std::vector<std::string_view> split(std::string_view s, char separator) {
-  std::vector<std::string_view> parts;
-  for (;;) {
-    const auto at = s.find(separator);
-    parts.push_back(trim(s.substr(0, at)));
-    if (at == std::string_view::npos) return parts;
-    s.remove_prefix(at + 1);
-  }
-}
-
-using TagList = std::vector<std::pair<std::string, std::string>>;
-
-// RFC 6376 3.2: tag-list = tag-spec *( ";" tag-spec ) [ ";" ]; tag-name = ALPHA
-// *ALNUMPUNC; tag-value chars are %x21-3A / %x3C-7E with inner FWS. Tag names are
-// case-sensitive; a tag appearing twice makes the whole list invalid.
-std::variant<TagList, DkimSyntaxError> parse_tag_list(std::string_view text) {
-  TagList tags;
-  auto specs = split(text, ';');
-  // The one optional trailing ";" leaves an empty last element.
-  if (specs.size() > 1 && specs.back().empty()) specs.pop_back();
-  for (std::string_view spec : specs) {
-    const auto equals = spec.find('=');
-    if (equals == std::string_view::npos)
-      return DkimSyntaxError{"tag without '=': \"" + std::string(spec) + "\""};
-    const std::string_view name = trim(spec.substr(0, equals));
-    const std::string_view value = trim(spec.substr(equals + 1));
-    const bool name_ok = !name.empty() && std::isalpha(static_cast<unsigned char>(name[0])) &&
-                         std::all_of(name.begin(), name.end(), [](char c) {
-                           return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-                         });
-    if (!name_ok) return DkimSyntaxError{"bad tag name \"" + std::string(name) + "\""};
-    for (char c : value) {
-      const auto u = static_cast<unsigned char>(c);
-      if (!is_wsp(c) && (u < 0x21 || u > 0x7e))
-        return DkimSyntaxError{"bad character in tag " + std::string(name)};
-    }
-    for (const auto& [seen, ignored] : tags)
-      if (seen == name) return DkimSyntaxError{"duplicate tag " + std::string(name)};
-    tags.emplace_back(std::string(name), std::string(value));
-  }
-  return tags;
-}
-
-const std::string* find_tag(const TagList& tags, std::string_view name) {
-  for (const auto& [tag, value] : tags)
-    if (tag == name) return &value;
-  return nullptr;
 }
 
 template <class Number>
@@ -92,7 +32,7 @@ std::optional<Number> parse_digits(std::string_view text, size_t max_digits) {
 std::optional<std::string> decode_dkim_quoted_printable(std::string_view text) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
-    if (is_wsp(text[i])) continue;
+    if (is_dkim_fws(text[i])) continue;
     if (text[i] != '=') {
       out += text[i];
       continue;
@@ -174,34 +114,26 @@ std::string encode_base64(std::string_view bytes) {
   return out;
 }
 
-std::variant<DkimSignature, DkimSyntaxError> parse_dkim_signature(std::string_view value) {
-  auto parsed = parse_tag_list(value);
-  if (auto* error = std::get_if<DkimSyntaxError>(&parsed)) return *error;
-  const TagList& tags = std::get<TagList>(parsed);
-
-  // RFC 6376 6.1.1: a signature missing a required tag is ignored as PERMFAIL.
-  for (const char* required : {"v", "a", "b", "bh", "d", "h", "s"})
-    if (find_tag(tags, required) == nullptr)
-      return DkimSyntaxError{std::string("missing required tag ") + required + "="};
-
-  DkimSignature sig;
-  // RFC 6376 3.5 v=: only "1" is defined; other versions are not ours to verify.
-  if (*find_tag(tags, "v") != "1")
-    return DkimSyntaxError{"unsupported version v=" + *find_tag(tags, "v")};
-
-  const auto algorithm = parse_algorithm(*find_tag(tags, "a"));
-  if (!algorithm) return DkimSyntaxError{"unsupported algorithm a=" + *find_tag(tags, "a")};
-  sig.algorithm = *algorithm;
-
-  auto b = decode_dkim_base64(*find_tag(tags, "b"));
-  if (!b || b->empty()) return DkimSyntaxError{"b= is not base64"};
-  sig.signature = std::move(*b);
-  auto bh = decode_dkim_base64(*find_tag(tags, "bh"));
-  if (!bh || bh->empty()) return DkimSyntaxError{"bh= is not base64"};
-  sig.body_hash = std::move(*bh);
+std::optional<DkimSyntaxError> decode_dkim_signature_tags(const DkimTagList& tags,
+                                                          DkimSignature& sig) {
+  if (const auto* a = find_dkim_tag(tags, "a")) {
+    const auto algorithm = parse_algorithm(*a);
+    if (!algorithm) return DkimSyntaxError{"unsupported algorithm a=" + *a};
+    sig.algorithm = *algorithm;
+  }
+  if (const auto* b = find_dkim_tag(tags, "b")) {
+    auto decoded = decode_dkim_base64(*b);
+    if (!decoded || decoded->empty()) return DkimSyntaxError{"b= is not base64"};
+    sig.signature = std::move(*decoded);
+  }
+  if (const auto* bh = find_dkim_tag(tags, "bh")) {
+    auto decoded = decode_dkim_base64(*bh);
+    if (!decoded || decoded->empty()) return DkimSyntaxError{"bh= is not base64"};
+    sig.body_hash = std::move(*decoded);
+  }
 
   // RFC 6376 3.5 c=: "header/body"; a lone value names the header algorithm, body simple.
-  if (const auto* c = find_tag(tags, "c")) {
+  if (const auto* c = find_dkim_tag(tags, "c")) {
     const auto slash = c->find('/');
     const auto header = parse_canonicalization(std::string_view(*c).substr(0, slash));
     const auto body = slash == std::string::npos
@@ -212,21 +144,72 @@ std::variant<DkimSignature, DkimSyntaxError> parse_dkim_signature(std::string_vi
     sig.body_canonicalization = *body;
   }
 
-  sig.domain = ascii_lower(*find_tag(tags, "d"));
-  sig.selector = ascii_lower(*find_tag(tags, "s"));
-  if (sig.domain.empty() || sig.selector.empty()) return DkimSyntaxError{"empty d= or s="};
-
-  for (std::string_view name : split(*find_tag(tags, "h"), ':')) {
-    if (name.empty()) return DkimSyntaxError{"empty header name in h="};
-    sig.signed_headers.push_back(ascii_lower(name));
+  if (const auto* d = find_dkim_tag(tags, "d")) {
+    sig.domain = ascii_lower(*d);
+    if (sig.domain.empty()) return DkimSyntaxError{"empty d="};
   }
+  if (const auto* s = find_dkim_tag(tags, "s")) {
+    sig.selector = ascii_lower(*s);
+    if (sig.selector.empty()) return DkimSyntaxError{"empty s="};
+  }
+
+  if (const auto* h = find_dkim_tag(tags, "h"); h != nullptr && !h->empty()) {
+    for (std::string_view name : split_dkim_tag_value(*h, ':')) {
+      if (name.empty()) return DkimSyntaxError{"empty header name in h="};
+      sig.signed_headers.push_back(ascii_lower(name));
+    }
+  }
+
+  // RFC 6376 3.5 q=: "dns/txt" is the only defined method, and the one we use.
+  if (const auto* q = find_dkim_tag(tags, "q")) {
+    const auto methods = split_dkim_tag_value(*q, ':');
+    if (std::find(methods.begin(), methods.end(), "dns/txt") == methods.end())
+      return DkimSyntaxError{"unsupported query method q=" + *q};
+  }
+
+  // RFC 6376 3.5: l= up to 76 digits, t= and x= up to 12.
+  if (const auto* l = find_dkim_tag(tags, "l")) {
+    sig.body_length = parse_digits<uint64_t>(*l, 76);
+    if (!sig.body_length) return DkimSyntaxError{"l= is not a number"};
+  }
+  if (const auto* t = find_dkim_tag(tags, "t")) {
+    sig.timestamp = parse_digits<int64_t>(*t, 12);
+    if (!sig.timestamp) return DkimSyntaxError{"t= is not a number"};
+  }
+  if (const auto* x = find_dkim_tag(tags, "x")) {
+    sig.expiration = parse_digits<int64_t>(*x, 12);
+    if (!sig.expiration) return DkimSyntaxError{"x= is not a number"};
+    // RFC 6376 3.5 x=: "MUST be greater than the value of the t= tag if both are present".
+    if (sig.timestamp && *sig.expiration <= *sig.timestamp)
+      return DkimSyntaxError{"x= is not after t="};
+  }
+  return std::nullopt;
+}
+
+std::variant<DkimSignature, DkimSyntaxError> parse_dkim_signature(std::string_view value) {
+  auto parsed = parse_dkim_tag_list(value);
+  if (auto* error = std::get_if<DkimSyntaxError>(&parsed)) return *error;
+  const DkimTagList& tags = std::get<DkimTagList>(parsed);
+
+  // RFC 6376 6.1.1: a signature missing a required tag is ignored as PERMFAIL.
+  for (const char* required : {"v", "a", "b", "bh", "d", "h", "s"})
+    if (find_dkim_tag(tags, required) == nullptr)
+      return DkimSyntaxError{std::string("missing required tag ") + required + "="};
+
+  // RFC 6376 3.5 v=: only "1" is defined; other versions are not ours to verify.
+  if (*find_dkim_tag(tags, "v") != "1")
+    return DkimSyntaxError{"unsupported version v=" + *find_dkim_tag(tags, "v")};
+
+  DkimSignature sig;
+  if (auto error = decode_dkim_signature_tags(tags, sig)) return *error;
+
   // RFC 6376 5.4 and 6.1.1: the From field MUST be signed.
   if (std::find(sig.signed_headers.begin(), sig.signed_headers.end(), "from") ==
       sig.signed_headers.end())
     return DkimSyntaxError{"h= does not include From"};
 
   // RFC 6376 3.5 i=: defaults to "@" + d=; its domain must be d= or below it.
-  if (const auto* i = find_tag(tags, "i")) {
+  if (const auto* i = find_dkim_tag(tags, "i")) {
     auto identity = decode_dkim_quoted_printable(*i);
     if (!identity) return DkimSyntaxError{"i= is not dkim-quoted-printable"};
     const auto at = identity->rfind('@');
@@ -237,45 +220,21 @@ std::variant<DkimSignature, DkimSyntaxError> parse_dkim_signature(std::string_vi
   } else {
     sig.identity = "@" + sig.domain;
   }
-
-  // RFC 6376 3.5 q=: "dns/txt" is the only defined method, and the one we use.
-  if (const auto* q = find_tag(tags, "q")) {
-    const auto methods = split(*q, ':');
-    if (std::find(methods.begin(), methods.end(), "dns/txt") == methods.end())
-      return DkimSyntaxError{"unsupported query method q=" + *q};
-  }
-
-  // RFC 6376 3.5: l= up to 76 digits, t= and x= up to 12.
-  if (const auto* l = find_tag(tags, "l")) {
-    sig.body_length = parse_digits<uint64_t>(*l, 76);
-    if (!sig.body_length) return DkimSyntaxError{"l= is not a number"};
-  }
-  if (const auto* t = find_tag(tags, "t")) {
-    sig.timestamp = parse_digits<int64_t>(*t, 12);
-    if (!sig.timestamp) return DkimSyntaxError{"t= is not a number"};
-  }
-  if (const auto* x = find_tag(tags, "x")) {
-    sig.expiration = parse_digits<int64_t>(*x, 12);
-    if (!sig.expiration) return DkimSyntaxError{"x= is not a number"};
-    // RFC 6376 3.5 x=: "MUST be greater than the value of the t= tag if both are present".
-    if (sig.timestamp && *sig.expiration <= *sig.timestamp)
-      return DkimSyntaxError{"x= is not after t="};
-  }
   return sig;
 }
 
 std::variant<DkimKeyRecord, DkimSyntaxError> parse_dkim_key_record(std::string_view text) {
-  auto parsed = parse_tag_list(text);
+  auto parsed = parse_dkim_tag_list(text);
   if (auto* error = std::get_if<DkimSyntaxError>(&parsed)) return *error;
-  const TagList& tags = std::get<TagList>(parsed);
+  const DkimTagList& tags = std::get<DkimTagList>(parsed);
 
   DkimKeyRecord key;
   // RFC 6376 3.6.1 v=: if present it MUST be the first tag and MUST be "DKIM1".
-  if (const auto* v = find_tag(tags, "v")) {
+  if (const auto* v = find_dkim_tag(tags, "v")) {
     if (tags.front().first != "v") return DkimSyntaxError{"v= is not the first tag"};
     if (*v != "DKIM1") return DkimSyntaxError{"unsupported key record version v=" + *v};
   }
-  if (const auto* k = find_tag(tags, "k")) {
+  if (const auto* k = find_dkim_tag(tags, "k")) {
     if (*k == "rsa") {
       key.key_type = DkimKeyRecord::KeyType::rsa;
     } else if (*k == "ed25519") {  // RFC 8463 4
@@ -284,23 +243,24 @@ std::variant<DkimKeyRecord, DkimSyntaxError> parse_dkim_key_record(std::string_v
       return DkimSyntaxError{"unsupported key type k=" + *k};
     }
   }
-  if (const auto* h = find_tag(tags, "h"))
-    for (std::string_view hash : split(*h, ':')) key.hash_algorithms.push_back(ascii_lower(hash));
+  if (const auto* h = find_dkim_tag(tags, "h"))
+    for (std::string_view hash : split_dkim_tag_value(*h, ':'))
+      key.hash_algorithms.push_back(ascii_lower(hash));
   // RFC 6376 3.6.1 s=: "*" or "email" makes the key usable for mail; others are not ours.
-  if (const auto* s = find_tag(tags, "s")) {
-    const auto services = split(*s, ':');
+  if (const auto* s = find_dkim_tag(tags, "s")) {
+    const auto services = split_dkim_tag_value(*s, ':');
     if (std::find(services.begin(), services.end(), "*") == services.end() &&
         std::find(services.begin(), services.end(), "email") == services.end())
       return DkimSyntaxError{"key is not for email (s=" + *s + ")"};
   }
   // RFC 6376 3.6.1 t=: colon-separated flags; unknown flags MUST be ignored.
-  if (const auto* t = find_tag(tags, "t")) {
-    for (std::string_view flag : split(*t, ':')) {
+  if (const auto* t = find_dkim_tag(tags, "t")) {
+    for (std::string_view flag : split_dkim_tag_value(*t, ':')) {
       if (flag == "y") key.testing = true;
       if (flag == "s") key.strict_identity = true;
     }
   }
-  const auto* p = find_tag(tags, "p");
+  const auto* p = find_dkim_tag(tags, "p");
   if (p == nullptr) return DkimSyntaxError{"key record has no p="};
   auto public_key = decode_dkim_base64(*p);
   if (!public_key) return DkimSyntaxError{"p= is not base64"};

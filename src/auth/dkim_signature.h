@@ -10,6 +10,8 @@
 #include <variant>
 #include <vector>
 
+#include "auth/dkim_tag_list.h"
+
 namespace herald {
 
 enum class DkimAlgorithm { rsa_sha1, rsa_sha256, ed25519_sha256 };
@@ -33,16 +35,18 @@ struct DkimSignature {
   std::optional<int64_t> expiration;        // x=
 };
 
-// A parse failure says which rule was broken, for the Authentication-Results reason.
-struct DkimSyntaxError {
-  std::string reason;
-};
-
 // Parses the value of a DKIM-Signature field (everything after the colon, folding allowed).
 // Errors: tag-list syntax, a duplicate tag, a missing required tag (v a b bh d h s), v other
 // than 1, an unknown a= or c=, q= without dns/txt, h= without From, an i= outside d=,
 // malformed numbers, x= not after t=. Unknown tags are ignored (3.2).
 std::variant<DkimSignature, DkimSyntaxError> parse_dkim_signature(std::string_view value);
+
+// The tags DKIM-Signature shares with ARC-Message-Signature and ARC-Seal, which RFC 8617
+// 4.1.2 and 4.1.3 define by reference to RFC 6376 3.5: a b bh c d h l q s t x, each decoded
+// into `out` when present. An empty h= is an empty list. Which tags are required, v= and
+// i= differ per field and are the caller's. Errors: as parse_dkim_signature for those tags.
+std::optional<DkimSyntaxError> decode_dkim_signature_tags(const DkimTagList& tags,
+                                                          DkimSignature& out);
 
 // A key record (RFC 6376 3.6.1; RFC 8463 3 for k=ed25519).
 struct DkimKeyRecord {

@@ -1,12 +1,10 @@
 #include "auth/dkim_verify.h"
 
-#include <algorithm>
-#include <cctype>
 #include <memory>
 #include <mutex>
 
 #include "auth/dkim_canonical.h"
-#include "auth/dkim_crypto.h"
+#include "auth/dkim_signature_check.h"
 #include "dns/resolver.h"
 #include "util/ascii.h"
 
@@ -41,113 +39,22 @@ struct Verification {
   size_t outstanding = 0;
 };
 
-std::string_view hash_name(DkimAlgorithm algorithm) {
-  return algorithm == DkimAlgorithm::rsa_sha1 ? "sha1" : "sha256";
-}
-
 // RFC 6376 6.1.2 and 6.1.3 once the key record is in hand.
 void check_with_key(const DkimSignature& sig, const DkimHeaderField& field,
                     const DkimMessageParts& parts, const DnsAnswer<TxtRecord>& answer,
                     const DkimVerifyOptions& options, DkimVerdict& out) {
-  // RFC 6376 6.1.2 step 3: a failed query is TEMPFAIL, no key is PERMFAIL.
-  if (is_temporary(answer.status)) {
-    out.result = DkimResult::temperror;
-    out.reason = "key lookup failed: " + std::string(to_string(answer.status));
+  auto key = dkim_key_from_answer(answer, sig, true, options.accept_legacy_rsa);
+  if (auto* failed = std::get_if<DkimCheck>(&key)) {
+    out.result = failed->result;
+    out.reason = std::move(failed->reason);
+    out.testing = failed->testing;
     return;
   }
-  if (answer.status != DnsStatus::no_error || answer.records.empty()) {
-    out.result = DkimResult::permerror;
-    out.reason = "no key record at " + sig.selector + "._domainkey." + sig.domain;
-    return;
-  }
-  // RFC 6376 3.6.2.2: the strings of one TXT record are joined without separators.
-  // Several records are ambiguous (6.1.2 step 5 leaves the choice open); the first decides.
-  std::string text;
-  for (const auto& piece : answer.records.front().strings) text += piece;
-  auto parsed = parse_dkim_key_record(text);
-  if (auto* error = std::get_if<DkimSyntaxError>(&parsed)) {
-    out.result = DkimResult::permerror;
-    out.reason = "key record: " + error->reason;
-    return;
-  }
-  const DkimKeyRecord& key = std::get<DkimKeyRecord>(parsed);
-  out.testing = key.testing;
-  // RFC 6376 3.6.1 p=: an empty value means the key was revoked.
-  if (key.public_key.empty()) {
-    out.result = DkimResult::permerror;
-    out.reason = "key revoked";
-    return;
-  }
-  // RFC 6376 3.6.1 h=: the hash of a= must be one the key allows.
-  if (!key.hash_algorithms.empty() &&
-      std::find(key.hash_algorithms.begin(), key.hash_algorithms.end(), hash_name(sig.algorithm)) ==
-          key.hash_algorithms.end()) {
-    out.result = DkimResult::permerror;
-    out.reason = "key does not allow " + std::string(hash_name(sig.algorithm));
-    return;
-  }
-  const bool ed25519_signature = sig.algorithm == DkimAlgorithm::ed25519_sha256;
-  if (ed25519_signature != (key.key_type == DkimKeyRecord::KeyType::ed25519)) {
-    out.result = DkimResult::permerror;
-    out.reason = "key type does not match a=" + std::string(to_string(sig.algorithm));
-    return;
-  }
-  // RFC 6376 3.6.1 t=s: the i= domain must be d= exactly, not a subdomain.
-  if (key.strict_identity &&
-      ascii_lower(std::string_view(sig.identity).substr(sig.identity.rfind('@') + 1)) !=
-          sig.domain) {
-    out.result = DkimResult::permerror;
-    out.reason = "key has t=s but i= is a subdomain of d=";
-    return;
-  }
-  auto loaded = load_dkim_public_key(key.key_type, key.public_key);
-  if (auto* error = std::get_if<std::string>(&loaded)) {
-    out.result = DkimResult::permerror;
-    out.reason = "key record: " + *error;
-    return;
-  }
-  const DkimPublicKey& public_key = std::get<DkimPublicKey>(loaded);
-  if (!options.accept_legacy_rsa) {
-    // RFC 8301 3.1: rsa-sha1 MUST NOT be used for signing or verifying.
-    if (sig.algorithm == DkimAlgorithm::rsa_sha1) {
-      out.result = DkimResult::policy;
-      out.reason = "rsa-sha1 is not accepted (RFC 8301)";
-      return;
-    }
-    // RFC 8301 3.2: verifiers MUST NOT consider RSA keys under 1024 bits valid.
-    if (public_key.type == DkimKeyRecord::KeyType::rsa && public_key.bits < 1024) {
-      out.result = DkimResult::policy;
-      out.reason =
-          "RSA key of " + std::to_string(public_key.bits) + " bits is too short (RFC 8301)";
-      return;
-    }
-  }
-
-  std::string body = canonicalize_body(parts.body, sig.body_canonicalization);
-  if (sig.body_length) {
-    // RFC 6376 3.5 l=: a length beyond the body cannot be what was signed.
-    if (*sig.body_length > body.size()) {
-      out.result = DkimResult::permerror;
-      out.reason = "l= is longer than the body";
-      return;
-    }
-    body.resize(*sig.body_length);
-  }
-  // RFC 6376 6.1.3: the body hash is checked before the signature.
-  if (dkim_digest(sig.algorithm, body) != sig.body_hash) {
-    out.result = DkimResult::fail;
-    out.reason = "body hash does not match";
-    return;
-  }
-  const std::string header_data =
-      dkim_header_hash_input(parts.headers, sig.signed_headers, field, sig.header_canonicalization);
-  if (!verify_dkim_signature(public_key, sig.algorithm, header_data, sig.signature)) {
-    out.result = DkimResult::fail;
-    out.reason = "signature does not verify";
-    return;
-  }
-  out.result = DkimResult::pass;
-  out.reason = "good signature";
+  const DkimVerificationKey& usable = std::get<DkimVerificationKey>(key);
+  out.testing = usable.testing;
+  DkimCheck check = check_dkim_signature(sig, field, parts, usable.key);
+  out.result = check.result;
+  out.reason = std::move(check.reason);
 }
 
 }  // namespace

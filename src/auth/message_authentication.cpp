@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <memory>
 #include <random>
 
@@ -73,8 +74,18 @@ AuthResult dkim_result(const DkimVerdict& verdict) {
   AuthResult r{"dkim", std::string(to_string(verdict.result)), verdict.reason, {}};
   if (!verdict.domain.empty()) r.properties.emplace_back("header.d", verdict.domain);
   if (!verdict.selector.empty()) r.properties.emplace_back("header.s", verdict.selector);
-  if (verdict.algorithm) r.properties.emplace_back("header.a", std::string(to_string(*verdict.algorithm)));
+  if (verdict.algorithm)
+    r.properties.emplace_back("header.a", std::string(to_string(*verdict.algorithm)));
   return r;
+}
+
+// RFC 8617 10.2 registers no property that names the sealer; the comment does.
+AuthResult arc_result(const ArcVerdict& verdict) {
+  std::string comment = verdict.reason;
+  if (verdict.result == ArcChainResult::pass) {
+    comment = fmt::format("i={} d={}", verdict.instance, verdict.sealer_domain);
+  }
+  return AuthResult{"arc", std::string(to_string(verdict.result)), comment, {}};
 }
 
 }  // namespace
@@ -95,39 +106,56 @@ std::string_view to_string(DmarcResult result) {
   return "none";
 }
 
+// DKIM and ARC run side by side; whichever answers last goes on to DMARC.
+struct MessageAuthenticator::Pending {
+  MessageAuthentication auth;
+  Done done;
+  std::atomic<int> outstanding{2};
+};
+
 MessageAuthenticator::MessageAuthenticator(Resolver& resolver, const Clock& clock)
-    : resolver_(resolver), dkim_(resolver, clock) {}
+    : resolver_(resolver), dkim_(resolver, clock), arc_(resolver, clock) {}
 
 void MessageAuthenticator::authenticate(std::string message, SpfCheck spf, Done done) {
-  auto auth = std::make_shared<MessageAuthentication>();
-  auth->spf = std::move(spf);
+  auto pending = std::make_shared<Pending>();
+  pending->auth.spf = std::move(spf);
+  pending->done = std::move(done);
   auto from = rfc5322_from_domain(message);
   if (auto* domain = std::get_if<std::string>(&from)) {
-    auth->from_domain = std::move(*domain);
+    pending->auth.from_domain = std::move(*domain);
   } else {
-    auth->from_problem = std::get<FromDomainError>(from).reason;
+    pending->auth.from_problem = std::get<FromDomainError>(from).reason;
   }
-  dkim_.verify(std::move(message), [this, auth, done = std::move(done)](
-                                       std::vector<DkimVerdict> verdicts) mutable {
-    auth->dkim = std::move(verdicts);
-    if (auth->from_domain.empty()) {
-      // RFC 7489 6.6.1: without one author domain there is nothing DMARC can judge.
-      auth->dmarc_result = DmarcResult::permerror;
-      auth->dmarc_reason = auth->from_problem;
-      done(std::move(*auth));
-      return;
-    }
-    discover_dmarc_policy(resolver_, auth->from_domain,
-                          [auth, done = std::move(done)](DmarcDiscovery discovery) {
-                            apply_dmarc(*auth, discovery);
-                            done(std::move(*auth));
-                          });
+  arc_.verify(message, [this, pending](ArcVerdict verdict) {
+    pending->auth.arc = std::move(verdict);
+    finish(pending);
+  });
+  dkim_.verify(std::move(message), [this, pending](std::vector<DkimVerdict> verdicts) {
+    pending->auth.dkim = std::move(verdicts);
+    finish(pending);
+  });
+}
+
+void MessageAuthenticator::finish(const std::shared_ptr<Pending>& pending) {
+  if (pending->outstanding.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  MessageAuthentication& auth = pending->auth;
+  if (auth.from_domain.empty()) {
+    // RFC 7489 6.6.1: without one author domain there is nothing DMARC can judge.
+    auth.dmarc_result = DmarcResult::permerror;
+    auth.dmarc_reason = auth.from_problem;
+    pending->done(std::move(auth));
+    return;
+  }
+  discover_dmarc_policy(resolver_, auth.from_domain, [pending](DmarcDiscovery discovery) {
+    apply_dmarc(pending->auth, discovery);
+    pending->done(std::move(pending->auth));
   });
 }
 
 std::vector<AuthResult> authentication_results(const MessageAuthentication& auth) {
   std::vector<AuthResult> results{spf_result(auth.spf)};
   for (const DkimVerdict& verdict : auth.dkim) results.push_back(dkim_result(verdict));
+  results.push_back(arc_result(auth.arc));
   AuthResult dmarc{"dmarc", std::string(to_string(auth.dmarc_result)), dmarc_comment(auth), {}};
   if (!auth.from_domain.empty()) dmarc.properties.emplace_back("header.from", auth.from_domain);
   results.push_back(std::move(dmarc));
@@ -138,14 +166,19 @@ std::vector<std::pair<std::string, std::string>> auth_event_fields(
     const MessageAuthentication& auth) {
   std::vector<std::pair<std::string, std::string>> fields;
   const AuthResult spf = spf_result(auth.spf);
-  fields.emplace_back("spf", spf.result + " " + spf.properties.front().first + "=" +
-                                 spf.properties.front().second);
+  fields.emplace_back(
+      "spf", spf.result + " " + spf.properties.front().first + "=" + spf.properties.front().second);
   for (const DkimVerdict& verdict : auth.dkim) {
     std::string value(to_string(verdict.result));
     if (!verdict.domain.empty()) value += " d=" + verdict.domain + " s=" + verdict.selector;
     fields.emplace_back("dkim", std::move(value));
   }
   if (auth.dkim.empty()) fields.emplace_back("dkim", "none");
+  std::string arc(to_string(auth.arc.result));
+  if (auth.arc.instance > 0) {
+    arc += fmt::format(" i={} d={}", auth.arc.instance, auth.arc.sealer_domain);
+  }
+  fields.emplace_back("arc", std::move(arc));
   std::string dmarc(to_string(auth.dmarc_result));
   if (!auth.from_domain.empty()) dmarc += " from=" + auth.from_domain;
   if (auth.dmarc_result == DmarcResult::pass || auth.dmarc_result == DmarcResult::fail) {

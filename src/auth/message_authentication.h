@@ -1,14 +1,17 @@
-// The identity checks of one received message put together (DESIGN.md promise 4): DKIM on
-// its content, then DMARC on its From domain with the SPF result the SMTP transaction
-// already has; and what the results mean for Authentication-Results, the ledger and DSNs.
+// The identity checks of one received message put together (DESIGN.md promise 4): DKIM and
+// ARC on its content, then DMARC on its From domain with the SPF result the SMTP
+// transaction already has; and what the results mean for Authentication-Results, the
+// ledger and DSNs.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "auth/arc_verify.h"
 #include "auth/authentication_results.h"
 #include "auth/dkim_verify.h"
 #include "auth/dmarc.h"
@@ -31,10 +34,11 @@ std::string_view to_string(DmarcResult result);
 struct MessageAuthentication {
   SpfCheck spf;
   std::vector<DkimVerdict> dkim;  // one per DKIM-Signature field, in message order
-  std::string from_domain;         // the RFC5322.From domain DMARC judges; "" when unusable
-  std::string from_problem;        // why from_domain is empty (mime/from_domain.h)
+  ArcVerdict arc;                 // the chain as it arrived
+  std::string from_domain;        // the RFC5322.From domain DMARC judges; "" when unusable
+  std::string from_problem;       // why from_domain is empty (mime/from_domain.h)
   DmarcResult dmarc_result = DmarcResult::none;
-  std::string dmarc_reason;         // for none, temperror and permerror
+  std::string dmarc_reason;                 // for none, temperror and permerror
   std::optional<DmarcRecord> dmarc_record;  // the policy found, when one was
   DmarcVerdict dmarc;                       // meaningful for pass and fail
 };
@@ -49,21 +53,25 @@ class MessageAuthenticator {
   MessageAuthenticator(const MessageAuthenticator&) = delete;
   MessageAuthenticator& operator=(const MessageAuthenticator&) = delete;
 
-  // Verifies every DKIM signature of `message` (CRLF text), then looks up and applies the
-  // DMARC policy of its From domain, with `spf`. `done` runs exactly once, on the thread of
-  // the resolver's last answer (or before the call returns when no lookup is needed), and
-  // must not block. Every lookup is bounded by the resolver's timeout; DNS failures are
-  // results (temperror), never exceptions.
+  // Verifies every DKIM signature and the ARC chain of `message` (CRLF text), side by side,
+  // then looks up and applies the DMARC policy of its From domain, with `spf`. `done` runs exactly
+  // once, on the thread of the resolver's last answer (or before the call returns when no lookup is
+  // needed), and must not block. Every lookup is bounded by the resolver's timeout; DNS failures
+  // are results (temperror), never exceptions.
   void authenticate(std::string message, SpfCheck spf, Done done);
 
  private:
+  struct Pending;
+  void finish(const std::shared_ptr<Pending>& pending);
+
   Resolver& resolver_;
   DkimVerifier dkim_;
+  ArcVerifier arc_;
 };
 
 // The results as RFC 8601 wants them in the Authentication-Results field: spf (with
-// smtp.mailfrom or smtp.helo), one dkim per signature (header.d, header.s, header.a),
-// dmarc (header.from).
+// smtp.mailfrom or smtp.helo), one dkim per signature (header.d, header.s, header.a), arc
+// (RFC 8617 10.2; the newest sealer in the comment), dmarc (header.from).
 std::vector<AuthResult> authentication_results(const MessageAuthentication& auth);
 
 // The ledger's `auth` event, as key=value details.

@@ -182,6 +182,12 @@ void UnboundResolver::Impl::configure(const DnsConfig& config,
     check(ub_ctx_set_option(ctx_, "do-not-query-localhost:", "no"), "do-not-query-localhost");
     check(ub_ctx_set_option(ctx_, "domain-insecure:", "test."), "domain-insecure test.");
   }
+  // Answers, NXDOMAIN included, are cached for their TTL and no longer (RFC 1035 3.2.1,
+  // RFC 2308 5): a changed SPF, DKIM or MX record counts once its old TTL has run out. These
+  // are libunbound's defaults, pinned here because a raised minimum or serving expired
+  // records would keep a domain's withdrawn key or policy in use past what it published.
+  check(ub_ctx_set_option(ctx_, "cache-min-ttl:", "0"), "cache-min-ttl");
+  check(ub_ctx_set_option(ctx_, "serve-expired:", "no"), "serve-expired");
   std::error_code ignored;
   if (!trust_anchor.empty() && std::filesystem::exists(trust_anchor, ignored)) {
     check(ub_ctx_add_ta_file(ctx_, trust_anchor.c_str()), "trust anchor " + trust_anchor.string());

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <deque>
 #include <future>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -130,7 +132,13 @@ int run_daemon(const Config& config) {
   MaildirTransport transport(config.server.data_dir / "mail", config.server.hostname);
   const SystemClock clock;
   Outbound outbound(config);
-  SenderVerification sender_verification(config);
+  // Its thread and resolver exist only where some listener checks senders.
+  std::optional<SenderVerification> sender_verification;
+  if (config.policy.verify_inbound &&
+      std::any_of(config.listen.begin(), config.listen.end(),
+                  [](const ListenConfig& l) { return l.protocol == ListenProtocol::smtp; })) {
+    sender_verification.emplace(config);
+  }
   QueueRunner queue(*store, transport, &outbound.transport(), clock,
                     QueueRunnerSettings{config.queue, config.destinations, config.server.hostname,
                                         notice_router(directory)});
@@ -150,9 +158,9 @@ int run_daemon(const Config& config) {
   std::vector<std::unique_ptr<Listener>> listeners;
   for (const ListenConfig& listen : config.listen) {
     settings.push_back(session_settings(config, listen.protocol, srs));
-    services.push_back(SmtpServices{settings.back(), directory, clock, *store, queue, *tls,
-                                    commit_pool.get_executor(), auth_limiter,
-                                    &sender_verification.checks()});
+    services.push_back(SmtpServices{
+        settings.back(), directory, clock, *store, queue, *tls, commit_pool.get_executor(),
+        auth_limiter, sender_verification ? &sender_verification->checks() : nullptr});
     listeners.push_back(std::make_unique<Listener>(io, listen, services.back(), registry));
   }
   for (size_t i = 0; i < listeners.size(); ++i) {

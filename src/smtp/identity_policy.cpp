@@ -19,16 +19,16 @@ std::optional<Reply> spf_refusal(const SpfOutcome& spf, const PolicyConfig& poli
   if (spf.result != SpfResult::fail || policy.spf_fail != SpfFailAction::reject) {
     return std::nullopt;
   }
-  return make_reply(550, "5.7.23",
-                    fmt::format("SPF check failed for {}: {}", spf.domain,
-                                printable(spf.explanation, 200)));
+  return make_reply(
+      550, "5.7.23",
+      fmt::format("SPF check failed for {}: {}", spf.domain, printable(spf.explanation, 200)));
 }
 
 IdentityDecision decide_identity(const MessageAuthentication& auth, const PolicyConfig& policy) {
   if (auth.dmarc_result != DmarcResult::fail) return {};
-  const std::string why = fmt::format(
-      "DMARC policy of {} (p={}): neither SPF nor DKIM is aligned with the From domain",
-      auth.from_domain, to_string(auth.dmarc.policy));
+  const std::string why =
+      fmt::format("DMARC policy of {} (p={}): neither SPF nor DKIM is aligned with the From domain",
+                  auth.from_domain, to_string(auth.dmarc.policy));
   switch (auth.dmarc.disposition) {
     case DmarcPolicy::none:
       return {};

@@ -96,16 +96,16 @@ asio::awaitable<MessageAuthentication> authenticate(SenderChecks& checks, std::s
   auto initiate = [&checks](auto handler, std::string content, SpfCheck spf) {
     // std::function must be copyable; the coroutine's handler is move-only.
     auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    asio::post(checks.executor, [&checks, shared, content = std::move(content),
-                                 spf = std::move(spf)]() mutable {
-      checks.authenticator.authenticate(
-          std::move(content), std::move(spf), [shared](MessageAuthentication auth) {
-            auto executor = asio::get_associated_executor(*shared);
-            asio::post(executor, [shared, auth = std::move(auth)]() mutable {
-              std::move (*shared)(std::move(auth));
-            });
-          });
-    });
+    asio::post(checks.executor,
+               [&checks, shared, content = std::move(content), spf = std::move(spf)]() mutable {
+                 checks.authenticator.authenticate(
+                     std::move(content), std::move(spf), [shared](MessageAuthentication auth) {
+                       auto executor = asio::get_associated_executor(*shared);
+                       asio::post(executor, [shared, auth = std::move(auth)]() mutable {
+                         std::move (*shared)(std::move(auth));
+                       });
+                     });
+               });
   };
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>,
                                           void(MessageAuthentication)>(
@@ -381,7 +381,8 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::check_sender() {
   SenderChecks& checks = *services_.sender_checks;
   SpfRequest request = session_.sender_to_check();
   auto check = check_spf(checks.resolver, std::move(request), checks.spf_options);
-  SpfOutcome outcome = co_await asio::co_spawn(checks.executor, std::move(check), asio::use_awaitable);
+  SpfOutcome outcome =
+      co_await asio::co_spawn(checks.executor, std::move(check), asio::use_awaitable);
   spdlog::debug("session={} spf={} domain={} ({})", id_, to_string(outcome.result), outcome.domain,
                 outcome.reason);
   co_return session_.on_sender_checked(std::move(outcome));

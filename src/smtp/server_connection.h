@@ -47,7 +47,7 @@ struct SmtpServices {
   // Where Store::commit_message and the password checks of AUTH run: a thread pool, never
   // the io threads (DESIGN.md 5).
   boost::asio::any_io_executor commit_executor;
-  AuthFailureLimiter& auth_limiter;  // shared by all listeners
+  AuthFailureLimiter& auth_limiter;       // shared by all listeners
   SenderChecks* sender_checks = nullptr;  // needed when settings.verify_senders
 };
 

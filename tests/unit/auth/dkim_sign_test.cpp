@@ -1,7 +1,6 @@
 #include "auth/dkim_sign.h"
 
 #include <gtest/gtest.h>
-#include <stdio.h>
 
 #include <fstream>
 
@@ -17,7 +16,9 @@ using test_support::conformance_path;
 using test_support::read_file;
 using test_support::read_message;
 using test_support::record_text;
+using test_support::run_python;
 using test_support::verify_now;
+using test_support::write;
 
 const TimePoint kNow = TimePoint(std::chrono::seconds(1700000000));
 
@@ -38,22 +39,6 @@ std::string sign(const DkimSigner& signer, const std::string& message) {
     return {};
   }
   return std::get<std::string>(signed_field) + message;
-}
-
-void write(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-// Runs Debian's python3 (DESIGN.md section 9) and returns what it printed.
-std::string run_python(const std::string& arguments) {
-  const std::string command = "/usr/bin/python3 " + arguments + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return "popen failed";
-  std::string out;
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
-  ::pclose(pipe);
-  return out;
 }
 
 // dkimpy (python3-dkim) with a DNS function that answers one record for any name.

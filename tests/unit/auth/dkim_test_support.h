@@ -1,9 +1,12 @@
-// Shared by the DKIM tests: conformance files read as CRLF text, and a synchronous wrapper
-// around the asynchronous verifier (MemoryResolver answers before lookup_txt returns).
+// Shared by the DKIM and ARC tests: conformance files read as CRLF text, a synchronous
+// wrapper around the asynchronous verifier (MemoryResolver answers before lookup_txt
+// returns), and running dkimpy.
 #pragma once
 
 #include <gtest/gtest.h>
+#include <stdio.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -61,6 +64,23 @@ inline std::string record_text(std::string text) {
   std::string out;
   for (char c : text)
     if (c != '\r' && c != '\n') out += c;
+  return out;
+}
+
+inline void write(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// Runs Debian's python3 (DESIGN.md section 9), for the dkimpy interop tests, and returns
+// what it printed.
+inline std::string run_python(const std::string& arguments) {
+  const std::string command = "/usr/bin/python3 " + arguments + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return "popen failed";
+  std::string out;
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+  ::pclose(pipe);
   return out;
 }
 

@@ -38,6 +38,18 @@ TEST(SpfCheck, DnsTimeoutIsTemperror) {
   EXPECT_EQ(check(resolver, "192.0.2.1", "a@slow.example.org").result, SpfResult::temperror);
 }
 
+// RFC 7208 5.5: a PTR name whose address lookup fails is skipped and the search goes on.
+// (python3-spf ends the check in temperror here: tests/integration/test_spf_agreement.py.)
+TEST(SpfCheck, PtrNameWhoseAddressLookupFailsIsSkipped) {
+  MemoryResolver resolver;
+  resolver.add_txt("example.org", {"v=spf1 ptr -all"});
+  resolver.add_ptr("4.2.0.192.in-addr.arpa", "broken.example.org");
+  resolver.add_ptr("4.2.0.192.in-addr.arpa", "good.example.org");
+  resolver.fail("broken.example.org", DnsStatus::servfail);
+  resolver.add_a("good.example.org", "192.0.2.4");
+  EXPECT_EQ(check(resolver, "192.0.2.4", "a@example.org").result, SpfResult::pass);
+}
+
 TEST(SpfCheck, EleventhDnsTermIsPermerror) {
   MemoryResolver resolver;
   std::string record = "v=spf1";

@@ -309,6 +309,24 @@ TEST(Config, TrustedNetworksMustBeNetworks) {
       std::string::npos);
 }
 
+TEST(Config, PolicyDefaultsVerifyAndLeaveRejectionsToDmarc) {
+  const Config c = parse(kMinimal);
+  EXPECT_TRUE(c.policy.verify_inbound);
+  EXPECT_EQ(c.policy.spf_fail, SpfFailAction::accept);
+  EXPECT_EQ(c.policy.dmarc_reject, DmarcRejectAction::reject);
+  const Config set = parse(std::string(kMinimal) +
+                           "[policy]\nverify_inbound = false\nspf_fail = \"reject\"\n"
+                           "dmarc_reject = \"quarantine\"\n");
+  EXPECT_FALSE(set.policy.verify_inbound);
+  EXPECT_EQ(set.policy.spf_fail, SpfFailAction::reject);
+  EXPECT_EQ(set.policy.dmarc_reject, DmarcRejectAction::quarantine);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[policy]\nspf_fail = \"drop\"\n")
+                .find("'spf_fail' in [policy] must be \"accept\" or \"reject\""),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + "[policy]\nspf = \"reject\"\n").find("spf"),
+            std::string::npos);
+}
+
 TEST(ParseDuration, AcceptsUnits) {
   EXPECT_EQ(parse_duration("90"), 90s);
   EXPECT_EQ(parse_duration("90s"), 90s);

@@ -62,8 +62,10 @@ class NsdServer {
     std::string text;  // the zone file
   };
 
-  explicit NsdServer(const std::vector<Zone>& zones) {
-    port_ = SilentUdpPort().port();  // free a moment ago; nsd binds it next
+  // `port` 0 takes a free one; a given port lets a test put a new server, with new data,
+  // where one it has stopped was, so that a resolver set up for the old one reaches it.
+  explicit NsdServer(const std::vector<Zone>& zones, uint16_t port = 0) : port_(port) {
+    if (port_ == 0) port_ = SilentUdpPort().port();  // free a moment ago; nsd binds it next
     write_config(zones);
     spawn();
     wait_until_answering();

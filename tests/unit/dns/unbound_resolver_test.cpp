@@ -6,7 +6,9 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <memory>
 #include <optional>
+#include <thread>
 
 #include "dns/awaitable.h"
 #include "nsd_server.h"
@@ -33,6 +35,8 @@ mx3     IN A   127.0.0.5
 @       IN TXT "v=spf1 " "-all"
 _25._tcp.mx1 IN TLSA 3 1 1 ABCDEF0123
 alias   IN CNAME mx1
+loop    IN CNAME Loop2
+loop2   IN CNAME loop
 )";
 
 // 3.4.5.0/24: not one of the reverse zones libunbound answers itself (127/8, RFC 1918, the
@@ -124,6 +128,15 @@ TEST_F(UnboundResolverTest, CnameIsFollowed) {
   EXPECT_EQ(a.records, std::vector<std::string>{"127.0.0.2"});
 }
 
+// RFC 1034 3.6.2: a CNAME loop is an error. The SPF suite's zone (tests/unit/auth/spf_suite.h)
+// answers one as this resolver does.
+TEST_F(UnboundResolverTest, CnameLoopIsServfailAndTemporary) {
+  UnboundResolver resolver(io_, config(), kNoTrustAnchor);
+  auto a = resolve(io_, resolver, &Resolver::lookup_a, "loop.example.test");
+  EXPECT_EQ(a.status, DnsStatus::servfail);
+  EXPECT_TRUE(is_temporary(a.status));
+}
+
 TEST_F(UnboundResolverTest, TxtCharacterStringsStaySeparate) {
   UnboundResolver resolver(io_, config(), kNoTrustAnchor);
   auto txt = resolve(io_, resolver, &Resolver::lookup_txt, "example.test");
@@ -212,6 +225,67 @@ TEST_F(UnboundResolverTest, PendingLookupCompletesAfterTheResolverIsDestroyed) {
   io_.run_for(std::chrono::seconds(20));
   ASSERT_TRUE(answer.has_value());
   EXPECT_EQ(answer->records, std::vector<std::string>{"127.0.0.2"});
+}
+
+// A zone whose answers live kTtlSeconds: the records' TTL and, through the SOA's TTL and
+// minimum, NXDOMAIN's and NODATA's (RFC 2308 5). `host` has `host_address`; `later` and the
+// AAAA of `host` exist only if `later_address` is given.
+constexpr int kTtlSeconds = 3;
+
+std::string cache_zone(const std::string& host_address, const std::string& later_address = "") {
+  const std::string ttl = std::to_string(kTtlSeconds);
+  std::string zone = "$ORIGIN cache.test.\n$TTL " + ttl +
+                     "\n@ IN SOA ns hostmaster 1 3600 600 86400 " + ttl +
+                     "\n@ IN NS ns\nns IN A 127.0.0.1\nhost IN A " + host_address + "\n";
+  if (!later_address.empty()) zone += "later IN A " + later_address + "\nhost IN AAAA ::9\n";
+  return zone;
+}
+
+TEST(UnboundResolverCache, AnswersAreCachedForTheirTtlAndNoLonger) {
+  boost::asio::io_context io;
+  auto nsd = std::make_unique<NsdServer>(
+      std::vector<NsdServer::Zone>{{"cache.test", cache_zone("127.0.0.2")}});
+  const uint16_t port = nsd->port();
+  DnsConfig dns;
+  dns.servers = {nsd->address()};
+  dns.timeout = std::chrono::seconds(10);
+  UnboundResolver resolver(io, dns, kNoTrustAnchor);
+
+  const auto asked = std::chrono::steady_clock::now();
+  auto first = resolve(io, resolver, &Resolver::lookup_a, "host.cache.test");
+  const auto answered = std::chrono::steady_clock::now();
+  ASSERT_EQ(first.records, std::vector<std::string>{"127.0.0.2"});
+  EXPECT_GT(first.ttl, 0u);
+  EXPECT_LE(first.ttl, static_cast<uint32_t>(kTtlSeconds));
+  EXPECT_EQ(resolve(io, resolver, &Resolver::lookup_a, "later.cache.test").status,
+            DnsStatus::nxdomain);
+  EXPECT_TRUE(resolve(io, resolver, &Resolver::lookup_aaaa, "host.cache.test").records.empty());
+
+  // The data changes where the resolver asks: only its cache can still say 127.0.0.2.
+  nsd.reset();
+  nsd = std::make_unique<NsdServer>(
+      std::vector<NsdServer::Zone>{{"cache.test", cache_zone("127.0.0.9", "127.0.0.10")}}, port);
+
+  auto cached = resolve(io, resolver, &Resolver::lookup_a, "host.cache.test");
+  auto cached_absence = resolve(io, resolver, &Resolver::lookup_a, "later.cache.test");
+  auto cached_nodata = resolve(io, resolver, &Resolver::lookup_aaaa, "host.cache.test");
+  ASSERT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(kTtlSeconds))
+      << "the server's restart took the whole TTL; nothing shown about the cache";
+  EXPECT_EQ(cached.records, std::vector<std::string>{"127.0.0.2"});
+  EXPECT_EQ(cached_absence.status, DnsStatus::nxdomain);
+  EXPECT_EQ(cached_nodata.status, DnsStatus::no_error);
+  EXPECT_TRUE(cached_nodata.records.empty());
+
+  // Past the TTL (libunbound counts whole seconds, so up to one more) the server's new data
+  // is asked for.
+  std::this_thread::sleep_until(answered + std::chrono::seconds(kTtlSeconds) +
+                                std::chrono::milliseconds(1500));
+  EXPECT_EQ(resolve(io, resolver, &Resolver::lookup_a, "host.cache.test").records,
+            std::vector<std::string>{"127.0.0.9"});
+  EXPECT_EQ(resolve(io, resolver, &Resolver::lookup_a, "later.cache.test").records,
+            std::vector<std::string>{"127.0.0.10"});
+  EXPECT_EQ(resolve(io, resolver, &Resolver::lookup_aaaa, "host.cache.test").records,
+            std::vector<std::string>{"::9"});
 }
 
 TEST(UnboundResolverSetup, ServersMayBeIpv4OrBracketedIpv6WithPorts) {

@@ -637,6 +637,21 @@ TEST_F(QueueRunnerTest, ABounceOfAnUnauthenticatedSenderIsRecordedNotMailed) {
   EXPECT_EQ(transport.calls(), 1u);
 }
 
+// ... but a sender whose domain vouched for the message (SPF or aligned DKIM) is not forged.
+TEST_F(QueueRunnerTest, ABounceOfAVerifiedSenderIsMailed) {
+  FakeTransport transport({Outcome::permanent, Outcome::delivered});
+  QueueRunner runner(*store_, transport, nullptr, clock_, settings());
+  runner.start();
+  MessageRecord verified;
+  verified.envelope.mail_from = "sender@example.org";
+  verified.envelope.sender_verified = true;
+  const auto deliveries = commit({"bob@example.test"}, verified);
+  hand_over(runner, deliveries);
+  ASSERT_TRUE(wait_for_state(deliveries[0], DeliveryState::bounced, 1));
+  EXPECT_EQ(find_event(deliveries[0].message_id, "dsn-withheld"), nullptr);
+  EXPECT_NE(find_event(deliveries[0].message_id, "dsn-sent"), nullptr);
+}
+
 TEST_F(QueueRunnerTest, NotifyNeverMeansNoDsnAndNoNote) {
   FakeTransport transport({Outcome::permanent});
   QueueRunner runner(*store_, transport, nullptr, clock_, settings());

@@ -24,6 +24,7 @@ MessageRecord sample_message() {
   m.envelope.authenticated_as = "carol@example.test";
   m.envelope.body_type = "8BITMIME";
   m.envelope.smtputf8 = true;
+  m.envelope.sender_verified = true;
   return m;
 }
 
@@ -45,6 +46,7 @@ TEST(RecordCodec, MessageRecordRoundTrips) {
   EXPECT_EQ(back.envelope.authenticated_as, m.envelope.authenticated_as);
   EXPECT_EQ(back.envelope.body_type, m.envelope.body_type);
   EXPECT_EQ(back.envelope.smtputf8, m.envelope.smtputf8);
+  EXPECT_EQ(back.envelope.sender_verified, m.envelope.sender_verified);
 }
 
 TEST(RecordCodec, MessageRecordIsReadableJson) {
@@ -192,6 +194,7 @@ TEST(RecordCodec, RecordsWithoutQosFieldsDecodeToDefaults) {
   EXPECT_EQ(m.qos.deliver_by_mode, DeliverByMode::none);
   EXPECT_EQ(m.qos.ret, DsnReturn::unspecified);
   EXPECT_EQ(m.qos.envid, "");
+  EXPECT_FALSE(m.envelope.sender_verified);
   const Delivery d =
       decode_delivery(R"({"message_id":"01HZY3NDEKTSV4RRFFQ69G5FAV","index":0,"recipient":"a@b",)"
                       R"("mailbox":"a@b","transport":"local","state":"queued","attempts":0,)"

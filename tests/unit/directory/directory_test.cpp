@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/example_config.h"
+
 namespace herald {
 namespace {
 
@@ -66,14 +68,7 @@ TEST(Directory, AliasExpandsToDistinctMailboxesAndSurvivesACycle) {
 }
 
 Config config_with_forwards() {
-  return parse_config(R"(
-[server]
-hostname = "mx.example.test"
-data_dir = "var"
-[[listen]]
-address = "127.0.0.1:2525"
-[[domain]]
-name = "example.test"
+  return test_support::example_config(R"(
 [[user]]
 address = "alice@example.test"
 [[alias]]
@@ -86,8 +81,7 @@ to = ["away@example.test", "alice@example.test", "alice.private@elsewhere.test",
 [[alias]]
 address = "kids@example.test"
 to = ["family@example.test", "bob@far.test", "carol@far.test"]
-)",
-                      "/tmp/herald.toml");
+)");
 }
 
 TEST(Directory, AliasToARemoteAddressForwardsThere) {

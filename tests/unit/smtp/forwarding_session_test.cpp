@@ -5,6 +5,7 @@
 #include <string>
 
 #include "smtp/server_session.h"
+#include "support/example_config.h"
 
 namespace herald {
 namespace {
@@ -13,14 +14,7 @@ using Next = SessionStep::Next;
 constexpr auto kDay = std::chrono::hours(24);
 
 Config forwarding_config() {
-  return parse_config(R"(
-[server]
-hostname = "mx.example.test"
-data_dir = "/tmp/unused"
-[[listen]]
-address = "127.0.0.1:2525"
-[[domain]]
-name = "example.test"
+  return test_support::example_config(R"(
 [[user]]
 address = "alice@example.test"
 [[alias]]
@@ -29,8 +23,7 @@ to = ["alice.private@elsewhere.test"]
 [[alias]]
 address = "both@example.test"
 to = ["alice@example.test", "away@example.test"]
-)",
-                      "/tmp/test.toml");
+)");
 }
 
 // A client from the internet: neither authenticated nor in trusted_networks.
@@ -56,6 +49,13 @@ class ForwardingSessionTest : public ::testing::Test {
   std::string send(std::string_view line) {
     last_ = session_.on_command_line(line);
     return last_.reply ? last_.reply->wire() : std::string();
+  }
+
+  // EHLO and MAIL FROM:<sender>, then the reply to RCPT TO:<recipient>.
+  std::string rcpt_from(const std::string& sender, const std::string& recipient) {
+    send("EHLO client.example");
+    EXPECT_EQ(send("MAIL FROM:<" + sender + ">"), "250 2.1.0 Sender OK\r\n");
+    return send("RCPT TO:<" + recipient + ">");
   }
 
   // The message as the session hands it to the commit.
@@ -84,9 +84,7 @@ class ForwardingSessionTest : public ::testing::Test {
 };
 
 TEST_F(ForwardingSessionTest, RcptToAForwardingAliasFromAnUntrustedClientIsAccepted) {
-  send("EHLO client.example");
-  send("MAIL FROM:<someone@sender.test>");
-  EXPECT_EQ(send("RCPT TO:<Away@Example.Test>"), "250 2.1.5 Recipient OK\r\n");
+  EXPECT_EQ(rcpt_from("someone@sender.test", "Away@Example.Test"), "250 2.1.5 Recipient OK\r\n");
   const AcceptedMessage& m = accept();
   ASSERT_EQ(m.deliveries.size(), 1u);
   const Delivery& d = m.deliveries[0];
@@ -106,9 +104,7 @@ TEST_F(ForwardingSessionTest, RcptToAForwardingAliasFromAnUntrustedClientIsAccep
 }
 
 TEST_F(ForwardingSessionTest, AliasToALocalUserAndAForwardGivesOneOfEach) {
-  send("EHLO client.example");
-  send("MAIL FROM:<someone@sender.test>");
-  EXPECT_EQ(send("RCPT TO:<both@example.test>"), "250 2.1.5 Recipient OK\r\n");
+  EXPECT_EQ(rcpt_from("someone@sender.test", "both@example.test"), "250 2.1.5 Recipient OK\r\n");
   const AcceptedMessage& m = accept();
   ASSERT_EQ(m.deliveries.size(), 2u);
   EXPECT_EQ(m.deliveries[0].mailbox, "alice@example.test");
@@ -121,9 +117,7 @@ TEST_F(ForwardingSessionTest, AliasToALocalUserAndAForwardGivesOneOfEach) {
 }
 
 TEST_F(ForwardingSessionTest, ForwardedBounceKeepsTheNullReversePath) {
-  send("EHLO client.example");
-  send("MAIL FROM:<>");
-  EXPECT_EQ(send("RCPT TO:<away@example.test>"), "250 2.1.5 Recipient OK\r\n");
+  EXPECT_EQ(rcpt_from("", "away@example.test"), "250 2.1.5 Recipient OK\r\n");
   const AcceptedMessage& m = accept();
   ASSERT_EQ(m.deliveries.size(), 1u);
   EXPECT_EQ(m.deliveries[0].envelope_sender, "");
@@ -133,9 +127,7 @@ TEST_F(ForwardingSessionTest, ForwardedBounceKeepsTheNullReversePath) {
 
 TEST_F(ForwardingSessionTest, SenderTooLongForSrsIsForwardedUnchangedAndTheLedgerSaysWhy) {
   const std::string sender = std::string(60, 'x') + "@sender.test";
-  send("EHLO client.example");
-  send("MAIL FROM:<" + sender + ">");
-  send("RCPT TO:<away@example.test>");
+  EXPECT_EQ(rcpt_from(sender, "away@example.test"), "250 2.1.5 Recipient OK\r\n");
   const AcceptedMessage& m = accept();
   EXPECT_EQ(m.deliveries.at(0).envelope_sender, "");
   EXPECT_EQ(field(m.events[1], "return_path"), sender);
@@ -145,9 +137,7 @@ TEST_F(ForwardingSessionTest, SenderTooLongForSrsIsForwardedUnchangedAndTheLedge
 TEST_F(ForwardingSessionTest, BounceToOurSrsAddressGoesBackToTheOriginalSender) {
   const std::string srs_address = srs_.forward("someone@sender.test", clock_.now()).return_path;
   clock_.advance(3 * kDay);
-  send("EHLO bounce.example");
-  send("MAIL FROM:<>");
-  EXPECT_EQ(send("RCPT TO:<" + srs_address + ">"), "250 2.1.5 Recipient OK\r\n");
+  EXPECT_EQ(rcpt_from("", srs_address), "250 2.1.5 Recipient OK\r\n");
   const AcceptedMessage& m = accept();
   ASSERT_EQ(m.deliveries.size(), 1u);
   EXPECT_EQ(m.deliveries[0].recipient, srs_address);
@@ -159,9 +149,7 @@ TEST_F(ForwardingSessionTest, BounceToOurSrsAddressGoesBackToTheOriginalSender) 
 
 TEST_F(ForwardingSessionTest, BounceToAnSrsAddressOfALocalSenderIsDeliveredLocally) {
   const std::string srs_address = srs_.forward("alice@example.test", clock_.now()).return_path;
-  send("EHLO bounce.example");
-  send("MAIL FROM:<>");
-  EXPECT_EQ(send("RCPT TO:<" + srs_address + ">"), "250 2.1.5 Recipient OK\r\n");
+  EXPECT_EQ(rcpt_from("", srs_address), "250 2.1.5 Recipient OK\r\n");
   const AcceptedMessage& m = accept();
   ASSERT_EQ(m.deliveries.size(), 1u);
   EXPECT_EQ(m.deliveries[0].mailbox, "alice@example.test");
@@ -169,9 +157,7 @@ TEST_F(ForwardingSessionTest, BounceToAnSrsAddressOfALocalSenderIsDeliveredLocal
 }
 
 TEST_F(ForwardingSessionTest, ForgedSrsAddressIsRefusedWith550_5_1_1) {
-  send("EHLO bounce.example");
-  send("MAIL FROM:<>");
-  EXPECT_EQ(send("RCPT TO:<SRS0=AAAA=JS=victim.test=someone@mx.example.test>"),
+  EXPECT_EQ(rcpt_from("", "SRS0=AAAA=JS=victim.test=someone@mx.example.test"),
             "550 5.1.1 <SRS0=AAAA=JS=victim.test=someone@mx.example.test>: not an SRS address "
             "this server signed\r\n");
 }
@@ -179,17 +165,13 @@ TEST_F(ForwardingSessionTest, ForgedSrsAddressIsRefusedWith550_5_1_1) {
 TEST_F(ForwardingSessionTest, ExpiredSrsAddressIsRefusedWith550_5_1_1) {
   const std::string srs_address = srs_.forward("someone@sender.test", clock_.now()).return_path;
   clock_.advance(30 * kDay);
-  send("EHLO bounce.example");
-  send("MAIL FROM:<>");
   EXPECT_EQ(
-      send("RCPT TO:<" + srs_address + ">"),
+      rcpt_from("", srs_address),
       "550 5.1.1 <" + srs_address + ">: this SRS address has expired; no bounce is returned\r\n");
 }
 
 TEST_F(ForwardingSessionTest, OtherRemoteRecipientsAreStillRefusedAsRelaying) {
-  send("EHLO client.example");
-  send("MAIL FROM:<someone@sender.test>");
-  EXPECT_EQ(send("RCPT TO:<alice.private@elsewhere.test>"),
+  EXPECT_EQ(rcpt_from("someone@sender.test", "alice.private@elsewhere.test"),
             "554 5.7.1 <alice.private@elsewhere.test>: relaying denied\r\n");
 }
 

@@ -90,7 +90,8 @@ SessionSettings session_settings(const Config& config, ListenProtocol protocol,
   return settings;
 }
 
-// Where a DSN to `address` goes: the mailboxes it names here, or out by SMTP.
+// Where a DSN to `address` goes: the mailboxes it names here and the addresses its alias
+// forwards to, or out by SMTP.
 NoticeRouter notice_router(const Directory& directory) {
   return [&directory](std::string_view address) {
     const RecipientLookup found = directory.lookup(address);
@@ -99,6 +100,8 @@ NoticeRouter notice_router(const Directory& directory) {
       case RecipientLookup::Kind::local:
         for (const Mailbox& mailbox : found.mailboxes)
           targets.push_back({"local", mailbox.address});
+        // A DSN has the null sender, which forwarding keeps as it is (no SRS).
+        for (const std::string& forward : found.forwards) targets.push_back({"smtp", forward});
         break;
       case RecipientLookup::Kind::not_local:
         targets.push_back({"smtp", std::string(address)});
@@ -127,8 +130,8 @@ int run_daemon(const Config& config) {
   const std::unique_ptr<Store> store =
       open_rocksdb_store(config.server.data_dir / "store", StoreMode::read_write);
   const Directory directory(config);
-  const SenderRewriting srs(config.srs.domain, load_srs_secret(config),
-                            config.srs.previous_secrets, config.srs.max_age);
+  const SenderRewriting srs(config.srs.domain, load_srs_secret(config), config.srs.previous_secrets,
+                            config.srs.max_age);
   MaildirTransport transport(config.server.data_dir / "mail", config.server.hostname);
   const SystemClock clock;
   Outbound outbound(config);

@@ -1,9 +1,11 @@
 #include "auth/srs.h"
 
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <cctype>
 #include <optional>
 #include <utility>
@@ -140,53 +142,52 @@ bool SenderRewriting::claims(std::string_view address) const {
 }
 
 SrsReverse SenderRewriting::reverse(std::string_view address, TimePoint now) const {
-  SrsReverse result;
-  if (!claims(address)) return result;
+  if (!claims(address)) return SrsReverse{};
   const std::string_view local = split_address(address)->local;
-  const std::string_view body = local.substr(5);
-  if (srs_tag(local) == '1') {
-    // SRS1=HHHH=first.forwarder==opaque: back to the first forwarder's SRS0 address, which
-    // checks its own hash and age.
-    const auto first = split_field(body);
-    const auto second = first ? split_field(first->second) : std::nullopt;
-    if (!second || second->second.empty()) return result;
-    const auto [host, opaque] = *second;
-    if (!hash_matches(first->first, {host, opaque})) {
-      result.verdict = SrsReverse::Verdict::bad_hash;
-      return result;
-    }
-    return SrsReverse{SrsReverse::Verdict::valid,
-                      "SRS0" + std::string(opaque) + "@" + std::string(host)};
-  }
-  // SRS0=HHHH=TT=domain=local: the local part is the rest, '=' and all.
+  return srs_tag(local) == '1' ? reverse_srs1(local.substr(5)) : reverse_srs0(local.substr(5), now);
+}
+
+// HHHH=TT=domain=local, the local part being the rest, '=' and all.
+SrsReverse SenderRewriting::reverse_srs0(std::string_view body, TimePoint now) const {
   const auto hash_field = split_field(body);
   const auto stamp_field = hash_field ? split_field(hash_field->second) : std::nullopt;
   const auto domain_field = stamp_field ? split_field(stamp_field->second) : std::nullopt;
-  if (!domain_field || domain_field->second.empty()) return result;
-  const std::optional<int> stamp = parse_timestamp(stamp_field->first);
-  if (!stamp) return result;
+  const std::optional<int> stamp = stamp_field ? parse_timestamp(stamp_field->first) : std::nullopt;
+  if (!domain_field || domain_field->second.empty() || !stamp) return SrsReverse{};
   const auto [domain, user] = *domain_field;
-  if (!hash_matches(hash_field->first, {stamp_field->first, domain, user})) {
-    result.verdict = SrsReverse::Verdict::bad_hash;
-    return result;
-  }
+  if (!hash_matches(hash_field->first, {stamp_field->first, domain, user}))
+    return SrsReverse{SrsReverse::Verdict::bad_hash, ""};
   // Days modulo 1024: a stamp from the future reads as very old, and is refused with them.
   const int today = static_cast<int>(days_since_epoch(now) % kStampSlots);
   const int age = (today - *stamp + kStampSlots) % kStampSlots;
-  if (age > max_age_days_) {
-    result.verdict = SrsReverse::Verdict::expired;
-    return result;
-  }
+  if (age > max_age_days_) return SrsReverse{SrsReverse::Verdict::expired, ""};
   return SrsReverse{SrsReverse::Verdict::valid, std::string(user) + "@" + std::string(domain)};
 }
 
+// HHHH=first.forwarder==opaque: back to the first forwarder's SRS0 address; that forwarder
+// checks its own hash and age.
+SrsReverse SenderRewriting::reverse_srs1(std::string_view body) const {
+  const auto first = split_field(body);
+  const auto second = first ? split_field(first->second) : std::nullopt;
+  if (!second || second->second.empty()) return SrsReverse{};
+  const auto [host, opaque] = *second;
+  if (!hash_matches(first->first, {host, opaque}))
+    return SrsReverse{SrsReverse::Verdict::bad_hash, ""};
+  return SrsReverse{SrsReverse::Verdict::valid,
+                    "SRS0" + std::string(opaque) + "@" + std::string(host)};
+}
+
+// Case-insensitive, as libsrs2 compares: some MTAs fold the case of local parts.
 bool SenderRewriting::hash_matches(std::string_view given,
                                    std::initializer_list<std::string_view> fields) const {
-  if (equals_ignoring_ascii_case(given, srs_hash(secret_, fields))) return true;
-  for (const std::string& previous : previous_secrets_) {
-    if (equals_ignoring_ascii_case(given, srs_hash(previous, fields))) return true;
-  }
-  return false;
+  const std::string folded = ascii_lower(given);
+  const auto matches = [&](const std::string& secret) {
+    const std::string expected = ascii_lower(srs_hash(secret, fields));
+    return folded.size() == expected.size() &&
+           CRYPTO_memcmp(folded.data(), expected.data(), expected.size()) == 0;
+  };
+  return matches(secret_) ||
+         std::any_of(previous_secrets_.begin(), previous_secrets_.end(), matches);
 }
 
 }  // namespace herald

@@ -76,6 +76,8 @@ class SenderRewriting {
  private:
   std::string srs_local_part(std::string_view local, const std::string& domain,
                              TimePoint now) const;
+  SrsReverse reverse_srs0(std::string_view body, TimePoint now) const;
+  SrsReverse reverse_srs1(std::string_view body) const;
   bool hash_matches(std::string_view hash, std::initializer_list<std::string_view> fields) const;
 
   std::string domain_;

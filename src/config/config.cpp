@@ -428,7 +428,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
   {
     TableReader top(root, "top level", origin);
     for (const char* key : {"server", "listen", "tls", "dns", "limits", "domain", "user", "alias",
-                            "route", "queue", "destination", "outbound", "policy", "dkim"}) {
+                            "route", "queue", "destination", "outbound", "policy", "arc", "dkim"}) {
       top.node(key);
     }
   }
@@ -569,6 +569,15 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     p.spf_fail = spf_fail == "reject" ? SpfFailAction::reject : SpfFailAction::accept;
     p.dmarc_reject =
         dmarc_reject == "quarantine" ? DmarcRejectAction::quarantine : DmarcRejectAction::reject;
+  }
+  if (root.get("arc")) {
+    TableReader r(table_or_empty(root, "arc", origin), "arc", origin);
+    r.get_string("domain", c.arc.domain, true);
+    r.get_string("selector", c.arc.selector, true);
+    std::string key;
+    r.get_string("key", key, true);
+    c.arc.key = r.absolute(key);
+    c.arc.domain = ascii_lower(c.arc.domain);
   }
   each_entry(root, "dkim", origin, [&](const toml::table& t) {
     TableReader r(t, "[dkim]", origin);

@@ -143,6 +143,13 @@ struct PolicyConfig {
   DmarcRejectAction dmarc_reject = DmarcRejectAction::reject;
 };
 
+// [arc]: the key herald seals forwarded mail with (RFC 8617 5.1); no `key`, no sealing.
+struct ArcSealConfig {
+  std::string domain;  // d= of the seal; the key record lives at selector._domainkey.domain
+  std::string selector;
+  std::filesystem::path key;  // empty: [arc] is absent
+};
+
 struct DkimConfig {
   std::string domain;
   std::string selector;
@@ -164,6 +171,7 @@ struct Config {
   std::vector<DestinationConfig> destinations;
   OutboundConfig outbound;
   PolicyConfig policy;
+  ArcSealConfig arc;
   std::vector<DkimConfig> dkim;
 };
 

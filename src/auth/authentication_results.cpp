@@ -74,19 +74,25 @@ bool is_field_named(std::string_view field, std::string_view name) {
 
 }  // namespace
 
-std::string authentication_results_field(std::string_view authserv_id,
-                                         const std::vector<AuthResult>& results) {
-  std::string value(authserv_id);
-  if (results.empty()) return header_field(kFieldName, value + "; none");
+std::string authentication_results_payload(const std::vector<AuthResult>& results) {
+  if (results.empty()) return "none";
+  std::string value;
   for (const AuthResult& r : results) {
-    value += "; " + r.method + "=" + r.result;
+    if (!value.empty()) value += "; ";
+    value += r.method + "=" + r.result;
     if (!r.reason.empty()) value += " " + comment(r.reason);
     for (const auto& [property, text] : r.properties) {
       value +=
           " " + property + "=" + (is_plain_value(text) || is_token(text) ? text : quoted(text));
     }
   }
-  return header_field(kFieldName, value);
+  return value;
+}
+
+std::string authentication_results_field(std::string_view authserv_id,
+                                         const std::vector<AuthResult>& results) {
+  return header_field(kFieldName,
+                      std::string(authserv_id) + "; " + authentication_results_payload(results));
 }
 
 std::string remove_own_authentication_results(std::string_view content,

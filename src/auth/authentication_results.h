@@ -27,6 +27,10 @@ struct AuthResult {
 std::string authentication_results_field(std::string_view authserv_id,
                                          const std::vector<AuthResult>& results);
 
+// The results alone, "spf=pass smtp.mailfrom=a.test; dkim=…" (or "none"), unfolded: what
+// follows the authserv-id in the field, and what an ARC-Authentication-Results records.
+std::string authentication_results_payload(const std::vector<AuthResult>& results);
+
 // `content` (header section, blank line, body; CRLF line ends) without the
 // Authentication-Results fields whose authserv-id is `authserv_id` (compared without case,
 // after comments). Other servers' fields stay. The body is never touched.

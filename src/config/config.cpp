@@ -440,8 +440,9 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
   c.source = origin;
   {
     TableReader top(root, "top level", origin);
-    for (const char* key : {"server", "listen", "tls", "dns", "limits", "domain", "user", "alias",
-                            "route", "queue", "destination", "outbound", "policy", "srs", "dkim"}) {
+    for (const char* key :
+         {"server", "listen", "tls", "dns", "limits", "domain", "user", "alias", "route", "queue",
+          "destination", "outbound", "policy", "arc", "srs", "dkim"}) {
       top.node(key);
     }
   }
@@ -582,6 +583,15 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     p.spf_fail = spf_fail == "reject" ? SpfFailAction::reject : SpfFailAction::accept;
     p.dmarc_reject =
         dmarc_reject == "quarantine" ? DmarcRejectAction::quarantine : DmarcRejectAction::reject;
+  }
+  if (root.get("arc")) {
+    TableReader r(table_or_empty(root, "arc", origin), "arc", origin);
+    r.get_string("domain", c.arc.domain, true);
+    r.get_string("selector", c.arc.selector, true);
+    std::string key;
+    r.get_string("key", key, true);
+    c.arc.key = r.absolute(key);
+    c.arc.domain = ascii_lower(c.arc.domain);
   }
   {
     TableReader r(table_or_empty(root, "srs", origin), "srs", origin);

@@ -145,6 +145,13 @@ struct PolicyConfig {
   DmarcRejectAction dmarc_reject = DmarcRejectAction::reject;
 };
 
+// [arc]: the key herald seals forwarded mail with (RFC 8617 5.1); no `key`, no sealing.
+struct ArcSealConfig {
+  std::string domain;  // d= of the seal; the key record lives at selector._domainkey.domain
+  std::string selector;
+  std::filesystem::path key;  // empty: [arc] is absent
+};
+
 // [srs]: the Sender Rewriting Scheme for forwarded mail. The forwarded copy leaves with a
 // return path in `domain` that herald signed, so the next hop's SPF check passes for herald,
 // and a bounce to it finds the original sender.
@@ -179,6 +186,7 @@ struct Config {
   std::vector<DestinationConfig> destinations;
   OutboundConfig outbound;
   PolicyConfig policy;
+  ArcSealConfig arc;
   SrsConfig srs;
   std::vector<DkimConfig> dkim;
 };

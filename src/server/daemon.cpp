@@ -202,6 +202,9 @@ int run_daemon(const Config& config) {
   work.reset();
   io.stop();
   for (std::thread& thread : io_threads) thread.join();
+  // Checks still in flight hold sessions' continuations, which belong to `io`: they are
+  // dropped now, while `io` still exists.
+  sender_verification.reset();
   // Commits in flight finish before the sessions that wait for them are destroyed with
   // the io_context; what they stored is pending in the store for the next start.
   commit_pool.join();

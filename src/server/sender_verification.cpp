@@ -2,7 +2,9 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <optional>
 #include <thread>
+#include <variant>
 
 #include "dns/unbound_resolver.h"
 #include "util/clock.h"
@@ -11,12 +13,30 @@ namespace herald {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// A configured key that cannot be used stops the start: forwarded mail must not quietly
+// leave unsealed.
+std::optional<ArcSealer> load_sealer(const ArcSealConfig& arc) {
+  if (arc.key.empty()) return std::nullopt;
+  auto loaded = ArcSealer::from_pem_file(arc.key, arc.domain, arc.selector);
+  if (auto* error = std::get_if<ArcSealError>(&loaded)) {
+    throw ConfigError("[arc] domain=" + arc.domain + " selector=" + arc.selector +
+                      ": cannot use the sealing key: " + error->reason);
+  }
+  return std::get<ArcSealer>(std::move(loaded));
+}
+
+}  // namespace
+
 struct SenderVerification::Parts {
   explicit Parts(const Config& config)
       : work(asio::make_work_guard(io)),
         resolver(io, config.dns),
         authenticator(resolver, clock),
-        checks{resolver, authenticator, SpfOptions{}, io.get_executor()},
+        sealer(load_sealer(config.arc)),
+        checks{resolver, authenticator, SpfOptions{}, sealer ? &*sealer : nullptr,
+               io.get_executor()},
         thread([this] { io.run(); }) {}
 
   asio::io_context io{1};
@@ -24,6 +44,7 @@ struct SenderVerification::Parts {
   SystemClock clock;
   UnboundResolver resolver;
   MessageAuthenticator authenticator;
+  std::optional<ArcSealer> sealer;
   SenderChecks checks;
   std::thread thread;  // last: it runs `io` only once everything it serves exists
 };

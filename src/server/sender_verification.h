@@ -12,7 +12,8 @@ namespace herald {
 
 class SenderVerification {
  public:
-  // Starts the thread. Throws DnsSetupError when [dns] cannot be used.
+  // Starts the thread. Throws DnsSetupError when [dns] cannot be used, ConfigError when the
+  // [arc] key cannot be used.
   explicit SenderVerification(const Config& config);
   ~SenderVerification();  // stops the thread; checks still in flight are abandoned
   SenderVerification(const SenderVerification&) = delete;

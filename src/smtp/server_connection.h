@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "auth/arc_seal.h"
 #include "auth/message_authentication.h"
 #include "auth/spf.h"
 #include "directory/directory.h"
@@ -31,6 +32,7 @@ struct SenderChecks {
   Resolver& resolver;
   MessageAuthenticator& authenticator;
   SpfOptions spf_options;
+  const ArcSealer* sealer;  // seals forwarded mail ([arc]); null: no sealing
   // Where the checks run and their DNS answers arrive: its own thread, never the io
   // threads, since RSA verification is CPU work (DESIGN.md 5).
   boost::asio::any_io_executor executor;

@@ -329,6 +329,9 @@ void validate(Config& c) {
   if (c.tls.cert.empty() != c.tls.key.empty())
     fail("[tls] needs both 'cert' and 'key', or neither");
   if (c.queue.retry_backoff.empty()) fail("[queue] 'retry_backoff' needs at least one delay");
+  // A seal records what this server verified; without verification there is nothing to seal.
+  if (!c.arc.key.empty() && !c.policy.verify_inbound)
+    fail("[arc] needs [policy] verify_inbound = true: a seal records what herald verified");
   for (const auto& network : c.server.trusted_networks) {
     if (!IpNetwork::parse(network)) {
       fail("[server] trusted_networks: '" + network +

@@ -161,6 +161,8 @@ int run_daemon(const Config& config) {
   std::vector<std::unique_ptr<Listener>> listeners;
   for (const ListenConfig& listen : config.listen) {
     settings.push_back(session_settings(config, listen.protocol, srs));
+    settings.back().arc_sealing = settings.back().verify_senders && sender_verification &&
+                                  sender_verification->checks().sealer != nullptr;
     services.push_back(SmtpServices{
         settings.back(), directory, clock, *store, queue, *tls, commit_pool.get_executor(),
         auth_limiter, sender_verification ? &sender_verification->checks() : nullptr});

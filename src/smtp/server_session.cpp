@@ -645,8 +645,31 @@ SessionStep ServerSession::on_message_checked(const MessageAuthentication& auth)
     accepted_.content.insert(0, header_field("X-Herald-Quarantine", decision.reason));
     events.insert(next + 1, LedgerEvent{now, "quarantined", "", {{"reason", decision.reason}}});
   }
-  add_authentication_results(authentication_results(auth));
+  const std::vector<AuthResult> results = authentication_results(auth);
+  add_authentication_results(results);
   accepted_.record.envelope.sender_verified = verifies_envelope_sender(auth);
+  // RFC 8617 5.1: a forwarder vouches for what it found before the next hop's checks, which
+  // the forwarding itself breaks (SPF at least), can no longer see it.
+  const bool forwarded = std::any_of(transaction_.targets.begin(), transaction_.targets.end(),
+                                     [](const Target& t) { return !t.forwarded_by.empty(); });
+  if (settings_.arc_sealing && forwarded) {
+    seal_request_ = ArcSealRequest{authentication_results_payload(results), auth.arc.result};
+    return SessionStep{std::nullopt, SessionStep::Next::seal_message, 0};
+  }
+  return SessionStep{std::nullopt, SessionStep::Next::commit, 0};
+}
+
+SessionStep ServerSession::on_message_sealed(std::string fields) {
+  accepted_.content.insert(0, fields);
+  accepted_.record.size = accepted_.content.size();
+  accepted_.events.at(1).fields.emplace_back("arc_sealed", "yes");  // the `auth` event
+  seal_request_ = ArcSealRequest{};
+  return SessionStep{std::nullopt, SessionStep::Next::commit, 0};
+}
+
+SessionStep ServerSession::on_seal_refused(std::string reason) {
+  accepted_.events.at(1).fields.emplace_back("arc_seal_skipped", std::move(reason));
+  seal_request_ = ArcSealRequest{};
   return SessionStep{std::nullopt, SessionStep::Next::commit, 0};
 }
 

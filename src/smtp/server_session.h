@@ -49,6 +49,9 @@ struct SessionSettings {
   // bounces come back to. Must outlive the session. Null: forwarded copies keep the
   // original sender and no SRS address is taken.
   const SenderRewriting* srs = nullptr;
+  // A message from the internet that an alias forwards is ARC-sealed (RFC 8617 5.1) after its
+  // checks: an [arc] key exists.
+  bool arc_sealing = false;
 };
 
 struct PeerInfo {
@@ -82,6 +85,8 @@ struct SessionStep {
                         // on_sender_checked()
     check_message,      // authenticate message_to_commit().content with spf_check(), then
                         // on_message_checked()
+    seal_message,       // ARC-seal message_to_commit().content as seal_request() says (off the
+                        // io threads), then on_message_sealed() or on_seal_refused()
     commit,             // commit message_to_commit(), then on_commit_succeeded() or _failed()
     close,
   };
@@ -127,7 +132,21 @@ class ServerSession {
   // message goes on to its commit.
   SessionStep on_message_checked(const MessageAuthentication& auth);
 
-  // Valid between a `check_message` or `commit` step and the call that reports its outcome.
+  // What an ARC seal records, valid between a `seal_message` step and on_message_sealed():
+  // the Authentication-Results payload herald wrote and the chain as it arrived.
+  struct ArcSealRequest {
+    std::string results;
+    ArcChainResult chain = ArcChainResult::none;
+  };
+  const ArcSealRequest& seal_request() const { return seal_request_; }
+  // The ARC set to put on top; the message goes on to its commit.
+  SessionStep on_message_sealed(std::string fields);
+  // Why there is no seal (say, the chain was already given up upstream): the message goes
+  // on unsealed to its commit, and the ledger says why.
+  SessionStep on_seal_refused(std::string reason);
+
+  // Valid between a `check_message`, `seal_message` or `commit` step and the call that reports its
+  // outcome.
   const AcceptedMessage& message_to_commit() const { return accepted_; }
   SessionStep on_commit_succeeded();  // 250 queued as ID
   SessionStep on_commit_failed();     // 451: nothing was stored
@@ -242,6 +261,7 @@ class ServerSession {
   std::optional<Reply> chunk_refusal_;  // a refused BDAT answers after its chunk is skipped
   bool chunk_is_last_ = false;
   AcceptedMessage accepted_;
+  ArcSealRequest seal_request_;
   uint32_t errors_ = 0;
   uint32_t messages_accepted_ = 0;
 };

@@ -56,13 +56,13 @@ def _array_of_tables(name, entries):
 def config_text(data_dir, port, limits=None, queue=None, log_level="info", extra_listeners=None,
                 password_hashes=None, dns_servers=None, outbound=None, destinations=None,
                 routes=None, trusted_networks=None, server=None, dkim=None, policy=None,
-                aliases=None, srs=None):
+                aliases=None, srs=None, arc=None):
     """The shared test configuration. Relay tests add: dns_servers (["127.0.0.1:PORT"] of a
     test nsd), outbound ({[outbound] keys}, e.g. mx_port), destinations ([{[[destination]]
     keys}]), routes ([{"domain": ..., "to": "host:port"}]), trusted_networks (["127.0.0.0/8"],
     [server] trusted_networks), server ({other [server] keys}), dkim ([{[[dkim]] keys}]),
-    policy ({[policy] keys}), aliases ([{[[alias]] keys}] beside the shared ones) and srs
-    ({[srs] keys}). Without dns_servers there is no DNS that knows the test
+    policy ({[policy] keys}), aliases ([{[[alias]] keys}] beside the shared ones), srs
+    ({[srs] keys}) and arc ({[arc] keys}). Without dns_servers there is no DNS that knows the test
     domains, so sender verification is off unless `policy` says otherwise."""
     server_extra = dict(server or {})
     if trusted_networks is not None:
@@ -82,7 +82,7 @@ protocol = "smtp"
 address = "127.0.0.1:{port}"
 
 {_listeners(extra_listeners)}{_table("limits", limits)}{_table("queue", queue)}\
-{dns}{_table("policy", policy)}{_table("srs", srs)}{_table("outbound", outbound)}{_array_of_tables("destination", destinations)}\
+{dns}{_table("policy", policy)}{_table("srs", srs)}{_table("arc", arc)}{_table("outbound", outbound)}{_array_of_tables("destination", destinations)}\
 {_array_of_tables("route", routes)}{_array_of_tables("dkim", dkim)}[[domain]]
 name = "example.test"
 
@@ -117,7 +117,7 @@ class HeraldDaemon:
         """submission=True adds a `submission` and a `submissions` listener, on
         submission_port and submissions_port; password_hashes maps alice/bob's addresses to
         their [[user]] password_hash; relay_options are config_text's dns_servers, outbound,
-        destinations, routes, trusted_networks, server, dkim, policy, aliases and srs."""
+        destinations, routes, trusted_networks, server, dkim, policy, aliases, srs and arc."""
         self.work = pathlib.Path(work_dir)
         self.data_dir = self.work / "data"
         self.config = self.work / "herald.toml"

@@ -327,6 +327,22 @@ TEST(Config, PolicyDefaultsVerifyAndLeaveRejectionsToDmarc) {
             std::string::npos);
 }
 
+TEST(Config, ArcSealingKeyNeedsVerification) {
+  const std::string arc =
+      "[arc]\ndomain = \"Example.TEST\"\nselector = \"arc1\"\nkey = \"arc.pem\"\n";
+  const Config c = parse(std::string(kMinimal) + arc);
+  EXPECT_EQ(c.arc.domain, "example.test");
+  EXPECT_EQ(c.arc.selector, "arc1");
+  EXPECT_EQ(c.arc.key.filename(), "arc.pem");
+  EXPECT_TRUE(c.arc.key.is_absolute());
+  EXPECT_TRUE(parse(kMinimal).arc.key.empty());
+  EXPECT_NE(error_of(std::string(kMinimal) + "[arc]\ndomain = \"example.test\"\n").find("selector"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(kMinimal) + arc + "[policy]\nverify_inbound = false\n")
+                .find("[arc] needs [policy] verify_inbound"),
+            std::string::npos);
+}
+
 TEST(ParseDuration, AcceptsUnits) {
   EXPECT_EQ(parse_duration("90"), 90s);
   EXPECT_EQ(parse_duration("90s"), 90s);

@@ -24,6 +24,9 @@ address = "127.0.0.1:2525"
 name = "example.test"
 [[user]]
 address = "alice@example.test"
+[[alias]]
+address = "away@example.test"
+to = ["bob@elsewhere.test"]
 )",
                       "/tmp/test.toml");
 }
@@ -69,7 +72,8 @@ class SenderChecksSessionTest : public ::testing::Test {
   }
 
   // EHLO, MAIL (answered with `spf`), RCPT, DATA and the content up to its checks.
-  SessionStep through_content(ServerSession& session, SpfResult spf, std::string content) {
+  SessionStep through_content(ServerSession& session, SpfResult spf, std::string content,
+                              const std::string& recipient = "alice@example.test") {
     session.on_command_line("EHLO client.example");
     const SessionStep mail = session.on_command_line("MAIL FROM:<sender@client.example>");
     EXPECT_EQ(mail.next, Next::check_sender);
@@ -77,7 +81,7 @@ class SenderChecksSessionTest : public ::testing::Test {
     outcome.result = spf;
     outcome.domain = "client.example";
     EXPECT_EQ(wire(session.on_sender_checked(outcome)), "250 2.1.0 Sender OK\r\n");
-    session.on_command_line("RCPT TO:<alice@example.test>");
+    session.on_command_line("RCPT TO:<" + recipient + ">");
     session.on_command_line("DATA");
     content += ".\r\n";
     session.on_data(content);
@@ -196,6 +200,49 @@ TEST_F(SenderChecksSessionTest, QuarantineMarksTheMessageAndTheLedger) {
     EXPECT_EQ(m.events[2].type, "quarantined");
     EXPECT_FALSE(m.record.envelope.sender_verified);
   }
+}
+
+TEST_F(SenderChecksSessionTest, ForwardedMailIsSealedAfterItsChecks) {
+  settings_.arc_sealing = true;
+  auto session = open("192.0.2.1");
+  through_content(*session, SpfResult::pass, "Subject: hi\r\n\r\nbody\r\n", "away@example.test");
+  MessageAuthentication auth = spf_pass();
+  auth.arc.result = ArcChainResult::pass;
+  const SessionStep step = session->on_message_checked(auth);
+  EXPECT_EQ(step.next, Next::seal_message);
+  EXPECT_EQ(session->seal_request().chain, ArcChainResult::pass);
+  EXPECT_EQ(session->seal_request().results.rfind("spf=pass", 0), 0u)
+      << session->seal_request().results;
+  EXPECT_EQ(session->on_message_sealed("ARC-Seal: i=1\r\n").next, Next::commit);
+  const AcceptedMessage& m = session->message_to_commit();
+  EXPECT_EQ(m.content.rfind("ARC-Seal: i=1\r\nAuthentication-Results: mx.example.test;", 0), 0u)
+      << m.content;
+  EXPECT_EQ(m.record.size, m.content.size());
+  ASSERT_EQ(m.events[1].type, "auth");
+  EXPECT_EQ(m.events[1].fields.back(), (std::pair<std::string, std::string>{"arc_sealed", "yes"}));
+}
+
+TEST_F(SenderChecksSessionTest, ARefusedSealLeavesTheMessageUnsealedAndSaysWhy) {
+  settings_.arc_sealing = true;
+  auto session = open("192.0.2.1");
+  through_content(*session, SpfResult::pass, "Subject: hi\r\n\r\nbody\r\n", "away@example.test");
+  session->on_message_checked(spf_pass());
+  EXPECT_EQ(session->on_seal_refused("the newest seal says cv=fail").next, Next::commit);
+  const AcceptedMessage& m = session->message_to_commit();
+  EXPECT_EQ(m.content.find("ARC-Seal"), std::string::npos);
+  EXPECT_EQ(m.events[1].fields.back(), (std::pair<std::string, std::string>{
+                                           "arc_seal_skipped", "the newest seal says cv=fail"}));
+}
+
+TEST_F(SenderChecksSessionTest, OnlyForwardedMailIsSealedAndOnlyWithAKey) {
+  settings_.arc_sealing = true;
+  auto local = open("192.0.2.1");
+  through_content(*local, SpfResult::pass, "Subject: hi\r\n\r\nbody\r\n");
+  EXPECT_EQ(local->on_message_checked(spf_pass()).next, Next::commit);
+  settings_.arc_sealing = false;
+  auto keyless = open("192.0.2.1");
+  through_content(*keyless, SpfResult::pass, "Subject: hi\r\n\r\nbody\r\n", "away@example.test");
+  EXPECT_EQ(keyless->on_message_checked(spf_pass()).next, Next::commit);
 }
 
 TEST_F(SenderChecksSessionTest, ResultsInOurNameThatCameWithTheMessageAreRemoved) {

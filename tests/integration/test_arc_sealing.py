@@ -12,7 +12,6 @@ import email.policy
 import subprocess
 
 import dkim
-import dns.resolver
 import pytest
 
 from bounded_wait import seconds
@@ -20,21 +19,9 @@ from dns_zone import Zone
 from herald_daemon import BIN_DIR, QUEUED_AS, HeraldDaemon
 from relay_support import OUTBOUND, QUEUE, Submitter
 from test_dkim_keygen import keygen, record_of
+from test_dkim_signing import txt_from
 
 ARC_SELECTOR = "arc2026"
-
-
-def txt_from(nsd):
-    """A dkimpy dnsfunc asking the test nsd."""
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers = ["127.0.0.1"]
-    resolver.port = nsd.port
-
-    def get_txt(name, timeout=5):
-        name = name.decode() if isinstance(name, bytes) else name
-        answer = resolver.resolve(name, "TXT", lifetime=timeout)
-        return b"".join(b"".join(record.strings) for record in answer)
-    return get_txt
 
 
 def newest_seal(data):

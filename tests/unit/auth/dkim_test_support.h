@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "auth/dkim_verify.h"
+#include "support/run_python.h"
 
 namespace herald {
 inline void PrintTo(DkimResult result, std::ostream* out) {
@@ -69,19 +70,6 @@ inline std::string record_text(std::string text) {
 
 inline void write(const std::filesystem::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
-}
-
-// Runs Debian's python3 (DESIGN.md section 9), for the dkimpy interop tests, and returns
-// what it printed.
-inline std::string run_python(const std::string& arguments) {
-  const std::string command = "/usr/bin/python3 " + arguments + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return "popen failed";
-  std::string out;
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
-  ::pclose(pipe);
-  return out;
 }
 
 }  // namespace herald::test_support

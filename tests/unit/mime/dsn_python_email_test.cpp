@@ -1,11 +1,11 @@
 // An independent reading of herald's DSN: Python's standard `email` package (Debian's
 // /usr/bin/python3) parses a generated report, and the test checks what it found.
 #include <gtest/gtest.h>
-#include <stdio.h>
 
 #include <fstream>
 
 #include "mime/dsn.h"
+#include "support/run_python.h"
 #include "support/temp_dir.h"
 
 namespace herald {
@@ -31,15 +31,8 @@ print('returned subject', parts[2].get_payload()[0]['Subject'])
 std::string run_reader(const test_support::TempDir& dir, const std::string& message) {
   std::ofstream(dir.path() / "reader.py") << kReader;
   std::ofstream(dir.path() / "dsn.eml", std::ios::binary) << message;
-  const std::string command = "timeout 60 /usr/bin/python3 " + (dir.path() / "reader.py").string() +
-                              " " + (dir.path() / "dsn.eml").string() + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return "popen failed";
-  std::string output;
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  ::pclose(pipe);
-  return output;
+  return test_support::run_python((dir.path() / "reader.py").string() + " " +
+                                  (dir.path() / "dsn.eml").string());
 }
 
 TEST(DsnPythonEmail, ParsesAsAThreePartDeliveryStatusReport) {

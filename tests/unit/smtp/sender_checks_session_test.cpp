@@ -7,6 +7,7 @@
 
 #include "smtp/identity_policy.h"
 #include "smtp/server_session.h"
+#include "support/example_config.h"
 
 namespace herald {
 namespace {
@@ -14,21 +15,13 @@ namespace {
 using Next = SessionStep::Next;
 
 Config test_config() {
-  return parse_config(R"(
-[server]
-hostname = "mx.example.test"
-data_dir = "/tmp/unused"
-[[listen]]
-address = "127.0.0.1:2525"
-[[domain]]
-name = "example.test"
+  return test_support::example_config(R"(
 [[user]]
 address = "alice@example.test"
 [[alias]]
 address = "away@example.test"
 to = ["bob@elsewhere.test"]
-)",
-                      "/tmp/test.toml");
+)");
 }
 
 MessageAuthentication dmarc_failure(DmarcPolicy policy) {

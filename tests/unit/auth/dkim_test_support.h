@@ -4,7 +4,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <stdio.h>
 
 #include <filesystem>
 #include <fstream>

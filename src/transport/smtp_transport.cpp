@@ -232,6 +232,11 @@ class SmtpTransport::Impl : public std::enable_shared_from_this<Impl> {
   asio::awaitable<ConnectionPtr> open(const std::string& host, const asio::ip::address& address,
                                       uint16_t port, const std::string& destination,
                                       const std::string& message_id, std::string& error);
+  asio::awaitable<ConnectionPtr> open_with(const ClientSettings& settings, const std::string& host,
+                                           const asio::ip::address& address, uint16_t port,
+                                           const std::string& destination,
+                                           const std::string& message_id, std::string& error,
+                                           bool& tls_failed);
   asio::awaitable<Sent> send(ConnectionPtr connection, const OutboundMessage& message,
                              const std::string& message_id);
   asio::awaitable<ClientStep::Next> drive(Connection& connection, ClientStep step);
@@ -479,12 +484,30 @@ asio::awaitable<std::optional<DnsAnswer<Record>>> SmtpTransport::Impl::lookup(
 }
 
 // Connects and reads up to the point where a message can be sent (greeting, EHLO, STARTTLS).
-// nullptr when that fails, with `error` saying why.
+// nullptr when that fails, with `error` saying why. Opportunistic TLS (RFC 7435 5: "fall back
+// to cleartext") is what it says: when the handshake fails, the same host is tried once more
+// without STARTTLS, as Postfix does at its "may" level, rather than never delivering to a
+// server whose TLS is broken.
 asio::awaitable<ConnectionPtr> SmtpTransport::Impl::open(
     const std::string& host, const asio::ip::address& address, uint16_t port,
     const std::string& destination, const std::string& message_id, std::string& error) {
+  bool tls_failed = false;
+  ConnectionPtr connection = co_await open_with(settings_, host, address, port, destination,
+                                                message_id, error, tls_failed);
+  if (connection || !tls_failed || shut_down_) co_return connection;
+  ClientSettings cleartext = settings_;
+  cleartext.opportunistic_tls = false;
+  spdlog::info("smtp-out tls-fallback id={} host={} reason=\"{}\"", message_id, host, error);
+  co_return co_await open_with(cleartext, host, address, port, destination, message_id, error,
+                               tls_failed);
+}
+
+asio::awaitable<ConnectionPtr> SmtpTransport::Impl::open_with(
+    const ClientSettings& settings, const std::string& host, const asio::ip::address& address,
+    uint16_t port, const std::string& destination, const std::string& message_id,
+    std::string& error, bool& tls_failed) {
   const ConnectionPtr connection = start(std::make_shared<Connection>(
-      strand_, tls_context_, settings_, host, tcp::endpoint(address, port), destination));
+      strand_, tls_context_, settings, host, tcp::endpoint(address, port), destination));
   try {
     connection->throw_if_stopped();
     connection->arm(config_.connect_timeout);
@@ -500,6 +523,7 @@ asio::awaitable<ConnectionPtr> SmtpTransport::Impl::open(
   ClientStep greeting;  // the first step reads the server's greeting
   const ClientStep::Next next = co_await drive(*connection, std::move(greeting));
   if (next != ClientStep::Next::ready) {
+    tls_failed = connection->in_handshake;
     error = connection->remote() + ": " + connection->session.failure();
     spdlog::info("smtp-out session-refused id={} remote={} reason=\"{}\"", message_id,
                  connection->remote(), connection->session.failure());

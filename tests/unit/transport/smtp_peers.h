@@ -189,6 +189,7 @@ class SmtpSink {
 //   "rcpt_replies": {"address": "550 5.1.1 …"}  refuse these recipients with that reply
 //   "size_limit": N          announce SIZE N (and refuse larger messages)
 //   "tls": true              offer STARTTLS with a self-signed certificate made here
+//   "tls_broken": true       offer STARTTLS, then fail every handshake (TLS 1.1 at most)
 //   "data_delay": seconds    wait this long before answering the end of data
 class AiosmtpdPeer {
  public:
@@ -197,7 +198,7 @@ class AiosmtpdPeer {
     const std::filesystem::path dir = dir_.path();
     std::ofstream(dir / "peer.py") << kScript;
     std::ofstream(dir / "settings.json") << settings_json;
-    if (settings_json.find("\"tls\"") != std::string::npos) make_certificate();
+    if (settings_json.find("\"tls") != std::string::npos) make_certificate();
     child_ = std::make_unique<Child>(
         std::vector<std::string>{"/usr/bin/python3", (dir / "peer.py").string(),
                                  (dir / "settings.json").string(), address_, std::to_string(port_),
@@ -264,9 +265,12 @@ class Handler:
 parameters = {}
 if "size_limit" in settings:
     parameters["data_size_limit"] = settings["size_limit"]
-if settings.get("tls"):
+if settings.get("tls") or settings.get("tls_broken"):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
+    if settings.get("tls_broken"):
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1_1
     parameters["tls_context"] = context
 controller = Controller(Handler(), hostname=host, port=int(port), **parameters)
 controller.start()

@@ -410,6 +410,30 @@ TEST_F(SmtpTransportTest, StartTlsIsUsedWhenOffered) {
   }
 }
 
+// RFC 7435 5: opportunistic TLS falls back to clear text; a server whose TLS is broken still
+// gets its mail, over a second connection that does not try STARTTLS.
+TEST_F(SmtpTransportTest, FailedTlsHandshakeIsRetriedInClearText) {
+  const uint16_t port = free_tcp_port("127.0.0.1");
+  AiosmtpdPeer peer("127.0.0.1", port, R"({"tls_broken": true})");
+  dns_.add_a("relay.example.test", "127.0.0.1");
+  transport({route(port)});
+
+  const AttemptResult result = attempt();
+
+  EXPECT_EQ(result.outcome, Outcome::delivered) << result.reply;
+  EXPECT_THAT(result.fields, Contains(Pair("tls", "no")));
+  const std::vector<std::string> events = lines(peer.events());
+  const auto ehlos = std::count_if(events.begin(), events.end(), [](const std::string& l) {
+    return l.find(R"("event": "ehlo")") != std::string::npos;
+  });
+  EXPECT_EQ(ehlos, 2) << peer.events();  // the connection that failed TLS, then the clear one
+  const auto mail = std::find_if(events.begin(), events.end(), [](const std::string& l) {
+    return l.find(R"("event": "mail")") != std::string::npos;
+  });
+  ASSERT_NE(mail, events.end()) << peer.events();
+  EXPECT_THAT(*mail, HasSubstr(R"("tls": false)"));
+}
+
 TEST_F(SmtpTransportTest, MessageLargerThanThePeersSizeIsPermanentAndNotSent) {
   const uint16_t port = free_tcp_port("127.0.0.1");
   AiosmtpdPeer peer("127.0.0.1", port, R"({"size_limit": 100})");

@@ -95,29 +95,27 @@ std::string authentication_results_field(std::string_view authserv_id,
                       std::string(authserv_id) + "; " + authentication_results_payload(results));
 }
 
-std::string remove_own_authentication_results(std::string_view content,
-                                              std::string_view authserv_id) {
+void remove_own_authentication_results(std::string& content, std::string_view authserv_id) {
   const std::string own = ascii_lower(authserv_id);
-  std::string out;
   size_t pos = 0;
   // Header fields end where a line does not start with whitespace (RFC 5322 2.2.3); the
   // header section ends at the first empty line.
   while (pos < content.size()) {
     if (content.compare(pos, 2, "\r\n") == 0) break;
     size_t end = content.find("\r\n", pos);
-    while (end != std::string_view::npos && end + 2 < content.size() &&
+    while (end != std::string::npos && end + 2 < content.size() &&
            (content[end + 2] == ' ' || content[end + 2] == '\t')) {
       end = content.find("\r\n", end + 2);
     }
-    end = end == std::string_view::npos ? content.size() : end + 2;
-    const std::string_view field = content.substr(pos, end - pos);
-    const bool drop = is_field_named(field, kFieldName) &&
-                      authserv_id_of(field.substr(kFieldName.size() + 1)) == own;
-    if (!drop) out += field;
-    pos = end;
+    end = end == std::string::npos ? content.size() : end + 2;
+    const std::string_view field = std::string_view(content).substr(pos, end - pos);
+    if (is_field_named(field, kFieldName) &&
+        authserv_id_of(field.substr(kFieldName.size() + 1)) == own) {
+      content.erase(pos, end - pos);
+    } else {
+      pos = end;
+    }
   }
-  out += content.substr(pos);
-  return out;
 }
 
 }  // namespace herald

@@ -31,10 +31,10 @@ std::string authentication_results_field(std::string_view authserv_id,
 // follows the authserv-id in the field, and what an ARC-Authentication-Results records.
 std::string authentication_results_payload(const std::vector<AuthResult>& results);
 
-// `content` (header section, blank line, body; CRLF line ends) without the
+// Removes from `content` (header section, blank line, body; CRLF line ends) the
 // Authentication-Results fields whose authserv-id is `authserv_id` (compared without case,
-// after comments). Other servers' fields stay. The body is never touched.
-std::string remove_own_authentication_results(std::string_view content,
-                                              std::string_view authserv_id);
+// after comments), in place: every received message passes here, and most have none, so
+// nothing is copied then. Other servers' fields stay. The body is never touched.
+void remove_own_authentication_results(std::string& content, std::string_view authserv_id);
 
 }  // namespace herald

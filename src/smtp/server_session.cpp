@@ -568,7 +568,8 @@ SessionStep ServerSession::accept_content() {
   // RFC 5321 4.4: the trace header goes at the top of the content, before all others.
   // RFC 8601 5: an Authentication-Results field naming this server that came with the
   // message is a forgery (or a loop); it goes before anyone can believe it.
-  m.content = remove_own_authentication_results(transaction_.reader->content(), settings_.hostname);
+  m.content = std::move(transaction_.reader->content());
+  remove_own_authentication_results(m.content, settings_.hostname);
   m.content.insert(0, received_header(received));
   m.record.size = m.content.size();
 

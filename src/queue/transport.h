@@ -3,6 +3,8 @@
 // attempts.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,6 +45,32 @@ class Transport {
     for (const Delivery& d : deliveries) results.push_back(attempt(message, d, content));
     return results;
   }
+};
+
+// What an attempt owns while it runs (AsyncTransport): the message, its deliveries to one
+// destination, and the content, shared read-only with the queue and any other attempt.
+struct AttemptRequest {
+  MessageRecord message;
+  std::vector<Delivery> deliveries;  // one message, one destination, one envelope sender
+  std::shared_ptr<const std::string> content;
+};
+
+// One result per delivery of the request, in its order.
+using AttemptDone = std::function<void(std::vector<AttemptResult>)>;
+
+// A transport the queue starts attempts on without giving up a thread for each (DESIGN.md
+// section 5: outbound attempts are coroutines with deadlines, not blocked threads).
+//
+// Thread-safety: start() may be called from any thread, concurrently. It returns at once
+// and never blocks on I/O or DNS. `done` is called exactly once per start(), with
+// request.deliveries.size() results, from a thread of the transport's own (possibly before
+// start() returns); it must not block. An attempt always ends: every transport bounds each
+// attempt by deadlines of its own, so `done` is never withheld forever. The idempotency rule
+// of Transport holds here too.
+class AsyncTransport {
+ public:
+  virtual ~AsyncTransport() = default;
+  virtual void start(AttemptRequest request, AttemptDone done) = 0;
 };
 
 }  // namespace herald

@@ -1,0 +1,97 @@
+// DATA and BDAT: receiving the content, and refusing what it must not be.
+
+#include <fmt/format.h>
+
+#include "smtp/server_session.h"
+#include "smtp/server_session_steps.h"
+
+namespace herald {
+namespace {
+
+using session_steps::answer;
+
+}  // namespace
+
+SessionStep ServerSession::handle_data(const Command&) {
+  if (!transaction_.rcpt_seen) return protocol_error(make_reply(503, "5.5.1", "Send RCPT first"));
+  // RFC 2920 3.1: with every RCPT refused, DATA fails and the client sends no content.
+  if (transaction_.recipients.empty()) {
+    return answer(make_reply(554, "5.5.1", "No valid recipients"));
+  }
+  transaction_.reader.emplace(settings_.limits.max_message_size, settings_.limits.max_data_line);
+  // RFC 2034 3: no enhanced code on 3xx replies.
+  return answer(make_reply(354, "", "End data with <CR><LF>.<CR><LF>"),
+                SessionStep::Next::read_data);
+}
+
+SessionStep ServerSession::handle_bdat(const Command& command) {
+  chunk_is_last_ = command.last_chunk;
+  // RFC 3030 2: the chunk follows the command unasked, so even a refused BDAT has its
+  // octets read (and dropped) before the answer; otherwise they would be taken as commands.
+  if (!transaction_.rcpt_seen) {
+    chunk_refusal_ = make_reply(503, "5.5.1", "Send RCPT first");
+  } else if (transaction_.recipients.empty()) {
+    chunk_refusal_ = make_reply(554, "5.5.1", "No valid recipients");
+  } else if (state_ == State::in_mail) {
+    transaction_.reader.emplace(settings_.limits.max_message_size, settings_.limits.max_data_line);
+    state_ = State::in_chunks;
+  }
+  return SessionStep{std::nullopt, SessionStep::Next::read_chunk, command.chunk_size};
+}
+
+size_t ServerSession::on_data(std::string_view input) {
+  return transaction_.reader->feed_data(input);
+}
+
+bool ServerSession::data_complete() const {
+  return transaction_.reader && transaction_.reader->data_ended();
+}
+
+SessionStep ServerSession::on_data_end() {
+  if (transaction_.reader->problem() != ContentProblem::none) {
+    return refuse_content(transaction_.reader->problem());
+  }
+  return accept_content();
+}
+
+void ServerSession::on_chunk_data(std::string_view piece) {
+  if (!chunk_refusal_) transaction_.reader->feed_chunk(piece);
+}
+
+SessionStep ServerSession::on_chunk_end() {
+  if (chunk_refusal_) {
+    Reply refusal = std::move(*chunk_refusal_);
+    chunk_refusal_.reset();
+    // 503 is the client's mistake; 554 "no valid recipients" follows from RCPT refusals
+    // that were counted already.
+    return refusal.code == 503 ? protocol_error(std::move(refusal)) : answer(std::move(refusal));
+  }
+  DataReader& reader = *transaction_.reader;
+  if (chunk_is_last_) reader.end_chunks();
+  // RFC 3030 2: a failed chunk ends the transaction; the client must start over.
+  if (reader.problem() != ContentProblem::none) return refuse_content(reader.problem());
+  if (!chunk_is_last_) {
+    return answer(
+        make_reply(250, "2.0.0", fmt::format("{} octets received", reader.content().size())));
+  }
+  return accept_content();
+}
+
+SessionStep ServerSession::refuse_content(ContentProblem problem) {
+  start_over(State::greeted);
+  switch (problem) {
+    case ContentProblem::too_big:
+      return answer(make_reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
+    case ContentProblem::line_too_long:
+      return answer(make_reply(554, "5.6.0",
+                               fmt::format("Message has a line longer than {} octets; not accepted",
+                                           settings_.limits.max_data_line)));
+    case ContentProblem::bad_line_ending:
+    case ContentProblem::none:
+      break;
+  }
+  return answer(make_reply(
+      554, "5.6.0", "Message contains bare CR, bare LF or NUL (RFC 5321 2.3.8); not accepted"));
+}
+
+}  // namespace herald

@@ -1,0 +1,220 @@
+// From the received content to the commit: the records of the message, the sender checks'
+// verdict, the ARC seal, and the answer to the end of data.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "mime/header.h"
+#include "smtp/identity_policy.h"
+#include "smtp/received_header.h"
+#include "smtp/server_session.h"
+#include "smtp/server_session_steps.h"
+#include "util/message_id.h"
+
+namespace herald {
+namespace {
+
+using session_steps::answer;
+using session_steps::work;
+
+std::string bracketed(const Path& path) {
+  return "<" + path.address() + ">";
+}
+
+}  // namespace
+
+// Builds the records of the message; the connection commits them and then reports back.
+SessionStep ServerSession::accept_content() {
+  const TimePoint now = clock_.now();
+  AcceptedMessage m;
+  m.record.id = new_message_id(now);
+  m.record.received_at = now;
+
+  Envelope& e = m.record.envelope;
+  e.mail_from = transaction_.reverse_path.address();
+  for (const Recipient& recipient : transaction_.recipients) {
+    e.rcpt_to.push_back(recipient.address);
+  }
+  e.helo = helo_;
+  e.peer_ip = peer_.ip;
+  e.peer_port = peer_.port;
+  e.listener = settings_.listener;
+  e.authenticated_as = authenticated_as_;
+  e.protocol = with_protocol();
+  if (tls_) {
+    e.tls_version = tls_->version;
+    e.tls_cipher = tls_->cipher;
+  }
+  e.body_type = transaction_.parameters.body == BodyType::eight_bit_mime ? "8BITMIME" : "7BIT";
+  e.smtputf8 = transaction_.parameters.smtputf8;
+
+  const ReceivedFields received{
+      .helo = helo_,
+      .peer_ip = peer_.ip,
+      .hostname = settings_.hostname,
+      .protocol = e.protocol,
+      .id = m.record.id,
+      .tls_version = e.tls_version,
+      .tls_cipher = e.tls_cipher,
+      .single_recipient = e.rcpt_to.size() == 1 ? e.rcpt_to.front() : std::string(),
+      .at = now,
+  };
+  // RFC 5321 4.4: the trace header goes at the top of the content, before all others.
+  // RFC 8601 5: an Authentication-Results field naming this server that came with the
+  // message is a forgery (or a loop); it goes before anyone can believe it.
+  m.content = std::move(transaction_.reader->content());
+  remove_own_authentication_results(m.content, settings_.hostname);
+  m.content.insert(0, received_header(received));
+  m.record.size = m.content.size();
+
+  m.events.push_back(LedgerEvent{now,
+                                 "received",
+                                 "",
+                                 {{"peer", peer_.ip},
+                                  {"helo", helo_},
+                                  {"tls", tls_ ? tls_->version + " " + tls_->cipher : "no"},
+                                  {"size", std::to_string(m.record.size)},
+                                  {"from", bracketed(transaction_.reverse_path)},
+                                  {"listener", settings_.listener}}});
+  if (!authenticated_as_.empty()) m.events.front().fields.emplace_back("auth", authenticated_as_);
+  if (trusted_network_) m.events.front().fields.emplace_back("trusted_network", "yes");
+  m.record.qos = message_qos(now, m.events.front());
+  for (const Target& target : transaction_.targets) {
+    const Recipient& recipient = transaction_.recipients[target.recipient];
+    Delivery d;
+    d.message_id = m.record.id;
+    d.index = static_cast<uint32_t>(m.deliveries.size());
+    d.recipient = recipient.address;
+    d.mailbox = target.address;
+    d.transport = target.remote ? "smtp" : "local";
+    d.next_attempt = now;
+    // RFC 3461 4.1, 4.2: every mailbox a RCPT expands to answers to that RCPT's request.
+    d.notify = recipient.parameters.notify;
+    d.original_recipient = recipient.parameters.original_recipient;
+    LedgerEvent queued{now,
+                       "queued",
+                       recipient.address,
+                       {{target.remote ? "relay_to" : "mailbox", target.address}}};
+    if (!target.forwarded_by.empty()) forward_with_srs(target, now, d, queued);
+    m.events.push_back(std::move(queued));
+    m.deliveries.push_back(std::move(d));
+  }
+  accepted_ = std::move(m);
+  if (!authenticated_as_.empty()) {
+    // RFC 8601 2.7.4: what the submission server itself verified.
+    add_authentication_results({{"auth", "pass", "", {{"smtp.auth", authenticated_as_}}}});
+  }
+  if (verifies_sender()) return work(SessionStep::Next::check_message);
+  return work(SessionStep::Next::commit);
+}
+
+// A copy an alias forwards leaves with an SRS return path, so that the next hop's SPF check
+// passes for this server and a bounce comes back here to be returned. The `queued` event says
+// so (forwarded_by, return_path); a sender that cannot be rewritten is kept, and why is
+// recorded there too.
+void ServerSession::forward_with_srs(const Target& target, TimePoint now, Delivery& delivery,
+                                     LedgerEvent& queued) const {
+  const std::string sender = transaction_.reverse_path.address();
+  const SrsForward srs = settings_.srs ? settings_.srs->forward(sender, now)
+                                       : SrsForward{sender, false, "no SRS in this session"};
+  if (srs.rewritten) delivery.envelope_sender = srs.return_path;
+  queued.fields.emplace_back("forwarded_by", target.forwarded_by);
+  queued.fields.emplace_back("return_path", srs.return_path);
+  if (!srs.kept_because.empty()) queued.fields.emplace_back("srs_skipped", srs.kept_because);
+}
+
+SessionStep ServerSession::on_message_checked(const MessageAuthentication& auth) {
+  const IdentityDecision decision = decide_identity(auth, settings_.policy);
+  if (decision.action == IdentityDecision::Action::reject) {
+    accepted_ = AcceptedMessage{};
+    start_over(State::greeted);
+    return answer(identity_refusal(decision));
+  }
+  const TimePoint now = accepted_.record.received_at;
+  std::vector<LedgerEvent>& events = accepted_.events;
+  // After `received`, before the `queued` events: what was checked comes first.
+  auto next =
+      events.insert(events.begin() + 1, LedgerEvent{now, "auth", "", auth_event_fields(auth)});
+  if (decision.action == IdentityDecision::Action::quarantine) {
+    // A header the recipient's filters (Sieve, the mail client) act on; nothing is dropped.
+    accepted_.content.insert(0, header_field("X-Herald-Quarantine", decision.reason));
+    events.insert(next + 1, LedgerEvent{now, "quarantined", "", {{"reason", decision.reason}}});
+  }
+  const std::vector<AuthResult> results = authentication_results(auth);
+  add_authentication_results(results);
+  accepted_.record.envelope.sender_verified = verifies_envelope_sender(auth);
+  // RFC 8617 5.1: a forwarder vouches for what it found before the next hop's checks, which
+  // the forwarding itself breaks (SPF at least), can no longer see it.
+  const bool forwarded = std::any_of(transaction_.targets.begin(), transaction_.targets.end(),
+                                     [](const Target& t) { return !t.forwarded_by.empty(); });
+  if (settings_.arc_sealing && forwarded) {
+    seal_request_ = ArcSealRequest{authentication_results_payload(results), auth.arc.result};
+    return work(SessionStep::Next::seal_message);
+  }
+  return work(SessionStep::Next::commit);
+}
+
+SessionStep ServerSession::on_message_sealed(std::string fields) {
+  accepted_.content.insert(0, fields);
+  accepted_.record.size = accepted_.content.size();
+  accepted_.events.at(1).fields.emplace_back("arc_sealed", "yes");  // the `auth` event
+  seal_request_ = ArcSealRequest{};
+  return work(SessionStep::Next::commit);
+}
+
+SessionStep ServerSession::on_seal_refused(std::string reason) {
+  accepted_.events.at(1).fields.emplace_back("arc_seal_skipped", std::move(reason));
+  seal_request_ = ArcSealRequest{};
+  return work(SessionStep::Next::commit);
+}
+
+// The QoS the MAIL parameters asked for. RFC 6710 4.1 lets a server lower a priority it does
+// not trust: herald honours MT-PRIORITY from authenticated users and trusted networks only,
+// and otherwise keeps 0 and says so on the `received` event.
+Qos ServerSession::message_qos(TimePoint arrival, LedgerEvent& received) const {
+  const MailParameters& p = transaction_.parameters;
+  Qos qos;
+  qos.ret = p.ret;
+  qos.envid = p.envid;
+  if (p.by) {
+    // RFC 2852 4: the deadline counts from the time the message arrived here.
+    qos.deliver_by = arrival + std::chrono::seconds(p.by->seconds);
+    qos.deliver_by_mode = p.by->mode;
+    qos.deliver_by_trace = p.by->trace;
+  }
+  if (p.priority && *p.priority != 0) {
+    if (!may_relay()) {
+      received.fields.emplace_back(
+          "priority_reset",
+          fmt::format("from {}: sender neither authenticated nor trusted", *p.priority));
+    } else {
+      qos.priority = *p.priority;
+      received.fields.emplace_back("priority", std::to_string(qos.priority));
+    }
+  }
+  return qos;
+}
+
+// RFC 8601 5: results claiming to be this server's were removed when the content arrived;
+// these go above everything, Received included, as the newest trace.
+void ServerSession::add_authentication_results(const std::vector<AuthResult>& results) {
+  accepted_.content.insert(0, authentication_results_field(settings_.hostname, results));
+  accepted_.record.size = accepted_.content.size();
+}
+
+SessionStep ServerSession::on_commit_succeeded() {
+  const std::string id = accepted_.record.id;
+  ++messages_accepted_;
+  accepted_ = AcceptedMessage{};
+  start_over(State::greeted);
+  return answer(make_reply(250, "2.0.0", "queued as " + id));
+}
+
+SessionStep ServerSession::on_commit_failed() {
+  accepted_ = AcceptedMessage{};
+  start_over(State::greeted);
+  return answer(make_reply(451, "4.3.0", "Temporary failure storing the message, try again later"));
+}
+
+}  // namespace herald

@@ -495,6 +495,13 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_count("max_auth_failures", l.max_auth_failures);
     r.get_duration("auth_failure_window", l.auth_failure_window);
     r.get_duration("min_deliver_by", l.min_deliver_by);
+    r.get_count("max_header_size", l.max_header_size);
+    r.get_count("max_hops", l.max_hops);
+    r.get_count("max_non_mail_commands", l.max_non_mail_commands);
+    r.get_duration("max_session_time", l.max_session_time);
+    r.get_duration("end_of_data_timeout", l.end_of_data_timeout);
+    r.get_count("max_bytes_in_flight", l.max_bytes_in_flight);
+    r.get_count("max_srs_failures", l.max_srs_failures);
   }
   each_entry(root, "domain", origin, [&](const toml::table& t) {
     TableReader r(t, "[domain]", origin);

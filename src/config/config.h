@@ -49,13 +49,23 @@ struct LimitsConfig {
   uint32_t max_data_line = 10000;             // octets incl. CRLF (RFC 5321 4.5.3.1.6: >= 1000)
   uint32_t max_errors = 10;                   // protocol errors before the session is closed
   std::chrono::seconds command_timeout{300};  // RFC 5321 4.5.3.2.7: at least 5 minutes
-  std::chrono::seconds data_timeout{600};     // whole DATA/BDAT transfer (4.5.3.2.6 spirit)
+  std::chrono::seconds data_timeout{180};     // per DATA/BDAT block read (RFC 5321 4.5.3.2.5)
   uint32_t max_connections = 1000;            // concurrent, all listeners
   uint32_t max_connections_per_ip = 50;       // concurrent, per client address
   uint32_t max_auth_failures = 5;             // failed AUTHs per client address and window
   std::chrono::seconds auth_failure_window{std::chrono::minutes(15)};  // then 454 4.7.0
   // RFC 2852 2: the shortest BY= time with mode R accepted, announced as DELIVERBY.
   std::chrono::seconds min_deliver_by{60};
+  uint64_t max_header_size = 1048576;    // octets of a message's header section; 552 5.3.4 past it
+  uint32_t max_hops = 100;               // Received/Delivered-To fields (RFC 5321 6.3); 554 5.4.6
+  uint32_t max_non_mail_commands = 100;  // NOOP, RSET, VRFY, HELP… per session; 421 4.7.0
+  std::chrono::seconds max_session_time{std::chrono::minutes(30)};  // then 421 4.4.2
+  // herald's own time from the final dot to its answer (checks and seal; the commit is never
+  // cut short): below the client's 10 minutes of RFC 5321 4.5.3.2.6. Then 421 4.4.2.
+  std::chrono::seconds end_of_data_timeout{std::chrono::minutes(5)};
+  // DATA/BDAT content held in memory by all sessions together; 452 4.3.1 past it.
+  uint64_t max_bytes_in_flight = 268435456;
+  uint32_t max_srs_failures = 10;  // bad SRS hashes per client within auth_failure_window
 };
 
 struct DomainConfig {

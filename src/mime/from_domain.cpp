@@ -17,8 +17,8 @@ std::string_view trimmed(std::string_view text) {
   return text;
 }
 
-// The unfolded values (RFC 5322 2.2.3) of every From field in the header section.
-std::vector<std::string> from_values(std::string_view message) {
+// The unfolded values (RFC 5322 2.2.3) of every `name` field in the header section.
+std::vector<std::string> field_values(std::string_view message, std::string_view name) {
   std::vector<std::string> values;
   bool in_from = false;  // whether continuation lines belong to a From field
   while (!message.empty()) {
@@ -34,7 +34,7 @@ std::vector<std::string> from_values(std::string_view message) {
     const size_t colon = line.find(':');
     // RFC 5322 4.5 (obsolete syntax): white space may precede the colon.
     in_from = colon != std::string_view::npos &&
-              equals_ignoring_ascii_case(trimmed(line.substr(0, colon)), "from");
+              equals_ignoring_ascii_case(trimmed(line.substr(0, colon)), name);
     if (in_from) values.emplace_back(line.substr(colon + 1));
   }
   return values;
@@ -133,7 +133,7 @@ std::variant<std::string, FromDomainError> domain_of(const std::string& address)
 }  // namespace
 
 std::variant<std::string, FromDomainError> rfc5322_from_domain(std::string_view message) {
-  const std::vector<std::string> values = from_values(message);
+  const std::vector<std::string> values = field_values(message, "from");
   if (values.empty()) return FromDomainError{"no From field"};
   if (values.size() > 1) return FromDomainError{"more than one From field"};
   const std::vector<std::string> addresses = AddressScanner().scan(values.front());
@@ -148,6 +148,15 @@ std::variant<std::string, FromDomainError> rfc5322_from_domain(std::string_view 
     found = std::move(name);
   }
   return found;
+}
+
+std::vector<std::vector<std::string>> rfc5322_field_addresses(std::string_view message,
+                                                              std::string_view name) {
+  std::vector<std::vector<std::string>> fields;
+  for (const std::string& value : field_values(message, name)) {
+    fields.push_back(AddressScanner().scan(value));
+  }
+  return fields;
 }
 
 }  // namespace herald

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace herald {
 
@@ -19,5 +20,12 @@ struct FromDomainError {
 // an address without a domain name (a domain literal counts as none), or mailboxes in
 // different domains. Pure.
 std::variant<std::string, FromDomainError> rfc5322_from_domain(std::string_view message);
+
+// The addresses of every `name` field ("From", "Sender"; any case) in the header section of
+// `message`, one list per field, read as rfc5322_from_domain reads From: the addr-spec of
+// each mailbox, comments dropped, a quoted local part replaced by "q" (so such an address
+// matches no real one). Pure.
+std::vector<std::vector<std::string>> rfc5322_field_addresses(std::string_view message,
+                                                              std::string_view name);
 
 }  // namespace herald

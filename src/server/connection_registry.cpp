@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "smtp/client_key.h"
+
 namespace herald {
 
 ConnectionRegistry::ConnectionRegistry(uint32_t max_connections, uint32_t max_connections_per_ip)
@@ -10,11 +12,12 @@ ConnectionRegistry::ConnectionRegistry(uint32_t max_connections, uint32_t max_co
 std::optional<uint64_t> ConnectionRegistry::admit(const std::string& ip) {
   std::lock_guard lock(mutex_);
   if (shutting_down_ || connections_.size() >= max_connections_) return std::nullopt;
-  uint32_t& from_ip = per_ip_[ip];
-  if (from_ip >= max_connections_per_ip_) return std::nullopt;
-  ++from_ip;
+  std::string client = client_key(ip);
+  uint32_t& from_client = per_client_[client];
+  if (from_client >= max_connections_per_ip_) return std::nullopt;
+  ++from_client;
   const uint64_t id = next_id_++;
-  connections_.emplace(id, Entry{ip, nullptr});
+  connections_.emplace(id, Entry{std::move(client), nullptr});
   return id;
 }
 
@@ -34,8 +37,8 @@ void ConnectionRegistry::release(uint64_t id) {
   std::lock_guard lock(mutex_);
   const auto it = connections_.find(id);
   if (it == connections_.end()) return;
-  const auto ip = per_ip_.find(it->second.ip);
-  if (--ip->second == 0) per_ip_.erase(ip);
+  const auto client = per_client_.find(it->second.client);
+  if (--client->second == 0) per_client_.erase(client);
   connections_.erase(it);
   if (connections_.empty()) emptied_.notify_all();
 }

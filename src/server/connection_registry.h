@@ -1,5 +1,6 @@
 // The daemon's list of open connections: it enforces limits.max_connections and
-// limits.max_connections_per_ip, names each connection, and reaches all of them when the
+// limits.max_connections_per_ip (per client: an IPv4 address or an IPv6 /64, smtp/client_key.h),
+// names each connection, and reaches all of them when the
 // daemon shuts down. Thread-safe; no I/O.
 #pragma once
 
@@ -18,7 +19,7 @@ class ConnectionRegistry {
  public:
   ConnectionRegistry(uint32_t max_connections, uint32_t max_connections_per_ip);
 
-  // Takes a slot for a connection from `ip` and returns its id (unique, from 1), or
+  // Takes a slot for a connection from `ip` (numeric) and returns its id (unique, from 1), or
   // nullopt when a limit is reached or shutdown_all() was called.
   std::optional<uint64_t> admit(const std::string& ip);
 
@@ -39,7 +40,7 @@ class ConnectionRegistry {
 
  private:
   struct Entry {
-    std::string ip;
+    std::string client;  // client_key() of its address
     std::function<void()> stop;
   };
 
@@ -48,7 +49,7 @@ class ConnectionRegistry {
   mutable std::mutex mutex_;
   std::condition_variable emptied_;
   std::map<uint64_t, Entry> connections_;
-  std::map<std::string, uint32_t> per_ip_;
+  std::map<std::string, uint32_t> per_client_;  // by client_key()
   uint64_t next_id_ = 1;
   bool shutting_down_ = false;
 };

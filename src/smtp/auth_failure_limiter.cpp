@@ -1,5 +1,7 @@
 #include "smtp/auth_failure_limiter.h"
 
+#include "smtp/client_key.h"
+
 namespace herald {
 
 AuthFailureLimiter::AuthFailureLimiter(const Clock& clock, uint32_t max_failures, Duration window)
@@ -7,7 +9,7 @@ AuthFailureLimiter::AuthFailureLimiter(const Clock& clock, uint32_t max_failures
 
 bool AuthFailureLimiter::blocked(std::string_view peer_ip) const {
   const std::lock_guard lock(mutex_);
-  const auto it = failures_.find(peer_ip);
+  const auto it = failures_.find(client_key(peer_ip));
   if (it == failures_.end()) return false;
   forget_old_failures(it->second, clock_.now());
   if (it->second.empty()) {
@@ -25,9 +27,9 @@ void AuthFailureLimiter::record_failure(std::string_view peer_ip) {
     forget_old_failures(it->second, now);
     it = it->second.empty() ? failures_.erase(it) : std::next(it);
   }
-  auto it = failures_.find(peer_ip);
-  if (it == failures_.end())
-    it = failures_.emplace(std::string(peer_ip), std::deque<TimePoint>{}).first;
+  const std::string client = client_key(peer_ip);
+  auto it = failures_.find(client);
+  if (it == failures_.end()) it = failures_.emplace(client, std::deque<TimePoint>{}).first;
   it->second.push_back(now);
 }
 

@@ -1,6 +1,8 @@
-// Counts failed AUTH attempts per client address, so that password guessing costs the
-// guesser time: past limits.max_auth_failures failures within limits.auth_failure_window,
-// the address is refused AUTH until its oldest counted failure leaves the window.
+// Counts failures per client (an IPv4 address or an IPv6 /64, smtp/client_key.h), so that
+// guessing costs the guesser time: past `max_failures` within `window`, the client is refused
+// until its oldest counted failure leaves the window. One limiter counts failed AUTHs
+// (limits.max_auth_failures); another counts SRS addresses with a bad hash
+// (limits.max_srs_failures), which is how a forger would search for a valid one.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +23,7 @@ class AuthFailureLimiter {
  public:
   AuthFailureLimiter(const Clock& clock, uint32_t max_failures, Duration window);
 
-  // True when `peer_ip` has used up its failures and must wait.
+  // True when the client of `peer_ip` (numeric) has used up its failures and must wait.
   bool blocked(std::string_view peer_ip) const;
   void record_failure(std::string_view peer_ip);
 

@@ -1,9 +1,11 @@
 #include "smtp/data_reader.h"
 
+#include <algorithm>
+
 namespace herald {
 
-DataReader::DataReader(uint64_t max_size, uint32_t max_line)
-    : max_size_(max_size), max_line_(max_line) {}
+DataReader::DataReader(uint64_t max_size, uint32_t max_line, ContentChecks checks)
+    : max_size_(max_size), max_line_(max_line), checks_(checks), charge_(checks.budget) {}
 
 size_t DataReader::feed_data(std::string_view input) {
   size_t i = 0;
@@ -77,7 +79,7 @@ void DataReader::add(char c) {
 
   ++size_;
   if (size_ > max_size_) report(ContentProblem::too_big);
-  if (problem_ == ContentProblem::none) content_ += c;
+  if (problem_ == ContentProblem::none) keep(std::string_view(&c, 1));
 }
 
 // The text of a line between its line endings is most of any message; it is taken in one
@@ -97,7 +99,7 @@ size_t DataReader::add_plain_run(std::string_view input) {
     } else if (n > size_room) {
       report(ContentProblem::too_big);
     } else {
-      content_.append(input.data(), n);
+      keep(input.substr(0, n));
     }
   }
   line_length_ += n;
@@ -106,11 +108,39 @@ size_t DataReader::add_plain_run(std::string_view input) {
   return n;
 }
 
+// Every octet kept passes here: the header section is measured on the way, and the buffer
+// grows (charged to the budget first) so that kTraceRoom stays free at its end.
+void DataReader::keep(std::string_view octets) {
+  if (!header_.header_ended()) {
+    header_.feed(octets);
+    if (header_.header_size() > checks_.max_header_size) {
+      report(ContentProblem::header_too_big);
+      return;
+    }
+    if (header_.trace_fields() > checks_.max_hops) {
+      report(ContentProblem::too_many_hops);
+      return;
+    }
+  }
+  const size_t needed = content_.size() + octets.size() + kTraceRoom;
+  if (needed > content_.capacity()) {
+    // Doubling, as std::string itself grows (libstdc++ rounds a smaller reserve up to it).
+    const size_t grown = std::max(needed, 2 * content_.capacity());
+    if (!charge_.grow_to(grown)) {
+      report(ContentProblem::over_budget);
+      return;
+    }
+    content_.reserve(grown);
+  }
+  content_.append(octets);
+}
+
 void DataReader::report(ContentProblem problem) {
   if (problem_ != ContentProblem::none) return;
   problem_ = problem;
   content_.clear();
   content_.shrink_to_fit();
+  charge_.reset();
 }
 
 }  // namespace herald

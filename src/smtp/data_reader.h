@@ -4,8 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
+
+#include "smtp/header_section_meter.h"
+#include "smtp/in_flight_budget.h"
 
 namespace herald {
 
@@ -16,12 +20,23 @@ enum class ContentProblem {
   too_big,          // more than max_size octets: 552 (RFC 1870 6.3)
   bad_line_ending,  // a bare CR, a bare LF or a NUL (RFC 5321 2.3.8): 554
   line_too_long,    // a line longer than max_line octets with its CRLF (RFC 5321 4.5.3.1.6)
+  header_too_big,   // a header section over max_header_size octets: 552 5.3.4
+  too_many_hops,    // more Received/Delivered-To fields than max_hops (RFC 5321 6.3): 554 5.4.6
+  over_budget,      // the in-flight budget could not hold it: 452 4.3.1
+};
+
+// What else content is checked against, beside its size and line length; the defaults check
+// nothing.
+struct ContentChecks {
+  uint64_t max_header_size = std::numeric_limits<uint64_t>::max();
+  uint32_t max_hops = std::numeric_limits<uint32_t>::max();
+  InFlightBudget* budget = nullptr;  // must outlive the reader; null: memory is not counted
 };
 
 class DataReader {
  public:
   // `max_size` bounds the stored content; `max_line` is the longest line, CRLF included.
-  DataReader(uint64_t max_size, uint32_t max_line);
+  DataReader(uint64_t max_size, uint32_t max_line, ContentChecks checks = {});
 
   // DATA: consumes `input` up to and including the <CRLF>.<CRLF> that ends the content and
   // returns how many octets that was (all of them while the end has not come). Bytes after
@@ -38,8 +53,17 @@ class DataReader {
   ContentProblem problem() const { return problem_; }
 
   // The decoded content (dot-stuffing removed), complete once the end is seen. Emptied as
-  // soon as a problem is found: refused content is never kept.
+  // soon as a problem is found: refused content is never kept. Its buffer always has
+  // kTraceRoom octets to spare, so the trace fields herald puts on top at the end of data
+  // (Received, Authentication-Results, an ARC set) move it in place instead of copying it
+  // into a larger buffer.
   std::string& content() { return content_; }
+  const std::string& content() const { return content_; }
+  // The budget the content's buffer is charged to; it goes where the content goes.
+  InFlightCharge& charge() { return charge_; }
+  const HeaderSectionMeter& header() const { return header_; }
+
+  static constexpr size_t kTraceRoom = 16 * 1024;
 
  private:
   // Where the DATA decoder stands relative to the start of a line.
@@ -47,11 +71,15 @@ class DataReader {
 
   void add(char c);
   size_t add_plain_run(std::string_view input);
+  void keep(std::string_view octets);
   void report(ContentProblem problem);
 
   uint64_t max_size_;
   uint32_t max_line_;
+  ContentChecks checks_;
   std::string content_;
+  InFlightCharge charge_;
+  HeaderSectionMeter header_;
   uint64_t size_ = 0;
   uint64_t line_length_ = 0;
   bool after_cr_ = false;

@@ -69,12 +69,6 @@ class SmtpStream {
   bool tls_ = false;
 };
 
-// Why the session closed the connection, for its last log line: QUIT (221), or the error
-// limit (421).
-std::string_view reason_for_close(const Reply& last_reply) {
-  return last_reply.code == 221 ? "quit" : "too-many-errors";
-}
-
 // A login name comes from the client: its control characters and quotes are escaped so
 // that it cannot forge or break log lines.
 std::string printable_login(std::string_view login) {
@@ -257,7 +251,7 @@ asio::awaitable<bool> SmtpConnection::Impl::follow(SessionStep step) {
       case SessionStep::Next::read_command:
         co_return true;
       case SessionStep::Next::close:
-        end_reason_ = step.reply ? reason_for_close(*step.reply) : "closed";
+        end_reason_ = step.reply ? session_.close_reason() : "closed";
         co_await flush();
         co_return false;
       case SessionStep::Next::read_data:

@@ -41,15 +41,15 @@ const ServerSession::CommandRule ServerSession::kCommandTable[] = {
     {Verb::data, states(State::in_mail), &ServerSession::handle_data, "DATA"},
     {Verb::bdat, states(State::in_mail, State::in_chunks), &ServerSession::handle_bdat,
      "BDAT octets [LAST]"},
-    {Verb::rset, kAnyState, &ServerSession::handle_rset, "RSET"},
-    {Verb::noop, kAnyState, &ServerSession::handle_noop, "NOOP"},
+    {Verb::rset, kAnyState, &ServerSession::handle_rset, "RSET", true},
+    {Verb::noop, kAnyState, &ServerSession::handle_noop, "NOOP", true},
     {Verb::quit, kAnyState, &ServerSession::handle_quit, "QUIT"},
-    {Verb::vrfy, kAnyState, &ServerSession::handle_vrfy, "VRFY address"},
-    {Verb::help, kAnyState, &ServerSession::handle_help, "HELP"},
+    {Verb::vrfy, kAnyState, &ServerSession::handle_vrfy, "VRFY address", true},
+    {Verb::help, kAnyState, &ServerSession::handle_help, "HELP", true},
     // RFC 3207 4: not in the middle of a transaction.
     {Verb::starttls, states(State::fresh, State::greeted), &ServerSession::handle_starttls,
      "STARTTLS"},
-    {Verb::expn, kAnyState, &ServerSession::handle_not_implemented, "EXPN list"},
+    {Verb::expn, kAnyState, &ServerSession::handle_not_implemented, "EXPN list", true},
     // RFC 4954 4: state rules are checked in handle_auth, after whether AUTH exists here.
     {Verb::auth, kAnyState, &ServerSession::handle_auth, "AUTH mechanism [initial-response]"},
 };
@@ -79,6 +79,14 @@ SessionStep ServerSession::on_command_line(std::string_view line) {
   }
   const auto rule = std::find_if(std::begin(kCommandTable), std::end(kCommandTable),
                                  [&](const CommandRule& r) { return r.verb == command.verb; });
+  // Postfix's smtpd_junk_command_limit: a client that only ever sends commands that lead to no
+  // message holds a connection slot for nothing. RFC 5321 4.5.3.2 bounds each wait, not this.
+  if (rule->non_mail && ++non_mail_commands_ > settings_.limits.max_non_mail_commands) {
+    return answer(make_reply(421, "4.7.0",
+                             settings_.hostname + " too many commands without mail, closing "
+                                                  "connection"),
+                  SessionStep::Next::close);
+  }
   if ((rule->valid_states & states(state_)) == 0) return refuse_out_of_sequence(command);
   if (command.error != CommandError::none) return refuse_syntax(command, *rule);
   return (this->*rule->handle)(command);
@@ -126,6 +134,11 @@ SessionStep ServerSession::handle_not_implemented(const Command&) {
 
 Reply ServerSession::timeout_reply() const {
   return make_reply(421, "4.4.2", settings_.hostname + " timeout, closing connection");
+}
+
+Reply ServerSession::session_time_reply() const {
+  return make_reply(421, "4.4.2",
+                    settings_.hostname + " session time limit reached, closing connection");
 }
 
 Reply ServerSession::shutdown_reply() const {
@@ -185,6 +198,13 @@ SessionStep ServerSession::protocol_error(Reply r) {
         SessionStep::Next::close);
   }
   return answer(std::move(r));
+}
+
+std::string_view ServerSession::close_reason() const {
+  if (errors_ > settings_.limits.max_errors) return "too-many-errors";
+  if (non_mail_commands_ > settings_.limits.max_non_mail_commands)
+    return "too-many-non-mail-commands";
+  return "quit";
 }
 
 void ServerSession::start_over(State state) {

@@ -8,6 +8,7 @@
 // them.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "smtp/auth_failure_limiter.h"
 #include "smtp/command.h"
 #include "smtp/data_reader.h"
+#include "smtp/in_flight_budget.h"
 #include "smtp/reply.h"
 #include "smtp/sasl.h"
 #include "store/records.h"
@@ -49,6 +51,15 @@ struct SessionSettings {
   // bounces come back to. Must outlive the session. Null: forwarded copies keep the
   // original sender and no SRS address is taken.
   const SenderRewriting* srs = nullptr;
+  // Counts RCPTs to SRS addresses with a bad hash per client (limits.max_srs_failures): past
+  // it, that client's SRS RCPTs get 450 4.7.1. Must outlive the session; null: not limited.
+  AuthFailureLimiter* srs_failures = nullptr;
+  // The budget all sessions' content in memory is charged to (limits.max_bytes_in_flight).
+  // Must outlive the session; null: not counted.
+  InFlightBudget* in_flight_budget = nullptr;
+  // Set (by the free-space monitor, on any thread) while the store's disk is short of space:
+  // MAIL FROM then answers 452 4.3.1. Must outlive the session; null: never short.
+  const std::atomic<bool>* storage_low = nullptr;
   // A message from the internet that an alias forwards is ARC-sealed (RFC 8617 5.1) after its
   // checks: an [arc] key exists.
   bool arc_sealing = false;
@@ -68,6 +79,7 @@ struct TlsInfo {
 struct AcceptedMessage {
   MessageRecord record;
   std::string content;               // the Received header, then the content as the client sent it
+  InFlightCharge charge;             // what `content` holds of the in-flight budget
   std::vector<Delivery> deliveries;  // one per distinct final mailbox
   std::vector<LedgerEvent> events;   // `received`, `auth` when checked, one `queued` per delivery
 };
@@ -160,12 +172,17 @@ class ServerSession {
   // RFC 3207 4.2: after the handshake the session starts over, EHLO first.
   void on_tls_started(TlsInfo tls);
 
-  Reply timeout_reply() const;   // 421 4.4.2, then the connection closes
+  Reply timeout_reply() const;  // 421 4.4.2, then the connection closes
+  // 421 4.4.2 after limits.max_session_time, then the connection closes.
+  Reply session_time_reply() const;
   Reply shutdown_reply() const;  // 421 4.3.2, then the connection closes
 
   const std::string& helo() const { return helo_; }
   const std::string& authenticated_as() const { return authenticated_as_; }
   uint32_t messages_accepted() const { return messages_accepted_; }
+  // Why the session asked for the close, for the log: "quit", "too-many-errors" or
+  // "too-many-non-mail-commands".
+  std::string_view close_reason() const;
 
  private:
   enum class State { fresh, greeted, in_mail, in_chunks };
@@ -175,6 +192,9 @@ class ServerSession {
     unsigned valid_states;  // a bit per State
     Handler handle;
     std::string_view usage;  // shown after "501 5.5.4 Syntax: "
+    // NOOP, RSET, VRFY, EXPN, HELP: no step toward a message, so only so many are answered
+    // (limits.max_non_mail_commands, after Postfix's smtpd_junk_command_limit).
+    bool non_mail = false;
   };
   static const CommandRule kCommandTable[];
 
@@ -234,6 +254,9 @@ class ServerSession {
   SessionStep refuse_syntax(const Command& command, const CommandRule& rule);
   SessionStep refuse_out_of_sequence(const Command& command);
   SessionStep refuse_content(ContentProblem problem);
+  void start_reading();
+  bool no_room_in_flight() const;
+  std::optional<Reply> refuse_unowned_header_addresses() const;
   SessionStep protocol_error(Reply reply);
   SessionStep accept_content();
   Qos message_qos(TimePoint arrival, LedgerEvent& received) const;
@@ -263,6 +286,7 @@ class ServerSession {
   AcceptedMessage accepted_;
   ArcSealRequest seal_request_;
   uint32_t errors_ = 0;
+  uint32_t non_mail_commands_ = 0;  // since the session began or last accepted a message
   uint32_t messages_accepted_ = 0;
 };
 

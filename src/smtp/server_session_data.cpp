@@ -10,7 +10,24 @@ namespace {
 
 using session_steps::answer;
 
+// RFC 3463 4.3.1 "mail system full": the in-flight budget has no room; the client tries later.
+Reply insufficient_storage() {
+  return make_reply(452, "4.3.1", "Insufficient system storage");
+}
+
 }  // namespace
+
+// The reader of one message's content, with every limit it is checked against while it arrives.
+void ServerSession::start_reading() {
+  const LimitsConfig& limits = settings_.limits;
+  transaction_.reader.emplace(
+      limits.max_message_size, limits.max_data_line,
+      ContentChecks{limits.max_header_size, limits.max_hops, settings_.in_flight_budget});
+}
+
+bool ServerSession::no_room_in_flight() const {
+  return settings_.in_flight_budget && settings_.in_flight_budget->exhausted();
+}
 
 SessionStep ServerSession::handle_data(const Command&) {
   if (!transaction_.rcpt_seen) return protocol_error(make_reply(503, "5.5.1", "Send RCPT first"));
@@ -18,7 +35,12 @@ SessionStep ServerSession::handle_data(const Command&) {
   if (transaction_.recipients.empty()) {
     return answer(make_reply(554, "5.5.1", "No valid recipients"));
   }
-  transaction_.reader.emplace(settings_.limits.max_message_size, settings_.limits.max_data_line);
+  // The budget is full now: the transaction ends here rather than after the transfer.
+  if (no_room_in_flight()) {
+    start_over(State::greeted);
+    return answer(insufficient_storage());
+  }
+  start_reading();
   // RFC 2034 3: no enhanced code on 3xx replies.
   return answer(make_reply(354, "", "End data with <CR><LF>.<CR><LF>"),
                 SessionStep::Next::read_data);
@@ -32,8 +54,10 @@ SessionStep ServerSession::handle_bdat(const Command& command) {
     chunk_refusal_ = make_reply(503, "5.5.1", "Send RCPT first");
   } else if (transaction_.recipients.empty()) {
     chunk_refusal_ = make_reply(554, "5.5.1", "No valid recipients");
+  } else if (state_ == State::in_mail && no_room_in_flight()) {
+    chunk_refusal_ = insufficient_storage();
   } else if (state_ == State::in_mail) {
-    transaction_.reader.emplace(settings_.limits.max_message_size, settings_.limits.max_data_line);
+    start_reading();
     state_ = State::in_chunks;
   }
   return SessionStep{std::nullopt, SessionStep::Next::read_chunk, command.chunk_size};
@@ -63,7 +87,8 @@ SessionStep ServerSession::on_chunk_end() {
     Reply refusal = std::move(*chunk_refusal_);
     chunk_refusal_.reset();
     // 503 is the client's mistake; 554 "no valid recipients" follows from RCPT refusals
-    // that were counted already.
+    // that were counted already. RFC 3030 2: after a 4xx to BDAT the transaction has failed.
+    if (refusal.code == 452) start_over(State::greeted);
     return refusal.code == 503 ? protocol_error(std::move(refusal)) : answer(std::move(refusal));
   }
   DataReader& reader = *transaction_.reader;
@@ -86,6 +111,20 @@ SessionStep ServerSession::refuse_content(ContentProblem problem) {
       return answer(make_reply(554, "5.6.0",
                                fmt::format("Message has a line longer than {} octets; not accepted",
                                            settings_.limits.max_data_line)));
+    case ContentProblem::header_too_big:
+      // RFC 3463 5.3.4: too big for this system, whatever SIZE announced for the whole.
+      return answer(make_reply(
+          552, "5.3.4",
+          fmt::format("Message header section exceeds fixed maximum of {} octets; not accepted",
+                      settings_.limits.max_header_size)));
+    case ContentProblem::too_many_hops:
+      // RFC 5321 6.3: a message with this many trace fields is in a loop; RFC 3463 5.4.6.
+      return answer(make_reply(
+          554, "5.4.6",
+          fmt::format("Too many hops: more than {} Received/Delivered-To fields (mail loop?)",
+                      settings_.limits.max_hops)));
+    case ContentProblem::over_budget:
+      return answer(insufficient_storage());
     case ContentProblem::bad_line_ending:
     case ContentProblem::none:
       break;

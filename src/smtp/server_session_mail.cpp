@@ -15,6 +15,11 @@ using session_steps::work;
 }  // namespace
 
 SessionStep ServerSession::handle_mail(const Command& command) {
+  // RFC 3463 4.3.1 "mail system full": while the store's disk is short of space, no new
+  // transaction starts; the client keeps the message and tries again later.
+  if (settings_.storage_low && settings_.storage_low->load(std::memory_order_relaxed)) {
+    return answer(make_reply(452, "4.3.1", "Insufficient system storage"));
+  }
   // RFC 6531 3.4: a UTF-8 address needs the SMTPUTF8 parameter.
   if (command.path.non_ascii && !command.mail.smtputf8) {
     return protocol_error(make_reply(553, "5.6.7", "Non-ASCII address requires SMTPUTF8"));

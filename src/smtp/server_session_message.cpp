@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "mime/from_domain.h"
 #include "mime/header.h"
 #include "smtp/identity_policy.h"
 #include "smtp/received_header.h"
@@ -26,6 +27,10 @@ std::string bracketed(const Path& path) {
 
 // Builds the records of the message; the connection commits them and then reports back.
 SessionStep ServerSession::accept_content() {
+  if (std::optional<Reply> refusal = refuse_unowned_header_addresses()) {
+    start_over(State::greeted);
+    return answer(std::move(*refusal));
+  }
   const TimePoint now = clock_.now();
   AcceptedMessage m;
   m.record.id = new_message_id(now);
@@ -64,6 +69,7 @@ SessionStep ServerSession::accept_content() {
   // RFC 8601 5: an Authentication-Results field naming this server that came with the
   // message is a forgery (or a loop); it goes before anyone can believe it.
   m.content = std::move(transaction_.reader->content());
+  m.charge = std::move(transaction_.reader->charge());
   remove_own_authentication_results(m.content, settings_.hostname);
   m.content.insert(0, received_header(received));
   m.record.size = m.content.size();
@@ -107,6 +113,37 @@ SessionStep ServerSession::accept_content() {
   }
   if (verifies_sender()) return work(SessionStep::Next::check_message);
   return work(SessionStep::Next::commit);
+}
+
+// RFC 6409 8.1 lets a submission server check that the author is the user; herald requires it
+// for every address of From (RFC 5322 3.6.2: there may be several) and for Sender, by the rule
+// MAIL FROM follows (Directory::may_send_as). Outbound DKIM signing signs only what herald
+// accepted, so this is what keeps it from signing another user's or another domain's mail.
+std::optional<Reply> ServerSession::refuse_unowned_header_addresses() const {
+  if (!settings_.submission) return std::nullopt;
+  const std::string& content = transaction_.reader->content();
+  const auto refusal = [&](std::string_view why) {
+    return make_reply(553, "5.7.1",
+                      fmt::format("{}; not accepted from <{}>", why, authenticated_as_));
+  };
+  const std::vector<std::vector<std::string>> from = rfc5322_field_addresses(content, "From");
+  if (from.size() != 1 || from.front().empty()) {
+    return refusal(from.empty() ? "Message has no From header field"
+                                : "Message must have one From header field with an address");
+  }
+  const std::vector<std::vector<std::string>> sender = rfc5322_field_addresses(content, "Sender");
+  if (sender.size() > 1) return refusal("Message has more than one Sender header field");
+  for (const std::string_view field : {"From", "Sender"}) {
+    for (const auto& addresses : field == "From" ? from : sender) {
+      for (const std::string& address : addresses) {
+        if (!directory_.may_send_as(authenticated_as_, address)) {
+          return refusal(
+              fmt::format("Header {} address <{}> is not yours to send as", field, address));
+        }
+      }
+    }
+  }
+  return std::nullopt;
 }
 
 // A copy an alias forwards leaves with an SRS return path, so that the next hop's SPF check
@@ -206,6 +243,7 @@ void ServerSession::add_authentication_results(const std::vector<AuthResult>& re
 SessionStep ServerSession::on_commit_succeeded() {
   const std::string id = accepted_.record.id;
   ++messages_accepted_;
+  non_mail_commands_ = 0;  // a session that delivers mail is not idling
   accepted_ = AcceptedMessage{};
   start_over(State::greeted);
   return answer(make_reply(250, "2.0.0", "queued as " + id));

@@ -56,7 +56,20 @@ std::vector<ServerSession::Target> ServerSession::local_targets(const RecipientL
 // the format, so anything else would make herald an open relay.
 SessionStep ServerSession::return_to_sender(const Command& command) {
   const std::string address = command.path.address();
+  // Shevek 2004, 4: an SRS address stands for a return path, so only bounces (RFC 5321 4.5.5:
+  // the null reverse-path) go to it; anything else would use herald to reach the sender.
+  if (!transaction_.reverse_path.is_null()) {
+    return protocol_error(make_reply(
+        550, "5.7.1", "<" + address + ">: an SRS address takes only bounces (MAIL FROM:<>)"));
+  }
+  // A client that keeps sending bad hashes is searching for a valid one.
+  if (settings_.srs_failures && settings_.srs_failures->blocked(peer_.ip)) {
+    return answer(make_reply(450, "4.7.1", "Too many invalid SRS addresses, try later"));
+  }
   const SrsReverse back = settings_.srs->reverse(address, clock_.now());
+  if (back.verdict == SrsReverse::Verdict::bad_hash && settings_.srs_failures) {
+    settings_.srs_failures->record_failure(peer_.ip);
+  }
   switch (back.verdict) {
     case SrsReverse::Verdict::valid:
       break;

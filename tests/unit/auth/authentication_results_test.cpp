@@ -68,5 +68,28 @@ TEST(AuthenticationResults, AnIdThatOnlyStartsLikeOursIsNotOurs) {
   EXPECT_EQ(cleaned, content);
 }
 
+TEST(AuthenticationResults, EightMebibytesOfForgedFieldsAreRemovedInOnePass) {
+  // The flood of issue 8: a header of nothing but fields claiming to be ours, with a few
+  // others between them. Erasing field by field took 16.5 s of CPU on this; the one pass
+  // that compacts in place takes one read of it (no timing is asserted: the result is).
+  const std::string forged = "Authentication-Results: mx.example.test; dkim=pass\r\n";
+  std::string content;
+  std::string expected;
+  size_t kept = 0;
+  while (content.size() < 8 * 1024 * 1024) {
+    content += forged;
+    if (content.size() % 1000 < forged.size()) {
+      const std::string other = "X-Kept-" + std::to_string(kept++) + ": yes\r\n";
+      content += other;
+      expected += other;
+    }
+  }
+  content += "\r\nbody\r\n";
+  expected += "\r\nbody\r\n";
+  remove_own_authentication_results(content, "mx.example.test");
+  EXPECT_GT(kept, 1000u);
+  EXPECT_EQ(content, expected);
+}
+
 }  // namespace
 }  // namespace herald

@@ -23,6 +23,30 @@ TEST(ConnectionRegistry, AdmitsUpToThePerAddressLimit) {
   EXPECT_TRUE(registry.admit("192.0.2.2"));
 }
 
+TEST(ConnectionRegistry, ConnectionsFromOneIpv6Slash64CountAsOneClient) {
+  ConnectionRegistry registry(10, 2);
+  EXPECT_TRUE(registry.admit("2001:db8:1:2::1"));
+  EXPECT_TRUE(registry.admit("2001:db8:1:2::abcd"));
+  EXPECT_FALSE(registry.admit("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+  EXPECT_TRUE(registry.admit("2001:db8:1:3::1"));
+}
+
+TEST(ConnectionRegistry, AnIpv4MappedAddressCountsAsItsIpv4Address) {
+  ConnectionRegistry registry(10, 2);
+  EXPECT_TRUE(registry.admit("192.0.2.1"));
+  EXPECT_TRUE(registry.admit("::ffff:192.0.2.1"));
+  EXPECT_FALSE(registry.admit("192.0.2.1"));
+}
+
+TEST(ConnectionRegistry, ReleaseGivesTheSlotBackToItsSlash64) {
+  ConnectionRegistry registry(10, 1);
+  const auto id = registry.admit("2001:db8:1:2::1");
+  ASSERT_TRUE(id);
+  EXPECT_FALSE(registry.admit("2001:db8:1:2::2"));
+  registry.release(*id);
+  EXPECT_TRUE(registry.admit("2001:db8:1:2::2"));
+}
+
 TEST(ConnectionRegistry, ReleaseFreesTheSlot) {
   ConnectionRegistry registry(10, 1);
   const auto id = registry.admit("192.0.2.1");

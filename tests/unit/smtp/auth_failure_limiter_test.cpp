@@ -33,6 +33,21 @@ TEST_F(AuthFailureLimiterTest, OtherClientsAreNotBlocked) {
   EXPECT_FALSE(limiter_.blocked("192.0.2.2"));
 }
 
+TEST_F(AuthFailureLimiterTest, FailuresFromOneIpv6Slash64CountTogether) {
+  limiter_.record_failure("2001:db8:1:2::1");
+  limiter_.record_failure("2001:db8:1:2::2");
+  limiter_.record_failure("2001:db8:1:2:ffff::3");
+  EXPECT_TRUE(limiter_.blocked("2001:db8:1:2::99"));
+  EXPECT_FALSE(limiter_.blocked("2001:db8:1:3::1"));
+}
+
+TEST_F(AuthFailureLimiterTest, AnIpv4MappedClientIsCountedAsItsIpv4Address) {
+  fail("::ffff:192.0.2.1", 2);
+  limiter_.record_failure("192.0.2.1");
+  EXPECT_TRUE(limiter_.blocked("192.0.2.1"));
+  EXPECT_TRUE(limiter_.blocked("::ffff:192.0.2.1"));
+}
+
 TEST_F(AuthFailureLimiterTest, TheBlockEndsWhenTheOldestFailureLeavesTheWindow) {
   fail("192.0.2.1", 1);
   clock_.advance(minutes(5));

@@ -418,8 +418,9 @@ TEST_F(ServerSessionTest, MtPriorityFromAnUnauthenticatedClientIsResetWithALedge
   const AcceptedMessage& m = session_.message_to_commit();
   EXPECT_EQ(m.record.qos.priority, 0);
   const auto& fields = m.events.front().fields;
-  EXPECT_EQ(fields.back(), (std::pair<std::string, std::string>{
-                               "priority_reset", "from 5: sender neither authenticated nor trusted"}));
+  EXPECT_EQ(fields.back(),
+            (std::pair<std::string, std::string>{
+                "priority_reset", "from 5: sender neither authenticated nor trusted"}));
 }
 
 TEST_F(ServerSessionTest, MtPriorityFromAnAuthenticatedUserIsHonoured) {
@@ -432,7 +433,8 @@ TEST_F(ServerSessionTest, MtPriorityFromAnAuthenticatedUserIsHonoured) {
   EXPECT_EQ(send("MAIL FROM:<alice@example.test> MT-PRIORITY=-3"), "250 2.1.0 Sender OK\r\n");
   send("RCPT TO:<bob@example.test>");
   send("DATA");
-  send_content("x\r\n.\r\n");
+  // A submitted message's From must be the user's (SubmissionSession tests).
+  send_content("From: alice@example.test\r\n\r\nx\r\n.\r\n");
   const AcceptedMessage& m = session_.message_to_commit();
   EXPECT_EQ(m.record.qos.priority, -3);
   const auto& fields = m.events.front().fields;

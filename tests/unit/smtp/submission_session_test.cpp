@@ -258,7 +258,7 @@ TEST_F(SubmissionSessionTest, AnAuthenticatedUserRelaysThroughTheSmtpTransport) 
   EXPECT_EQ(send("RCPT TO:<Someone@Elsewhere.Example>"), "250 2.1.5 Recipient OK\r\n");
   EXPECT_EQ(send("RCPT TO:<bob@example.test>"), "250 2.1.5 Recipient OK\r\n");
   send("DATA");
-  const std::string content = "Subject: hi\r\n\r\nhello\r\n.\r\n";
+  const std::string content = "From: alice@example.test\r\nSubject: hi\r\n\r\nhello\r\n.\r\n";
   EXPECT_EQ(session_.on_data(content), content.size());
   ASSERT_EQ(session_.on_data_end().next, Next::commit);
   const AcceptedMessage& message = session_.message_to_commit();
@@ -282,7 +282,7 @@ TEST_F(SubmissionSessionTest, AcceptedMessageRecordsTheUserAndEsmtpsa) {
   send("MAIL FROM:<alice@example.test>");
   send("RCPT TO:<bob@example.test>");
   send("DATA");
-  const std::string content = "Subject: hi\r\n\r\nhello\r\n.\r\n";
+  const std::string content = "From: alice@example.test\r\nSubject: hi\r\n\r\nhello\r\n.\r\n";
   EXPECT_EQ(session_.on_data(content), content.size());
   const SessionStep step = session_.on_data_end();
   ASSERT_EQ(step.next, Next::commit);
@@ -290,6 +290,69 @@ TEST_F(SubmissionSessionTest, AcceptedMessageRecordsTheUserAndEsmtpsa) {
   EXPECT_EQ(message.record.envelope.authenticated_as, "alice@example.test");
   EXPECT_EQ(message.record.envelope.protocol, "ESMTPSA");
   EXPECT_NE(message.content.find("with ESMTPSA"), std::string::npos) << message.content;
+}
+
+// --- the header From and Sender ----------------------------------------------------------
+
+class SubmittedHeaderTest : public SubmissionSessionTest {
+ protected:
+  // The reply to the end of data of a message with `header`, sent by alice as herself.
+  std::string submit(std::string_view header) {
+    log_in_as_alice();
+    send("MAIL FROM:<alice@example.test>");
+    send("RCPT TO:<bob@example.test>");
+    send("DATA");
+    const std::string content = std::string(header) + "\r\nhello\r\n.\r\n";
+    EXPECT_EQ(session_.on_data(content), content.size());
+    const SessionStep step = session_.on_data_end();
+    if (step.next == Next::commit) return "commit";
+    return step.reply ? step.reply->wire() : "no reply";
+  }
+};
+
+TEST_F(SubmittedHeaderTest, HerOwnFromIsAccepted) {
+  EXPECT_EQ(submit("From: Alice <Alice@Example.Test>\r\n"), "commit");
+}
+
+TEST_F(SubmittedHeaderTest, AnAliasThatIncludesHerIsAccepted) {
+  EXPECT_EQ(submit("From: The team <team@example.test>\r\n"), "commit");
+}
+
+TEST_F(SubmittedHeaderTest, AnotherUsersFromIsRefusedWith553NamingTheAddress) {
+  EXPECT_EQ(submit("From: Bob <bob@example.test>\r\n"),
+            "553 5.7.1 Header From address <bob@example.test> is not yours to send as; not "
+            "accepted from <alice@example.test>\r\n");
+  EXPECT_EQ(send("NOOP"), "250 2.0.0 OK\r\n");  // the session goes on; nothing to commit
+}
+
+TEST_F(SubmittedHeaderTest, EveryAuthorInFromMustBeHers) {
+  EXPECT_EQ(submit("From: alice@example.test, other@elsewhere.example\r\n"),
+            "553 5.7.1 Header From address <other@elsewhere.example> is not yours to send as; "
+            "not accepted from <alice@example.test>\r\n");
+}
+
+TEST_F(SubmittedHeaderTest, AForeignSenderFieldIsRefused) {
+  EXPECT_EQ(submit("From: alice@example.test\r\nSender: bob@example.test\r\n"),
+            "553 5.7.1 Header Sender address <bob@example.test> is not yours to send as; not "
+            "accepted from <alice@example.test>\r\n");
+}
+
+TEST_F(SubmittedHeaderTest, AnAliasThatOnlyReachesAnotherUserIsRefused) {
+  EXPECT_EQ(submit("From: bob-only@example.test\r\n"),
+            "553 5.7.1 Header From address <bob-only@example.test> is not yours to send as; not "
+            "accepted from <alice@example.test>\r\n");
+}
+
+TEST_F(SubmittedHeaderTest, AMessageWithoutFromIsRefused) {
+  EXPECT_EQ(submit("Subject: anonymous\r\n"),
+            "553 5.7.1 Message has no From header field; not accepted from "
+            "<alice@example.test>\r\n");
+}
+
+TEST_F(SubmittedHeaderTest, TwoFromFieldsAreRefused) {
+  EXPECT_EQ(submit("From: alice@example.test\r\nFrom: alice@example.test\r\n"),
+            "553 5.7.1 Message must have one From header field with an address; not accepted "
+            "from <alice@example.test>\r\n");
 }
 
 // --- the MX listener ---------------------------------------------------------------------

@@ -10,13 +10,15 @@
 #include <optional>
 #include <utility>
 
-#include "auth/dkim_signature.h"  // encode_base64
 #include "util/ascii.h"
 
 namespace herald {
 namespace {
 
-constexpr size_t kHashLength = 4;     // base64 characters: 24 bits of the HMAC
+// base32 characters of HMAC-SHA256: 40 bits. Base32 has no case, so comparing without case
+// (as hops that fold local parts need) loses nothing; libsrs2's 4 base64 characters compared so
+// kept about 21 bits, within reach of a forger with a few million RCPTs.
+constexpr size_t kHashLength = 8;
 constexpr int kStampSlots = 1024;     // 2 base32 characters of 5 bits
 constexpr size_t kMaxLocalPart = 64;  // RFC 5321 4.5.3.1.1
 constexpr std::string_view kBase32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";  // RFC 4648 6
@@ -78,10 +80,14 @@ std::string srs_hash(std::string_view secret, std::initializer_list<std::string_
   for (std::string_view field : fields) data += ascii_lower(field);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  HMAC(EVP_sha1(), secret.data(), static_cast<int>(secret.size()),
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &length);
-  return encode_base64(std::string_view(reinterpret_cast<const char*>(digest), length))
-      .substr(0, kHashLength);
+  // RFC 4648 6: five bits a character, from the first octets of the digest.
+  std::string hash;
+  uint64_t bits = 0;
+  for (size_t i = 0; i < 5; ++i) bits = bits << 8 | digest[i];
+  for (size_t i = 0; i < kHashLength; ++i) hash += kBase32[(bits >> (35 - 5 * i)) & 31];
+  return hash;
 }
 
 }  // namespace

@@ -3,12 +3,15 @@
 // bounces find the original sender. A forwarded copy leaves with a return path in herald's
 // SRS domain that herald signed:
 //
-//   SRS0=HHHH=TT=orig.domain=local@srs.domain          (sender local@orig.domain)
-//   SRS1=HHHH=first.forwarder==HHHH=TT=orig.domain=local@srs.domain
+//   SRS0=HHHHHHHH=TT=orig.domain=local@srs.domain      (sender local@orig.domain)
+//   SRS1=HHHHHHHH=first.forwarder==HHHH=TT=orig.domain=local@srs.domain
 //                                                       (sender SRS0…@first.forwarder)
 //
-// HHHH: the first 4 base64 characters of HMAC-SHA1(secret, the lower-cased fields that
-// follow), compared case-insensitively because some MTAs fold local parts. TT: the day
+// HHHHHHHH: 8 base32 characters (40 bits) of HMAC-SHA256(secret, the lower-cased fields that
+// follow), compared case-insensitively because some MTAs fold local parts. (libsrs2 and
+// postsrsd write 4 base64 characters of HMAC-SHA1, about 21 bits once case is ignored; herald
+// does not accept that shorter form, so a bounce to an address herald made before this change
+// is refused as not signed.) TT: the day
 // (days since the Unix epoch, modulo 1024) in 2 base32 characters, for the age check. A bounce
 // to such an address is accepted only with a valid hash and, for SRS0, not older than
 // max_age: herald is not an open relay for anyone who can write the format.

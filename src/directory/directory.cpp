@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 #include "directory/password_hash.h"
 #include "util/ascii.h"
@@ -16,10 +17,16 @@ Mailbox mailbox_of(const std::string& address) {
 
 }  // namespace
 
-Directory::Directory(const Config& config) {
+Directory::Directory(const Config& config, PasswordCheck check_password)
+    : check_password_(check_password ? std::move(check_password)
+                                     : PasswordCheck(password_matches)) {
   for (const auto& d : config.domains) domains_.insert(d.name);
   for (const auto& u : config.users) users_.emplace(u.address, u.password_hash);
   for (const auto& a : config.aliases) aliases_.emplace(a.address, a.to);
+  const auto with_hash = std::find_if(config.users.begin(), config.users.end(),
+                                      [](const UserConfig& u) { return !u.password_hash.empty(); });
+  dummy_hash_ = dummy_password_hash(with_hash == config.users.end() ? std::string_view()
+                                                                    : with_hash->password_hash);
 }
 
 bool Directory::is_local_domain(std::string_view domain) const {
@@ -45,8 +52,12 @@ RecipientLookup Directory::lookup(std::string_view address_in) const {
 std::optional<std::string> Directory::authenticate(std::string_view login,
                                                    std::string_view password) const {
   const auto user = users_.find(ascii_lower(login));
-  if (user == users_.end() || user->second.empty()) return std::nullopt;
-  if (!password_matches(user->second, password)) return std::nullopt;
+  if (user == users_.end() || user->second.empty()) {
+    // The same crypt(3) work as for a real user, whose answer is thrown away.
+    check_password_(dummy_hash_, password);
+    return std::nullopt;
+  }
+  if (!check_password_(user->second, password)) return std::nullopt;
   return user->first;
 }
 

@@ -3,6 +3,7 @@
 // from the configuration and is immutable afterwards, so every thread may query it without locking.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -35,8 +36,13 @@ struct RecipientLookup {
 
 class Directory {
  public:
-  // `config` must already be validated (load_config does that).
-  explicit Directory(const Config& config);
+  // Checks a password against a crypt(3) hash (directory/password_hash.h's password_matches;
+  // tests count the calls). Must be thread-safe.
+  using PasswordCheck = std::function<bool(std::string_view hash, std::string_view password)>;
+
+  // `config` must already be validated (load_config does that). Makes one dummy hash (one
+  // crypt(3) run) for logins that name nobody.
+  explicit Directory(const Config& config, PasswordCheck check_password = {});
 
   bool is_local_domain(std::string_view domain) const;
 
@@ -48,7 +54,9 @@ class Directory {
 
   // The canonical address of the user whose login name (their address, any case) and
   // password these are, or nullopt: unknown user, empty password_hash, wrong password.
-  // Slow by design (crypt(3)): call it off the io threads.
+  // Slow by design (crypt(3)): call it off the io threads. A login that names no user (or a
+  // user without a password_hash) is checked against a dummy hash made with the first
+  // user's scheme and cost, so that the time of the answer does not tell who exists.
   std::optional<std::string> authenticate(std::string_view login, std::string_view password) const;
 
   // May `user` (a canonical user address) send with `sender` as MAIL FROM? Yes for their
@@ -58,6 +66,8 @@ class Directory {
  private:
   void expand(const std::string& address, std::set<std::string>& seen, RecipientLookup& out) const;
 
+  PasswordCheck check_password_;
+  std::string dummy_hash_;  // same scheme and cost as the first password_hash; matches nothing
   std::set<std::string, std::less<>> domains_;
   std::map<std::string, std::string, std::less<>> users_;  // address -> password_hash
   std::map<std::string, std::vector<std::string>, std::less<>> aliases_;

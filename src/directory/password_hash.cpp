@@ -2,9 +2,11 @@
 
 #include <crypt.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 
 namespace herald {
 namespace {
@@ -65,6 +67,20 @@ std::optional<std::string> make_password_hash(std::string_view password, Passwor
   const char* hash = crypt_r(phrase.c_str(), salt, data.get());
   if (hash == nullptr || hash[0] == '*') return std::nullopt;
   return std::string(hash);
+}
+
+std::string dummy_password_hash(std::string_view like) {
+  unsigned char random[24];
+  if (RAND_bytes(random, sizeof random) != 1) throw std::runtime_error("no randomness for a hash");
+  std::string phrase;
+  for (const unsigned char c : random) phrase += static_cast<char>('!' + c % 90);
+  if (!like.empty() && like.find('\0') == std::string_view::npos) {
+    const std::string setting(like);
+    const auto data = new_crypt_data();
+    const char* hash = crypt_r(phrase.c_str(), setting.c_str(), data.get());
+    if (hash != nullptr && hash[0] != '*') return hash;
+  }
+  return make_password_hash(phrase, PasswordScheme::yescrypt).value_or("");
 }
 
 }  // namespace herald

@@ -23,4 +23,10 @@ bool password_matches(std::string_view hash, std::string_view password);
 // one (no randomness, scheme not built in). Thread-safe.
 std::optional<std::string> make_password_hash(std::string_view password, PasswordScheme scheme);
 
+// A hash with the scheme, cost and salt of `like` (a crypt(3) hash) of a random password that
+// nobody knows: checking any password against it costs what checking against `like` costs,
+// and never matches. For an empty or unusable `like`, a yescrypt hash at libcrypt's default
+// cost. Runs crypt(3) once. Thread-safe.
+std::string dummy_password_hash(std::string_view like);
+
 }  // namespace herald

@@ -153,6 +153,9 @@ int run_daemon(const Config& config) {
   AuthFailureLimiter auth_limiter(clock, config.limits.max_auth_failures,
                                   config.limits.auth_failure_window);
   ConnectionRegistry registry(config.limits.max_connections, config.limits.max_connections_per_ip);
+  AuthFailureLimiter srs_failures(clock, config.limits.max_srs_failures,
+                                  config.limits.auth_failure_window);
+  InFlightBudget in_flight(config.limits.max_bytes_in_flight);
 
   // Each listener's sessions get the settings of its protocol; deques keep the elements
   // where the listeners' references point.
@@ -163,6 +166,8 @@ int run_daemon(const Config& config) {
     settings.push_back(session_settings(config, listen.protocol, srs));
     settings.back().arc_sealing = settings.back().verify_senders && sender_verification &&
                                   sender_verification->checks().sealer != nullptr;
+    settings.back().srs_failures = &srs_failures;
+    settings.back().in_flight_budget = &in_flight;
     services.push_back(SmtpServices{
         settings.back(), directory, clock, *store, queue, *tls, commit_pool.get_executor(),
         auth_limiter, sender_verification ? &sender_verification->checks() : nullptr});

@@ -117,6 +117,8 @@ class SmtpConnection::Impl : public std::enable_shared_from_this<Impl> {
         executor_(socket.get_executor()),
         stream_(std::move(socket), services.tls),
         watchdog_timer_(executor_, SteadyTime::max()),
+        session_deadline_(std::chrono::steady_clock::now() +
+                          services.settings.limits.max_session_time),
         session_(services.settings, services.directory, services.clock, peer_,
                  &services.auth_limiter) {}
 
@@ -131,6 +133,7 @@ class SmtpConnection::Impl : public std::enable_shared_from_this<Impl> {
   asio::awaitable<LineResult> read_command_line(std::string& line);
   asio::awaitable<SessionStep> receive_data();
   asio::awaitable<SessionStep> receive_chunk(uint64_t size);
+  SessionStep after_content(SessionStep step);
   asio::awaitable<SessionStep> commit();
   asio::awaitable<SessionStep> check_sender();
   asio::awaitable<SessionStep> check_message();
@@ -159,6 +162,8 @@ class SmtpConnection::Impl : public std::enable_shared_from_this<Impl> {
   asio::any_io_executor executor_;
   SmtpStream stream_;
   asio::steady_timer watchdog_timer_;
+  // limits.max_session_time after the connection came: no deadline armed goes past it.
+  const SteadyTime session_deadline_;
   ServerSession session_;
 
   std::string input_;
@@ -190,7 +195,10 @@ asio::awaitable<void> SmtpConnection::Impl::run() {
     if (end_reason_.empty()) end_reason_ = std::string("error: ") + e.what();
   }
   // A timeout or a shutdown cut a read or write short: the client hears why it ends.
-  if (timed_out_) {
+  if (timed_out_ && std::chrono::steady_clock::now() >= session_deadline_) {
+    end_reason_ = "session-time-limit";
+    co_await say_goodbye(session_.session_time_reply());
+  } else if (timed_out_) {
     end_reason_ = "timeout";
     co_await say_goodbye(session_.timeout_reply());
   } else if (shutdown_requested_ && end_reason_.empty()) {
@@ -316,24 +324,26 @@ asio::awaitable<SmtpConnection::Impl::LineResult> SmtpConnection::Impl::read_com
   }
 }
 
+// RFC 5321 4.5.3.2.5: the timeout is per data block (each read), not for the whole transfer,
+// which max_session_time bounds.
 asio::awaitable<SessionStep> SmtpConnection::Impl::receive_data() {
-  arm(services_.settings.limits.data_timeout);
   for (;;) {
     consume(session_.on_data(buffered()));
     if (session_.data_complete()) break;
     co_await flush();
+    arm(services_.settings.limits.data_timeout);
     co_await fill();
   }
-  co_return session_.on_data_end();
+  co_return after_content(session_.on_data_end());
 }
 
 // RFC 3030 2: exactly `size` octets follow the BDAT command, whatever its answer will be.
 asio::awaitable<SessionStep> SmtpConnection::Impl::receive_chunk(uint64_t size) {
-  arm(services_.settings.limits.data_timeout);
   uint64_t remaining = size;
   while (remaining > 0) {
     if (buffered().empty()) {
       co_await flush();
+      arm(services_.settings.limits.data_timeout);
       co_await fill();
     }
     const std::string_view piece =
@@ -342,7 +352,19 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::receive_chunk(uint64_t size) 
     consume(piece.size());
     remaining -= piece.size();
   }
-  co_return session_.on_chunk_end();
+  co_return after_content(session_.on_chunk_end());
+}
+
+// RFC 5321 4.5.3.2.6: the client waits 10 minutes for the answer to the end of data. herald's
+// own work until the commit (the sender checks, the seal) gets limits.end_of_data_timeout, so
+// that the answer (or a 421) comes first. A refusal of the content is logged.
+SessionStep SmtpConnection::Impl::after_content(SessionStep step) {
+  arm(services_.settings.limits.end_of_data_timeout);
+  if (step.reply && step.reply->code >= 400) {
+    spdlog::info("session={} content refused peer={}: {} {}", id_, peer_.ip, step.reply->code,
+                 step.reply->lines.front());
+  }
+  return step;
 }
 
 // The 250 waits for this: the message, its deliveries and its first ledger events are on
@@ -350,7 +372,8 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::receive_chunk(uint64_t size) 
 // fsync, so it runs on the commit pool, where concurrent sessions share fsyncs.
 asio::awaitable<SessionStep> SmtpConnection::Impl::commit() {
   co_await flush();
-  disarm();  // a commit cannot be abandoned halfway; the client waits for it
+  throw_if_timed_out();  // the end-of-data deadline passed during the checks: nothing stored
+  disarm();              // a commit cannot be abandoned halfway; the client waits for it
   const AcceptedMessage& message = session_.message_to_commit();
   Store& store = services_.store;
   try {
@@ -394,6 +417,7 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::check_message() {
   SpfCheck spf = session_.spf_check();
   const MessageAuthentication auth =
       co_await authenticate(checks, std::move(content), std::move(spf));
+  throw_if_timed_out();
   SessionStep step = session_.on_message_checked(auth);
   if (step.reply && !step.reply->is_positive()) {
     spdlog::info("session={} refused from=<{}> peer={} dmarc={} from_domain={}: {}", id_,
@@ -417,6 +441,7 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::seal_message() {
         co_return sealer.seal(content, authserv_id, request.results, request.chain, now);
       },
       asio::use_awaitable);
+  throw_if_timed_out();
   if (auto* error = std::get_if<ArcSealError>(&sealed)) {
     spdlog::warn("session={} arc seal skipped: {}", id_, error->reason);
     co_return session_.on_seal_refused(error->reason);
@@ -476,7 +501,8 @@ asio::awaitable<void> SmtpConnection::Impl::say_goodbye(const Reply& reply) {
   timed_out_ = false;
   shutdown_requested_ = false;
   output_ += reply.wire();
-  arm(kFarewellTimeout);
+  // Past the session's deadline too: the farewell gets its own few seconds.
+  watchdog_timer_.expires_after(kFarewellTimeout);
   try {
     co_await flush();
   } catch (const boost::system::system_error&) {
@@ -532,7 +558,8 @@ asio::awaitable<void> SmtpConnection::Impl::watchdog() {
 }
 
 void SmtpConnection::Impl::arm(std::chrono::steady_clock::duration timeout) {
-  watchdog_timer_.expires_after(timeout);
+  watchdog_timer_.expires_at(
+      std::min(std::chrono::steady_clock::now() + timeout, session_deadline_));
 }
 
 SmtpConnection::SmtpConnection(tcp::socket socket, PeerInfo peer, const SmtpServices& services,

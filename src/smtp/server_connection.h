@@ -65,8 +65,9 @@ class SmtpConnection {
 
   // Converses from the greeting to the close and closes the socket. Never throws: every
   // way a session ends (QUIT, disconnect, timeout, TLS failure, shutdown) is logged.
-  // Limits: limits.command_timeout per command, limits.data_timeout per DATA or BDAT
-  // transfer; past either, 421 4.4.2 and the close.
+  // Limits: limits.command_timeout per command, limits.data_timeout per read of DATA or BDAT
+  // content, limits.end_of_data_timeout from the end of the content to the commit, and
+  // limits.max_session_time for everything; past any of them, 421 4.4.2 and the close.
   boost::asio::awaitable<void> run();
 
   // Thread-safe. Ends the session with 421 4.3.2 as soon as it waits for a command; a

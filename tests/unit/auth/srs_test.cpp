@@ -21,9 +21,9 @@ TEST(Srs, ForwardRewritesToSrs0WithHashStampDomainAndLocalPart) {
   const SrsForward f = srs().forward("someone@sender.test", kNoon);
   EXPECT_TRUE(f.rewritten);
   EXPECT_TRUE(f.kept_because.empty());
-  // The hash is HMAC-SHA1("s3cret", "jssender.testsomeone") in base64, first 4 characters,
-  // as computed by Python's hmac module.
-  EXPECT_EQ(f.return_path, "SRS0=8zoU=JS=sender.test=someone@srs.example.test");
+  // The hash is HMAC-SHA256("s3cret", "jssender.testsomeone") in base32, first 8 characters,
+  // as computed by Python's hmac and base64 modules.
+  EXPECT_EQ(f.return_path, "SRS0=6WHZMHTT=JS=sender.test=someone@srs.example.test");
 }
 
 TEST(Srs, RoundTripGivesTheOriginalSender) {
@@ -111,8 +111,8 @@ TEST(Srs, Srs0OfAnotherForwarderBecomesSrs1ThatLeadsBackThroughIt) {
   const SenderRewriting s = srs();
   const SrsForward f = s.forward("SRS0=HHHH=TT=orig.test=user@forwarder.test", kNoon);
   ASSERT_TRUE(f.rewritten);
-  // HMAC-SHA1("s3cret", "forwarder.test=hhhh=tt=orig.test=user"), as Python computes it.
-  EXPECT_EQ(f.return_path, "SRS1=hZwz=forwarder.test==HHHH=TT=orig.test=user@srs.example.test");
+  // HMAC-SHA256("s3cret", "forwarder.test=hhhh=tt=orig.test=user"), as Python computes it.
+  EXPECT_EQ(f.return_path, "SRS1=MGTQFEOP=forwarder.test==HHHH=TT=orig.test=user@srs.example.test");
   const SrsReverse r = s.reverse(f.return_path, kNoon + 500 * kDay);
   EXPECT_EQ(r.verdict, SrsReverse::Verdict::valid);
   EXPECT_EQ(r.original, "SRS0=HHHH=TT=orig.test=user@forwarder.test");
@@ -123,14 +123,21 @@ TEST(Srs, Srs1OfAnotherForwarderKeepsTheFirstForwarderAndIsSignedAgain) {
   const SrsForward f =
       s.forward("SRS1=XXXX=forwarder.test==HHHH=TT=orig.test=user@second.test", kNoon);
   ASSERT_TRUE(f.rewritten);
-  EXPECT_EQ(f.return_path, "SRS1=hZwz=forwarder.test==HHHH=TT=orig.test=user@srs.example.test");
+  EXPECT_EQ(f.return_path, "SRS1=MGTQFEOP=forwarder.test==HHHH=TT=orig.test=user@srs.example.test");
+}
+
+TEST(Srs, TheOldFourCharacterHashIsNoLongerAccepted) {
+  // HMAC-SHA1 in 4 base64 characters, what herald wrote before: about 21 bits once case is
+  // ignored, so it is refused like any other unsigned address.
+  EXPECT_EQ(srs().reverse("SRS0=8zoU=JS=sender.test=someone@srs.example.test", kNoon).verdict,
+            SrsReverse::Verdict::bad_hash);
 }
 
 TEST(Srs, TamperedSrs1IsRefused) {
   const SenderRewriting s = srs();
-  EXPECT_EQ(
-      s.reverse("SRS1=hZwz=attacker.test==HHHH=TT=orig.test=user@srs.example.test", kNoon).verdict,
-      SrsReverse::Verdict::bad_hash);
+  EXPECT_EQ(s.reverse("SRS1=MGTQFEOP=attacker.test==HHHH=TT=orig.test=user@srs.example.test", kNoon)
+                .verdict,
+            SrsReverse::Verdict::bad_hash);
 }
 
 TEST(Srs, ClaimsOnlySrsLocalPartsInItsDomain) {

@@ -1,6 +1,9 @@
 // The directory's answers for submission: who a login is, and which senders are theirs.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "directory/directory.h"
 #include "directory/password_hash.h"
 
@@ -80,6 +83,26 @@ TEST_F(DirectoryCredentialsTest, WrongPasswordOrUnknownUserGivesNothing) {
   EXPECT_FALSE(directory_.authenticate("alice@example.test", "Secret"));
   EXPECT_FALSE(directory_.authenticate("nobody@example.test", "secret"));
   EXPECT_FALSE(directory_.authenticate("team@example.test", "secret"));
+}
+
+TEST(DirectoryLoginTiming, AnUnknownLoginRunsOneCheckAgainstADummyHashOfTheSameScheme) {
+  const std::string hash = *make_password_hash("secret", PasswordScheme::sha512crypt);
+  std::vector<std::string> checked;
+  const Directory directory(config_with_passwords(hash),
+                            [&](std::string_view h, std::string_view password) {
+                              checked.emplace_back(h);
+                              return password_matches(h, password);
+                            });
+  EXPECT_FALSE(directory.authenticate("nobody@example.test", "secret"));
+  EXPECT_FALSE(directory.authenticate("bob@example.test", "secret"));  // no password_hash
+  ASSERT_EQ(checked.size(), 2u);
+  for (const std::string& dummy : checked) {
+    EXPECT_NE(dummy, hash);
+    // sha512crypt with alice's salt and rounds: the same work as checking alice.
+    EXPECT_EQ(dummy.substr(0, dummy.rfind('$')), hash.substr(0, hash.rfind('$')));
+  }
+  EXPECT_TRUE(directory.authenticate("alice@example.test", "secret"));
+  EXPECT_EQ(checked.back(), hash);
 }
 
 TEST_F(DirectoryCredentialsTest, UserWithoutPasswordHashCannotLogIn) {

@@ -170,6 +170,27 @@ TEST_F(ForwardingSessionTest, ExpiredSrsAddressIsRefusedWith550_5_1_1) {
       "550 5.1.1 <" + srs_address + ">: this SRS address has expired; no bounce is returned\r\n");
 }
 
+TEST_F(ForwardingSessionTest, AnSrsAddressTakesOnlyTheNullSender) {
+  const std::string srs_address = srs_.forward("someone@sender.test", clock_.now()).return_path;
+  EXPECT_EQ(
+      rcpt_from("spammer@elsewhere.test", srs_address),
+      "550 5.7.1 <" + srs_address + ">: an SRS address takes only bounces (MAIL FROM:<>)\r\n");
+}
+
+TEST_F(ForwardingSessionTest, BadSrsHashesPastTheLimitGet450UntilTheWindowPasses) {
+  AuthFailureLimiter failures(clock_, 2, std::chrono::minutes(15));
+  settings_.srs_failures = &failures;
+  const std::string good = srs_.forward("someone@sender.test", clock_.now()).return_path;
+  const std::string forged = "SRS0=AAAAAAAA=JS=victim.test=someone@mx.example.test";
+  EXPECT_EQ(rcpt_from("", forged).substr(0, 9), "550 5.1.1");
+  EXPECT_EQ(send("RCPT TO:<" + forged + ">").substr(0, 9), "550 5.1.1");
+  // Now even a valid one waits: the client was searching.
+  EXPECT_EQ(send("RCPT TO:<" + good + ">"),
+            "450 4.7.1 Too many invalid SRS addresses, try later\r\n");
+  clock_.advance(std::chrono::minutes(16));
+  EXPECT_EQ(send("RCPT TO:<" + good + ">"), "250 2.1.5 Recipient OK\r\n");
+}
+
 TEST_F(ForwardingSessionTest, OtherRemoteRecipientsAreStillRefusedAsRelaying) {
   EXPECT_EQ(rcpt_from("someone@sender.test", "alice.private@elsewhere.test"),
             "554 5.7.1 <alice.private@elsewhere.test>: relaying denied\r\n");

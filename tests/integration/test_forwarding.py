@@ -22,7 +22,7 @@ from relay_support import OUTBOUND, QUEUE, Submitter
 from smtp_wire import SmtpWire
 
 BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-SRS0 = re.compile(r"^SRS0=([^=]{4})=([A-Z2-7]{2})=([^=]+)=(.+)@(.+)$")
+SRS0 = re.compile(r"^SRS0=([A-Z2-7]{8})=([A-Z2-7]{2})=([^=]+)=(.+)@(.+)$")
 
 
 def mx_zone(domain, ip):
@@ -30,8 +30,9 @@ def mx_zone(domain, ip):
 
 
 def srs_hash(secret, *fields):
-    digest = hmac.new(secret.encode(), "".join(fields).lower().encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()[:4]
+    """herald's SRS hash: 8 base32 characters of HMAC-SHA256 (auth/srs.h)."""
+    digest = hmac.new(secret.encode(), "".join(fields).lower().encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode()[:8]
 
 
 def srs_timestamp(days_ago=0):

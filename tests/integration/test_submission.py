@@ -180,3 +180,22 @@ def test_sha512crypt_hash_from_hash_password_works_for_login(start_herald):
         assert wire.command("AUTH PLAIN " + plain(BOB, "s3cret")).code == 235
         assert wire.transaction(BOB, [ALICE], message("from bob", ["hi"], sender=BOB)).code == 250
     daemon.wait_for_messages(ALICE, 1)
+
+
+@pytest.mark.parametrize("header_from, expected", [
+    (BOB, 553),
+    (ALICE, 250),
+    ("postmaster@example.test", 250),  # an alias that expands to alice
+], ids=["another-user", "her-own", "her-alias"])
+def test_header_from_must_be_the_users_own(submission_herald, header_from, expected):
+    code, transcript = submission_swaks(
+        submission_herald, submission_herald.submission_port, "-tls", "--auth", "PLAIN",
+        "--auth-user", ALICE, "--auth-password", PASSWORD, "--from", ALICE, "--to", BOB,
+        "--header", f"From: <{header_from}>", "--header", "Subject: whose?")
+    if expected == 553:
+        assert (f"553 5.7.1 Header From address <{header_from}> is not yours to send as; not "
+                f"accepted from <{ALICE}>") in transcript, transcript
+        assert submission_herald.queue_list("--all") == []
+    else:
+        assert code == 0 and QUEUED_AS.search(transcript), transcript
+        submission_herald.wait_for_messages(BOB, 1)

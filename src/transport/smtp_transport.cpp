@@ -330,10 +330,12 @@ std::optional<AttemptResult> SmtpTransport::Impl::loop_check(
     const std::vector<asio::ip::address>& addresses, uint16_t port) const {
   for (const asio::ip::address& address : addresses) {
     if (own_.contains(address.to_string(), port)) {
-      return attempt_result(Outcome::permanent,
-                            "554 5.4.6 mail for " + domain + " would loop back to herald: " + host +
-                                " is " + address.to_string() + ", where herald listens on port " +
-                                std::to_string(port) + " (RFC 5321 5.1)");
+      const std::string ip = address.to_string();
+      const std::string where = host == ip ? ip : host + " (" + ip + ")";
+      return attempt_result(Outcome::permanent, "554 5.4.6 mail for " + domain +
+                                                    " would loop back to herald: " + where +
+                                                    " is where herald listens, on port " +
+                                                    std::to_string(port) + " (RFC 5321 5.1)");
     }
   }
   return std::nullopt;

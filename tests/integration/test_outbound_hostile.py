@@ -95,7 +95,7 @@ def test_route_back_to_heralds_own_listener_bounces_5_4_6_without_a_hop(start_he
     [fields] = wait_until(bounced, seconds(30), "the looping delivery's bounce")
     assert fields["reply"].startswith("554 5.4.6 mail for loop.test would loop back to herald"), \
         fields
-    assert f"127.0.0.1, where herald listens on port {herald.port}" in fields["reply"], fields
+    assert f"127.0.0.1 is where herald listens, on port {herald.port}" in fields["reply"], fields
     assert ledger(herald, sent.message_id, "deferred", "ivan@loop.test") == []
     # No hop: heraldd never took the message in again (only alice's submission was accepted).
     assert herald.log_text().count("accepted id=") == 1, herald.log_text()

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "util/ascii.h"
 #include "util/ip_network.h"
@@ -339,6 +340,20 @@ void validate(Config& c) {
     }
   }
   if (c.limits.min_deliver_by.count() < 1) fail("[limits] 'min_deliver_by' must be at least 1s");
+  const OutboundConfig& o = c.outbound;
+  const std::pair<const char*, std::chrono::seconds> outbound_timeouts[] = {
+      {"connect_timeout", o.connect_timeout},
+      {"greeting_timeout", o.greeting_timeout},
+      {"command_timeout", o.command_timeout},
+      {"mail_timeout", o.mail_timeout},
+      {"rcpt_timeout", o.rcpt_timeout},
+      {"data_init_timeout", o.data_init_timeout},
+      {"data_block_timeout", o.data_block_timeout},
+      {"data_timeout", o.data_timeout},
+      {"attempt_timeout", o.attempt_timeout}};
+  for (const auto& [key, timeout] : outbound_timeouts) {
+    if (timeout.count() < 1) fail(std::string("[outbound] '") + key + "' must be at least 1s");
+  }
   std::set<std::string> destinations;
   for (const auto& d : c.destinations) {
     if (!destinations.insert(d.domain).second)
@@ -578,6 +593,15 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_duration("connect_timeout", o.connect_timeout);
     r.get_duration("command_timeout", o.command_timeout);
     r.get_duration("data_timeout", o.data_timeout);
+    o.greeting_timeout = o.mail_timeout = o.rcpt_timeout = o.command_timeout;
+    r.get_duration("greeting_timeout", o.greeting_timeout);
+    r.get_duration("mail_timeout", o.mail_timeout);
+    r.get_duration("rcpt_timeout", o.rcpt_timeout);
+    r.get_duration("data_init_timeout", o.data_init_timeout);
+    r.get_duration("data_block_timeout", o.data_block_timeout);
+    r.get_duration("attempt_timeout", o.attempt_timeout);
+    r.get_count("max_mx_hosts", o.max_mx_hosts);
+    r.get_count("max_addresses", o.max_addresses);
     r.get_duration("idle_timeout", o.idle_timeout);
     r.get_count("max_messages_per_connection", o.max_messages_per_connection);
     r.get<bool>("opportunistic_tls", o.opportunistic_tls);

@@ -132,9 +132,21 @@ struct DestinationConfig {
 struct OutboundConfig {
   std::string helo_name;  // the name sent in EHLO; empty in the file: [server] hostname
   std::chrono::seconds connect_timeout{30};
-  std::chrono::seconds command_timeout{300};  // greeting, EHLO, MAIL, RCPT: 5 minutes
+  std::chrono::seconds command_timeout{300};  // EHLO, HELO, STARTTLS, RSET, QUIT: 5 minutes
   std::chrono::seconds data_timeout{600};     // the reply to the end of data: 10 minutes
-  std::chrono::seconds idle_timeout{30};      // an idle connection is kept this long for reuse
+  // RFC 5321 4.5.3.2's other waits. Unset in the file, greeting, MAIL and RCPT take
+  // command_timeout (which covered them before these keys existed).
+  std::chrono::seconds greeting_timeout{300};
+  std::chrono::seconds mail_timeout{300};
+  std::chrono::seconds rcpt_timeout{300};
+  std::chrono::seconds data_init_timeout{120};   // the 354 to DATA
+  std::chrono::seconds data_block_timeout{180};  // each block of content written
+  // One attempt from start to outcome: DNS, every host and address tried, the transaction.
+  // Per-wait timeouts alone let a peer that answers just in time hold a slot for hours.
+  std::chrono::seconds attempt_timeout{900};
+  uint32_t max_mx_hosts = 5;              // MX hosts tried per attempt, most preferred first
+  uint32_t max_addresses = 10;            // addresses connected to per attempt, all hosts together
+  std::chrono::seconds idle_timeout{30};  // an idle connection is kept this long for reuse
   uint32_t max_messages_per_connection = 100;
   bool opportunistic_tls = true;  // STARTTLS whenever the peer offers it (RFC 3207)
   uint16_t mx_port = 25;          // the port of MX hosts; only labs and tests change it

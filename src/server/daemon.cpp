@@ -134,7 +134,12 @@ int run_daemon(const Config& config) {
                             config.srs.max_age);
   MaildirTransport transport(config.server.data_dir / "mail", config.server.hostname);
   const SystemClock clock;
-  Outbound outbound(config);
+  // Where heraldd listens: relayed mail whose next hop is one of these would come straight
+  // back (RFC 5321 5.1), so it bounces with 5.4.6 instead.
+  std::vector<OwnListener> own_listeners;
+  for (const ListenConfig& listen : config.listen)
+    own_listeners.push_back({listen.host, listen.port});
+  Outbound outbound(config, std::move(own_listeners));
   // Its thread and resolver exist only where some listener checks senders.
   std::optional<SenderVerification> sender_verification;
   if (config.policy.verify_inbound &&

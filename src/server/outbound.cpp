@@ -1,7 +1,10 @@
 #include "server/outbound.h"
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <thread>
 
 #include "auth/dkim_signing_table.h"
@@ -27,16 +30,48 @@ std::unique_ptr<DkimSigningTransport> signing_transport(const Config& config,
   return std::make_unique<DkimSigningTransport>(smtp, keys, std::move(trusted), clock);
 }
 
+// DKIM signing in front of an AsyncTransport: the RSA work (about a millisecond per key)
+// runs on `pool`, never on the io thread that carries every attempt (DESIGN.md section 5).
+// start() returns at once; `done` comes from `inner` as its contract says.
+class SigningStart final : public AsyncTransport {
+ public:
+  SigningStart(const DkimSigningTransport& signer, AsyncTransport& inner, asio::thread_pool& pool)
+      : signer_(signer), inner_(inner), pool_(pool) {}
+
+  void start(AttemptRequest request, AttemptDone done) override {
+    asio::post(pool_, [this, request = std::move(request), done = std::move(done)]() mutable {
+      const std::string fields = signer_.signature_fields(request.message, *request.content);
+      if (!fields.empty()) {
+        request.content = std::make_shared<const std::string>(fields + *request.content);
+      }
+      inner_.start(std::move(request), std::move(done));
+    });
+  }
+
+ private:
+  const DkimSigningTransport& signer_;
+  AsyncTransport& inner_;
+  asio::thread_pool& pool_;
+};
+
+// Signing is CPU work; on a small machine one thread keeps up with thousands a second.
+unsigned signing_threads() {
+  return std::clamp(std::thread::hardware_concurrency() / 2, 1u, 4u);
+}
+
 }  // namespace
 
 struct Outbound::Parts {
-  explicit Parts(const Config& config)
+  Parts(const Config& config, std::vector<OwnListener> own_listeners)
       : dkim_keys(config.dkim),
         work(asio::make_work_guard(io)),
         resolver(io, config.dns),
         transport(io, resolver, config.outbound, config.routes,
-                  {config.server.hostname, config.outbound.helo_name}),
+                  {config.server.hostname, config.outbound.helo_name},
+                  OwnEndpoints(std::move(own_listeners))),
         signing(signing_transport(config, dkim_keys, transport, clock)),
+        signing_start(signing ? std::make_unique<SigningStart>(*signing, transport, signing_pool)
+                              : nullptr),
         thread([this] { io.run(); }) {}
 
   // First: a [[dkim]] key that cannot be loaded stops the start before anything runs.
@@ -47,16 +82,26 @@ struct Outbound::Parts {
   UnboundResolver resolver;
   SmtpTransport transport;
   std::unique_ptr<DkimSigningTransport> signing;  // null without [[dkim]] entries
+  asio::thread_pool signing_pool{signing_threads()};
+  std::unique_ptr<SigningStart> signing_start;  // null without [[dkim]] entries
   std::thread thread;  // last: it runs `io` only once everything it serves exists
 };
 
-Outbound::Outbound(const Config& config) : parts_(std::make_unique<Parts>(config)) {}
+Outbound::Outbound(const Config& config, std::vector<OwnListener> own_listeners)
+    : parts_(std::make_unique<Parts>(config, std::move(own_listeners))) {}
 
 Outbound::~Outbound() {
   shutdown();
+  // Signing still queued starts its attempts, which end at once (shut down) on `io`.
+  parts_->signing_pool.join();
   parts_->work.reset();
   parts_->io.stop();
   parts_->thread.join();
+}
+
+AsyncTransport& Outbound::async_transport() {
+  if (parts_->signing_start) return *parts_->signing_start;
+  return parts_->transport;
 }
 
 Transport& Outbound::transport() {

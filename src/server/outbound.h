@@ -5,23 +5,33 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "config/config.h"
 #include "queue/transport.h"
+#include "transport/own_endpoints.h"
 
 namespace herald {
 
 class Outbound {
  public:
-  // Loads the [[dkim]] keys and starts the thread. Throws ConfigError when a key cannot be
-  // used, DnsSetupError when [dns] cannot be used.
-  explicit Outbound(const Config& config);
-  ~Outbound();  // shuts down if not yet done, then stops the io thread
+  // Loads the [[dkim]] keys and starts the threads. `own_listeners` are where heraldd
+  // listens: mail whose next hop is one of them is a loop (permanent 5.4.6, RFC 5321 5.1).
+  // Throws ConfigError when a key cannot be used, DnsSetupError when [dns] cannot be used.
+  Outbound(const Config& config, std::vector<OwnListener> own_listeners);
+  // Shuts down if not yet done, lets signing still queued finish (its attempts then end
+  // at once), stops the io thread; an attempt not yet ended gets its done then.
+  ~Outbound();
   Outbound(const Outbound&) = delete;
   Outbound& operator=(const Outbound&) = delete;
 
-  // The transport of deliveries with transport "smtp", signing what DkimSigningTransport
-  // signs when [[dkim]] entries exist. Valid until destruction.
+  // The transport of deliveries with transport "smtp", each attempt a coroutine on the
+  // outbound io thread; DKIM signing (when [[dkim]] entries exist) runs first on a small
+  // pool of its own, never on that thread. Valid until destruction.
+  AsyncTransport& async_transport();
+
+  // The same, for a caller that gives each attempt a thread and blocks it until the
+  // outcome (today's QueueRunner); signing then runs on the calling thread.
   Transport& transport();
 
   // Ends attempts in progress (they come back as temporary failures) so that the queue

@@ -129,6 +129,7 @@ ClientStep ClientSession::on_received(std::string_view bytes) {
   while (state_ != State::closed && step.next != ClientStep::Next::start_tls) {
     std::optional<Reply> reply = parser_.next();
     if (!reply) break;
+    ++replies_read_;
     on_reply(*reply, step);
   }
   if (state_ != State::closed && step.next != ClientStep::Next::start_tls &&
@@ -154,6 +155,37 @@ ClientStep ClientSession::on_connection_lost(std::string_view reason) {
     give_up("4.4.2 connection lost: " + std::string(reason), false, step);
   step.next = ClientStep::Next::close;
   return step;
+}
+
+ClientStep ClientSession::on_deadline(std::string_view reason) {
+  ClientStep step;
+  if (state_ != State::closed) give_up("4.4.2 " + std::string(reason), false, step);
+  step.next = ClientStep::Next::close;
+  return step;
+}
+
+ClientWait ClientSession::waiting_for() const {
+  switch (state_) {
+    case State::greeting:
+      return ClientWait::greeting;
+    case State::transaction:
+      if (awaiting_.empty()) return ClientWait::command;
+      switch (awaiting_.front().expect) {
+        case Expect::mail:
+          return ClientWait::mail;
+        case Expect::rcpt:
+          return ClientWait::rcpt;
+        case Expect::data:
+          return ClientWait::data_init;
+      }
+      return ClientWait::command;
+    case State::data_end:
+      return ClientWait::data_end;
+    case State::chunk:
+      return last_chunk_sent_ ? ClientWait::data_end : ClientWait::chunk;
+    default:
+      return ClientWait::command;
+  }
 }
 
 ClientStep ClientSession::send(const OutboundMessage& message) {

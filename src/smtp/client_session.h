@@ -82,6 +82,18 @@ struct ClientStep {
   bool message_finished = false;  // outcomes() now holds one result per recipient
 };
 
+// What a session waits for once a step's output is written and its next is read_reply.
+// RFC 5321 4.5.3.2 gives each of these a timeout of its own (the transport's to enforce).
+enum class ClientWait {
+  greeting,   // 4.5.3.2.1, the 220
+  command,    // EHLO, HELO, STARTTLS, RSET, QUIT
+  mail,       // 4.5.3.2.2, the reply to MAIL
+  rcpt,       // 4.5.3.2.3, a reply to RCPT
+  data_init,  // 4.5.3.2.4, the 354 to DATA
+  chunk,      // the reply to a BDAT chunk that is not the last (RFC 3030 2)
+  data_end,   // 4.5.3.2.6, the reply to the final dot or to BDAT LAST
+};
+
 // Not thread-safe: one session belongs to one connection.
 class ClientSession {
  public:
@@ -108,11 +120,22 @@ class ClientSession {
   const std::vector<AttemptResult>& outcomes() const { return outcomes_; }
   const PeerExtensions& extensions() const { return extensions_; }
   bool tls_active() const { return tls_active_; }
-  // The content is being sent or the server is deciding on it: the reply awaited now is the
-  // one to the end of data or to a BDAT chunk (RFC 5321 4.5.3.2.6 gives it longer).
+  // The content is being sent or the server is deciding on it: the last step's output
+  // carries content (RFC 5321 4.5.3.2.5 bounds each block written of it) and the reply
+  // awaited is the one to the end of data or to a BDAT chunk.
   bool in_content() const { return state_ == State::data_end || state_ == State::chunk; }
   // Why the connection ended, when it did not end with QUIT; empty otherwise.
   const std::string& failure() const { return failure_; }
+  // What the reply awaited now answers. With PIPELINING it is the oldest command sent.
+  ClientWait waiting_for() const;
+  // Complete replies handled so far. A deadline runs per reply, so that a server cannot
+  // hold a reply open by sending it one octet at a time: a new count starts a new wait.
+  size_t replies_read() const { return replies_read_; }
+
+  // The connection cannot go on because a deadline passed: every open recipient is a
+  // temporary failure whose reply is "4.4.2 " + `reason` (RFC 3463: the connection "was
+  // unable to complete the message transaction, either because of time-out …").
+  ClientStep on_deadline(std::string_view reason);
 
  private:
   enum class State {
@@ -169,6 +192,7 @@ class ClientSession {
   PeerExtensions extensions_;
   bool tls_active_ = false;
   std::string failure_;
+  size_t replies_read_ = 0;
 
   std::string_view content_;
   size_t content_sent_ = 0;  // BDAT: octets of content_ already sent

@@ -29,7 +29,8 @@ void shuffle(std::vector<MxHost>& hosts, size_t first, size_t last,
 }  // namespace
 
 MxPlan plan_mx(std::string_view domain, const std::vector<MxRecord>& records,
-               const std::vector<std::string>& local_names, const RandomBelow& random_below) {
+               const std::vector<std::string>& local_names, const RandomBelow& random_below,
+               size_t max_hosts) {
   MxPlan plan;
   // RFC 7505 3: a domain that accepts no mail publishes a single MX "." of preference 0.
   if (records.size() == 1 && is_null_exchange(records[0]) && records[0].preference == 0) {
@@ -75,6 +76,8 @@ MxPlan plan_mx(std::string_view domain, const std::vector<MxRecord>& records,
           "554 5.4.6 MX for " + std::string(domain) + " points back to this host (mail loop)";
     }
   }
+  // After the shuffle, so that a cut through hosts of equal preference spreads the load.
+  if (plan.hosts.size() > max_hosts) plan.hosts.resize(max_hosts);
   return plan;
 }
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,8 +38,11 @@ using RandomBelow = std::function<size_t(size_t bound)>;
 // RFC 5321 5.1: hosts by ascending preference, those of equal preference in random order so
 // that load spreads; no records (NODATA) means the implicit MX, the domain itself with
 // preference 0. `local_names` are herald's own names; comparisons ignore case and a final
-// dot. An NXDOMAIN is the caller's to treat before calling this.
+// dot. An NXDOMAIN is the caller's to treat before calling this. At most `max_hosts` hosts
+// are kept, the most preferred ([outbound] max_mx_hosts): a domain that lists hundreds of
+// exchanges must not cost hundreds of lookups and connections in one attempt.
 MxPlan plan_mx(std::string_view domain, const std::vector<MxRecord>& records,
-               const std::vector<std::string>& local_names, const RandomBelow& random_below);
+               const std::vector<std::string>& local_names, const RandomBelow& random_below,
+               size_t max_hosts = std::numeric_limits<size_t>::max());
 
 }  // namespace herald

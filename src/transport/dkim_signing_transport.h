@@ -40,10 +40,12 @@ class DkimSigningTransport final : public Transport {
                                               const std::vector<Delivery>& deliveries,
                                               std::string_view content) override;
 
- private:
   // The DKIM-Signature fields to put above `content`; empty when it is not to be signed.
+  // Thread-safe; about a millisecond per RSA key. Public for the asynchronous path
+  // (server/outbound.cpp), which signs on a pool of its own before starting the attempt.
   std::string signature_fields(const MessageRecord& message, std::string_view content) const;
 
+ private:
   Transport& inner_;
   const DkimSigningTable& keys_;
   std::vector<IpNetwork> trusted_networks_;

@@ -363,5 +363,37 @@ TEST(Config, ExampleConfigurationShippedWithTheProjectIsValid) {
   EXPECT_FALSE(c.listen.empty());
 }
 
+TEST(Config, OutboundDeadlinesAndCapsHaveRfc5321Defaults) {
+  const OutboundConfig o = parse(kMinimal).outbound;
+  EXPECT_EQ(o.greeting_timeout, 5min);  // RFC 5321 4.5.3.2.1 to .6
+  EXPECT_EQ(o.mail_timeout, 5min);
+  EXPECT_EQ(o.rcpt_timeout, 5min);
+  EXPECT_EQ(o.data_init_timeout, 2min);
+  EXPECT_EQ(o.data_block_timeout, 3min);
+  EXPECT_EQ(o.data_timeout, 10min);
+  EXPECT_EQ(o.attempt_timeout, 15min);
+  EXPECT_EQ(o.max_mx_hosts, 5u);
+  EXPECT_EQ(o.max_addresses, 10u);
+}
+
+// The greeting, MAIL and RCPT waits were command_timeout's before they had keys.
+TEST(Config, OutboundGreetingMailAndRcptTimeoutsFollowCommandTimeoutUnlessSet) {
+  const OutboundConfig o = parse(std::string(kMinimal) +
+                                 "[outbound]\ncommand_timeout = \"1m\"\nrcpt_timeout = \"7m\"\n"
+                                 "attempt_timeout = \"20m\"\nmax_addresses = 3\n")
+                               .outbound;
+  EXPECT_EQ(o.greeting_timeout, 1min);
+  EXPECT_EQ(o.mail_timeout, 1min);
+  EXPECT_EQ(o.rcpt_timeout, 7min);
+  EXPECT_EQ(o.attempt_timeout, 20min);
+  EXPECT_EQ(o.max_addresses, 3u);
+}
+
+TEST(Config, ZeroOutboundTimeoutIsAnError) {
+  EXPECT_NE(error_of(std::string(kMinimal) + "[outbound]\nattempt_timeout = 0\n")
+                .find("[outbound] 'attempt_timeout' must be at least 1s"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace herald

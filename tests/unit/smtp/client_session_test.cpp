@@ -374,6 +374,57 @@ TEST(ClientSession, LostConnectionIsTemporaryForOpenRecipients) {
   EXPECT_EQ(session.outcomes()[0].outcome, Outcome::temporary);
 }
 
+TEST(ClientSession, DeadlineIsTemporaryForOpenRecipientsWithA4_4_2Reason) {
+  ClientSession session = ready_session({});
+  session.send(message({"a@example.org"}));
+  const ClientStep step = session.on_deadline("timeout after 5m (rcpt_timeout)");
+  EXPECT_EQ(step.next, Next::close);
+  EXPECT_TRUE(step.message_finished);
+  EXPECT_EQ(session.outcomes()[0].outcome, Outcome::temporary);
+  EXPECT_EQ(session.outcomes()[0].reply, "4.4.2 timeout after 5m (rcpt_timeout)");
+}
+
+// RFC 5321 4.5.3.2: which reply is awaited decides which timeout runs.
+TEST(ClientSession, SaysWhichReplyItWaitsFor) {
+  ClientSession session(settings());
+  EXPECT_EQ(session.waiting_for(), ClientWait::greeting);
+  session.on_received("220 mx.example.org ESMTP\r\n");
+  EXPECT_EQ(session.waiting_for(), ClientWait::command);  // EHLO
+  session.on_received(ehlo_reply({}));
+  session.send(message({"a@example.org"}));
+  EXPECT_EQ(session.waiting_for(), ClientWait::mail);
+  session.on_received("250 ok\r\n");
+  EXPECT_EQ(session.waiting_for(), ClientWait::rcpt);
+  session.on_received("250 ok\r\n");
+  EXPECT_EQ(session.waiting_for(), ClientWait::data_init);
+  session.on_received("354 go on\r\n");
+  EXPECT_TRUE(session.in_content());
+  EXPECT_EQ(session.waiting_for(), ClientWait::data_end);
+}
+
+TEST(ClientSession, BdatChunksWaitAsDataBlocksAndTheLastAsTheEndOfData) {
+  ClientSettings small = settings();
+  small.chunk_size = 4;
+  ClientSession session = ready_session({"CHUNKING"}, small);
+  session.send(message({"a@example.org"}, "abcdefgh"));
+  session.on_received("250 ok\r\n");
+  session.on_received("250 ok\r\n");  // BDAT 4
+  EXPECT_EQ(session.waiting_for(), ClientWait::chunk);
+  session.on_received("250 ok\r\n");  // BDAT 4 LAST
+  EXPECT_EQ(session.waiting_for(), ClientWait::data_end);
+}
+
+// A reply sent an octet at a time counts once, when it is complete.
+TEST(ClientSession, CountsCompleteRepliesNotReads) {
+  ClientSession session(settings());
+  for (const char c : std::string("220 mx.example.org\r\n250-mx.exa")) {
+    session.on_received(std::string_view(&c, 1));
+  }
+  EXPECT_EQ(session.replies_read(), 1u);
+  session.on_received("mple.org\r\n250 8BITMIME\r\n");
+  EXPECT_EQ(session.replies_read(), 2u);
+}
+
 TEST(DotStuff, LinesStartingWithADotGetAnotherOne) {
   EXPECT_EQ(dot_stuff(".a\r\nb\r\n.\r\n .c\r\n"), "..a\r\nb\r\n..\r\n .c\r\n");
 }

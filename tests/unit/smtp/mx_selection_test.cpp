@@ -90,5 +90,12 @@ TEST(MxSelection, MxPointingOnlyAtSelfIsALoop) {
   EXPECT_NE(plan.reason.find("loop"), std::string::npos);
 }
 
+// [outbound] max_mx_hosts: the most preferred hosts are kept, the rest never looked up.
+TEST(MxSelection, AtMostMaxHostsAreKeptTheMostPreferred) {
+  const MxPlan plan = plan_mx(
+      "example.org", {{40, "d"}, {10, "a"}, {30, "c"}, {20, "b"}, {50, "e"}}, {}, always_zero, 3);
+  EXPECT_EQ(names(plan), (std::vector<std::string>{"a", "b", "c"}));
+}
+
 }  // namespace
 }  // namespace herald

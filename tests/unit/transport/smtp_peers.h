@@ -284,4 +284,137 @@ signal.pause()  # until the test sends SIGTERM
   std::unique_ptr<Child> child_;
 };
 
+// A hostile or broken receiving server, scripted by a JSON object, for the transport's
+// deadlines and caps. It logs {"event": "connect"} for every connection it accepts and
+// {"event": "command", "verb": "RCPT"} for every command line to events(). Keys:
+//   "silent_at": "connect"   accept the connection and never greet (a tarpit)
+//   "silent_at": "MAIL"      answer everything before that verb, then never reply again
+//                            (any verb: "EHLO", "MAIL", "RCPT", "DATA")
+//   "trickle_at": "EHLO"     answer that verb with a reply that never ends, one octet every
+//                            "trickle_interval" seconds (default 0.2)
+//   "stall_content": true    after the 354 to DATA, stop reading (a small receive buffer)
+//   "greeting": "554 5.3.2 go away"   greet with this line instead of "220 peer.test ESMTP"
+// Otherwise it answers 250 to everything, 354 to DATA and 221 to QUIT, and takes a whole
+// message; it offers only 8BITMIME (no PIPELINING, no CHUNKING).
+class ScriptedPeer {
+ public:
+  ScriptedPeer(std::string address, uint16_t port, const std::string& settings_json)
+      : address_(std::move(address)), port_(port) {
+    const std::filesystem::path dir = dir_.path();
+    std::ofstream(dir / "peer.py") << kScript;
+    std::ofstream(dir / "settings.json") << settings_json;
+    child_ = std::make_unique<Child>(
+        std::vector<std::string>{"/usr/bin/python3", (dir / "peer.py").string(),
+                                 (dir / "settings.json").string(), address_, std::to_string(port_),
+                                 (dir / "events").string()},
+        dir / "out");
+    if (!wait_until([&] {
+          return read_file(dir / "out").find("ready") != std::string::npos || !child_->running();
+        }) ||
+        !child_->running()) {
+      throw std::runtime_error("scripted peer did not start: " + read_file(dir / "out"));
+    }
+  }
+
+  std::string events() const { return read_file(dir_.path() / "events"); }
+
+  // How many times `event` ("connect", "command", "stalled") was logged.
+  size_t count(const std::string& event) const {
+    const std::string text = events();
+    const std::string needle = "\"event\": \"" + event + "\"";
+    size_t n = 0;
+    for (size_t at = 0; (at = text.find(needle, at)) != std::string::npos; at += needle.size()) ++n;
+    return n;
+  }
+
+ private:
+  static constexpr const char* kScript = R"PY(
+import asyncio, json, socket, sys
+
+settings_file, host, port, events_file = sys.argv[1:5]
+settings = json.load(open(settings_file))
+events = open(events_file, "a", buffering=1)
+silent_at = settings.get("silent_at")
+trickle_at = settings.get("trickle_at")
+interval = settings.get("trickle_interval", 0.2)
+stall_content = settings.get("stall_content", False)
+greeting = settings.get("greeting", "220 peer.test ESMTP")
+
+def record(event, **fields):
+    fields["event"] = event
+    events.write(json.dumps(fields) + "\n")
+
+async def drain_until_closed(reader):
+    while await reader.read(65536):
+        pass
+
+async def session(reader, writer):
+    record("connect")
+    try:
+        if silent_at == "connect":
+            await drain_until_closed(reader)
+            return
+        writer.write((greeting + "\r\n").encode())
+        await writer.drain()
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            verb = line[:4].decode("latin-1").upper().strip()
+            record("command", verb=verb)
+            if verb == silent_at:
+                await drain_until_closed(reader)
+                return
+            if verb == trickle_at:
+                while True:
+                    for octet in b"250-trickling\r\n":
+                        writer.write(bytes([octet]))
+                        await writer.drain()
+                        await asyncio.sleep(interval)
+            if verb in ("EHLO", "HELO"):
+                writer.write(b"250-peer.test\r\n250 8BITMIME\r\n")
+            elif verb == "DATA":
+                writer.write(b"354 go ahead\r\n")
+                await writer.drain()
+                if stall_content:
+                    record("stalled")
+                    await asyncio.sleep(3600)
+                    return
+                while (await reader.readline()) not in (b".\r\n", b""):
+                    pass
+                writer.write(b"250 2.0.0 taken\r\n")
+            elif verb == "QUIT":
+                writer.write(b"221 2.0.0 bye\r\n")
+                await writer.drain()
+                return
+            else:
+                writer.write(b"250 2.0.0 ok\r\n")
+            await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        pass
+    finally:
+        writer.close()
+
+async def main():
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if stall_content:
+        # Accepted sockets inherit it: the client's writes fill the window at once.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.bind((host, int(port)))
+    server = await asyncio.start_server(session, sock=sock, backlog=1024)
+    print("ready", flush=True)
+    async with server:
+        await server.serve_forever()
+
+asyncio.run(main())
+)PY";
+
+  TempDir dir_;
+  std::string address_;
+  uint16_t port_;
+  std::unique_ptr<Child> child_;
+};
+
 }  // namespace herald::test_support

@@ -27,13 +27,14 @@ test: build build-asan
 	@ctest --test-dir build --output-on-failure -j 1
 	@ctest --test-dir build-asan --output-on-failure -j 1 -LE release-only
 
-# Side-by-side with Postfix (bench/README.md): SMTP accept to a Maildir, then relay to smtp-sink;
-# then the micro-benchmarks (DKIM sign and verify).
+# Side-by-side with Postfix (bench/README.md): SMTP accept to a Maildir, relay to smtp-sink,
+# relay with two tarpit destinations present; then the micro-benchmarks (DKIM sign and verify).
 bench: bootstrap
 	@cmake --preset bench >/dev/null
 	@cmake --build --preset bench -j $(JOBS)
 	@bench/smtp-accept/run
 	@bench/smtp-relay/run
+	@bench/relay-tarpit/run
 	@build/bin/herald_dkim_bench
 
 fuzz: bootstrap

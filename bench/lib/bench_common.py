@@ -22,9 +22,11 @@ class Settings:
     """BENCH_MESSAGES, BENCH_SESSIONS, BENCH_ROUNDS, BENCH_SIZE, BENCH_SERVERS,
     HERALD_BIN_DIR, BENCH_KEEP, BENCH_DELIVERY_TIMEOUT, BENCH_RESULTS_DIR (bench/README.md)."""
 
-    def __init__(self, env):
-        self.messages = int(env.get("BENCH_MESSAGES", "5000"))
-        self.sessions = [int(s) for s in env.get("BENCH_SESSIONS", "1 10 50").split()]
+    def __init__(self, env, sessions="1 10 50", messages="5000"):
+        """`sessions` and `messages`: this benchmark's defaults for BENCH_SESSIONS and
+        BENCH_MESSAGES."""
+        self.messages = int(env.get("BENCH_MESSAGES", messages))
+        self.sessions = [int(s) for s in env.get("BENCH_SESSIONS", sessions).split()]
         self.rounds = int(env.get("BENCH_ROUNDS", "3"))
         self.size = int(env.get("BENCH_SIZE", "4096"))
         self.servers = env.get("BENCH_SERVERS", " ".join(SERVERS)).split()
@@ -74,14 +76,34 @@ def wait_for_delivery(directory, expected, timeout, stall=30.0):
 def run_load(port, settings, sessions, recipient):
     """smtp-source against 127.0.0.1:port; returns (start time, wall seconds, exit code,
     the lines it complained with on stderr)."""
-    command = [SMTP_SOURCE, "-s", str(sessions), "-m", str(settings.messages), "-l",
-               str(settings.size), "-f", "src@bench.test", "-t", recipient, f"127.0.0.1:{port}"]
-    timeout = max(120.0, settings.messages / 20)
+    return run_loads(port, settings, [(sessions, settings.messages, recipient)])
+
+
+def run_loads(port, settings, loads):
+    """One smtp-source per (sessions, messages, recipient) in `loads`, all started together
+    against 127.0.0.1:port; returns (start time, wall seconds until the last one finished,
+    the highest exit code, the lines they complained with on stderr). Each is killed after
+    a bound of max(120 s, all messages / 20 per second)."""
+    timeout = max(120.0, sum(count for _, count, _ in loads) / 20)
     start = time.time()
-    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    sources = []
+    for sessions, count, recipient in loads:
+        command = [SMTP_SOURCE, "-s", str(sessions), "-m", str(count), "-l", str(settings.size),
+                   "-f", "src@bench.test", "-t", recipient, f"127.0.0.1:{port}"]
+        sources.append(subprocess.Popen(command, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    codes, complaints = [], []
+    for source in sources:
+        try:
+            _, stderr = source.communicate(timeout=max(1.0, start + timeout - time.time()))
+        except subprocess.TimeoutExpired:
+            source.kill()
+            _, stderr = source.communicate()
+            complaints.append(f"smtp-source killed after {timeout:.0f} s")
+        codes.append(source.returncode)
+        complaints += stderr.decode("utf-8", "replace").strip().splitlines()
     wall = time.time() - start
-    complaints = result.stderr.decode("utf-8", "replace").strip().splitlines()
-    return start, wall, result.returncode, complaints
+    return start, wall, max(codes, key=abs), complaints
 
 
 def median_of(runs, server, sessions, key):

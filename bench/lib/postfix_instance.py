@@ -2,7 +2,8 @@
 and a real receiving MTA for herald's outbound tests. It either accepts mail for alice@DOMAIN
 (example.test unless told otherwise) and delivers it with virtual(8) into a Maildir
 (smtp-accept, tests/integration/test_relay_to_postfix.py), or, given `relay_to`, relays mail for sink.test from mynetworks to that one
-next hop with smtp(8) (smtp-relay).
+next hop with smtp(8) (smtp-relay); `routes` adds more relay domains and their next hops the
+same way (relay-tarpit). `extra_cf` is appended to main.cf (each benchmark documents its own).
 
 Everything lives under one work directory (configuration, queue, data, mailboxes, log);
 the system's /etc/postfix is only read (master.cf.proto as the template for master.cf).
@@ -28,18 +29,22 @@ MAILBOX_UID = 65534
 MAILBOX_GID = 65534
 
 
-def _main_cf(work, port, relay_to=None, domain="example.test"):
-    return _common_cf(work) + (_relay_cf(relay_to) if relay_to else _virtual_cf(work, domain))
+def _main_cf(work, routes, domain, extra_cf):
+    return (_common_cf(work) + (_relay_cf(routes) if routes else _virtual_cf(work, domain))
+            + extra_cf)
 
 
-def _relay_cf(relay_to):
-    """Mail for sink.test from mynetworks goes to relay_to (host:port) and nowhere else."""
-    host, port = relay_to.rsplit(":", 1)
+def _relay_cf(routes):
+    """Mail from mynetworks for each routed domain goes to its host:port and nowhere else."""
+    entries = []
+    for domain, to in routes.items():
+        host, port = to.rsplit(":", 1)
+        entries.append(f"{domain}=smtp:[{host}]:{port}")
     return f"""\
-relay_domains = sink.test
-transport_maps = inline:{{ sink.test=smtp:[{host}]:{port} }}
-default_transport = error:the benchmark instance relays only to sink.test
-relay_transport = error:the benchmark instance relays only to sink.test
+relay_domains = {", ".join(routes)}
+transport_maps = inline:{{ {", ".join(entries)} }}
+default_transport = error:the benchmark instance relays only to its routed domains
+relay_transport = error:the benchmark instance relays only to its routed domains
 """
 
 
@@ -96,11 +101,16 @@ def _master_cf(port):
 class PostfixInstance:
     """Start with start(), stop with stop(); `master_pid` roots the process tree to measure."""
 
-    def __init__(self, work_dir, port, relay_to=None, domain="example.test"):
+    def __init__(self, work_dir, port, relay_to=None, domain="example.test", routes=None,
+                 extra_cf=""):
         self.work = pathlib.Path(work_dir)
         self.port = port
-        self.relay_to = relay_to  # "127.0.0.1:PORT": relay mode
+        # {domain: "127.0.0.1:PORT"}; relay_to is the sink.test entry. Any route: relay mode.
+        self.routes = dict(routes or {})
+        if relay_to:
+            self.routes["sink.test"] = relay_to
         self.domain = domain  # virtual mode: the domain whose alice it delivers to
+        self.extra_cf = extra_cf
         self.conf = self.work / "conf"
         self.maildir_new = self.work / f"mail/{domain}/alice/Maildir/new"
         self.master_pid = None
@@ -117,7 +127,7 @@ class PostfixInstance:
         for path in [self.work / "mail", *(self.work / "mail").rglob("*")]:
             os.chown(path, MAILBOX_UID, MAILBOX_GID)
         (self.conf / "main.cf").write_text(
-            _main_cf(self.work, self.port, self.relay_to, self.domain))
+            _main_cf(self.work, self.routes, self.domain, self.extra_cf))
         (self.conf / "master.cf").write_text(_master_cf(self.port))
         # start-fg keeps master our descendant: we stop it by PID and reap it ourselves.
         with open(self.work / "start-fg.log", "wb") as log:

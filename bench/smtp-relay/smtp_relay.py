@@ -18,7 +18,6 @@ import datetime
 import os
 import pathlib
 import shutil
-import smtplib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
@@ -30,30 +29,10 @@ from herald_instance import HeraldInstance  # noqa: E402
 from loopback_ports import free_port  # noqa: E402
 from postfix_instance import PostfixInstance  # noqa: E402
 import process_stats  # noqa: E402
+from relay_probe import log_tail, relay_refusal  # noqa: E402
 from sink import SmtpSink  # noqa: E402
 
 RECIPIENT = "rcpt@sink.test"
-
-
-def relay_refusal(port):
-    """None if the server takes a relay recipient for sink.test; else what it said."""
-    try:
-        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-            client.ehlo("bench-client.test")
-            code, reply = client.mail("src@bench.test")
-            if code == 250:
-                code, reply = client.rcpt(RECIPIENT)
-            client.rset()
-            return None if code == 250 else f"{code} {reply.decode(errors='replace')}"
-    except (OSError, smtplib.SMTPException) as error:
-        return f"probe failed: {error}"
-
-
-def log_tail(path, lines=5):
-    try:
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
-    except FileNotFoundError:
-        return f"(no {path})"
 
 
 def measure(server, sessions, round_number, settings, base, live):
@@ -76,7 +55,7 @@ def measure(server, sessions, round_number, settings, base, live):
             log = work / "server" / ("heraldd.log" if server == "herald" else "maillog")
             result["status"] = f"did not start: {error}; log: {log_tail(log)}"
             return result
-        refusal = relay_refusal(port)
+        refusal = relay_refusal(port, RECIPIENT)
         if refusal:
             result["status"] = f"refuses relay: {refusal}"
             return result

@@ -121,9 +121,11 @@ const char* timeout_key(SmtpWait wait) {
   return "command_timeout";
 }
 
-SmtpConnection::SmtpConnection(const OutboundStrand& strand, std::shared_ptr<ssl::context> tls,
-                               const ClientSettings& settings, const OutboundConfig& config,
-                               std::string host, tcp::endpoint endpoint, std::string destination)
+OutboundConnection::OutboundConnection(const OutboundStrand& strand,
+                                       std::shared_ptr<ssl::context> tls,
+                                       const ClientSettings& settings, const OutboundConfig& config,
+                                       std::string host, tcp::endpoint endpoint,
+                                       std::string destination)
     : config_(config),
       tls_context_(std::move(tls)),
       stream_(strand, *tls_context_),
@@ -133,19 +135,20 @@ SmtpConnection::SmtpConnection(const OutboundStrand& strand, std::shared_ptr<ssl
       endpoint_(std::move(endpoint)),
       destination_(std::move(destination)) {}
 
-std::string SmtpConnection::remote() const {
+std::string OutboundConnection::remote() const {
   return host_ + "[" + endpoint_.address().to_string() + "]:" + std::to_string(endpoint_.port());
 }
 
-void SmtpConnection::start_timer(std::function<void(SmtpConnectionPtr)> idle_ended) {
+void OutboundConnection::start_timer(std::function<void(OutboundConnectionPtr)> idle_ended) {
   asio::co_spawn(timer_.get_executor(), watch(std::move(idle_ended)), asio::detached);
 }
 
 // The connection's timer. While it works: the end of the wait in progress (past it, the wait
 // is cancelled). While it is idle: the end of its idle time. After Asio's cpp20 timeout
 // example: one watchdog beside the work, never a timer per operation.
-asio::awaitable<void> SmtpConnection::watch(std::function<void(SmtpConnectionPtr)> idle_ended) {
-  const SmtpConnectionPtr self = shared_from_this();
+asio::awaitable<void> OutboundConnection::watch(
+    std::function<void(OutboundConnectionPtr)> idle_ended) {
+  const OutboundConnectionPtr self = shared_from_this();
   while (!closed_) {
     boost::system::error_code ec;
     co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -163,7 +166,7 @@ asio::awaitable<void> SmtpConnection::watch(std::function<void(SmtpConnectionPtr
   }
 }
 
-void SmtpConnection::arm(SmtpWait wait) {
+void OutboundConnection::arm(SmtpWait wait) {
   waiting_ = wait;
   wait_deadline_ = SteadyClock::now() + timeout_of(config_, wait);
   timer_.expires_at(std::min(wait_deadline_, attempt_deadline_));
@@ -171,7 +174,7 @@ void SmtpConnection::arm(SmtpWait wait) {
 
 // Every operation starts here: once the timer or shutdown() stopped the connection, nothing
 // more may start on it (they can strike between two operations).
-void SmtpConnection::throw_if_stopped() const {
+void OutboundConnection::throw_if_stopped() const {
   if (stopped_ == SmtpStop::wait_timeout || stopped_ == SmtpStop::attempt_deadline) {
     throw boost::system::system_error(asio::error::timed_out);
   }
@@ -180,14 +183,14 @@ void SmtpConnection::throw_if_stopped() const {
   }
 }
 
-std::string SmtpConnection::why(const boost::system::system_error& error) const {
+std::string OutboundConnection::why(const boost::system::system_error& error) const {
   if (stopped_ == SmtpStop::shutdown) return "herald is shutting down";
   return (in_handshake_ ? "TLS handshake failed: " : "") + error.code().message() + " (" +
          remote() + ")";
 }
 
 // "timeout after 5m (greeting_timeout) waiting for the greeting from mx[192.0.2.1]:25".
-std::string SmtpConnection::deadline_reason() const {
+std::string OutboundConnection::deadline_reason() const {
   if (stopped_ == SmtpStop::attempt_deadline) {
     return "attempt deadline passed (attempt_timeout " + duration_text(config_.attempt_timeout) +
            ") " + doing(waiting_, remote());
@@ -196,7 +199,7 @@ std::string SmtpConnection::deadline_reason() const {
          timeout_key(waiting_) + ") " + doing(waiting_, remote());
 }
 
-asio::awaitable<std::string> SmtpConnection::connect() {
+asio::awaitable<std::string> OutboundConnection::connect() {
   try {
     throw_if_stopped();
     arm(SmtpWait::connect);
@@ -211,8 +214,8 @@ asio::awaitable<std::string> SmtpConnection::connect() {
   co_return std::string();
 }
 
-asio::awaitable<ClientStep::Next> SmtpConnection::drive(ClientStep step) {
-  const SmtpConnectionPtr self = shared_from_this();
+asio::awaitable<ClientStep::Next> OutboundConnection::drive(ClientStep step) {
+  const OutboundConnectionPtr self = shared_from_this();
   size_t armed_at = kNotArmed;  // replies_read() when the wait for the next reply began
   for (;;) {
     try {
@@ -247,7 +250,7 @@ asio::awaitable<ClientStep::Next> SmtpConnection::drive(ClientStep step) {
   co_return step.next;
 }
 
-asio::awaitable<size_t> SmtpConnection::read() {
+asio::awaitable<size_t> OutboundConnection::read() {
   throw_if_stopped();
   const asio::mutable_buffer buffer = asio::buffer(input_);
   size_t received = 0;
@@ -260,7 +263,7 @@ asio::awaitable<size_t> SmtpConnection::read() {
   co_return received;
 }
 
-asio::awaitable<void> SmtpConnection::write(const std::string& data, SmtpWait wait) {
+asio::awaitable<void> OutboundConnection::write(const std::string& data, SmtpWait wait) {
   for (size_t at = 0; at < data.size(); at += kBlockSize) {
     throw_if_stopped();
     arm(wait);
@@ -275,7 +278,7 @@ asio::awaitable<void> SmtpConnection::write(const std::string& data, SmtpWait wa
 }
 
 // RFC 3207 4: the TLS handshake after the server's 220 to STARTTLS.
-asio::awaitable<void> SmtpConnection::handshake() {
+asio::awaitable<void> OutboundConnection::handshake() {
   throw_if_stopped();
   arm(SmtpWait::tls_handshake);
   SSL* ssl = stream_.native_handle();
@@ -292,25 +295,25 @@ asio::awaitable<void> SmtpConnection::handshake() {
                SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)));
 }
 
-void SmtpConnection::become_idle() {
+void OutboundConnection::become_idle() {
   idle_ = true;
   attempt_deadline_ = SteadyClock::time_point::max();
   timer_.expires_after(config_.idle_timeout);
 }
 
-void SmtpConnection::end_idle() {
+void OutboundConnection::end_idle() {
   idle_ = false;
   timer_.expires_at(SteadyClock::time_point::max());
 }
 
-void SmtpConnection::cancel() {
+void OutboundConnection::cancel() {
   if (closed_) return;
   stopped_ = SmtpStop::shutdown;
   boost::system::error_code ignored;
   socket().cancel(ignored);
 }
 
-void SmtpConnection::close() {
+void OutboundConnection::close() {
   closed_ = true;
   timer_.cancel();
   boost::system::error_code ignored;

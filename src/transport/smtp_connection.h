@@ -50,12 +50,12 @@ enum class SmtpStop {
 // Used on the transport's strand only, and by one attempt at a time. Every wait ends at
 // the earlier of its own timeout and the attempt's deadline, so no peer holds an attempt
 // (and the slot the queue gave it) past attempt_timeout, whatever it sends and how slowly.
-class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
+class OutboundConnection : public std::enable_shared_from_this<OutboundConnection> {
  public:
   // `config` must outlive the connection. Does no I/O.
-  SmtpConnection(const OutboundStrand& strand, std::shared_ptr<boost::asio::ssl::context> tls,
-                 const ClientSettings& settings, const OutboundConfig& config, std::string host,
-                 boost::asio::ip::tcp::endpoint endpoint, std::string destination);
+  OutboundConnection(const OutboundStrand& strand, std::shared_ptr<boost::asio::ssl::context> tls,
+                     const ClientSettings& settings, const OutboundConfig& config, std::string host,
+                     boost::asio::ip::tcp::endpoint endpoint, std::string destination);
 
   // "mx.example[192.0.2.1]:25", the ledger's remote= and the logs' peer.
   std::string remote() const;
@@ -81,7 +81,7 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
 
   // Starts the connection's timer (a coroutine on the strand, alive while the connection is
   // open). `idle_ended` runs on the strand when the connection's idle time ran out.
-  void start_timer(std::function<void(std::shared_ptr<SmtpConnection>)> idle_ended);
+  void start_timer(std::function<void(std::shared_ptr<OutboundConnection>)> idle_ended);
 
   // TCP connect within connect_timeout; an empty string, or why it failed.
   boost::asio::awaitable<std::string> connect();
@@ -110,7 +110,7 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
   std::string why(const boost::system::system_error& error) const;
   std::string deadline_reason() const;
   boost::asio::awaitable<void> watch(
-      std::function<void(std::shared_ptr<SmtpConnection>)> idle_ended);
+      std::function<void(std::shared_ptr<OutboundConnection>)> idle_ended);
   boost::asio::awaitable<size_t> read();
   boost::asio::awaitable<void> write(const std::string& data, SmtpWait wait);
   boost::asio::awaitable<void> handshake();
@@ -139,7 +139,7 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
   bool closed_ = false;
 };
 
-using SmtpConnectionPtr = std::shared_ptr<SmtpConnection>;
+using OutboundConnectionPtr = std::shared_ptr<OutboundConnection>;
 
 // The timeout [outbound] gives `wait`, and the key that sets it (for replies and logs).
 std::chrono::seconds timeout_of(const OutboundConfig& config, SmtpWait wait);

@@ -117,28 +117,28 @@ class SmtpTransport::Impl : public std::enable_shared_from_this<Impl> {
   };
 
   asio::awaitable<std::vector<AttemptResult>> run(std::shared_ptr<const AttemptRequest> request);
-  asio::awaitable<SmtpConnectionPtr> open(Attempt& attempt, const std::string& host,
-                                          const asio::ip::address& address, uint16_t port,
-                                          std::string& error);
-  asio::awaitable<SmtpConnectionPtr> open_with(const ClientSettings& settings, Attempt& attempt,
-                                               const std::string& host,
-                                               const asio::ip::address& address, uint16_t port,
-                                               std::string& error, bool& tls_failed);
-  asio::awaitable<Sent> send(SmtpConnectionPtr connection, const OutboundMessage& message,
+  asio::awaitable<OutboundConnectionPtr> open(Attempt& attempt, const std::string& host,
+                                              const asio::ip::address& address, uint16_t port,
+                                              std::string& error);
+  asio::awaitable<OutboundConnectionPtr> open_with(const ClientSettings& settings, Attempt& attempt,
+                                                   const std::string& host,
+                                                   const asio::ip::address& address, uint16_t port,
+                                                   std::string& error, bool& tls_failed);
+  asio::awaitable<Sent> send(OutboundConnectionPtr connection, const OutboundMessage& message,
                              const Attempt& attempt);
-  asio::awaitable<void> quit(SmtpConnectionPtr connection);
+  asio::awaitable<void> quit(OutboundConnectionPtr connection);
   std::optional<AttemptResult> loop_check(const std::string& domain, const std::string& host,
                                           const std::vector<asio::ip::address>& addresses,
                                           uint16_t port) const;
 
-  SmtpConnectionPtr make_connection(const ClientSettings& settings, const std::string& host,
-                                    tcp::endpoint endpoint, const std::string& destination);
+  OutboundConnectionPtr make_connection(const ClientSettings& settings, const std::string& host,
+                                        tcp::endpoint endpoint, const std::string& destination);
   void complete(uint64_t id, std::vector<AttemptResult> results);
   void close_idle();
-  void finish(const SmtpConnectionPtr& connection, ClientStep::Next next);
-  SmtpConnectionPtr take_idle(const std::string& destination);
-  void keep_idle(const SmtpConnectionPtr& connection);
-  void forget(const SmtpConnectionPtr& connection);
+  void finish(const OutboundConnectionPtr& connection, ClientStep::Next next);
+  OutboundConnectionPtr take_idle(const std::string& destination);
+  void keep_idle(const OutboundConnectionPtr& connection);
+  void forget(const OutboundConnectionPtr& connection);
 
   OutboundStrand strand_;
   const OutboundConfig config_;
@@ -147,9 +147,9 @@ class SmtpTransport::Impl : public std::enable_shared_from_this<Impl> {
   std::shared_ptr<ssl::context> tls_context_;
   ClientSettings settings_;
 
-  std::atomic<bool> shut_down_{false};                  // read anywhere; the rest on strand_
-  std::multimap<std::string, SmtpConnectionPtr> idle_;  // by destination
-  std::set<SmtpConnectionPtr> busy_;                    // carrying an attempt, or saying QUIT
+  std::atomic<bool> shut_down_{false};                      // read anywhere; the rest on strand_
+  std::multimap<std::string, OutboundConnectionPtr> idle_;  // by destination
+  std::set<OutboundConnectionPtr> busy_;                    // carrying an attempt, or saying QUIT
 
   std::mutex running_mutex_;             // guards what follows; taken briefly, never across I/O
   std::map<uint64_t, Running> running_;  // attempts whose done has not been called
@@ -213,7 +213,7 @@ void SmtpTransport::Impl::shutdown() {
   shut_down_ = true;
   asio::post(strand_, [self = shared_from_this()] {
     self->finder_.shutdown();
-    for (const SmtpConnectionPtr& connection : self->busy_) connection->cancel();
+    for (const OutboundConnectionPtr& connection : self->busy_) connection->cancel();
     self->close_idle();
   });
 }
@@ -247,7 +247,7 @@ asio::awaitable<std::vector<AttemptResult>> SmtpTransport::Impl::run(
                   route ? "[" + route->host + "]:" + std::to_string(route->port) : domain,
                   SteadyClock::now() + config_.attempt_timeout};
 
-  while (const SmtpConnectionPtr idle = take_idle(attempt.destination)) {
+  while (const OutboundConnectionPtr idle = take_idle(attempt.destination)) {
     idle->begin_attempt(attempt.deadline);
     Sent sent = co_await send(idle, outbound, attempt);
     if (!sent.stale) co_return sent.results;
@@ -298,7 +298,7 @@ asio::awaitable<std::vector<AttemptResult>> SmtpTransport::Impl::run(
         break;
       }
       ++attempt.addresses_tried;
-      const SmtpConnectionPtr connection =
+      const OutboundConnectionPtr connection =
           co_await open(attempt, host, address, hops.port, last_error);
       if (shut_down_) co_return for_each_of(n, shutting_down());
       if (connection) co_return (co_await send(connection, outbound, attempt)).results;
@@ -346,12 +346,13 @@ std::optional<AttemptResult> SmtpTransport::Impl::loop_check(
 // to cleartext") is what it says: when the handshake fails, the same host is tried once more
 // without STARTTLS, as Postfix does at its "may" level, rather than never delivering to a
 // server whose TLS is broken. The second connection counts as the same address tried.
-asio::awaitable<SmtpConnectionPtr> SmtpTransport::Impl::open(Attempt& attempt,
-                                                             const std::string& host,
-                                                             const asio::ip::address& address,
-                                                             uint16_t port, std::string& error) {
+asio::awaitable<OutboundConnectionPtr> SmtpTransport::Impl::open(Attempt& attempt,
+                                                                 const std::string& host,
+                                                                 const asio::ip::address& address,
+                                                                 uint16_t port,
+                                                                 std::string& error) {
   bool tls_failed = false;
-  SmtpConnectionPtr connection =
+  OutboundConnectionPtr connection =
       co_await open_with(settings_, attempt, host, address, port, error, tls_failed);
   if (connection || !tls_failed || shut_down_ || attempt.expired()) co_return connection;
   ClientSettings cleartext = settings_;
@@ -361,10 +362,10 @@ asio::awaitable<SmtpConnectionPtr> SmtpTransport::Impl::open(Attempt& attempt,
   co_return co_await open_with(cleartext, attempt, host, address, port, error, tls_failed);
 }
 
-asio::awaitable<SmtpConnectionPtr> SmtpTransport::Impl::open_with(
+asio::awaitable<OutboundConnectionPtr> SmtpTransport::Impl::open_with(
     const ClientSettings& settings, Attempt& attempt, const std::string& host,
     const asio::ip::address& address, uint16_t port, std::string& error, bool& tls_failed) {
-  const SmtpConnectionPtr connection =
+  const OutboundConnectionPtr connection =
       make_connection(settings, host, tcp::endpoint(address, port), attempt.destination);
   connection->begin_attempt(attempt.deadline);
   if (std::string failure = co_await connection->connect(); !failure.empty()) {
@@ -393,7 +394,7 @@ asio::awaitable<SmtpConnectionPtr> SmtpTransport::Impl::open_with(
 
 // One message on a ready connection; afterwards the connection is kept for the next
 // message, or closed.
-asio::awaitable<Sent> SmtpTransport::Impl::send(SmtpConnectionPtr connection,
+asio::awaitable<Sent> SmtpTransport::Impl::send(OutboundConnectionPtr connection,
                                                 const OutboundMessage& message,
                                                 const Attempt& attempt) {
   const bool reused = connection->messages() > 0;
@@ -441,7 +442,7 @@ asio::awaitable<Sent> SmtpTransport::Impl::send(SmtpConnectionPtr connection,
 }
 
 // RFC 5321 4.1.1.10: QUIT, then the reply, then the close; bounded by the command timeout.
-asio::awaitable<void> SmtpTransport::Impl::quit(SmtpConnectionPtr connection) {
+asio::awaitable<void> SmtpTransport::Impl::quit(OutboundConnectionPtr connection) {
   busy_.insert(connection);
   connection->begin_attempt(SteadyClock::time_point::max());
   ClientStep first = connection->session().quit();
@@ -449,16 +450,16 @@ asio::awaitable<void> SmtpTransport::Impl::quit(SmtpConnectionPtr connection) {
   busy_.erase(connection);
 }
 
-SmtpConnectionPtr SmtpTransport::Impl::make_connection(const ClientSettings& settings,
-                                                       const std::string& host,
-                                                       tcp::endpoint endpoint,
-                                                       const std::string& destination) {
-  auto connection = std::make_shared<SmtpConnection>(strand_, tls_context_, settings, config_, host,
-                                                     std::move(endpoint), destination);
+OutboundConnectionPtr SmtpTransport::Impl::make_connection(const ClientSettings& settings,
+                                                           const std::string& host,
+                                                           tcp::endpoint endpoint,
+                                                           const std::string& destination) {
+  auto connection = std::make_shared<OutboundConnection>(strand_, tls_context_, settings, config_,
+                                                         host, std::move(endpoint), destination);
   if (shut_down_) connection->cancel();  // shutdown() came after the attempt began
   busy_.insert(connection);
   // Past its idle time, a pooled connection leaves the pool and says QUIT.
-  connection->start_timer([weak = weak_from_this()](SmtpConnectionPtr expired) {
+  connection->start_timer([weak = weak_from_this()](OutboundConnectionPtr expired) {
     const std::shared_ptr<Impl> self = weak.lock();
     if (!self) return;
     self->forget(expired);
@@ -469,7 +470,7 @@ SmtpConnectionPtr SmtpTransport::Impl::make_connection(const ClientSettings& set
 
 // After a message or a failed opening: a ready connection goes to the pool while it may
 // carry more, otherwise it says QUIT; a closed one is dropped.
-void SmtpTransport::Impl::finish(const SmtpConnectionPtr& connection, ClientStep::Next next) {
+void SmtpTransport::Impl::finish(const OutboundConnectionPtr& connection, ClientStep::Next next) {
   busy_.erase(connection);
   if (next != ClientStep::Next::ready) {
     connection->close();
@@ -489,22 +490,22 @@ void SmtpTransport::Impl::close_idle() {
   idle_.clear();
 }
 
-SmtpConnectionPtr SmtpTransport::Impl::take_idle(const std::string& destination) {
+OutboundConnectionPtr SmtpTransport::Impl::take_idle(const std::string& destination) {
   const auto found = idle_.find(destination);
   if (found == idle_.end()) return nullptr;
-  SmtpConnectionPtr connection = found->second;
+  OutboundConnectionPtr connection = found->second;
   idle_.erase(found);
   connection->end_idle();
   busy_.insert(connection);
   return connection;
 }
 
-void SmtpTransport::Impl::keep_idle(const SmtpConnectionPtr& connection) {
+void SmtpTransport::Impl::keep_idle(const OutboundConnectionPtr& connection) {
   connection->become_idle();
   idle_.emplace(connection->destination(), connection);
 }
 
-void SmtpTransport::Impl::forget(const SmtpConnectionPtr& connection) {
+void SmtpTransport::Impl::forget(const OutboundConnectionPtr& connection) {
   const auto [first, last] = idle_.equal_range(connection->destination());
   for (auto it = first; it != last; ++it) {
     if (it->second == connection) {

@@ -178,3 +178,30 @@ def run_rounds(name, settings, measure, describe):
         if not settings.keep:
             shutil.rmtree(base, ignore_errors=True)
     return runs
+
+
+def side_by_side_table(runs, sessions, rates, cpu_ratio=False):
+    """The summary every SMTP benchmark prints: per session count, Postfix and herald side by
+side for each (label, run key) in `rates` with herald/Postfix, then CPU (with its ratio when
+`cpu_ratio`) and peak memory, each the median over rounds."""
+    header = "| sessions"
+    for label, _ in rates:
+        header += f" | Postfix {label} msg/s | herald {label} msg/s | herald/Postfix"
+    header += " | Postfix CPU s/1000 msgs | herald CPU s/1000 msgs"
+    if cpu_ratio:
+        header += " | herald/Postfix"
+    header += " | Postfix peak ΣPSS MiB | herald peak RSS MiB |"
+    lines = [header, "|" + "---|" * header.count(" | ") + "---|"]
+    keys = [key for _, key in rates] + ["cpu_per_1000", "peak_mib"]
+    for s in sessions:
+        m = {(srv, key): median_of(runs, srv, s, key) for srv in SERVERS for key in keys}
+        row = f"| {s} "
+        for _, key in rates:
+            row += (f"| {fmt(m['postfix', key])} | {fmt(m['herald', key])} "
+                    f"| {ratio(m['herald', key], m['postfix', key])} ")
+        row += f"| {fmt(m['postfix', 'cpu_per_1000'], 2)} | {fmt(m['herald', 'cpu_per_1000'], 2)} "
+        if cpu_ratio:
+            row += f"| {ratio(m['herald', 'cpu_per_1000'], m['postfix', 'cpu_per_1000'])} "
+        row += f"| {fmt(m['postfix', 'peak_mib'], 1)} | {fmt(m['herald', 'peak_mib'], 1)} |"
+        lines.append(row)
+    return "\n".join(lines)

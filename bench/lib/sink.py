@@ -10,9 +10,9 @@ open is a transaction that is over, and its mtime is when its last byte arrived.
 import os
 import pathlib
 import pwd
-import signal
 import subprocess
 
+from child_process import terminate
 from greeting import wait_for_greeting
 
 SMTP_SINK = "/usr/sbin/smtp-sink"
@@ -71,10 +71,5 @@ class SmtpSink:
     def stop(self, timeout=10):
         if self._process is None:
             return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout)
+        terminate(self._process, timeout)
         self._process = None

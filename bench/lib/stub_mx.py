@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 
+from child_process import terminate
+
 READ_LIMIT = 64 * 1024
 
 
@@ -133,12 +135,7 @@ class StubMx:
     def stop(self, timeout=10):
         if self._process is None:
             return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout)
+        terminate(self._process, timeout)
         self._process = None
 
 

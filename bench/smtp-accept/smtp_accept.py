@@ -19,9 +19,9 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
 
-from bench_common import (SERVERS, Settings, check_can_run, fmt,  # noqa: E402
-                          last_arrival, machine_description, median_of, ratio, run_load,
-                          run_rounds, versions, wait_for_delivery)
+from bench_common import (Settings, check_can_run, fmt, side_by_side_table, last_arrival,  # noqa: E402
+                          machine_description, run_load, run_rounds, versions,
+                          wait_for_delivery)
 from herald_instance import HeraldInstance  # noqa: E402
 from loopback_ports import free_port  # noqa: E402
 from postfix_instance import PostfixInstance  # noqa: E402
@@ -81,22 +81,7 @@ def describe(run):
 
 
 def summary_table(runs, settings):
-    header = ("| sessions | Postfix accept msg/s | herald accept msg/s | herald/Postfix "
-              "| Postfix to-mailbox msg/s | herald to-mailbox msg/s | herald/Postfix "
-              "| Postfix CPU s/1000 msgs | herald CPU s/1000 msgs "
-              "| Postfix peak ΣPSS MiB | herald peak RSS MiB |")
-    lines = [header, "|" + "---|" * header.count(" | ") + "---|"]
-    for s in settings.sessions:
-        m = {(srv, key): median_of(runs, srv, s, key) for srv in SERVERS
-             for key in ("accept_rate", "e2e_rate", "cpu_per_1000", "peak_mib")}
-        lines.append(
-            f"| {s} | {fmt(m['postfix', 'accept_rate'])} | {fmt(m['herald', 'accept_rate'])} "
-            f"| {ratio(m['herald', 'accept_rate'], m['postfix', 'accept_rate'])} "
-            f"| {fmt(m['postfix', 'e2e_rate'])} | {fmt(m['herald', 'e2e_rate'])} "
-            f"| {ratio(m['herald', 'e2e_rate'], m['postfix', 'e2e_rate'])} "
-            f"| {fmt(m['postfix', 'cpu_per_1000'], 2)} | {fmt(m['herald', 'cpu_per_1000'], 2)} "
-            f"| {fmt(m['postfix', 'peak_mib'], 1)} | {fmt(m['herald', 'peak_mib'], 1)} |")
-    return "\n".join(lines)
+    return side_by_side_table(runs, settings.sessions, [("accept", "accept_rate"), ("to-mailbox", "e2e_rate")])
 
 
 def runs_table(runs):

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "smtp/server_session.h"
+#include "support/example_config.h"
 
 namespace herald {
 namespace {
@@ -14,18 +15,10 @@ namespace {
 using Next = SessionStep::Next;
 
 Config limits_config() {
-  return parse_config(R"(
-[server]
-hostname = "mx.example.test"
-data_dir = "/tmp/unused"
-[[listen]]
-address = "127.0.0.1:2525"
-[[domain]]
-name = "example.test"
+  return test_support::example_config(R"(
 [[user]]
 address = "alice@example.test"
-)",
-                      "/tmp/test.toml");
+)");
 }
 
 class SessionLimitsTest : public ::testing::Test {

@@ -1,5 +1,7 @@
 #include "smtp/auth_failure_limiter.h"
 
+#include <algorithm>
+
 #include "smtp/client_key.h"
 
 namespace herald {
@@ -22,15 +24,26 @@ bool AuthFailureLimiter::blocked(std::string_view peer_ip) const {
 void AuthFailureLimiter::record_failure(std::string_view peer_ip) {
   const std::lock_guard lock(mutex_);
   const TimePoint now = clock_.now();
-  // Many distinct guessers must not grow the map without end: sweep it while adding.
-  for (auto it = failures_.begin(); it != failures_.end();) {
-    forget_old_failures(it->second, now);
-    it = it->second.empty() ? failures_.erase(it) : std::next(it);
+  // Many distinct guessers must not grow the map without end, nor may each failure cost a
+  // walk over every client (quadratic under a spread-out attack): the map is swept only once
+  // it has doubled since the last sweep, so a sweep is paid for by the failures that grew it
+  // and the map holds at most twice the clients still in their window.
+  if (failures_.size() >= sweep_at_) {
+    for (auto it = failures_.begin(); it != failures_.end();) {
+      forget_old_failures(it->second, now);
+      it = it->second.empty() ? failures_.erase(it) : std::next(it);
+    }
+    sweep_at_ = std::max(kMinSweepSize, 2 * failures_.size());
   }
   const std::string client = client_key(peer_ip);
   auto it = failures_.find(client);
   if (it == failures_.end()) it = failures_.emplace(client, std::deque<TimePoint>{}).first;
   it->second.push_back(now);
+}
+
+size_t AuthFailureLimiter::clients_counted() const {
+  const std::lock_guard lock(mutex_);
+  return failures_.size();
 }
 
 void AuthFailureLimiter::forget_old_failures(std::deque<TimePoint>& failures, TimePoint now) const {

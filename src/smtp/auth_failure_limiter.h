@@ -5,6 +5,7 @@
 // (limits.max_srs_failures), which is how a forger would search for a valid one.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -27,7 +28,13 @@ class AuthFailureLimiter {
   bool blocked(std::string_view peer_ip) const;
   void record_failure(std::string_view peer_ip);
 
+  // Clients with failures still held: at most twice those whose failures are in the window,
+  // plus kMinSweepSize.
+  size_t clients_counted() const;
+
  private:
+  static constexpr size_t kMinSweepSize = 64;
+
   void forget_old_failures(std::deque<TimePoint>& failures, TimePoint now) const;
 
   const Clock& clock_;
@@ -35,6 +42,7 @@ class AuthFailureLimiter {
   const Duration window_;
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::deque<TimePoint>, std::less<>> failures_;
+  size_t sweep_at_ = kMinSweepSize;  // guarded by mutex_
 };
 
 }  // namespace herald

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 namespace herald {
 namespace {
 
@@ -65,6 +67,18 @@ TEST_F(AuthFailureLimiterTest, FailuresSpreadWiderThanTheWindowNeverBlock) {
     clock_.advance(minutes(8));
   }
   EXPECT_FALSE(limiter_.blocked("192.0.2.1"));
+}
+
+// A spread-out attack: a new client fails every second for ten windows. Clients whose
+// failures have left the window are forgotten as the map grows, so what is held stays within
+// twice the clients of one window (900) plus the small floor, not all 9,000.
+TEST_F(AuthFailureLimiterTest, ClientsWhoseFailuresLeftTheWindowAreForgottenAsNewOnesCome) {
+  for (int i = 0; i < 9000; ++i) {
+    fail("2001:db8:" + std::to_string(i / 65536) + ":" + std::to_string(i % 65536) + "::1", 1);
+    clock_.advance(seconds(1));
+  }
+  EXPECT_LE(limiter_.clients_counted(), 2 * 900 + 64);
+  EXPECT_GE(limiter_.clients_counted(), 900u);  // those still in the window are all kept
 }
 
 }  // namespace

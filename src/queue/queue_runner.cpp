@@ -104,7 +104,11 @@ void QueueRunner::Impl::wait_for_work() {
       wait = std::min<Duration>(wait, *next - now);
     }
   }
-  if (!unrecorded.empty()) wait = std::min<Duration>(wait, next_write_try - now);
+  // After a store failure, the next try; outcomes held back for their siblings wait for
+  // those results, which wake the loop.
+  if (!unrecorded.empty() && write_backoff.count() > 0) {
+    wait = std::min<Duration>(wait, next_write_try - now);
+  }
   wait = std::clamp<Duration>(wait, Duration::zero(), kMaxWait);
   std::unique_lock lock(inbox_mutex);
   inbox_wake.wait_for(lock, wait, [this] {
@@ -174,6 +178,12 @@ void QueueRunner::Impl::sweep_finished() {
   }
 }
 
+size_t QueueRunner::Impl::in_memory() const {
+  size_t count = 0;
+  for (const auto& lane : lanes) count += lane->entries.size();
+  return count;
+}
+
 double QueueRunner::Impl::jitter() {
   thread_local std::mt19937_64 generator{std::random_device{}()};
   return std::uniform_real_distribution<double>(0.0, 1.0)(generator);
@@ -213,6 +223,12 @@ void QueueRunner::stop() {
   }
   impl_->inbox_wake.notify_one();
   if (impl_->loop.joinable()) impl_->loop.join();
+}
+
+size_t QueueRunner::deliveries_in_memory() {
+  size_t count = 0;
+  impl_->on_loop([&] { count = impl_->in_memory(); });
+  return count;
 }
 
 std::optional<size_t> QueueRunner::retry(std::string_view message_id) {

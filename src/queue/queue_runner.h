@@ -56,6 +56,11 @@ class QueueRunner final : public QueueControl {
   // the deliveries stay pending and are attempted again after a restart.
   void stop();
 
+  // Deliveries the runner holds in memory (waiting in a window or in an attempt): at most
+  // [queue] active_limit per transport, plus those in attempts. Thread-safe; waits for
+  // the loop.
+  size_t deliveries_in_memory();
+
   // QueueControl (queue/queue_control.h).
   std::optional<size_t> retry(std::string_view message_id) override;
   std::optional<size_t> hold(std::string_view message_id) override;

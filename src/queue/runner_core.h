@@ -149,6 +149,8 @@ struct QueueRunner::Impl {
   // The loop's batch: the outcomes waiting to be recorded and `claims`, in one write. False
   // when the store failed: the outcomes wait for the next try, the claims are not taken.
   bool write_batch(StoreWrite claims);
+  bool waits_for_siblings(const runner::Outcome& outcome,
+                          const std::set<DeliveryKey>& batch) const;
   runner::Outcome expired_outcome(Lane& lane, const Entry& entry, const std::string& reason);
 
   // --- operator actions (runner_operator.cpp) ---
@@ -161,6 +163,7 @@ struct QueueRunner::Impl {
   Entry* known(const Delivery& delivery, Lane** lane);
 
   void sweep_finished();
+  size_t in_memory() const;
   double jitter();
 
   Store& store;

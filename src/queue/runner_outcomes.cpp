@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "queue/queue_policy.h"
 #include "queue/runner_core.h"
@@ -216,10 +217,40 @@ void QueueRunner::Impl::settle(Settlement settlement) {
   }
 }
 
+// An outcome that calls for a DSN waits while other deliveries of its message are still in
+// an attempt, so that outcomes of one message decided together go out as one DSN.
+bool QueueRunner::Impl::waits_for_siblings(const Outcome& outcome,
+                                           const std::set<DeliveryKey>& batch) const {
+  const Delivery& d = outcome.recorded.delivery;
+  const Entry& entry = outcome.lane->entries.at(key_of(d));
+  const std::optional<DsnAction> action =
+      notice_action(settings.queue, clock.now(), *entry.message, outcome.recorded);
+  if (!action || decide_notice(*entry.message, d, *action).verdict !=
+                     NoticeDecision::Verdict::send) {
+    return false;
+  }
+  for (const auto& lane : lanes) {
+    for (auto it = lane->entries.lower_bound(DeliveryKey{d.message_id, 0});
+         it != lane->entries.end() && it->first.message_id == d.message_id; ++it) {
+      if (it->second.busy && !batch.contains(it->first)) return true;
+    }
+  }
+  return false;
+}
+
 bool QueueRunner::Impl::write_batch(StoreWrite claims) {
   StoreWrite write = std::move(claims);
-  std::vector<Outcome> outcomes = std::move(unrecorded);
-  unrecorded.clear();
+  std::set<DeliveryKey> batch;
+  for (const Outcome& o : unrecorded) batch.insert(key_of(o.recorded.delivery));
+  std::vector<bool> held(unrecorded.size());
+  for (size_t i = 0; i < unrecorded.size(); ++i) held[i] = waits_for_siblings(unrecorded[i], batch);
+  std::vector<Outcome> outcomes;
+  std::vector<Outcome> held_back;
+  for (size_t i = 0; i < unrecorded.size(); ++i) {
+    (held[i] ? held_back : outcomes).push_back(std::move(unrecorded[i]));
+  }
+  unrecorded = std::move(held_back);
+  if (outcomes.empty() && write.empty()) return true;
   Settlement settlement;
   try {
     settlement = record(outcomes, write);
@@ -233,7 +264,7 @@ bool QueueRunner::Impl::write_batch(StoreWrite claims) {
     next_write_try = clock.now() + write_backoff;
     spdlog::warn("queue: recording {} outcomes failed: {}; trying again in {}s", outcomes.size(),
                  e.what(), std::chrono::duration_cast<std::chrono::seconds>(write_backoff).count());
-    unrecorded = std::move(outcomes);
+    for (Outcome& o : outcomes) unrecorded.push_back(std::move(o));
     return false;
   }
   write_backoff = Duration::zero();

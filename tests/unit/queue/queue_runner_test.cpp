@@ -144,6 +144,21 @@ class FailingUpdates final : public Store {
   std::optional<std::string> content(std::string_view id) override { return inner_.content(id); }
   std::vector<Delivery> deliveries(std::string_view id) override { return inner_.deliveries(id); }
   std::vector<LedgerEvent> ledger(std::string_view id) override { return inner_.ledger(id); }
+  void apply(const StoreWrite& w) override { inner_.apply(w); }
+  std::vector<DueDelivery> due_deliveries(const DuePosition& after, TimePoint until,
+                                          size_t limit) override {
+    return inner_.due_deliveries(after, until, limit);
+  }
+  std::vector<Delivery> unfinished_deliveries(const std::optional<DeliveryKey>& after,
+                                              size_t limit) override {
+    return inner_.unfinished_deliveries(after, limit);
+  }
+  std::vector<DamagedRecord> damaged_records(size_t limit) override {
+    return inner_.damaged_records(limit);
+  }
+  size_t remove_finished(TimePoint before, size_t limit) override {
+    return inner_.remove_finished(before, limit);
+  }
   std::vector<Delivery> pending_deliveries() override { return inner_.pending_deliveries(); }
   void for_each_message(const std::function<bool(const MessageRecord&)>& visit) override {
     inner_.for_each_message(visit);

@@ -66,6 +66,9 @@ struct Lane {
   bool claims;
   std::map<DeliveryKey, Entry> entries;  // waiting and busy
   std::set<DuePosition> waiting;         // the due positions of the waiting entries
+  // The same entries in the order they leave a full window: lowest priority first, and of
+  // those the one due last.
+  std::set<std::pair<int, DuePosition>, std::greater<>> by_eviction;
   // Every due-index entry of this lane at or before `covered` is in `entries` (or was
   // written by the loop since and is known to it); those after it are only in the store.
   DuePosition covered;
@@ -125,8 +128,12 @@ struct QueueRunner::Impl {
   // `delivery`, just written by the loop, waits in memory if the window covers its due
   // position, else only in the store. Terminal and held deliveries are not taken.
   void place(Lane& lane, std::shared_ptr<const MessageRecord> message, const Delivery& delivery);
+  bool window_takes(const Lane& lane, const MessageRecord& message, const Delivery& d) const;
   void admit(Lane& lane, std::shared_ptr<const MessageRecord> message, const Delivery& delivery);
   void make_busy(Lane& lane, const DeliveryKey& key);
+  void wait_in_window(Lane& lane, const Entry& entry);
+  void leave_window(Lane& lane, const Entry& entry);
+  void evict_one(Lane& lane);
   void forget(Lane& lane, const DeliveryKey& key);
   void refill(Lane& lane);
 
@@ -149,8 +156,7 @@ struct QueueRunner::Impl {
   // The loop's batch: the outcomes waiting to be recorded and `claims`, in one write. False
   // when the store failed: the outcomes wait for the next try, the claims are not taken.
   bool write_batch(StoreWrite claims);
-  bool waits_for_siblings(const runner::Outcome& outcome,
-                          const std::set<DeliveryKey>& batch) const;
+  bool waits_for_siblings(const runner::Outcome& outcome, const std::set<DeliveryKey>& batch) const;
   runner::Outcome expired_outcome(Lane& lane, const Entry& entry, const std::string& reason);
 
   // --- operator actions (runner_operator.cpp) ---

@@ -45,7 +45,7 @@ std::vector<Attempt> QueueRunner::Impl::pick(StoreWrite& write) {
       }
       for (const DeliveryKey& key : attempt.keys) {
         Entry& entry = lane.entries.at(key);
-        lane.waiting.erase(DuePosition::of(entry.delivery));
+        leave_window(lane, entry);
         entry.busy = true;
         if (!lane.claims) continue;
         // Claimed where a failure would put it: a crash mid-attempt reads as one.
@@ -123,8 +123,7 @@ void QueueRunner::Impl::give_back(const std::vector<Attempt>& attempts) {
     for (const DeliveryKey& key : attempt.keys) {
       Entry& entry = lane.entries.at(key);
       entry.busy = false;
-      lane.waiting.insert(DuePosition::of(entry.delivery));
-      lane.scheduler.insert(key, entry.facts);
+      wait_in_window(lane, entry);
     }
   }
 }

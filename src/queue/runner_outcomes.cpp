@@ -225,8 +225,8 @@ bool QueueRunner::Impl::waits_for_siblings(const Outcome& outcome,
   const Entry& entry = outcome.lane->entries.at(key_of(d));
   const std::optional<DsnAction> action =
       notice_action(settings.queue, clock.now(), *entry.message, outcome.recorded);
-  if (!action || decide_notice(*entry.message, d, *action).verdict !=
-                     NoticeDecision::Verdict::send) {
+  if (!action ||
+      decide_notice(*entry.message, d, *action).verdict != NoticeDecision::Verdict::send) {
     return false;
   }
   for (const auto& lane : lanes) {

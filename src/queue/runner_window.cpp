@@ -42,7 +42,9 @@ Lane* QueueRunner::Impl::lane_for(const std::string& transport) {
 
 // A session's commit: its deliveries that the window covers are read back from the store
 // first, because the window may have taken them from the due index, attempted and
-// finished them before this hand-over came; the store's copy then says so.
+// finished them before this hand-over came; the store's copy then says so. One beyond the
+// window is taken too when there is room, or when it outranks what a full window would give
+// up for it (new urgent mail does not wait behind a backlog of bulk mail).
 void QueueRunner::Impl::take_in(const runner::Intake& in) {
   std::optional<std::vector<Delivery>> stored;
   for (const Delivery& d : in.deliveries) {
@@ -53,12 +55,19 @@ void QueueRunner::Impl::take_in(const runner::Intake& in) {
       continue;
     }
     if (!waits(d) || lane->entries.contains(key_of(d))) continue;
-    if (DuePosition::of(d) > lane->covered) continue;  // a refill reads it
+    if (!window_takes(*lane, *in.message, d)) continue;  // a refill reads it
     if (!stored) stored = store.deliveries(d.message_id);
     if (d.index >= stored->size()) continue;
     const Delivery& now = (*stored)[d.index];
-    if (waits(now) && DuePosition::of(now) <= lane->covered) admit(*lane, in.message, now);
+    if (waits(now) && window_takes(*lane, *in.message, now)) admit(*lane, in.message, now);
   }
+}
+
+bool QueueRunner::Impl::window_takes(const Lane& lane, const MessageRecord& message,
+                                     const Delivery& d) const {
+  if (DuePosition::of(d) <= lane.covered) return true;
+  if (lane.entries.size() < settings.queue.active_limit) return true;
+  return !lane.by_eviction.empty() && -lane.by_eviction.begin()->first < message.qos.priority;
 }
 
 void QueueRunner::Impl::place(Lane& lane, std::shared_ptr<const MessageRecord> message,
@@ -69,37 +78,54 @@ void QueueRunner::Impl::place(Lane& lane, std::shared_ptr<const MessageRecord> m
 
 void QueueRunner::Impl::admit(Lane& lane, std::shared_ptr<const MessageRecord> message,
                               const Delivery& delivery) {
-  const DeliveryKey key = key_of(delivery);
-  Entry& entry = lane.entries[key];
+  Entry& entry = lane.entries[key_of(delivery)];
   entry.facts = scheduling_facts(*message, delivery);
   entry.delivery = delivery;
   entry.message = std::move(message);
-  lane.waiting.insert(DuePosition::of(delivery));
-  lane.scheduler.insert(key, entry.facts);
-  // Over the limit, the one due last goes back to being only in the store, and the window
-  // ends before it. Busy entries are not moved; they are bounded by the lane's attempts.
+  wait_in_window(lane, entry);
+  // Busy entries are not moved; they are bounded by the lane's attempts.
   while (lane.entries.size() > settings.queue.active_limit && lane.waiting.size() >= 2) {
-    const DuePosition last = *lane.waiting.rbegin();
-    forget(lane, DeliveryKey{last.message_id, last.index});
-    lane.covered = *lane.waiting.rbegin();
+    evict_one(lane);
   }
+}
+
+// The lowest priority, due last, goes back to being only in the store. If the window
+// covered it, it now ends before it: below the one given up, everything is still known.
+void QueueRunner::Impl::evict_one(Lane& lane) {
+  const DuePosition victim = lane.by_eviction.begin()->second;
+  forget(lane, DeliveryKey{victim.message_id, victim.index});
+  if (victim > lane.covered) return;
+  const auto below = lane.waiting.lower_bound(victim);
+  // Nothing waits below it: read again from the start; what is known is skipped.
+  lane.covered =
+      below == lane.waiting.begin() ? DuePosition::start_of(lane.name) : *std::prev(below);
+}
+
+void QueueRunner::Impl::wait_in_window(Lane& lane, const Entry& entry) {
+  const DuePosition position = DuePosition::of(entry.delivery);
+  lane.waiting.insert(position);
+  lane.by_eviction.emplace(-entry.facts.priority, position);
+  lane.scheduler.insert(key_of(entry.delivery), entry.facts);
+}
+
+void QueueRunner::Impl::leave_window(Lane& lane, const Entry& entry) {
+  const DuePosition position = DuePosition::of(entry.delivery);
+  lane.waiting.erase(position);
+  lane.by_eviction.erase({-entry.facts.priority, position});
+  lane.scheduler.remove(key_of(entry.delivery));
 }
 
 // A waiting entry leaves the schedule to be attempted, expired or changed by an operator.
 void QueueRunner::Impl::make_busy(Lane& lane, const DeliveryKey& key) {
   Entry& entry = lane.entries.at(key);
-  lane.waiting.erase(DuePosition::of(entry.delivery));
-  lane.scheduler.remove(key);
+  leave_window(lane, entry);
   entry.busy = true;
 }
 
 void QueueRunner::Impl::forget(Lane& lane, const DeliveryKey& key) {
   auto it = lane.entries.find(key);
   if (it == lane.entries.end()) return;
-  if (!it->second.busy) {
-    lane.waiting.erase(DuePosition::of(it->second.delivery));
-    lane.scheduler.remove(key);
-  }
+  if (!it->second.busy) leave_window(lane, it->second);
   lane.entries.erase(it);
 }
 

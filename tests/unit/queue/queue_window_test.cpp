@@ -136,7 +136,7 @@ TEST_F(QueueRunnerTest, AnOutcomeAndItsDsnAreWrittenTogether) {
 
 TEST_F(QueueRunnerTest, HoldAndReleaseOfEveryMessageWalkTheWholeQueue) {
   config_.active_limit = 10;
-  FakeTransport transport({Outcome::temporary, Outcome::delivered});
+  FakeTransport transport({Outcome::temporary});
   QueueRunner runner(*store_, transport, nullptr, clock_, settings());
   const auto queued = commit_many(1500, "alice@example.test");
   EXPECT_EQ(runner.hold(""), 1500u) << "before start: the store is walked in slices";

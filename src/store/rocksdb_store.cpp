@@ -162,6 +162,13 @@ void RocksDbStore::add_updates(rocksdb::WriteBatch& batch, const StoreWrite& par
   // The later update of a delivery updated twice wins; each one's events are kept.
   std::map<std::string, const Delivery*> latest;
   std::map<std::string, MessageChange, std::less<>> changes;
+  // The deliveries this write commits, which later parts of it may update.
+  CommittedDeliveries committed;
+  if (!parts.updates.empty()) {
+    for (const auto& m : parts.messages) {
+      for (const Delivery& d : m.deliveries) committed[delivery_key(d.message_id, d.index)] = &d;
+    }
+  }
   for (const auto& u : parts.updates) {
     const std::string key = delivery_key(u.delivery.message_id, u.delivery.index);
     latest[key] = &u.delivery;
@@ -177,7 +184,7 @@ void RocksDbStore::add_updates(rocksdb::WriteBatch& batch, const StoreWrite& par
     if (found != changes.end()) found->second.saw(e.event);
   }
   for (const auto& [key, delivery] : latest) {
-    const std::optional<Delivery> before = stored_delivery(key, parts);
+    const std::optional<Delivery> before = stored_delivery(key, committed);
     if (before && has_due_entry(*before)) erase(batch, due_, due_key(DuePosition::of(*before)));
     put(batch, deliveries_, key, encode_delivery(*delivery));
     MessageChange& change = changes[delivery->message_id];
@@ -194,7 +201,8 @@ void RocksDbStore::add_updates(rocksdb::WriteBatch& batch, const StoreWrite& par
   }
   for (const auto& [id, change] : changes) {
     if (change.any_pending_after) continue;
-    const auto [pending_before, others_pending] = pending_outside(id, change.updated_keys, parts);
+    const auto [pending_before, others_pending] =
+        pending_outside(id, change.updated_keys, committed);
     if (others_pending) continue;
     // No delivery left pending: the content goes in the same batch, so a crash cannot drop
     // it under a delivery that still needs it. The message finishes only in the write that
@@ -205,12 +213,8 @@ void RocksDbStore::add_updates(rocksdb::WriteBatch& batch, const StoreWrite& par
 }
 
 std::optional<Delivery> RocksDbStore::stored_delivery(const std::string& key,
-                                                      const StoreWrite& parts) {
-  for (const auto& m : parts.messages) {
-    for (const Delivery& d : m.deliveries) {
-      if (delivery_key(d.message_id, d.index) == key) return d;
-    }
-  }
+                                                      const CommittedDeliveries& committed) {
+  if (const auto found = committed.find(key); found != committed.end()) return *found->second;
   const auto value = get(deliveries_, key);
   if (!value) throw StoreError("no delivery " + key + " in the store to update");
   try {
@@ -223,17 +227,15 @@ std::optional<Delivery> RocksDbStore::stored_delivery(const std::string& key,
 
 std::pair<bool, bool> RocksDbStore::pending_outside(std::string_view id,
                                                     const std::set<std::string>& updated,
-                                                    const StoreWrite& parts) {
+                                                    const CommittedDeliveries& committed) {
   bool before = false;
-  for (const auto& m : parts.messages) {
-    if (m.record.id != id) continue;
-    for (const Delivery& d : m.deliveries) {
-      if (is_terminal(d.state)) continue;
-      before = true;
-      if (!updated.contains(delivery_key(d.message_id, d.index))) return {true, true};
-    }
-  }
   const std::string prefix = rows_prefix(id);
+  for (auto it = committed.lower_bound(prefix);
+       it != committed.end() && it->first.starts_with(prefix); ++it) {
+    if (is_terminal(it->second->state)) continue;
+    before = true;
+    if (!updated.contains(it->first)) return {true, true};
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, pending_));
   for (it->Seek(slice(prefix)); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     before = true;

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -62,6 +63,9 @@ inline void erase(rocksdb::WriteBatch& batch, rocksdb::ColumnFamilyHandle* famil
 inline bool has_due_entry(const Delivery& delivery) {
   return !is_terminal(delivery.state) && !delivery.held;
 }
+
+// The deliveries one write commits, by key (ID/INDEX); they point into the StoreWrite.
+using CommittedDeliveries = std::map<std::string, const Delivery*, std::less<>>;
 
 // Thread-safety as Store's. Writes that decide from what is stored (updates, quarantine,
 // removal) hold the locks of the messages they touch; commits and appends take none.
@@ -138,13 +142,14 @@ class RocksDbStore final : public Store {
   // The delivery at `key` as it is before this write: committed by an earlier part of it, or
   // stored. nullopt when the stored one is undecodable: it gets no due entry deleted (a stale
   // one is dropped when read). Throws StoreError when there is none.
-  std::optional<Delivery> stored_delivery(const std::string& key, const StoreWrite& parts);
+  std::optional<Delivery> stored_delivery(const std::string& key,
+                                          const CommittedDeliveries& committed);
 
   // Whether message `id` had a pending delivery before this write, and whether one outside
   // `updated` is pending (so the message is not finished by it). Reads at most one entry more
   // than there are updated keys.
   std::pair<bool, bool> pending_outside(std::string_view id, const std::set<std::string>& updated,
-                                        const StoreWrite& parts);
+                                        const CommittedDeliveries& committed);
 
   // --- retention (rocksdb_retention.cpp) -----------------------------------------------
 

@@ -69,33 +69,34 @@ std::vector<DamagedRecord> RocksDbStore::damaged_records(size_t limit) {
 }
 
 void RocksDbStore::quarantine_delivery(const std::string& row, std::string_view reason,
-                                       std::string_view bytes,
+                                       std::optional<std::string_view> bytes,
                                        const std::optional<std::string>& due_entry) {
-  const DamagedRecord record{kDeliveries, row, std::string(reason), std::string(bytes),
+  const DamagedRecord record{kDeliveries, row, std::string(reason), std::string(bytes.value_or("")),
                              std::chrono::system_clock::now()};
   if (!can_quarantine(record)) return;
   const auto key = parse_delivery_key(row);
   std::lock_guard lock(message_lock(key ? key->message_id : row));
   // An update may have replaced it since it was read; then there is nothing to move.
-  if (get(deliveries_, row).value_or("") != bytes) return;
+  if (get(deliveries_, row) != bytes) return;
   rocksdb::WriteBatch batch;
   put(batch, quarantine_, quarantine_key(record), encode_damaged_record(record));
-  if (!bytes.empty() || reason != "missing") erase(batch, deliveries_, row);
+  if (bytes) erase(batch, deliveries_, row);
   erase(batch, pending_, row);
   if (due_entry) erase(batch, due_, *due_entry);
   write(batch);
+  log_quarantined(record);
 }
 
 void RocksDbStore::quarantine_message(const std::string& id, std::string_view reason,
-                                      std::string_view bytes) {
-  const DamagedRecord record{kMessages, id, std::string(reason), std::string(bytes),
+                                      std::optional<std::string_view> bytes) {
+  const DamagedRecord record{kMessages, id, std::string(reason), std::string(bytes.value_or("")),
                              std::chrono::system_clock::now()};
   if (!can_quarantine(record)) return;
   std::lock_guard lock(message_lock(id));
-  if (get(messages_, id).value_or("") != bytes) return;
+  if (get(messages_, id) != bytes) return;
   rocksdb::WriteBatch batch;
   put(batch, quarantine_, quarantine_key(record), encode_damaged_record(record));
-  if (!bytes.empty() || reason != "missing") erase(batch, messages_, id);
+  if (bytes) erase(batch, messages_, id);
   scan_rows(deliveries_, id, [&](std::string_view row, std::string_view value) {
     erase(batch, pending_, row);
     try {
@@ -106,17 +107,19 @@ void RocksDbStore::quarantine_message(const std::string& id, std::string_view re
     }
   });
   write(batch);
+  log_quarantined(record);
 }
 
-bool RocksDbStore::can_quarantine(const DamagedRecord& record) {
-  if (mode_ == StoreMode::read_only || quarantine_ == nullptr) {
-    spdlog::error("store: {} {} is damaged ({}); skipped", record.family, record.key,
-                  record.reason);
-    return false;
-  }
+bool RocksDbStore::can_quarantine(const DamagedRecord& record) const {
+  if (mode_ == StoreMode::read_write && quarantine_ != nullptr) return true;
+  spdlog::error("store: {} {} is damaged ({}); skipped, left for heraldd to move aside",
+                record.family, record.key, record.reason);
+  return false;
+}
+
+void RocksDbStore::log_quarantined(const DamagedRecord& record) {
   spdlog::error("store: {} {} is damaged ({}); moved to the quarantine and skipped", record.family,
                 record.key, record.reason);
-  return true;
 }
 
 void RocksDbStore::drop_due_entry(const std::string& key,
@@ -137,7 +140,9 @@ void RocksDbStore::drop_due_entry(const std::string& key,
       // Damaged: the entry goes all the same; the pending walk quarantines the record.
     }
   }
-  spdlog::warn("store: dropped a stale due entry ({})", why);
+  const auto position = parse_due_key(key);
+  spdlog::warn("store: dropped a stale due entry of {} ({})",
+               position ? delivery_key(position->message_id, position->index) : "(malformed)", why);
   rocksdb::WriteBatch batch;
   erase(batch, due_, key);
   write(batch);

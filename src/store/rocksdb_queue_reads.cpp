@@ -56,7 +56,7 @@ std::vector<Delivery> RocksDbStore::unfinished_deliveries(const std::optional<De
     if (after && key == start) continue;
     auto value = get(deliveries_, key);
     if (!value) {
-      quarantine_delivery(key, "missing", "", std::nullopt);
+      quarantine_delivery(key, "missing", std::nullopt, std::nullopt);
       continue;
     }
     try {
@@ -81,7 +81,7 @@ std::optional<Delivery> RocksDbStore::due_delivery(const DuePosition& position,
   const auto value = get(deliveries_, row);
   if (!value) {
     if (get(pending_, row)) {
-      quarantine_delivery(row, "missing", "", key);
+      quarantine_delivery(row, "missing", std::nullopt, key);
     } else {
       drop_due_entry(key, position.message_id, "its delivery is gone");
     }
@@ -100,7 +100,7 @@ std::optional<Delivery> RocksDbStore::due_delivery(const DuePosition& position,
 std::shared_ptr<const MessageRecord> RocksDbStore::message_record(const std::string& id) {
   const auto value = get(messages_, id);
   if (!value) {
-    quarantine_message(id, "missing", "");
+    quarantine_message(id, "missing", std::nullopt);
     return nullptr;
   }
   try {

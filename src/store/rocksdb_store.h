@@ -169,19 +169,24 @@ class RocksDbStore final : public Store {
 
   // --- quarantine (rocksdb_quarantine.cpp) ---------------------------------------------
 
-  // Moves the delivery at `row` (`bytes`, or missing when `reason` is "missing") to the
-  // quarantine, out of the pending set and, when its entry is known, the due index.
-  void quarantine_delivery(const std::string& row, std::string_view reason, std::string_view bytes,
+  // Moves the delivery at `row` (`bytes`; nullopt when it is missing) to the quarantine, out
+  // of the pending set and, when its entry is known, the due index. Nothing happens when the
+  // row no longer holds `bytes` (an update replaced it meanwhile).
+  void quarantine_delivery(const std::string& row, std::string_view reason,
+                           std::optional<std::string_view> bytes,
                            const std::optional<std::string>& due_entry);
 
   // Moves the record of message `id` to the quarantine and takes every delivery of the
   // message out of the pending set and the due index: without its record none can be
   // attempted, and one quarantine entry says why.
-  void quarantine_message(const std::string& id, std::string_view reason, std::string_view bytes);
+  void quarantine_message(const std::string& id, std::string_view reason,
+                          std::optional<std::string_view> bytes);
 
-  // Logs the damage; false when the store cannot move it (read-only: the record is skipped
-  // and stays where it is for the daemon to move).
-  bool can_quarantine(const DamagedRecord& record);
+  // False, with a log line, when the store cannot move damage aside (read-only: the record
+  // is skipped and stays where it is for the daemon to move).
+  bool can_quarantine(const DamagedRecord& record) const;
+  // The error line naming what was moved aside and why.
+  static void log_quarantined(const DamagedRecord& record);
 
   // Drops the due entry `key` whose delivery no longer belongs there (an index left behind
   // by a record quarantined from the pending set, or moved while the entry was read).

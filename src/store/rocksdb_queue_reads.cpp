@@ -13,17 +13,20 @@ std::vector<DueDelivery> RocksDbStore::due_deliveries(const DuePosition& after, 
   std::vector<DueDelivery> out;
   // A store not yet migrated, read by the CLI, has no index to read.
   if (due_ == nullptr || limit == 0) return out;
-  const std::string prefix = due_prefix(after.transport);
   const std::string start = due_key(after);
-  const std::string last_time = encode_time(until);
+  // Past every entry of the transport due at `until` (what follows the time is a message id,
+  // which is ASCII) and before any due later or of another transport. As the iterator's
+  // bound it also spares RocksDB stepping over the deleted entries beyond it.
+  const std::string bound = due_prefix(after.transport) + encode_time(until) + "\xff";
+  const rocksdb::Slice bound_slice = slice(bound);
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &bound_slice;
   // A message's record, read once per call; null when it is damaged or missing.
   std::map<std::string, std::shared_ptr<const MessageRecord>, std::less<>> records;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator({}, due_));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, due_));
   for (it->Seek(slice(start)); it->Valid() && out.size() < limit; it->Next()) {
     const std::string_view key = it->key().ToStringView();
-    if (!key.starts_with(prefix)) break;
     if (key == start) continue;
-    if (key.substr(prefix.size(), last_time.size()) > last_time) break;
     const auto position = parse_due_key(key);
     if (!position) {
       drop_due_entry(std::string(key), std::nullopt, "it is not a due key");
@@ -36,8 +39,8 @@ std::vector<DueDelivery> RocksDbStore::due_deliveries(const DuePosition& after, 
       found = records.emplace(position->message_id, message_record(position->message_id)).first;
     }
     if (found->second == nullptr) {
-      // The record of an earlier delivery of this call was damaged; quarantining it took
-      // every delivery of the message out of the index.
+      // The record is damaged or missing: quarantining it took every delivery of the message
+      // out of the index.
       continue;
     }
     out.push_back({found->second, std::move(*delivery)});

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <set>
+#include <thread>
 
 #include "store/store.h"
 #include "store/store_fixtures.h"
@@ -269,6 +270,59 @@ TEST_F(DueIndexTest, ADeliveryUpdatedTwiceInOneApplyTakesTheLaterOne) {
   EXPECT_EQ(store_->ledger(a.id).size(), 3u) << "the events of both are kept";
   EXPECT_TRUE(store_->content(a.id).has_value()) << "A/1 is still pending";
   EXPECT_EQ(raw_due_keys().size(), 1u);
+}
+
+TEST_F(DueIndexTest, ApplyMayUpdateADeliveryItCommits) {
+  open();
+  StoreWrite write;
+  StoreWrite::NewMessage m;
+  m.record = stored_message("A");
+  m.content = "x";
+  m.deliveries = {stored_delivery(m.record, 0, kStoreT0), stored_delivery(m.record, 1, kStoreT0)};
+  write.messages.push_back(m);
+  Delivery done = m.deliveries[0];
+  done.state = DeliveryState::delivered;
+  write.updates.push_back({done, {event_at(kStoreT0, "delivered")}});
+  store_->apply(write);
+  EXPECT_EQ(keys_of(all_due()), (std::vector<std::string>{"A/1"}));
+  EXPECT_EQ(store_->deliveries("A")[0].state, DeliveryState::delivered);
+  EXPECT_TRUE(store_->content("A").has_value()) << "A/1 is pending";
+  EXPECT_EQ(raw_due_keys().size(), 1u);
+}
+
+TEST_F(DueIndexTest, ConcurrentAppliesOverTheSameMessagesInEitherOrderAllLand) {
+  open();
+  std::vector<MessageRecord> messages;
+  for (int i = 0; i < 8; ++i) {
+    messages.push_back(commit("M" + std::to_string(i), {kStoreT0, kStoreT0}));
+  }
+  // Thread t updates delivery t of every message, in an order of its own: the locks of
+  // one write are taken in one order whatever the order of its parts.
+  std::vector<std::thread> threads;
+  for (uint32_t t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 50; ++round) {
+        StoreWrite write;
+        for (size_t i = 0; i < messages.size(); ++i) {
+          const auto& m = messages[t == 0 ? i : messages.size() - 1 - i];
+          Delivery d = stored_delivery(m, t, kStoreT0 + std::chrono::seconds(round));
+          if (round == 49) d.state = DeliveryState::delivered;
+          write.updates.push_back({d, {event_at(kStoreT0, "attempt")}});
+        }
+        store_->apply(write);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_TRUE(all_due().empty());
+  for (const auto& m : messages) {
+    EXPECT_FALSE(store_->content(m.id).has_value()) << m.id;
+    EXPECT_EQ(store_->ledger(m.id).size(), 101u);
+  }
+  close();
+  RawRocksDb raw(dir());
+  EXPECT_TRUE(raw.keys("due").empty());
+  EXPECT_EQ(raw.keys("finished").size(), messages.size()) << "each finished exactly once";
 }
 
 TEST_F(DueIndexTest, HundredThousandEntriesReadInSlicesComeOnceEachInOrder) {

@@ -165,5 +165,40 @@ TEST_F(StoreQuarantineTest, DamagedRecordsComeOldestFirstUpToTheLimit) {
   EXPECT_EQ(store->damaged_records(1).size(), 1u);
 }
 
+TEST_F(StoreQuarantineTest, AStaleDueEntryIsDroppedNotReturned) {
+  commit_two_messages();
+  {
+    // An entry of A/0 at a time it is not due at, as a bug could leave behind.
+    auto keys = RawRocksDb(dir()).keys("due");
+    ASSERT_EQ(keys.size(), 4u);
+    std::string stale = keys[0];
+    ASSERT_NE(stale.find("A/0000000000"), std::string::npos);
+    stale[stale.size() - std::string("A/0000000000").size() - 1] ^= 0x01;  // another time
+    RawRocksDb(dir()).put("due", stale, "");
+  }
+  {
+    auto store = open();
+    EXPECT_EQ(keys_of(all_due(*store)), (std::vector<std::string>{"A/0", "A/1", "B/0", "B/1"}));
+    EXPECT_TRUE(store->damaged_records(10).empty()) << "nothing is damaged";
+  }
+  EXPECT_EQ(RawRocksDb(dir()).keys("due").size(), 4u);
+}
+
+TEST_F(StoreQuarantineTest, UpdateOverAnUndecodableDeliveryReplacesIt) {
+  commit_two_messages();
+  RawRocksDb(dir()).put("deliveries", "A/0000000000", kGarbage);
+  {
+    auto store = open();
+    Delivery d = stored_delivery(stored_message("A"), 0, kStoreT0 + 1h);
+    d.state = DeliveryState::deferred;
+    store->update_delivery(d, event_at(kStoreT0, "deferred"));
+    EXPECT_EQ(store->deliveries("A")[0].state, DeliveryState::deferred);
+    // Its old entry could not be known; reading the index drops it.
+    EXPECT_EQ(keys_of(all_due(*store)), (std::vector<std::string>{"A/1", "B/0", "B/1", "A/0"}));
+    EXPECT_TRUE(store->damaged_records(10).empty());
+  }
+  EXPECT_EQ(RawRocksDb(dir()).keys("due").size(), 4u);
+}
+
 }  // namespace
 }  // namespace herald

@@ -419,6 +419,8 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_count("max_attempts", max_attempts);
     if (max_attempts > 0) q.max_attempts = max_attempts;
     r.get_duration("delay_warning", q.delay_warning);
+    r.get_count("active_limit", q.active_limit, 2);
+    r.get_duration("retain", q.retain);
   }
   // After [queue]: what a destination leaves unset comes from there.
   each_entry(root, "destination", origin, [&](const toml::table& t) {

@@ -101,9 +101,9 @@ struct QueueConfig {
   uint32_t local_delivery_workers = 8;      // concurrent Maildir deliveries, all mailboxes
   uint32_t max_deliveries_per_mailbox = 2;  // concurrent deliveries into one Maildir
   uint32_t commit_threads = 16;             // threads issuing synced store writes
-  // Outbound SMTP attempts in progress at once, all destinations; each holds a worker thread
-  // while it talks to the remote server (like Postfix's smtp process limit).
-  uint32_t remote_delivery_workers = 32;
+  // Outbound SMTP attempts in progress at once, all destinations (like Postfix's smtp process
+  // limit). Each is a coroutine on the outbound io thread, not a thread of its own.
+  uint32_t remote_delivery_workers = 100;
   // Of max_connections_per_destination, the connections only priority > 0 may use.
   uint32_t reserved_for_urgent = 1;
   // Every Nth attempt started goes to the oldest waiting delivery, whatever its priority;
@@ -113,6 +113,12 @@ struct QueueConfig {
   // A delayed delivery still undelivered this long after arrival gets one delay DSN
   // (RFC 3464 "delayed"), as its NOTIFY asks. 0: no delay warnings.
   std::chrono::seconds delay_warning{std::chrono::hours(4)};
+  // Deliveries the queue holds in memory per transport (its window onto the store's due
+  // index, like Postfix's qmgr_message_active_limit); the rest wait only in the store.
+  uint32_t active_limit = 10000;
+  // How long a message whose every delivery is final keeps its record and ledger (what
+  // `herald trace` reads) before the queue removes them. 0: kept forever.
+  std::chrono::seconds retain{std::chrono::hours(24 * 7)};
 };
 
 // [[destination]]: limits and a retry budget for one recipient domain. Whatever is not set

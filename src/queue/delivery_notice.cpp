@@ -1,5 +1,7 @@
 #include "queue/delivery_notice.h"
 
+#include <stdexcept>
+
 #include "mime/xtext.h"
 #include "util/message_id.h"
 
@@ -48,6 +50,29 @@ DsnOriginal original_of(const MessageRecord& message, std::string_view content) 
   return original;
 }
 
+DsnRecipient dsn_recipient(const NoticeItem& item, TimePoint now) {
+  const Delivery& delivery = item.delivery;
+  DsnRecipient recipient;
+  recipient.final_recipient = delivery.mailbox;
+  recipient.orcpt = orcpt_field(delivery.original_recipient);
+  recipient.action = item.facts.action;
+  recipient.status = item.facts.status;
+  recipient.remote_mta = item.facts.remote_mta;
+  recipient.diagnostic_code = diagnostic_code(item.facts);
+  if (delivery.attempts > 0) recipient.last_attempt = now;
+  recipient.will_retry_until = item.facts.will_retry_until;
+  return recipient;
+}
+
+std::string mailboxes_of(const std::vector<NoticeItem>& items) {
+  std::string out;
+  for (const NoticeItem& item : items) {
+    if (!out.empty()) out += ",";
+    out += item.delivery.mailbox;
+  }
+  return out;
+}
+
 }  // namespace
 
 NoticeDecision decide_notice(const MessageRecord& message, const Delivery& delivery,
@@ -65,29 +90,20 @@ NoticeDecision decide_notice(const MessageRecord& message, const Delivery& deliv
 }
 
 std::optional<NoticeMessage> build_notice(const MessageRecord& message, std::string_view content,
-                                          const Delivery& delivery, const NoticeFacts& facts,
+                                          const std::vector<NoticeItem>& items,
                                           const std::string& reporting_mta, TimePoint now,
                                           const NoticeRouter& route) {
+  if (items.empty()) throw std::invalid_argument("a DSN reports on at least one recipient");
   const std::string& sender = message.envelope.mail_from;
   const std::vector<NoticeTarget> targets = route(sender);
   if (targets.empty()) return std::nullopt;
-
-  DsnRecipient recipient;
-  recipient.final_recipient = delivery.mailbox;
-  recipient.orcpt = orcpt_field(delivery.original_recipient);
-  recipient.action = facts.action;
-  recipient.status = facts.status;
-  recipient.remote_mta = facts.remote_mta;
-  recipient.diagnostic_code = diagnostic_code(facts);
-  if (delivery.attempts > 0) recipient.last_attempt = now;
-  recipient.will_retry_until = facts.will_retry_until;
 
   NoticeMessage notice;
   DsnRequest request;
   request.reporting_mta = reporting_mta;
   request.id = new_message_id(now);
   request.now = now;
-  request.recipients.push_back(std::move(recipient));
+  for (const NoticeItem& item : items) request.recipients.push_back(dsn_recipient(item, now));
   const DsnMessage dsn = build_dsn(original_of(message, content), request);
 
   MessageRecord& r = notice.record;
@@ -104,13 +120,14 @@ std::optional<NoticeMessage> build_notice(const MessageRecord& message, std::str
   r.qos.priority = message.qos.priority;
   notice.content = dsn.content;
 
-  notice.events.push_back(LedgerEvent{now,
-                                      "received",
-                                      "",
-                                      {{"dsn_for", message.id},
-                                       {"action", std::string(to_string(facts.action))},
-                                       {"recipient", delivery.mailbox},
-                                       {"size", std::to_string(r.size)}}});
+  notice.events.push_back(
+      LedgerEvent{now,
+                  "received",
+                  "",
+                  {{"dsn_for", message.id},
+                   {"action", std::string(to_string(items.front().facts.action))},
+                   {"recipient", mailboxes_of(items)},
+                   {"size", std::to_string(r.size)}}});
   for (const NoticeTarget& target : targets) {
     Delivery d;
     d.message_id = r.id;

@@ -60,12 +60,19 @@ struct NoticeMessage {
   std::vector<LedgerEvent> events;
 };
 
-// The DSN about `delivery` of `message` (whose stored `content` it quotes as RET asks),
-// from `reporting_mta`, at `now`. nullopt when the router has nowhere to send it. The DSN
-// keeps the original's priority, so that urgent mail also fails urgently. Pure apart from
-// the fresh message id.
+// One recipient a DSN reports on: its delivery (as recorded with the outcome) and the facts.
+struct NoticeItem {
+  Delivery delivery;
+  NoticeFacts facts;
+};
+
+// The DSN about `items` (at least one; deliveries of `message` with one action, RFC 3464
+// 2.3: one report may carry many recipients) of `message`, whose stored `content` it quotes
+// as RET asks, from `reporting_mta`, at `now`. nullopt when the router has nowhere to send
+// it. The DSN keeps the original's priority, so that urgent mail also fails urgently. Pure
+// apart from the fresh message id.
 std::optional<NoticeMessage> build_notice(const MessageRecord& message, std::string_view content,
-                                          const Delivery& delivery, const NoticeFacts& facts,
+                                          const std::vector<NoticeItem>& items,
                                           const std::string& reporting_mta, TimePoint now,
                                           const NoticeRouter& route);
 

@@ -1,9 +1,11 @@
 // The queue runner carries accepted deliveries to their transports and records every
-// outcome (DESIGN.md sections 2 and 3). It resumes what the store holds as pending at start,
-// takes new deliveries as sessions commit them, orders them with a Scheduler per transport
-// (priority, deadline, age; per-destination limits), retries temporary failures within their
-// retry budget, expires what passes its hard stop, and sends the DSNs that outcomes call for
-// (queue/delivery_notice.h). Operators steer it through QueueControl.
+// outcome (DESIGN.md sections 2 and 3). It reads what is due from the store's due index in
+// slices, holding at most [queue] active_limit deliveries per transport in memory, takes new
+// deliveries as sessions commit them, orders them with a Scheduler per transport (priority,
+// deadline, age; per-destination limits), retries temporary failures within their retry
+// budget, expires what passes its hard stop, and sends the DSNs that outcomes call for
+// (queue/delivery_notice.h), one per message and outcome. Outcomes are written in batches,
+// each with its DSNs in the same write. Operators steer it through QueueControl.
 #pragma once
 
 #include <memory>
@@ -28,28 +30,36 @@ struct QueueRunnerSettings {
 
 class QueueRunner final : public QueueControl {
  public:
-  // `local` carries deliveries of transport "local", `remote` (optional) those of "smtp";
-  // a delivery of a transport this runner lacks stays pending in the store. `store`, the
-  // transports and `clock` must outlive the runner. Nothing runs until start().
-  QueueRunner(Store& store, Transport& local, Transport* remote, const Clock& clock,
+  // `local` carries deliveries of transport "local", on local_delivery_workers threads of
+  // the runner's; `remote` (optional) those of "smtp", at most remote_delivery_workers
+  // attempts at once. A delivery of a transport this runner lacks stays pending in the
+  // store. `store`, the transports and `clock` must outlive the runner. Nothing runs until
+  // start().
+  QueueRunner(Store& store, Transport& local, AsyncTransport* remote, const Clock& clock,
               QueueRunnerSettings settings);
   ~QueueRunner() override;  // stops, as stop() does
   QueueRunner(const QueueRunner&) = delete;
   QueueRunner& operator=(const QueueRunner&) = delete;
 
-  // Loads the store's pending deliveries and starts the worker threads
-  // (local_delivery_workers, and remote_delivery_workers when there is a remote transport).
-  // Throws StoreError when the store cannot be read.
+  // Starts the loop and returns at once: what the store holds is read in slices as the
+  // loop goes, so listeners may open right after. Not twice.
   void start();
 
-  // Hands over the deliveries of a message that was just committed. Thread-safe, never
-  // blocks on I/O.
+  // Hands over the deliveries of a message that was just committed. Thread-safe; takes
+  // only the inbox's lock, never blocks on I/O.
   void enqueue(const MessageRecord& message, const std::vector<Delivery>& deliveries);
 
-  // Lets attempts in progress finish and record their outcome, then joins the workers.
-  // Deliveries not yet attempted stay pending in the store for the next start. A remote
-  // transport's attempts end sooner when it was shut down first.
+  // Starts no more attempts, lets those in progress finish and records their outcomes, then
+  // joins the loop. Deliveries not yet attempted stay pending in the store for the next
+  // start. A remote transport's attempts end sooner when it was shut down first. When the
+  // store keeps failing, outcomes not recorded after some seconds are given up (logged):
+  // the deliveries stay pending and are attempted again after a restart.
   void stop();
+
+  // Deliveries the runner holds in memory (waiting in a window or in an attempt): at most
+  // [queue] active_limit per transport, plus those in attempts. Thread-safe; waits for
+  // the loop.
+  size_t deliveries_in_memory();
 
   // QueueControl (queue/queue_control.h).
   std::optional<size_t> retry(std::string_view message_id) override;

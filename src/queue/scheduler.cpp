@@ -308,6 +308,11 @@ void Scheduler::finished(const DeliveryKey& key) {
   s.refresh(name, dest);
 }
 
+void Scheduler::remove(const DeliveryKey& key) {
+  State& s = *state_;
+  if (auto it = s.waiting.find(key); it != s.waiting.end()) s.remove_waiting(it);
+}
+
 std::optional<TimePoint> Scheduler::next_wakeup() const {
   const State& s = *state_;
   if (!s.runnable_by_rank.empty()) return TimePoint::min();

@@ -82,6 +82,10 @@ class Scheduler {
   // The attempt of `key` is over: frees its destination slot. Unknown keys are ignored.
   void finished(const DeliveryKey& key);
 
+  // A waiting `key` leaves the schedule without an attempt (held, bounced, or moved out of
+  // the queue's window). Keys not waiting are ignored.
+  void remove(const DeliveryKey& key);
+
   // When take_ready may next have something: TimePoint::min() when it may have something
   // already, nullopt when nothing waits but behind busy slots (finished() changes that).
   std::optional<TimePoint> next_wakeup() const;

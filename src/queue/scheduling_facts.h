@@ -8,17 +8,10 @@
 #include <optional>
 #include <string>
 
+#include "store/records.h"
 #include "util/clock.h"
 
 namespace herald {
-
-// Names one delivery: the message and the delivery's index within it (store/records.h).
-struct DeliveryKey {
-  std::string message_id;
-  uint32_t index = 0;
-
-  auto operator<=>(const DeliveryKey&) const = default;
-};
 
 struct SchedulingFacts {
   int priority = 0;                   // -9..9, higher first (RFC 6710 scale)

@@ -147,7 +147,7 @@ int run_daemon(const Config& config) {
                   [](const ListenConfig& l) { return l.protocol == ListenProtocol::smtp; })) {
     sender_verification.emplace(config);
   }
-  QueueRunner queue(*store, transport, &outbound.transport(), clock,
+  QueueRunner queue(*store, transport, &outbound.async_transport(), clock,
                     QueueRunnerSettings{config.queue, config.destinations, config.server.hostname,
                                         notice_router(directory)});
   queue.start();

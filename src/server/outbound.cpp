@@ -104,11 +104,6 @@ AsyncTransport& Outbound::async_transport() {
   return parts_->transport;
 }
 
-Transport& Outbound::transport() {
-  if (parts_->signing) return *parts_->signing;
-  return parts_->transport;
-}
-
 void Outbound::shutdown() {
   parts_->transport.shutdown();
 }

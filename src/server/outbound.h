@@ -30,10 +30,6 @@ class Outbound {
   // pool of its own, never on that thread. Valid until destruction.
   AsyncTransport& async_transport();
 
-  // The same, for a caller that gives each attempt a thread and blocks it until the
-  // outcome (today's QueueRunner); signing then runs on the calling thread.
-  Transport& transport();
-
   // Ends attempts in progress (they come back as temporary failures) so that the queue
   // runner can stop without waiting out remote timeouts. Thread-safe, idempotent.
   void shutdown();

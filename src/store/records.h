@@ -3,6 +3,7 @@
 // an append-only list of events that answers "what happened to my message".
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -77,6 +78,14 @@ struct NotifyRequest {
   bool delay = false;
 
   bool operator==(const NotifyRequest&) const = default;
+};
+
+// Names one delivery: the message and the delivery's index within it.
+struct DeliveryKey {
+  std::string message_id;
+  uint32_t index = 0;
+
+  auto operator<=>(const DeliveryKey&) const = default;
 };
 
 struct Delivery {

@@ -22,6 +22,59 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Where a delivery stands in the due index, ordered as the index is: by transport, then the
+// time it is due (milliseconds, as records store times), then message id, then index.
+struct DuePosition {
+  std::string transport;
+  TimePoint due;
+  std::string message_id;
+  uint32_t index = 0;
+
+  auto operator<=>(const DuePosition&) const = default;
+  // The entry of `delivery`: its transport, next_attempt truncated to milliseconds, its key.
+  static DuePosition of(const Delivery& delivery);
+  // Before every entry of `transport`.
+  static DuePosition start_of(std::string transport);
+};
+
+// A delivery read from the due index, with the record of its message.
+struct DueDelivery {
+  std::shared_ptr<const MessageRecord> message;
+  Delivery delivery;
+};
+
+// A record the store could not decode, as kept in the quarantine.
+struct DamagedRecord {
+  std::string family;  // where it was found: "deliveries", "messages"
+  std::string key;     // its key there ("ID/INDEX", "ID")
+  std::string reason;  // what the decoder said, or "missing"
+  std::string bytes;   // the stored value, byte for byte (empty when missing)
+  TimePoint found_at;
+};
+
+// What Store::apply writes as one.
+struct StoreWrite {
+  struct NewMessage {  // as commit_message
+    MessageRecord record;
+    std::string content;
+    std::vector<Delivery> deliveries;
+    std::vector<LedgerEvent> events;
+  };
+  struct Update {  // as update_delivery
+    Delivery delivery;
+    std::vector<LedgerEvent> events;
+  };
+  struct Event {  // as append_event
+    std::string message_id;
+    LedgerEvent event;
+  };
+  std::vector<NewMessage> messages;
+  std::vector<Update> updates;
+  std::vector<Event> events;
+
+  bool empty() const { return messages.empty() && updates.empty() && events.empty(); }
+};
+
 // Thread-safety: every method may be called from any thread concurrently. Methods block
 // (they do disk I/O): call them from a worker pool, never from an io thread.
 class Store {
@@ -58,7 +111,47 @@ class Store {
   virtual std::vector<Delivery> deliveries(std::string_view id) = 0;
   virtual std::vector<LedgerEvent> ledger(std::string_view id) = 0;  // in the order appended
 
-  // Every delivery that is not terminal, oldest message first: what a restart resumes.
+  // Several writes as one: atomic and durable together, behind one fsync (how the queue
+  // commits a batch of outcomes, each with the DSNs it caused). Each part has the meaning of
+  // the method named beside it; a delivery updated twice in one write takes the later one.
+  // Throws StoreError; then nothing was written.
+  virtual void apply(const StoreWrite& write) = 0;
+
+  // --- the due index ---------------------------------------------------------------------
+  // Every delivery that is neither terminal nor held has exactly one entry, at
+  // DuePosition::of(delivery); every write above moves it in the same batch. The queue reads
+  // it in slices, never whole.
+
+  // Up to `limit` deliveries of `after.transport` whose entries come after `after` (not
+  // itself) and are due at or before `until`, in index order, each with its message record
+  // (shared between deliveries of one message within one call). An entry whose delivery or
+  // message record is missing or undecodable is moved to the quarantine (damaged_records)
+  // with a log line, leaves the due index and the pending set, and is skipped: one damaged
+  // record never stops the queue. Throws StoreError on I/O failure.
+  virtual std::vector<DueDelivery> due_deliveries(const DuePosition& after, TimePoint until,
+                                                  size_t limit) = 0;
+
+  // Up to `limit` deliveries that are not terminal (held ones too), after `after` (not
+  // itself; nullopt: from the start) in (message id, index) order, that is oldest message
+  // first: what an operator's action on every message walks, a slice at a time. Damaged
+  // entries are quarantined and skipped as in due_deliveries.
+  virtual std::vector<Delivery> unfinished_deliveries(const std::optional<DeliveryKey>& after,
+                                                      size_t limit) = 0;
+
+  // --- damage and retention ---------------------------------------------------------------
+
+  // Records found undecodable (oldest found first, at most `limit`), kept byte for byte in
+  // the quarantine for an operator to inspect; nothing else reads them.
+  virtual std::vector<DamagedRecord> damaged_records(size_t limit) = 0;
+
+  // A message is finished when the write that made its last delivery terminal is done; it
+  // is finished at the latest `at` among that write's ledger events for it (the write's wall
+  // clock time when it has none). Removes up to `limit` messages finished before `before`,
+  // oldest first: record, content, deliveries and ledger. Returns how many were removed.
+  virtual size_t remove_finished(TimePoint before, size_t limit) = 0;
+
+  // Every delivery that is not terminal, oldest message first. Loads them all: only the
+  // CLI's status count still uses it, and it goes once that reads a count instead.
   virtual std::vector<Delivery> pending_deliveries() = 0;
 
   // Calls `visit` for each message, newest first, until it returns false.

@@ -58,6 +58,15 @@ class MemoryStore final : public Store {
     std::lock_guard lock(mutex_);
     return ledgers_[std::string(id)];
   }
+  void apply(const StoreWrite&) override {}
+  std::vector<DueDelivery> due_deliveries(const DuePosition&, TimePoint, size_t) override {
+    return {};
+  }
+  std::vector<Delivery> unfinished_deliveries(const std::optional<DeliveryKey>&, size_t) override {
+    return {};
+  }
+  std::vector<DamagedRecord> damaged_records(size_t) override { return {}; }
+  size_t remove_finished(TimePoint, size_t) override { return 0; }
   std::vector<Delivery> pending_deliveries() override { return {}; }
   void for_each_message(const std::function<bool(const MessageRecord&)>&) override {}
 

@@ -16,6 +16,7 @@
 
 extern char** environ;
 
+#include "store/store_fixtures.h"
 #include "support/temp_dir.h"
 
 namespace herald {
@@ -392,32 +393,27 @@ TEST(StoreChildProcess, DISABLED_HoldsStoreOpen) {
   ASSERT_TRUE(wait_for_file(root / "done"));
 }
 
-TEST_F(RocksDbStoreTest, MalformedStoredRecordIsAStoreError) {
+TEST_F(RocksDbStoreTest, MalformedStoredRecordIsAStoreErrorAndPendingWalksSkipIt) {
   std::string id;
   {
     auto store = open();
     id = commit_two_recipient_message(*store, kT0).id;
   }
-  // Damage the records behind the store's back (keys as documented in rocksdb_store.cpp):
+  // Damage the records behind the store's back (keys as documented in rocksdb_layout.h):
   // what a bug or a damaged disk leaves must give a StoreError, never a crash.
   {
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name : {"default", "messages", "content", "deliveries", "ledger", "pending"}) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open({}, dir().string(), families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    EXPECT_TRUE(db->Put({}, handles[1], id, "{\"id\": 12").ok());
-    EXPECT_TRUE(db->Put({}, handles[3], id + "/0000000000", "not json at all").ok());
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-    EXPECT_TRUE(db->Close().ok());
+    test_support::RawRocksDb raw(dir());
+    raw.put("messages", id, "{\"id\": 12");
+    raw.put("deliveries", id + "/0000000000", "not json at all");
   }
   auto store = open();
   EXPECT_THROW(store->message(id), StoreError);
   EXPECT_THROW(store->deliveries(id), StoreError);
-  EXPECT_THROW(store->pending_deliveries(), StoreError);
+  const auto pending = store->pending_deliveries();
+  ASSERT_EQ(pending.size(), 1u) << "the damaged delivery is quarantined and skipped";
+  EXPECT_EQ(pending[0].index, 1u);
+  ASSERT_EQ(store->damaged_records(10).size(), 1u);
+  EXPECT_EQ(store->damaged_records(10)[0].key, id + "/0000000000");
   EXPECT_EQ(store->ledger(id).size(), 3u) << "undamaged records stay readable";
 }
 

@@ -1,0 +1,57 @@
+// Opening the RocksDB database behind the store (internal to src/store): where it lives, the
+// lock that keeps a second daemon out, and the secondary instance the CLI reads through.
+#pragma once
+
+#include <rocksdb/db.h>
+
+#include <filesystem>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "store/store.h"
+
+namespace herald::store_layout {
+
+// A scratch directory the secondary (read-only) instance writes its info log into; removed
+// when the object goes.
+class ScratchDirectory {
+ public:
+  ScratchDirectory();
+  ~ScratchDirectory();
+  ScratchDirectory(const ScratchDirectory&) = delete;
+  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// An open database and its column family handles, destroyed before the database when the
+// owner lets them go (moves them out) or on the way out of a failed open.
+struct OpenDatabase {
+  OpenDatabase() = default;
+  OpenDatabase(OpenDatabase&&) = default;
+  OpenDatabase& operator=(OpenDatabase&&) = default;
+  ~OpenDatabase();
+
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+
+  // The handle of the named family; null when it is not open.
+  rocksdb::ColumnFamilyHandle* family(std::string_view name) const;
+};
+
+// Creates the store (directories made durable) when absent, and every family of
+// store/rocksdb_layout.h that is missing. Exclusive: throws StoreError naming the other
+// process when one holds the store, or saying what failed.
+OpenDatabase open_read_write(const std::filesystem::path& directory);
+
+// A secondary instance over the store in `directory`, with every family of the layout that
+// exists there except content: a store not yet migrated to layout 2 has no due, finished or
+// quarantine family, and those stay unopened (null). Throws StoreError when there is no
+// store or it cannot be opened.
+OpenDatabase open_read_only(const std::filesystem::path& directory,
+                            const std::filesystem::path& scratch);
+
+}  // namespace herald::store_layout

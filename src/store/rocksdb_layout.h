@@ -1,0 +1,82 @@
+// The layout of the RocksDB store (internal to src/store): its column families and how each
+// builds its keys. Keys start with the message id, which sorts by arrival time, so a
+// message's rows lie together and messages come out oldest first; the indexes start with
+// what they are read in order of. Times in keys are Unix milliseconds as 8 big-endian bytes
+// offset by 2^63, so that byte order is numeric order, before 1970 too.
+//
+//   default      "layout"                -> "2" once the indexes below are complete
+//   messages     ID                      -> MessageRecord (JSON, store/record_codec.h)
+//   content      ID                      -> the raw message, in blob files
+//   deliveries   ID/INDEX                -> Delivery (JSON); INDEX is 10 decimal digits
+//   ledger       ID/SEQUENCE             -> LedgerEvent (JSON); SEQUENCE is 20 decimal digits
+//   pending      ID/INDEX                -> empty; present while that delivery is not terminal
+//   due          TRANSPORT 0x00 TIME ID/INDEX -> empty; one per delivery neither terminal
+//                                           nor held, TIME its next_attempt
+//   finished     TIME ID                 -> empty; one per message with no pending delivery,
+//                                           TIME when it finished
+//   quarantine   TIME FAMILY 0x00 KEY    -> DamagedRecord (JSON), TIME when it was found
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/slice.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/store.h"
+
+namespace herald::store_layout {
+
+inline constexpr const char* kMessages = "messages";
+inline constexpr const char* kContent = "content";
+inline constexpr const char* kDeliveries = "deliveries";
+inline constexpr const char* kLedger = "ledger";
+inline constexpr const char* kPending = "pending";
+inline constexpr const char* kDue = "due";
+inline constexpr const char* kFinished = "finished";
+inline constexpr const char* kQuarantine = "quarantine";
+
+// The marker in the default family. Stores written before the indexes existed (layout 1)
+// have none; opening one read-write builds the indexes first (store/rocksdb_migration.h).
+inline constexpr std::string_view kLayoutKey = "layout";
+inline constexpr std::string_view kLayoutVersion = "2";
+
+// Every family with the options it is opened with, content last. `with_content` false
+// leaves content out (secondary instances cannot read blob files).
+std::vector<rocksdb::ColumnFamilyDescriptor> column_families(bool with_content);
+
+inline rocksdb::Slice slice(std::string_view s) {
+  return rocksdb::Slice(s.data(), s.size());
+}
+
+// ID/INDEX, the key of a delivery in deliveries and pending.
+std::string delivery_key(std::string_view message_id, uint32_t index);
+// The inverse of delivery_key; nullopt when `key` is not of that form.
+std::optional<DeliveryKey> parse_delivery_key(std::string_view key);
+// ID/SEQUENCE.
+std::string ledger_key(std::string_view message_id, uint64_t sequence);
+// "ID/": what every row of a message in deliveries and ledger starts with.
+std::string rows_prefix(std::string_view message_id);
+
+// The 8 bytes of a time in a key, and back (whole milliseconds, floored).
+std::string encode_time(TimePoint t);
+TimePoint decode_time(std::string_view eight_bytes);
+
+// The due entry at `position`; its first bytes, TRANSPORT 0x00, are due_prefix(transport).
+std::string due_key(const DuePosition& position);
+std::string due_prefix(std::string_view transport);
+// nullopt when `key` is not a due entry.
+std::optional<DuePosition> parse_due_key(std::string_view key);
+
+std::string finished_key(TimePoint finished_at, std::string_view message_id);
+// The message id of a finished entry (empty when malformed).
+std::string_view finished_message_id(std::string_view key);
+// The time a finished or quarantine key starts with (TimePoint::min() when malformed).
+TimePoint leading_time(std::string_view key);
+
+std::string quarantine_key(const DamagedRecord& record);
+
+}  // namespace herald::store_layout

@@ -31,7 +31,8 @@ def first_accept(port, recipient, started, running, timeout):
     `started`: time.monotonic() of the exec; `running()` is false once the server died.
     Returns (seconds from `started` to the first 220 greeting, to the first 250), each None
     if it did not happen within `timeout` seconds of `started` (or before the server died),
-    and the last refusal or error seen."""
+    and the last refusal or error seen once the server had greeted (None if there was
+    none): a server that greets but answers 4xx while it loads its queue shows here."""
     greeted = accepted = None
     last_error = None
     deadline = started + timeout
@@ -43,11 +44,12 @@ def first_accept(port, recipient, started, running, timeout):
                 client.ehlo("bench-client.test")
                 client.sendmail("src@bench.test", [recipient], filler_message(recipient))
                 accepted = time.monotonic() - started
-                return greeted, accepted, None
+                return greeted, accepted, last_error
         except (OSError, smtplib.SMTPException) as error:
-            last_error = f"{type(error).__name__}: {error}"
+            if greeted is not None:
+                last_error = f"{type(error).__name__}: {error}"
         time.sleep(0.02)
-    return greeted, accepted, last_error or "server exited"
+    return greeted, accepted, last_error or ("server exited" if not running() else "no greeting")
 
 
 def timed_listing(command, entry, wanted, timeout):

@@ -150,7 +150,7 @@ def measure_in(work, server, messages, round_number, settings, live):
         with process_stats.MemorySampler(root_of()) as sampler:
             greeted, accepted, error = first_accept(port, RECIPIENT, started, instance.running,
                                                     bound(messages))
-            result.update(greeting_s=greeted, accept_s=accepted)
+            result.update(greeting_s=greeted, accept_s=accepted, before_250=error or "")
             if accepted is None:
                 result["status"] = f"no 250 within {bound(messages):.0f} s: {error}"
             time.sleep(max(0.0, started + 30 - time.monotonic()))
@@ -225,13 +225,15 @@ def summary_table(runs, counts):
 
 def runs_table(runs):
     keys = [key for _, key, _ in METRICS]
-    lines = ["| server | round | queued | status | " + " | ".join(keys) + " |",
-             "|---|---|---|---|" + "---|" * len(keys)]
+    lines = ["| server | round | queued | status | " + " | ".join(keys)
+             + " | refused after the greeting, before the 250 |",
+             "|---|---|---|---|" + "---|" * (len(keys) + 1)]
     for r in runs:
         cells = [fmt(r.get(key), digits) for _, key, digits in METRICS]
         status = r["status"].replace("|", "/")
+        before = r.get("before_250", "").replace("|", "/") or "—"
         lines.append(f"| {r['server']} | {r['round']} | {r['messages']:,} | {status} | "
-                     + " | ".join(cells) + " |")
+                     + " | ".join(cells) + f" | {before} |")
     return "\n".join(lines)
 
 

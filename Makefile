@@ -28,13 +28,16 @@ test: build build-asan
 	@ctest --test-dir build-asan --output-on-failure -j 1 -LE release-only
 
 # Side-by-side with Postfix (bench/README.md): SMTP accept to a Maildir, relay to smtp-sink,
-# relay with two tarpit destinations present; then the micro-benchmarks (DKIM sign and verify).
+# relay with two tarpit destinations present, restart with 1,000,000 queued, memory with
+# 100 x 10 MiB of DATA in flight; then the micro-benchmarks (DKIM sign and verify).
 bench: bootstrap
 	@cmake --preset bench >/dev/null
 	@cmake --build --preset bench -j $(JOBS)
 	@bench/smtp-accept/run
 	@bench/smtp-relay/run
 	@bench/relay-tarpit/run
+	@bench/queue-restart/run
+	@bench/data-in-flight/run
 	@build/bin/herald_dkim_bench
 
 fuzz: bootstrap

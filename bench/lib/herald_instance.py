@@ -4,7 +4,8 @@ sink.test from 127.0.0.0/8 (trusted_networks) to that next hop ([[route]]); `rou
 more domains and their next hops the same way. herald's default settings apply except the
 connection limits, which must not refuse the load generator's sessions, sender verification,
 which the Postfix side does not do either, and whatever a benchmark passes as `extra` (TOML
-tables appended to the file; each benchmark documents its own)."""
+tables appended to the file) or `limits` (keys added to [limits]); each benchmark documents
+its own."""
 
 import pathlib
 import signal
@@ -13,7 +14,7 @@ import subprocess
 from greeting import wait_for_greeting
 
 
-def _config(work, port, routes, extra):
+def _config(work, port, routes, extra, limits):
     trusted = 'trusted_networks = ["127.0.0.0/8"]\n' if routes else ""
     route = "".join(f'[[route]]\ndomain = "{domain}"\nto = "{to}"\n\n'
                     for domain, to in routes.items())
@@ -29,7 +30,7 @@ address = "127.0.0.1:{port}"
 [limits]
 max_connections = 2000
 max_connections_per_ip = 2000
-
+{limits}
 # The Postfix side runs no SPF/DKIM/DMARC milter or policy service, and the bench has no
 # DNS for its domains: like for like, herald's sender verification is off.
 [policy]
@@ -46,7 +47,9 @@ address = "alice@example.test"
 class HeraldInstance:
     """Start with start(), stop with stop(); `pid` is the process to measure."""
 
-    def __init__(self, work_dir, port, bin_dir, relay_to=None, routes=None, extra=""):
+    def __init__(self, work_dir, port, bin_dir, relay_to=None, routes=None, extra="",
+                 limits=""):
+        """`limits`: more keys (TOML lines) for the [limits] table."""
         self.work = pathlib.Path(work_dir)
         self.port = port
         # {domain: "127.0.0.1:PORT"}; relay_to is the sink.test entry. Any route: relay mode.
@@ -54,6 +57,7 @@ class HeraldInstance:
         if relay_to:
             self.routes["sink.test"] = relay_to
         self.extra = extra
+        self.limits = limits
         self.config = self.work / "herald.toml"
         self.heraldd = pathlib.Path(bin_dir) / "heraldd"
         self.maildir_new = self.work / "data/mail/example.test/alice/Maildir/new"
@@ -69,12 +73,15 @@ class HeraldInstance:
     def launch(self):
         """Starts heraldd and returns at once, without waiting for its listeners."""
         self.work.mkdir(parents=True, exist_ok=True)
-        self.config.write_text(_config(self.work, self.port, self.routes, self.extra))
+        self.config.write_text(_config(self.work, self.port, self.routes, self.extra, self.limits))
         with open(self.work / "heraldd.log", "ab") as log:
             self._process = subprocess.Popen([str(self.heraldd), "--config", str(self.config)],
                                              stdin=subprocess.DEVNULL, stdout=log,
                                              stderr=subprocess.STDOUT)
         self.pid = self._process.pid
+
+    def running(self):
+        return self._process is not None and self._process.poll() is None
 
     def kill(self):
         """SIGKILL, as a crash would; the data directory stays as it was left."""

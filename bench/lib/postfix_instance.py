@@ -116,7 +116,15 @@ class PostfixInstance:
         self.master_pid = None
         self._foreground = None
 
-    def start(self):
+    def start(self, timeout=30):
+        """Starts Postfix and returns once it greets on its port (RuntimeError after
+        `timeout` s)."""
+        self.launch(timeout)
+        wait_for_greeting(self.port, self._foreground, self.work / "maillog", timeout=timeout)
+
+    def launch(self, timeout=30):
+        """Starts Postfix and returns once master has written its PID, without waiting for
+        the greeting. Launched again after stop() or kill(), it reuses the same queue."""
         for sub in ("conf", "queue", "data"):
             (self.work / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(self.work, 0o755)  # virtual(8) runs as nobody and must reach the mailboxes
@@ -130,14 +138,14 @@ class PostfixInstance:
             _main_cf(self.work, self.routes, self.domain, self.extra_cf))
         (self.conf / "master.cf").write_text(_master_cf(self.port))
         # start-fg keeps master our descendant: we stop it by PID and reap it ourselves.
-        with open(self.work / "start-fg.log", "wb") as log:
+        with open(self.work / "start-fg.log", "ab") as log:
             self._foreground = subprocess.Popen([POSTFIX, "-c", str(self.conf), "start-fg"],
                                                 stdin=subprocess.DEVNULL, stdout=log,
                                                 stderr=subprocess.STDOUT)
-        self.master_pid = self._wait_for_master_pid(timeout=30)
-        wait_for_greeting(self.port, self._foreground, self.work / "maillog", timeout=30)
+        self.master_pid = self._wait_for_master_pid(timeout, stale=self.master_pid)
 
-    def _wait_for_master_pid(self, timeout):
+    def _wait_for_master_pid(self, timeout, stale=None):
+        """`stale`: the PID a killed master left in the file, which is not the new one."""
         pid_file = self.work / "queue/pid/master.pid"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -147,12 +155,31 @@ class PostfixInstance:
                     f"{self.work}/start-fg.log and {self.work}/maillog")
             try:
                 pid = int(pid_file.read_text().split()[0])
-                if os.path.exists(f"/proc/{pid}"):
+                if pid != stale and os.path.exists(f"/proc/{pid}"):
                     return pid
             except (FileNotFoundError, ValueError, IndexError):
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"Postfix master did not write {pid_file} within {timeout}s")
+
+    def running(self):
+        """Whether `postfix start-fg` (master, once it runs) is still alive."""
+        return self._foreground is not None and self._foreground.poll() is None
+
+    def kill(self, timeout=20):
+        """SIGKILL to master and every daemon under it at once, as a crash would; the queue
+        stays as it was left (including the stale pid file, which Postfix copes with)."""
+        if self._foreground is None:
+            return
+        tree = process_tree(self.master_pid) if self.master_pid else []
+        for pid in tree + [self._foreground.pid]:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        self._foreground.wait(timeout)
+        self._foreground = None
+        _wait_gone(tree, timeout)
 
     def stop(self, timeout=20):
         """SIGTERM to master (what `postfix stop` sends); SIGKILL to the tree if it lingers."""

@@ -80,6 +80,16 @@ def _pss_kib(pid):
     return 0
 
 
+def rss_kib(pid):
+    """VmRSS: the process's resident set now."""
+    return _status_kib(pid, "VmRSS")
+
+
+def tree_pss_kib(root_pid):
+    """The summed PSS of root_pid and its descendants now (see MemorySampler)."""
+    return sum(_pss_kib(pid) for pid in process_tree(root_pid))
+
+
 def peak_rss_kib(pid):
     """VmHWM: the largest resident set the process has had since it started."""
     return _status_kib(pid, "VmHWM")

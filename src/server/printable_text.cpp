@@ -35,4 +35,16 @@ std::string padded(std::string text, size_t width) {
   return text;
 }
 
+std::string truncated(std::string text, size_t width) {
+  if (text.size() <= width) return text;
+  text.resize(width - 1);
+  // Never half a UTF-8 sequence: the last character goes whole when it was cut.
+  while (!text.empty() && (static_cast<unsigned char>(text.back()) & 0xc0) == 0x80) {
+    text.pop_back();
+  }
+  if (!text.empty() && static_cast<unsigned char>(text.back()) >= 0xc0) text.pop_back();
+  text += '~';
+  return text;
+}
+
 }  // namespace herald

@@ -19,4 +19,10 @@ std::string field_text(std::string_view key, std::string_view value);
 // `text` with spaces appended up to `width` characters; longer text is returned whole.
 std::string padded(std::string text, size_t width);
 
+// `text` cut to at most `width` characters, its last one replaced by `~` when it was cut,
+// so that a fixed-width column stays aligned and a cut value is told from a whole one.
+// Widths count bytes; a UTF-8 character is never cut in half (it is dropped whole, leaving the
+// value a little shorter). `width` must be at least 1.
+std::string truncated(std::string text, size_t width);
+
 }  // namespace herald

@@ -1,7 +1,6 @@
 #include "server/queue_listing.h"
 
 #include <algorithm>
-#include <array>
 #include <vector>
 
 #include "server/message_report.h"
@@ -12,15 +11,28 @@
 namespace herald {
 namespace {
 
-struct ListedMessage {
-  MessageRecord message;
-  std::vector<Delivery> deliveries;
-};
+constexpr size_t kIdWidth = 26;        // a message id is always 26 characters
+constexpr size_t kReceivedWidth = 24;  // format_utc: 2023-11-14T22:13:20.123Z
+constexpr size_t kSizeWidth = 10;      // octets, up to 9,999,999,999
+constexpr size_t kPriorityWidth = 4;   // -9 … 9
+constexpr size_t kFromWidth = 32;
+constexpr const char* kGap = "  ";
+constexpr size_t kDeliveriesColumn =
+    kIdWidth + kReceivedWidth + kSizeWidth + kPriorityWidth + kFromWidth + 5 * 2;
+
+std::string right_aligned(const std::string& text, size_t width) {
+  return text.size() < width ? std::string(width - text.size(), ' ') + text : text;
+}
 
 // The domain of the final address (a local mailbox or a remote recipient), lower case.
 std::string destination_of(const Delivery& d) {
   const size_t at = d.mailbox.rfind('@');
   return at == std::string::npos ? std::string() : ascii_lower(d.mailbox.substr(at + 1));
+}
+
+bool priority_matches(const MessageRecord& m, const QueueListFilter& filter) {
+  if (filter.priority && m.qos.priority != *filter.priority) return false;
+  return !filter.min_priority || m.qos.priority >= *filter.min_priority;
 }
 
 bool delivery_matches(const Delivery& d, const QueueListFilter& filter) {
@@ -32,71 +44,44 @@ bool delivery_matches(const Delivery& d, const QueueListFilter& filter) {
   return filter.destination.empty() || destination_of(d) == filter.destination;
 }
 
-bool matches(const MessageRecord& m, const std::vector<Delivery>& deliveries,
-             const QueueListFilter& filter) {
-  if (filter.priority && m.qos.priority != *filter.priority) return false;
-  if (filter.min_priority && m.qos.priority < *filter.min_priority) return false;
-  return std::any_of(deliveries.begin(), deliveries.end(),
-                     [&](const Delivery& d) { return delivery_matches(d, filter); });
+void write_header(std::ostream& out) {
+  out << padded("ID", kIdWidth) << kGap << padded("RECEIVED", kReceivedWidth) << kGap
+      << right_aligned("SIZE", kSizeWidth) << kGap << right_aligned("PRIO", kPriorityWidth) << kGap
+      << padded("FROM", kFromWidth) << kGap << "DELIVERIES\n";
 }
 
-// Newest first. Messages with work left are found through the pending set; a terminal
-// state or --all needs a walk over every message.
-std::vector<ListedMessage> select_messages(Store& store, const QueueListFilter& filter) {
-  std::vector<ListedMessage> out;
-  const auto want = [&](size_t have) { return filter.limit == 0 || have < filter.limit; };
-  const auto state = parse_delivery_state(filter.state);
-  if (filter.all || (state && is_terminal(*state))) {
-    store.for_each_message([&](const MessageRecord& m) {
-      auto deliveries = store.deliveries(m.id);
-      if (matches(m, deliveries, filter)) out.push_back({m, std::move(deliveries)});
-      return want(out.size());
-    });
-    return out;
+// `deliveries` is not empty: only a message with a matching delivery is listed.
+void write_row(std::ostream& out, const MessageRecord& m, const std::vector<Delivery>& deliveries) {
+  out << padded(m.id, kIdWidth) << kGap << padded(format_utc(m.received_at), kReceivedWidth) << kGap
+      << right_aligned(std::to_string(m.size), kSizeWidth) << kGap
+      << right_aligned(std::to_string(m.qos.priority), kPriorityWidth) << kGap
+      << padded(truncated(sender_text(m), kFromWidth), kFromWidth) << kGap;
+  bool first = true;
+  for (const Delivery& d : deliveries) {
+    if (!first) out << std::string(kDeliveriesColumn, ' ');
+    first = false;
+    out << printable(d.mailbox) << ":" << to_string(d.state) << (d.held ? "(held)" : "") << "\n";
   }
-  std::vector<std::string> ids;
-  for (const Delivery& d : store.pending_deliveries()) {
-    if (ids.empty() || ids.back() != d.message_id) ids.push_back(d.message_id);
-  }
-  for (auto id = ids.rbegin(); id != ids.rend() && want(out.size()); ++id) {
-    auto message = store.message(*id);
-    auto deliveries = store.deliveries(*id);
-    if (message && matches(*message, deliveries, filter)) {
-      out.push_back({*message, std::move(deliveries)});
-    }
-  }
-  return out;
 }
 
 }  // namespace
 
 size_t write_queue_listing(Store& store, const QueueListFilter& filter, std::ostream& out) {
-  const auto messages = select_messages(store, filter);
-  if (messages.empty()) {
-    out << "queue is empty\n";
-    return 0;
-  }
-  std::vector<std::array<std::string, 6>> rows = {
-      {"ID", "RECEIVED", "SIZE", "PRIO", "FROM", "DELIVERIES"}};
-  for (const auto& [m, deliveries] : messages) {
-    std::string summary;
-    for (const auto& d : deliveries) {
-      if (!summary.empty()) summary += " ";
-      summary += printable(d.mailbox) + ":" + std::string(to_string(d.state));
-      if (d.held) summary += "(held)";
+  size_t written = 0;
+  store.for_each_message([&](const MessageRecord& m) {
+    if (!priority_matches(m, filter)) return true;
+    const std::vector<Delivery> deliveries = store.deliveries(m.id);
+    if (std::none_of(deliveries.begin(), deliveries.end(),
+                     [&](const Delivery& d) { return delivery_matches(d, filter); })) {
+      return true;
     }
-    rows.push_back({m.id, format_utc(m.received_at), std::to_string(m.size),
-                    std::to_string(m.qos.priority), sender_text(m), summary});
-  }
-  std::array<size_t, 5> widths{};
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < widths.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < widths.size(); ++i) out << padded(row[i], widths[i]) << "  ";
-    out << row[5] << "\n";
-  }
-  return messages.size();
+    if (written == 0) write_header(out);
+    write_row(out, m, deliveries);
+    ++written;
+    return filter.limit == 0 || written < filter.limit;
+  });
+  if (written == 0) out << "queue is empty\n";
+  return written;
 }
 
 }  // namespace herald

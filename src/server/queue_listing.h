@@ -1,5 +1,7 @@
-// `herald queue list`: the messages of the store that pass a filter, newest first, as a
-// table (Postfix keeps this reading apart from the command: showq.c beside postqueue.c).
+// `herald queue list`: messages read from the store newest first and printed one row at a
+// time, as they are read (Postfix's showq.c does the same reading for postqueue -p). Nothing
+// is buffered beyond the message being printed, so `--limit 10` reads about ten messages
+// however large the queue is.
 #pragma once
 
 #include <cstddef>
@@ -22,12 +24,20 @@ struct QueueListFilter {
   size_t limit = 0;                 // at most this many messages; 0: no limit
 };
 
-// Finds the matching messages (those with work left through Store::pending_deliveries, the
-// others by a walk over every message), newest first and at most `filter.limit`, and writes
-// them to `out` as a table whose columns are as wide as their widest value: ID, RECEIVED,
-// SIZE, PRIO, FROM and DELIVERIES ("mailbox:state" each, "(held)" after a held one), or the
-// one line "queue is empty". Returns the number of messages written. Throws StoreError when
-// the store cannot be read, and whatever `out` throws.
+// Walks Store::for_each_message (newest first), reads each candidate's deliveries, and
+// writes every match to `out` as it is found, stopping once `filter.limit` are written.
+// The layout, in fixed-width columns so that no row waits for the widest one:
+//
+//   ID (26)  RECEIVED (24)  SIZE (10, right)  PRIO (4, right)  FROM (32)  DELIVERIES
+//
+// A header line comes before the first row; with no row at all the one line is
+// "queue is empty". A sender longer than its column is cut and ends in `~`
+// (printable_text.h truncated). DELIVERIES holds one delivery a line, "mailbox:state", with
+// "(held)" after one an operator holds: the first on the message's own line, each further
+// one on a line of its own indented to that column, so that a line starting with an ID is
+// always a message. Every delivery of a listed message is shown, whatever the filter.
+// Returns the number of messages written. Throws StoreError when the store cannot be read
+// (rows already written stay written) and whatever `out` throws.
 size_t write_queue_listing(Store& store, const QueueListFilter& filter, std::ostream& out);
 
 }  // namespace herald

@@ -1,6 +1,7 @@
 #include "server/daemon.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
@@ -23,6 +24,7 @@
 #include "server/control_socket.h"
 #include "server/listener.h"
 #include "server/outbound.h"
+#include "server/privileges.h"
 #include "server/sender_verification.h"
 #include "server/srs_secret.h"
 #include "server/tls_context.h"
@@ -113,6 +115,35 @@ NoticeRouter notice_router(const Directory& directory) {
   };
 }
 
+// The directories heraldd writes in. Made here when absent, and given to the [server] user
+// then, so that what root makes for it is not out of its reach after the drop.
+void prepare_data_dir(const Config& config, const std::optional<RunAs>& run_as) {
+  const std::filesystem::path& data_dir = config.server.data_dir;
+  const auto make = [&run_as](const std::filesystem::path& directory) {
+    if (std::filesystem::exists(directory)) return;
+    std::filesystem::create_directories(directory);
+    if (run_as) give_to(*run_as, directory);
+  };
+  make(data_dir);
+  // Before anything is made inside: a data_dir the user cannot write is refused untouched.
+  if (run_as) check_writable_by(*run_as, data_dir);
+  for (const char* below : {"store", "mail", "tls"}) make(data_dir / below);
+}
+
+// Files root made or opened inside data_dir before the drop (the store's, the generated TLS
+// pair, the generated SRS secret) become the user's, so that a reload, or a later start as
+// that user (with CAP_NET_BIND_SERVICE), can open them again.
+void give_data_files(const Config& config, const RunAs& run_as) {
+  const std::filesystem::path& data_dir = config.server.data_dir;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir / "store")) {
+    give_to(run_as, entry.path());
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir / "tls")) {
+    give_to(run_as, entry.path());
+  }
+  if (std::filesystem::exists(data_dir / "srs.secret")) give_to(run_as, data_dir / "srs.secret");
+}
+
 unsigned io_thread_count(const Config& config) {
   if (config.server.io_threads > 0) return config.server.io_threads;
   return std::max(1u, std::thread::hardware_concurrency());
@@ -122,9 +153,15 @@ unsigned io_thread_count(const Config& config) {
 
 int run_daemon(const Config& config) {
   check_listeners_available(config);
+  const std::optional<RunAs> run_as = resolve_run_as(config);
+  if (!run_as && ::geteuid() == 0) {
+    spdlog::warn(
+        "heraldd runs as root: set [server] user (e.g. \"herald\") so that no "
+        "session or delivery runs with root's rights");
+  }
   // Peers that vanish must cost an error code, not the process.
   std::signal(SIGPIPE, SIG_IGN);
-  std::filesystem::create_directories(config.server.data_dir);
+  prepare_data_dir(config, run_as);
   const std::unique_ptr<asio::ssl::context> tls = make_server_tls_context(ensure_tls_files(config));
 
   const std::unique_ptr<Store> store =
@@ -150,7 +187,6 @@ int run_daemon(const Config& config) {
   QueueRunner queue(*store, transport, &outbound.transport(), clock,
                     QueueRunnerSettings{config.queue, config.destinations, config.server.hostname,
                                         notice_router(directory)});
-  queue.start();
 
   asio::thread_pool commit_pool(config.queue.commit_threads);
   const unsigned threads = io_thread_count(config);
@@ -178,6 +214,14 @@ int run_daemon(const Config& config) {
         auth_limiter, sender_verification ? &sender_verification->checks() : nullptr});
     listeners.push_back(std::make_unique<Listener>(io, listen, services.back(), registry));
   }
+  // Root was needed for the ports, the keys and the files above; nothing after this line
+  // (no session, no delivery, no control request) runs with it.
+  if (run_as) {
+    give_data_files(config, *run_as);
+    drop_privileges(*run_as);
+    spdlog::info("running as user={} uid={} gid={}", run_as->user, run_as->uid, run_as->gid);
+  }
+  queue.start();
   for (size_t i = 0; i < listeners.size(); ++i) {
     listeners[i]->start();
     spdlog::info("listening protocol={} address={}", to_string(config.listen[i].protocol),

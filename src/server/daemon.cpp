@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <csignal>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <future>
 #include <optional>
 #include <thread>
@@ -19,6 +21,7 @@
 
 #include "directory/directory.h"
 #include "queue/queue_runner.h"
+#include "server/config_reload.h"
 #include "server/connection_registry.h"
 #include "server/control_protocol.h"
 #include "server/control_socket.h"
@@ -93,10 +96,10 @@ SessionSettings session_settings(const Config& config, ListenProtocol protocol,
 }
 
 // Where a DSN to `address` goes: the mailboxes it names here and the addresses its alias
-// forwards to, or out by SMTP.
-NoticeRouter notice_router(const Directory& directory) {
-  return [&directory](std::string_view address) {
-    const RecipientLookup found = directory.lookup(address);
+// forwards to, or out by SMTP. Looked up in the directory of the moment, reloads included.
+NoticeRouter notice_router(const Swappable<SessionResources>& resources) {
+  return [&resources](std::string_view address) {
+    const RecipientLookup found = resources.current()->directory->lookup(address);
     std::vector<NoticeTarget> targets;
     switch (found.kind) {
       case RecipientLookup::Kind::local:
@@ -162,11 +165,11 @@ int run_daemon(const Config& config) {
   // Peers that vanish must cost an error code, not the process.
   std::signal(SIGPIPE, SIG_IGN);
   prepare_data_dir(config, run_as);
-  const std::unique_ptr<asio::ssl::context> tls = make_server_tls_context(ensure_tls_files(config));
+  // The directory and the TLS context, which a SIGHUP replaces (server/config_reload.h).
+  Swappable<SessionResources> resources(make_session_resources(config));
 
   const std::unique_ptr<Store> store =
       open_rocksdb_store(config.server.data_dir / "store", StoreMode::read_write);
-  const Directory directory(config);
   const SenderRewriting srs(config.srs.domain, load_srs_secret(config), config.srs.previous_secrets,
                             config.srs.max_age);
   MaildirTransport transport(config.server.data_dir / "mail", config.server.hostname);
@@ -186,7 +189,7 @@ int run_daemon(const Config& config) {
   }
   QueueRunner queue(*store, transport, &outbound.transport(), clock,
                     QueueRunnerSettings{config.queue, config.destinations, config.server.hostname,
-                                        notice_router(directory)});
+                                        notice_router(resources)});
 
   asio::thread_pool commit_pool(config.queue.commit_threads);
   const unsigned threads = io_thread_count(config);
@@ -209,9 +212,9 @@ int run_daemon(const Config& config) {
                                   sender_verification->checks().sealer != nullptr;
     settings.back().srs_failures = &srs_failures;
     settings.back().in_flight_budget = &in_flight;
-    services.push_back(SmtpServices{
-        settings.back(), directory, clock, *store, queue, *tls, commit_pool.get_executor(),
-        auth_limiter, sender_verification ? &sender_verification->checks() : nullptr});
+    services.push_back(
+        SmtpServices{settings.back(), resources, clock, *store, queue, commit_pool.get_executor(),
+                     auth_limiter, sender_verification ? &sender_verification->checks() : nullptr});
     listeners.push_back(std::make_unique<Listener>(io, listen, services.back(), registry));
   }
   // Root was needed for the ports, the keys and the files above; nothing after this line
@@ -239,6 +242,20 @@ int run_daemon(const Config& config) {
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (!ec) signalled.set_value(signal);
   });
+  // SIGHUP: reread the configuration on the commit pool (file reads, key parsing), one
+  // reload at a time: the next SIGHUP is awaited only once this one is done.
+  ConfigReloader reloader(config, resources);
+  asio::signal_set hangups(io, SIGHUP);
+  std::function<void()> await_hangup = [&] {
+    hangups.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      asio::post(commit_pool, [&] {
+        reloader.reload();
+        await_hangup();
+      });
+    });
+  };
+  await_hangup();
   auto work = asio::make_work_guard(io);
   std::vector<std::thread> io_threads;
   for (unsigned i = 0; i < threads; ++i) io_threads.emplace_back([&io] { io.run(); });

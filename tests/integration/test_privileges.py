@@ -13,12 +13,13 @@ import pathlib
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 
 import pytest
 
-from bounded_wait import seconds
+from bounded_wait import seconds, wait_until
 from herald_daemon import BIN_DIR, QUEUED_AS, HeraldDaemon
 
 pytestmark = pytest.mark.skipif(
@@ -91,6 +92,12 @@ def test_heraldd_runs_as_the_configured_user_and_delivers_as_it(work_dir, swaks)
     assert status_ids(daemon.process.pid, "Uid") == [account.pw_uid] * 4
     swaks(daemon, "--from", "sender@remote.test", "--to", "alice@example.test")
     daemon.wait_for_messages("alice@example.test", 2)
+
+    # A reload after the drop reads the file and the generated TLS pair as herald.
+    daemon.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reloaded " in daemon.log_text() or "reload refused" in daemon.log_text(),
+               seconds(20), "heraldd to reload")
+    assert "reload refused" not in daemon.log_text(), daemon.log_text()
 
 
 def test_an_unknown_user_stops_the_start_and_is_named(work_dir):

@@ -18,7 +18,7 @@ namespace {
 
 // The settings a reload applies; every other one needs a restart.
 bool applied_by_reload(const std::string& setting) {
-  for (const char* prefix : {"[[domain]]", "[[user]]", "[[alias]]", "[tls]"}) {
+  for (const char* prefix : {"[[domain]]", "[[user]]", "[[alias]]", "[tls]", "[[dkim]]"}) {
     if (setting.rfind(prefix, 0) == 0) return true;
   }
   return false;
@@ -49,8 +49,9 @@ std::shared_ptr<const SessionResources> make_session_resources(const Config& con
       SessionResources{std::move(directory), std::move(tls)});
 }
 
-ConfigReloader::ConfigReloader(const Config& running, Swappable<SessionResources>& resources)
-    : running_(running), resources_(resources) {
+ConfigReloader::ConfigReloader(const Config& running, Swappable<SessionResources>& resources,
+                               Swappable<DkimSigningTable>& dkim_keys)
+    : running_(running), resources_(resources), dkim_keys_(dkim_keys) {
   try {
     started_text_ = file_text(running_.source);
   } catch (const std::exception& e) {
@@ -64,6 +65,7 @@ bool ConfigReloader::reload() {
   spdlog::info("reload: rereading {}", file.string());
   std::string text;
   std::shared_ptr<const SessionResources> next;
+  std::shared_ptr<const DkimSigningTable> next_keys;
   Config config = running_;
   try {
     text = file_text(file);
@@ -72,7 +74,9 @@ bool ConfigReloader::reload() {
     config.users = reread.users;
     config.aliases = reread.aliases;
     config.tls = reread.tls;
+    config.dkim = reread.dkim;
     next = make_session_resources(config);
+    next_keys = std::make_shared<const DkimSigningTable>(config.dkim);
   } catch (const std::exception& e) {
     spdlog::error("reload refused, keeping the running configuration: {}", one_line(e.what()));
     return false;
@@ -84,15 +88,17 @@ bool ConfigReloader::reload() {
     spdlog::warn("reload: {}", one_line(e.what()));
   }
   resources_.replace(std::move(next));
+  dkim_keys_.replace(std::move(next_keys));
   for (const std::string& setting : changed) {
     if (applied_by_reload(setting)) {
-      spdlog::info("reload: {} changed; applied to new sessions", setting);
+      spdlog::info("reload: {} changed; applied to new sessions and attempts", setting);
     } else {
       spdlog::warn("reload: {} changed; takes effect after a restart", setting);
     }
   }
-  spdlog::info("reloaded {} domains={} users={} aliases={}", file.string(), config.domains.size(),
-               config.users.size(), config.aliases.size());
+  spdlog::info("reloaded {} domains={} users={} aliases={} dkim_keys={}", file.string(),
+               config.domains.size(), config.users.size(), config.aliases.size(),
+               config.dkim.size());
   return true;
 }
 

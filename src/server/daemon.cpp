@@ -244,7 +244,7 @@ int run_daemon(const Config& config) {
   });
   // SIGHUP: reread the configuration on the commit pool (file reads, key parsing), one
   // reload at a time: the next SIGHUP is awaited only once this one is done.
-  ConfigReloader reloader(config, resources);
+  ConfigReloader reloader(config, resources, outbound.dkim_keys());
   asio::signal_set hangups(io, SIGHUP);
   std::function<void()> await_hangup = [&] {
     hangups.async_wait([&](const boost::system::error_code& ec, int) {

@@ -44,7 +44,7 @@ def test_a_user_added_to_the_file_is_accepted_after_sighup(herald, swaks):
 
     herald.config.write_text(herald.config.read_text() + CAROL)
     hang_up(herald, "reloaded ")
-    assert "reload: [[user]] changed; applied to new sessions" in herald.log_text()
+    assert "reload: [[user]] changed; applied to new sessions and attempts" in herald.log_text()
 
     transcript = send(herald, swaks, "carol@example.test")
     assert QUEUED_AS.search(transcript), transcript
@@ -72,6 +72,14 @@ def test_a_broken_file_is_refused_and_the_running_configuration_stays(herald, sw
     herald.config.write_text(
         good + '\n[[alias]]\naddress = "x@example.test"\nto = ["nobody@example.test"]\n')
     hang_up(herald, "reload refused, keeping the running configuration: ", count=2)
+    assert QUEUED_AS.search(send(herald, swaks, "carol@example.test"))
+
+    # So is one whose DKIM key cannot be loaded: mail is never signed with half a table.
+    herald.config.write_text(good + '\n[[dkim]]\ndomain = "example.test"\nselector = "s1"\n'
+                             'key = "missing.pem"\n')
+    hang_up(herald, "reload refused, keeping the running configuration: ", count=3)
+    refusals = [l for l in herald.log_text().splitlines() if "reload refused" in l]
+    assert "[[dkim]] domain=example.test selector=s1" in refusals[-1], refusals[-1]
     assert QUEUED_AS.search(send(herald, swaks, "carol@example.test"))
 
 

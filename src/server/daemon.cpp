@@ -164,6 +164,9 @@ int run_daemon(const Config& config) {
   }
   // Peers that vanish must cost an error code, not the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // A SIGHUP that comes before the reload handler below exists (a service manager's, during
+  // start-up) is dropped instead of ending the process; the signal_set then takes it over.
+  std::signal(SIGHUP, SIG_IGN);
   prepare_data_dir(config, run_as);
   // The directory and the TLS context, which a SIGHUP replaces (server/config_reload.h).
   Swappable<SessionResources> resources(make_session_resources(config));

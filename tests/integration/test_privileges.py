@@ -100,6 +100,24 @@ def test_heraldd_runs_as_the_configured_user_and_delivers_as_it(work_dir, swaks)
     assert "reload refused" not in daemon.log_text(), daemon.log_text()
 
 
+def test_started_as_the_user_already_it_runs_the_same(work_dir, swaks):
+    account = herald_account()
+    path, daemons = work_dir
+    daemon = HeraldDaemon(path, server={"user": "herald"})
+    daemons.append(daemon)
+    daemon.data_dir.mkdir()
+    os.chown(daemon.data_dir, account.pw_uid, account.pw_gid)
+    # As a service manager would start it with User=herald (the ports here need no
+    # CAP_NET_BIND_SERVICE: they are above 1024).
+    daemon.command_prefix = ["setpriv", f"--reuid={account.pw_uid}",
+                             f"--regid={account.pw_gid}", "--init-groups", "--"]
+    daemon.start()
+    assert status_ids(daemon.process.pid, "Uid") == [account.pw_uid] * 4
+    swaks(daemon, "--from", "sender@remote.test", "--to", "alice@example.test")
+    [message] = daemon.wait_for_messages("alice@example.test", 1)
+    assert message.stat().st_uid == account.pw_uid
+
+
 def test_an_unknown_user_stops_the_start_and_is_named(work_dir):
     path, _ = work_dir
     daemon = HeraldDaemon(path, server={"user": "no-such-user"})

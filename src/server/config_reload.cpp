@@ -54,6 +54,7 @@ ConfigReloader::ConfigReloader(const Config& running, Swappable<SessionResources
     : running_(running), resources_(resources), dkim_keys_(dkim_keys) {
   try {
     started_text_ = file_text(running_.source);
+    applied_text_ = started_text_;
   } catch (const std::exception& e) {
     // Then every setting counts as changed at the first reload: reported, not applied.
     spdlog::warn("reload: {}; restart-only changes cannot be told apart", e.what());
@@ -81,21 +82,25 @@ bool ConfigReloader::reload() {
     spdlog::error("reload refused, keeping the running configuration: {}", one_line(e.what()));
     return false;
   }
-  std::vector<std::string> changed;
+  resources_.replace(std::move(next));
+  dkim_keys_.replace(std::move(next_keys));
+  // What was applied is told against the last reload; what waits for a restart against
+  // what is running, the file heraldd started with.
   try {
-    changed = changed_settings(started_text_, text);
+    for (const std::string& setting : changed_settings(applied_text_, text)) {
+      if (applied_by_reload(setting)) {
+        spdlog::info("reload: {} changed; applied to new sessions and attempts", setting);
+      }
+    }
+    for (const std::string& setting : changed_settings(started_text_, text)) {
+      if (!applied_by_reload(setting)) {
+        spdlog::warn("reload: {} changed; takes effect after a restart", setting);
+      }
+    }
   } catch (const std::exception& e) {
     spdlog::warn("reload: {}", one_line(e.what()));
   }
-  resources_.replace(std::move(next));
-  dkim_keys_.replace(std::move(next_keys));
-  for (const std::string& setting : changed) {
-    if (applied_by_reload(setting)) {
-      spdlog::info("reload: {} changed; applied to new sessions and attempts", setting);
-    } else {
-      spdlog::warn("reload: {} changed; takes effect after a restart", setting);
-    }
-  }
+  applied_text_ = std::move(text);
   spdlog::info("reloaded {} domains={} users={} aliases={} dkim_keys={}", file.string(),
                config.domains.size(), config.users.size(), config.aliases.size(),
                config.dkim.size());

@@ -51,6 +51,7 @@ class ConfigReloader {
   // file, and the rest (data_dir, where a generated pair lives; hostname) from this.
   const Config running_;
   std::string started_text_;
+  std::string applied_text_;  // the file's text at the last reload that took
   Swappable<SessionResources>& resources_;
   Swappable<DkimSigningTable>& dkim_keys_;
 };

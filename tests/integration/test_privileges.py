@@ -72,6 +72,17 @@ def test_heraldd_runs_as_the_configured_user_and_delivers_as_it(work_dir, swaks)
     pid = daemon.process.pid
     assert status_ids(pid, "Uid") == [account.pw_uid] * 4
     assert status_ids(pid, "Gid") == [account.pw_gid] * 4
+    groups = re.search(r"^Groups:(.*)$", pathlib.Path(f"/proc/{pid}/status").read_text(),
+                       re.MULTILINE).group(1).split()
+    assert sorted(int(g) for g in groups) == sorted(set(os.getgrouplist("herald",
+                                                                       account.pw_gid)))
+    # Every thread, not only the main one: those started before the drop (outbound, sender
+    # checks) gave root up with it.
+    threads = sorted(pathlib.Path(f"/proc/{pid}/task").iterdir())
+    assert len(threads) > 1
+    for thread in threads:
+        assert status_ids(f"{pid}/task/{thread.name}", "Uid") == [account.pw_uid] * 4, thread
+        assert status_ids(f"{pid}/task/{thread.name}", "Gid") == [account.pw_gid] * 4, thread
     assert f"running as user=herald uid={account.pw_uid}" in daemon.log_text()
 
     transcript = swaks(daemon, "--from", "sender@remote.test", "--to", "alice@example.test",

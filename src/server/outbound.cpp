@@ -105,7 +105,8 @@ Outbound::~Outbound() {
 }
 
 AsyncTransport& Outbound::async_transport() {
-  return *parts_->signing_start;
+  if (parts_->signing_start) return *parts_->signing_start;
+  return parts_->transport;
 }
 
 Transport& Outbound::transport() {
@@ -113,12 +114,12 @@ Transport& Outbound::transport() {
   return parts_->transport;
 }
 
-Swappable<DkimSigningTable>& Outbound::dkim_keys() {
-  return parts_->dkim_keys;
-}
-
 void Outbound::shutdown() {
   parts_->transport.shutdown();
+}
+
+Swappable<DkimSigningTable>& Outbound::dkim_keys() {
+  return parts_->dkim_keys;
 }
 
 }  // namespace herald

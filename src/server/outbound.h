@@ -36,14 +36,14 @@ class Outbound {
   // outcome (today's QueueRunner); signing then runs on the calling thread.
   Transport& transport();
 
+  // Ends attempts in progress (they come back as temporary failures) so that the queue
+  // runner can stop without waiting out remote timeouts. Thread-safe, idempotent.
+  void shutdown();
+
   // The [[dkim]] keys signing uses, for a reload to replace (server/config_reload.h):
   // attempts that start afterwards sign with the new table, even when the start had none.
   // Valid until destruction.
   Swappable<DkimSigningTable>& dkim_keys();
-
-  // Ends attempts in progress (they come back as temporary failures) so that the queue
-  // runner can stop without waiting out remote timeouts. Thread-safe, idempotent.
-  void shutdown();
 
  private:
   struct Parts;

@@ -147,3 +147,16 @@ def test_a_data_dir_the_user_cannot_write_stops_the_start_with_the_chown_to_run(
     assert code != 0
     assert f"{daemon.data_dir} is not writable by user herald" in output, output
     assert f"run: chown -R herald:herald {daemon.data_dir}" in output, output
+
+
+def test_a_mailbox_root_the_user_cannot_write_stops_the_start_naming_it(work_dir):
+    account = herald_account()
+    path, _ = work_dir
+    daemon = HeraldDaemon(path, server={"user": "herald"})
+    daemon.data_dir.mkdir()
+    os.chown(daemon.data_dir, account.pw_uid, account.pw_gid)
+    (daemon.data_dir / "mail").mkdir(mode=0o755)  # root's
+    code, output = start_failure(daemon)
+    assert code != 0
+    assert f"{daemon.data_dir / 'mail'} is not writable by user herald" in output, output
+    assert f"run: chown -R herald:herald {daemon.data_dir}" in output, output

@@ -167,6 +167,8 @@ void validate(Config& c) {
   if (c.server.data_dir.empty())
     fail("[server] needs 'data_dir' (where the store and mailboxes live)");
   if (c.listen.empty()) fail("at least one [[listen]] is needed");
+  if (!c.server.group.empty() && c.server.user.empty())
+    fail("[server] 'group' needs 'user' (the group heraldd runs as, beside that user)");
   if (c.tls.cert.empty() != c.tls.key.empty())
     fail("[tls] needs both 'cert' and 'key', or neither");
   if (c.queue.retry_backoff.empty()) fail("[queue] 'retry_backoff' needs at least one delay");
@@ -314,6 +316,8 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_string("log_level", c.server.log_level);
     r.get_count("io_threads", c.server.io_threads, 0);
     r.get_strings("trusted_networks", c.server.trusted_networks);
+    r.get_string("user", c.server.user);
+    r.get_string("group", c.server.group);
   }
   each_entry(root, "listen", origin, [&](const toml::table& t) {
     TableReader r(t, "[listen]", origin);

@@ -112,14 +112,15 @@ class SmtpConnection::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(tcp::socket socket, PeerInfo peer, const SmtpServices& services, uint64_t id)
       : services_(services),
+        resources_(services.resources.current()),
         id_(id),
         peer_(std::move(peer)),
         executor_(socket.get_executor()),
-        stream_(std::move(socket), services.tls),
+        stream_(std::move(socket), *resources_->tls),
         watchdog_timer_(executor_, SteadyTime::max()),
         session_deadline_(std::chrono::steady_clock::now() +
                           services.settings.limits.max_session_time),
-        session_(services.settings, services.directory, services.clock, peer_,
+        session_(services.settings, *resources_->directory, services.clock, peer_,
                  &services.auth_limiter) {}
 
   asio::awaitable<void> run();
@@ -157,6 +158,8 @@ class SmtpConnection::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   const SmtpServices& services_;
+  // Taken once, before the stream and the session that use it, and kept to the end.
+  const std::shared_ptr<const SessionResources> resources_;
   const uint64_t id_;
   const PeerInfo peer_;
   asio::any_io_executor executor_;
@@ -454,7 +457,7 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::seal_message() {
 asio::awaitable<SessionStep> SmtpConnection::Impl::check_credentials() {
   co_await flush();
   const SaslCredentials& credentials = session_.credentials_to_check();
-  const Directory& directory = services_.directory;
+  const Directory& directory = *resources_->directory;
   std::optional<std::string> user = co_await asio::co_spawn(
       services_.commit_executor,
       [&]() -> asio::awaitable<std::optional<std::string>> {

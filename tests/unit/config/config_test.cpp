@@ -122,6 +122,18 @@ TEST(Config, SyntaxErrorNamesLineAndColumn) {
   EXPECT_EQ(e.rfind("herald.toml:2:", 0), 0u) << e;
 }
 
+TEST(Config, RunAsUserIsUnsetUnlessGivenAndGroupNeedsAUser) {
+  EXPECT_EQ(parse(kMinimal).server.user, "");
+  std::string with_user = kMinimal;
+  with_user.replace(with_user.find("data_dir"), 0, "user = \"herald\"\ngroup = \"mail\"\n");
+  const Config c = parse(with_user);
+  EXPECT_EQ(c.server.user, "herald");
+  EXPECT_EQ(c.server.group, "mail");
+  std::string group_only = kMinimal;
+  group_only.replace(group_only.find("data_dir"), 0, "group = \"mail\"\n");
+  EXPECT_NE(error_of(group_only).find("'group' needs 'user'"), std::string::npos);
+}
+
 TEST(Config, MissingHostnameIsAnError) {
   EXPECT_NE(error_of("[server]\ndata_dir='x'\n").find("needs 'hostname'"), std::string::npos);
 }

@@ -11,8 +11,8 @@
 namespace herald {
 namespace {
 
-// Messages in memory, newest last; counts what a listing reads. pending_deliveries() (which
-// loads every pending delivery) must never be called by a listing.
+// Messages in memory, newest last; counts what a listing reads. A listing walks messages
+// newest first and stops at its limit: the queue's own indexes are never walked.
 class CountingStore final : public Store {
  public:
   void add(std::string id, std::vector<DeliveryState> states, std::string sender = "s@remote.test",
@@ -48,10 +48,18 @@ class CountingStore final : public Store {
     return {};
   }
   std::vector<LedgerEvent> ledger(std::string_view) override { return {}; }
-  std::vector<Delivery> pending_deliveries() override {
-    ADD_FAILURE() << "queue list loaded every pending delivery";
+  void apply(const StoreWrite&) override {}
+  std::vector<DueDelivery> due_deliveries(const DuePosition&, TimePoint, size_t) override {
+    ADD_FAILURE() << "queue list walked the due index";
     return {};
   }
+  std::vector<Delivery> unfinished_deliveries(const std::optional<DeliveryKey>&,
+                                              size_t) override {
+    ADD_FAILURE() << "queue list walked every unfinished delivery";
+    return {};
+  }
+  std::vector<DamagedRecord> damaged_records(size_t) override { return {}; }
+  size_t remove_finished(TimePoint, size_t) override { return 0; }
   void for_each_message(const std::function<bool(const MessageRecord&)>& visit) override {
     for (auto it = messages_.rbegin(); it != messages_.rend(); ++it) {
       ++messages_visited;

@@ -67,7 +67,6 @@ class MemoryStore final : public Store {
   }
   std::vector<DamagedRecord> damaged_records(size_t) override { return {}; }
   size_t remove_finished(TimePoint, size_t) override { return 0; }
-  std::vector<Delivery> pending_deliveries() override { return {}; }
   void for_each_message(const std::function<bool(const MessageRecord&)>&) override {}
 
   void fail() {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace herald {
@@ -23,7 +24,8 @@ int fsync_directory(const std::filesystem::path& dir, std::string& failed_step) 
   return 0;
 }
 
-DirectorySyncGroups::DirectorySyncGroups(DirectorySyncFunction sync) : sync_(std::move(sync)) {}
+DirectorySyncGroups::DirectorySyncGroups(DirectorySyncFunction sync, unsigned max_in_flight)
+    : sync_(std::move(sync)), max_in_flight_(max_in_flight == 0 ? 1 : max_in_flight) {}
 
 int DirectorySyncGroups::sync(const std::filesystem::path& dir, std::string& failed_step) {
   std::unique_lock lock(mutex_);
@@ -34,20 +36,21 @@ int DirectorySyncGroups::sync(const std::filesystem::path& dir, std::string& fai
   // A sync already running may have read the directory before our change: only one that
   // starts from now on is sure to include it.
   const uint64_t needed = d.started + 1;
-  while (d.completed < needed) {
-    if (d.in_progress) {
+  while (d.max_completed < needed) {
+    // One started since we arrived covers us too; else we start one when a slot is free.
+    if (d.started >= needed || d.in_flight >= max_in_flight_) {
       d.ended.wait(lock);
       continue;
     }
-    d.in_progress = true;
     const uint64_t generation = ++d.started;
+    ++d.in_flight;
     lock.unlock();
     std::string step;
     const int error = sync_(dir, step);
     lock.lock();
-    d.completed = generation;
-    d.in_progress = false;
-    if (error != 0) {
+    --d.in_flight;
+    d.max_completed = std::max(d.max_completed, generation);
+    if (error != 0 && generation > d.last_failed) {
       d.last_failed = generation;
       d.last_error = error;
       d.last_failed_step = step;

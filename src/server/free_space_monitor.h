@@ -44,7 +44,7 @@ class FreeSpaceMonitor {
   FreeSpaceMonitor& operator=(const FreeSpaceMonitor&) = delete;
 
   // Reads every path once and updates `storage_low`. Logs a warning when a path goes below
-  // the minimum (naming it, its free and the required bytes) and a notice when it is back
+  // the minimum (naming it, its free and the required bytes) and an info line when it is back
   // above; nothing while a state lasts. A path that cannot be read keeps its last state (a
   // failing probe is no reason to refuse or to accept mail) and is logged once until it can
   // be read again. Not thread-safe: call from one thread at a time (start() calls it on the

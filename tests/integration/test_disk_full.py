@@ -92,6 +92,38 @@ def test_mail_is_refused_with_452_while_free_space_is_below_the_minimum(small_di
     assert "accepted id=" not in log
 
 
+def mail_reply(daemon):
+    """The answer to MAIL FROM on a fresh connection (then QUIT)."""
+    with SmtpWire(daemon.port) as smtp:
+        assert smtp.greeting().code == 220
+        assert smtp.ehlo().code == 250
+        reply = smtp.command("MAIL FROM:<sender@remote.test>")
+        smtp.command("QUIT")
+        return reply
+
+
+def test_mail_is_taken_again_once_space_is_freed(small_disk_herald):
+    # 64 MiB of tmpfs, 40 of them taken by a file: 24 MiB free, below the 30 MiB asked for.
+    daemon = small_disk_herald({"min_free_space": 30 * 1024 * 1024,
+                                "max_message_size": 20 * 1024 * 1024})
+    filler = daemon.data_dir / "filler"
+    filler.write_bytes(b"\0" * (40 * 1024 * 1024))
+    daemon.start()
+    reply = mail_reply(daemon)
+    assert reply.code == 452 and reply.text.startswith("4.3.1"), reply
+
+    filler.unlink()
+
+    # The monitor reads free space every few seconds; the wait is bounded, not a timing claim.
+    wait_until(lambda: mail_reply(daemon).code == 250, seconds(20),
+               "MAIL to be accepted once space was freed")
+    log = daemon.log_text()
+    assert log.count("storage low path=") == 1, log[-2000:]
+    assert log.count("storage recovered path=") == 1, log[-2000:]
+    assert re.search(rf"storage recovered path={re.escape(str(daemon.data_dir))} free=\d+ "
+                     rf"required={30 * 1024 * 1024}", log), log[-2000:]
+
+
 def fill_disk(daemon):
     """Sends big messages, one per connection, until the end of data has been refused three
     times or a connection breaks, within MAX_MESSAGES. Returns ({token: queue id} of every 250,

@@ -188,6 +188,7 @@ int run_daemon(const Config& config) {
     settings.back().srs_failures = &srs_failures;
     settings.back().in_flight_budget = &in_flight;
     settings.back().storage_low = &storage_low;
+    if (free_space) settings.back().storage_headroom = &free_space->headroom();
     services.push_back(SmtpServices{
         settings.back(), directory, clock, *store, queue, *tls, commit_pool.get_executor(),
         auth_limiter, sender_verification ? &sender_verification->checks() : nullptr});

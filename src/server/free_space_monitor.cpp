@@ -33,10 +33,17 @@ FreeSpaceMonitor::~FreeSpaceMonitor() = default;
 
 void FreeSpaceMonitor::check() {
   bool any_low = false;
+  uint64_t headroom = UINT64_MAX;
   for (FreeSpaceReading& reading : readings_) {
     check_path(reading);
     any_low = any_low || reading.low;
+    if (reading.free_bytes) {
+      const uint64_t above =
+          *reading.free_bytes > min_free_bytes_ ? *reading.free_bytes - min_free_bytes_ : 0;
+      headroom = std::min(headroom, above);
+    }
   }
+  headroom_.store(headroom, std::memory_order_relaxed);
   storage_low_.store(any_low, std::memory_order_relaxed);
 }
 
@@ -49,7 +56,6 @@ void FreeSpaceMonitor::check_path(FreeSpaceReading& reading) {
                    reading.path.string(), std::strerror(error), reading.low ? "low" : "enough");
     }
     reading.error = error;
-    reading.free_bytes.reset();
     return;
   }
   reading.error = 0;

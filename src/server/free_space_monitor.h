@@ -27,9 +27,10 @@ using StatvfsFunction = std::function<int(const char* path, struct statvfs* out)
 // One checked path as the last check() saw it.
 struct FreeSpaceReading {
   std::filesystem::path path;
-  std::optional<uint64_t> free_bytes;  // what an unprivileged writer may use; none: not read
-  int error = 0;                       // errno of the last check's statvfs; 0: it succeeded
-  bool low = false;                    // below the minimum at the last successful reading
+  // What an unprivileged writer may use, at the last successful reading; none: never read.
+  std::optional<uint64_t> free_bytes;
+  int error = 0;     // errno of the last check's statvfs; 0: it succeeded
+  bool low = false;  // below the minimum at the last successful reading
 };
 
 class FreeSpaceMonitor {
@@ -47,8 +48,8 @@ class FreeSpaceMonitor {
   // the minimum (naming it, its free and the required bytes) and an info line when it is back
   // above; nothing while a state lasts. A path that cannot be read keeps its last state (a
   // failing probe is no reason to refuse or to accept mail) and is logged once until it can
-  // be read again. Not thread-safe: call from one thread at a time (start() calls it on the
-  // io_context, one run at a time).
+  // be read again; it also keeps its last reading for headroom(). Not thread-safe: call from one
+  // thread at a time (start() calls it on the io_context, one run at a time).
   void check();
 
   // Checks once now, then every `interval` on a timer of `io` until the monitor is destroyed
@@ -56,6 +57,10 @@ class FreeSpaceMonitor {
   void start(boost::asio::io_context& io, std::chrono::milliseconds interval);
 
   const std::vector<FreeSpaceReading>& readings() const { return readings_; }
+  // The octets free above the minimum on the fullest path read (0 while one is low; the
+  // largest value before any was read), as of the last check(). Sessions read it from any
+  // thread (SessionSettings::storage_headroom).
+  const std::atomic<uint64_t>& headroom() const { return headroom_; }
 
  private:
   struct Timer;
@@ -65,6 +70,7 @@ class FreeSpaceMonitor {
   std::vector<FreeSpaceReading> readings_;
   uint64_t min_free_bytes_;
   std::atomic<bool>& storage_low_;
+  std::atomic<uint64_t> headroom_{UINT64_MAX};
   StatvfsFunction statvfs_;
   std::unique_ptr<Timer> timer_;
 };

@@ -92,14 +92,28 @@ def test_mail_is_refused_with_452_while_free_space_is_below_the_minimum(small_di
     assert "accepted id=" not in log
 
 
-def mail_reply(daemon):
-    """The answer to MAIL FROM on a fresh connection (then QUIT)."""
+def mail_reply(daemon, parameters=""):
+    """The answer to MAIL FROM (with ESMTP `parameters`) on a fresh connection (then QUIT)."""
     with SmtpWire(daemon.port) as smtp:
         assert smtp.greeting().code == 220
         assert smtp.ehlo().code == 250
-        reply = smtp.command("MAIL FROM:<sender@remote.test>")
+        reply = smtp.command("MAIL FROM:<sender@remote.test>" + parameters)
         smtp.command("QUIT")
         return reply
+
+
+def test_mail_declaring_more_than_the_disk_has_left_is_refused_with_452(small_disk_herald):
+    mib = 1024 * 1024
+    # 64 MiB of tmpfs, 20 of them taken: some 44 MiB free, 14 of them above the minimum.
+    daemon = small_disk_herald({"min_free_space": 30 * mib, "max_message_size": 20 * mib})
+    (daemon.data_dir / "filler").write_bytes(b"\0" * (20 * mib))
+    daemon.start()
+
+    # RFC 1870 6.1: within the size limit, but more than the disk can take now.
+    reply = mail_reply(daemon, f" SIZE={16 * mib}")
+    assert reply.code == 452 and reply.text.startswith("4.3.1"), reply
+    assert mail_reply(daemon, f" SIZE={mib}").code == 250
+    assert mail_reply(daemon).code == 250  # no SIZE: only min_free_space applies
 
 
 def test_mail_is_taken_again_once_space_is_freed(small_disk_herald):

@@ -122,7 +122,7 @@ TEST(FreeSpaceMonitor, UnreadablePathKeepsItsLastStateAndIsLoggedOnce) {
   monitor.check();
   monitor.check();
   EXPECT_TRUE(low);
-  EXPECT_FALSE(monitor.readings()[0].free_bytes.has_value());
+  EXPECT_EQ(monitor.readings()[0].free_bytes, 50 * kMiB);  // the last reading
   EXPECT_EQ(monitor.readings()[0].error, EIO);
   EXPECT_EQ(log.count("free space unknown path=/var/herald"), 1u);
 
@@ -130,6 +130,20 @@ TEST(FreeSpaceMonitor, UnreadablePathKeepsItsLastStateAndIsLoggedOnce) {
   disks.free_bytes["/var/herald"] = 300 * kMiB;
   monitor.check();
   EXPECT_FALSE(low);
+}
+
+TEST(FreeSpaceMonitor, HeadroomIsWhatTheFullestPathHasAboveTheMinimum) {
+  FakeDisks disks;
+  disks.free_bytes["/var/herald"] = 500 * kMiB;
+  disks.free_bytes["/srv/mail"] = 130 * kMiB;
+  std::atomic<bool> low{false};
+  FreeSpaceMonitor monitor({"/var/herald", "/srv/mail"}, 100 * kMiB, low, disks.function());
+  monitor.check();
+  EXPECT_EQ(monitor.headroom().load(), 30 * kMiB);
+
+  disks.free_bytes["/srv/mail"] = 90 * kMiB;
+  monitor.check();
+  EXPECT_EQ(monitor.headroom().load(), 0u);
 }
 
 TEST(FreeSpaceMonitor, APathNeverReadDoesNotMakeStorageLow) {

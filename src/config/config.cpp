@@ -182,6 +182,13 @@ void validate(Config& c) {
     }
   }
   if (c.limits.min_deliver_by.count() < 1) fail("[limits] 'min_deliver_by' must be at least 1s");
+  // A store that accepts MAIL with less room than one message at its largest fails at the end
+  // of data instead, after the client has sent it all.
+  if (c.limits.min_free_space != 0 &&
+      c.limits.min_free_space < c.limits.max_message_size + c.limits.max_message_size / 2) {
+    fail("[limits] 'min_free_space' must be 0 (not checked) or at least 1.5 × max_message_size (" +
+         std::to_string(c.limits.max_message_size + c.limits.max_message_size / 2) + " octets)");
+  }
   const OutboundConfig& o = c.outbound;
   const std::pair<const char*, std::chrono::seconds> outbound_timeouts[] = {
       {"connect_timeout", o.connect_timeout},
@@ -361,6 +368,8 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_duration("end_of_data_timeout", l.end_of_data_timeout);
     r.get_count("max_bytes_in_flight", l.max_bytes_in_flight);
     r.get_count("max_srs_failures", l.max_srs_failures);
+    l.min_free_space = 2 * l.max_message_size;
+    r.get_count("min_free_space", l.min_free_space, 0);
   }
   each_entry(root, "domain", origin, [&](const toml::table& t) {
     TableReader r(t, "[domain]", origin);

@@ -72,6 +72,11 @@ struct LimitsConfig {
   // DATA/BDAT content held in memory by all sessions together; 452 4.3.1 past it.
   uint64_t max_bytes_in_flight = 268435456;
   uint32_t max_srs_failures = 10;  // bad SRS hashes per client within auth_failure_window
+  // Free bytes the file systems of data_dir (store, mailboxes) must keep; below it MAIL gets
+  // 452 4.3.1. When the file leaves it out: 2 × max_message_size, room for the largest
+  // message being written plus as much again for the store's log and compaction. 0: not
+  // checked; otherwise at least 1.5 × max_message_size (Postfix's queue_minfree rule).
+  uint64_t min_free_space = 104857600;
 };
 
 struct DomainConfig {

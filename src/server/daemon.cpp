@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -25,6 +26,7 @@
 #include "server/connection_registry.h"
 #include "server/control_protocol.h"
 #include "server/control_socket.h"
+#include "server/free_space_monitor.h"
 #include "server/listener.h"
 #include "server/outbound.h"
 #include "server/privileges.h"
@@ -41,6 +43,9 @@ namespace asio = boost::asio;
 
 // How long sessions may take to finish a message in progress once shutdown has begun.
 constexpr auto kShutdownGrace = std::chrono::seconds(10);
+// How often free space is read: a 4 KiB message stream at a few thousand a second takes some
+// tens of MiB in this time, well inside the default margin of 2 × max_message_size.
+constexpr auto kFreeSpaceInterval = std::chrono::seconds(2);
 
 bool is_smtp_protocol(ListenProtocol protocol) {
   return protocol == ListenProtocol::smtp || protocol == ListenProtocol::submission ||
@@ -203,6 +208,15 @@ int run_daemon(const Config& config) {
   AuthFailureLimiter srs_failures(clock, config.limits.max_srs_failures,
                                   config.limits.auth_failure_window);
   InFlightBudget in_flight(config.limits.max_bytes_in_flight);
+  // Set while the store's or the mailboxes' file system is short of space: MAIL gets 452.
+  std::atomic<bool> storage_low{false};
+  std::optional<FreeSpaceMonitor> free_space;
+  if (config.limits.min_free_space > 0) {
+    const std::filesystem::path& data_dir = config.server.data_dir;
+    free_space.emplace(distinct_file_systems({data_dir, data_dir / "store", data_dir / "mail"}),
+                       config.limits.min_free_space, storage_low);
+    free_space->start(io, kFreeSpaceInterval);
+  }
 
   // Each listener's sessions get the settings of its protocol; deques keep the elements
   // where the listeners' references point.
@@ -215,6 +229,8 @@ int run_daemon(const Config& config) {
                                   sender_verification->checks().sealer != nullptr;
     settings.back().srs_failures = &srs_failures;
     settings.back().in_flight_budget = &in_flight;
+    settings.back().storage_low = &storage_low;
+    if (free_space) settings.back().storage_headroom = &free_space->headroom();
     services.push_back(
         SmtpServices{settings.back(), resources, clock, *store, queue, commit_pool.get_executor(),
                      auth_limiter, sender_verification ? &sender_verification->checks() : nullptr});

@@ -106,6 +106,26 @@ TEST(Config, DnsTimeoutAndAuthLimitsAreReadAsDurationsAndCounts) {
   EXPECT_EQ(c.limits.auth_failure_window, 1h);
 }
 
+TEST(Config, MinFreeSpaceDefaultsToTwiceTheMessageSizeLimit) {
+  EXPECT_EQ(parse(kMinimal).limits.min_free_space, 2 * 52428800u);
+  const Config c = parse(std::string(kMinimal) + "[limits]\nmax_message_size = 1000000\n");
+  EXPECT_EQ(c.limits.min_free_space, 2000000u);
+}
+
+TEST(Config, MinFreeSpaceIsZeroOrAtLeastOneAndAHalfMessages) {
+  EXPECT_EQ(parse(std::string(kMinimal) + "[limits]\nmin_free_space = 0\n").limits.min_free_space,
+            0u);
+  const Config c = parse(std::string(kMinimal) +
+                         "[limits]\nmax_message_size = 1000000\nmin_free_space = 1500000\n");
+  EXPECT_EQ(c.limits.min_free_space, 1500000u);
+  const std::string e = error_of(std::string(kMinimal) +
+                                 "[limits]\nmax_message_size = 1000000\nmin_free_space = "
+                                 "1499999\n");
+  EXPECT_NE(e.find("'min_free_space' must be 0 (not checked) or at least 1.5"), std::string::npos)
+      << e;
+  EXPECT_NE(e.find("1500000 octets"), std::string::npos) << e;
+}
+
 TEST(Config, UnknownKeyIsAnErrorWithItsLocation) {
   const std::string e = error_of(std::string(kMinimal) + "[limits]\nmax_mesage_size = 10\n");
   EXPECT_NE(e.find("herald.toml:12:1"), std::string::npos) << e;

@@ -173,12 +173,6 @@ def full_disk_herald(small_disk_herald):
     return daemon.start()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the store aborts heraldd when the disk fills: RocksDB 7.8.3's info LOG, kept in the store "
-    "directory, fails to write, and its next line trips the assertion `sync_without_flush_called_` "
-    "in WritableFileWriter::AssertFalseAndGetStatusForPrevError (Debian builds it with asserts); "
-    "src/store should give RocksDB an info_log that does not write into data_dir (standalone, "
-    "synced puts then fail with an IO error instead, and reopening on the full disk works)"))
 def test_full_disk_is_answered_4xx_at_end_of_data_and_heraldd_keeps_running(small_disk_herald):
     daemon = full_disk_herald(small_disk_herald)
 

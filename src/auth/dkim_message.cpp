@@ -125,7 +125,24 @@ void feed_relaxed(std::string_view body, BodySink& sink) {
   }
 }
 
+void feed(DkimCanonicalization how, std::string_view body, BodySink& sink) {
+  if (how == DkimCanonicalization::simple) {
+    feed_simple(body, sink);
+  } else {
+    feed_relaxed(body, sink);
+  }
+}
+
 }  // namespace
+
+std::optional<std::string> dkim_body_hash(std::string_view body, const DkimBodyHashKey& key) {
+  BodySink sink;
+  sink.add(key);
+  feed(key.canonicalization, body, sink);
+  std::map<DkimBodyHashKey, std::optional<std::string>> hashes;
+  sink.finish(hashes);
+  return hashes.at(key);
+}
 
 DkimBodyHashKey DkimBodyHashKey::of(const DkimSignature& signature) {
   return DkimBodyHashKey{signature.body_canonicalization,
@@ -165,11 +182,7 @@ void DkimMessage::compute(DkimCanonicalization canonicalization) const {
     any = true;
   }
   if (!any) return;
-  if (canonicalization == DkimCanonicalization::simple) {
-    feed_simple(parts_.body, sink);
-  } else {
-    feed_relaxed(parts_.body, sink);
-  }
+  feed(canonicalization, parts_.body, sink);
   sink.finish(hashes_);
 }
 

@@ -33,6 +33,10 @@ struct DkimBodyHashKey {
   friend auto operator<=>(const DkimBodyHashKey&, const DkimBodyHashKey&) = default;
 };
 
+// The same hash for a body on its own, in one streaming pass with no canonical copy: what
+// the signers (DkimSigner, ArcSealer) put in bh=. nullopt as for DkimMessage::body_hash.
+std::optional<std::string> dkim_body_hash(std::string_view body, const DkimBodyHashKey& key);
+
 // Threading: parts() is immutable; declare() and body_hash() may be called from any number of
 // threads at once. A body hash being computed holds a lock, so a second caller waits for it
 // rather than doing the work again.

@@ -28,6 +28,39 @@ DkimVerdict verdict(DkimResult result, std::string reason) {
   return v;
 }
 
+// RFC 6376 6.1: a verifier may limit the signatures it tries (denial of service). Within
+// `max`, those `first` picks go first, then the topmost (added by the hops nearest to us);
+// the fields chosen come back in message order, and `unchecked` counts the others. Only when
+// there are more fields than `max` are they parsed to be picked (linear in the header).
+std::vector<const DkimHeaderField*> fields_to_check(const std::vector<DkimHeaderField>& headers,
+                                                    size_t max, const SignaturePreference& first,
+                                                    size_t& unchecked) {
+  std::vector<const DkimHeaderField*> all;
+  for (const DkimHeaderField& field : headers)
+    if (is_signature_field(field.name)) all.push_back(&field);
+  unchecked = all.size() > max ? all.size() - max : 0;
+  if (unchecked == 0) return all;
+  std::vector<bool> chosen(all.size(), false);
+  size_t count = 0;
+  for (size_t i = 0; first && i < all.size() && count < max; ++i) {
+    auto parsed = parse_dkim_signature(field_value(all[i]->raw));
+    const auto* signature = std::get_if<DkimSignature>(&parsed);
+    if (signature && first(signature->domain)) {
+      chosen[i] = true;
+      ++count;
+    }
+  }
+  for (size_t i = 0; i < all.size() && count < max; ++i) {
+    if (chosen[i]) continue;
+    chosen[i] = true;
+    ++count;
+  }
+  std::vector<const DkimHeaderField*> out;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (chosen[i]) out.push_back(all[i]);
+  return out;
+}
+
 // One verify() call: the message, the verdicts being filled, and the lookups still out.
 struct Verification {
   std::shared_ptr<const DkimMessage> message;
@@ -85,7 +118,8 @@ void DkimVerifier::verify(std::string_view message, Done done) {
   verify(std::make_shared<const DkimMessage>(message), std::move(done));
 }
 
-void DkimVerifier::verify(std::shared_ptr<const DkimMessage> message, Done done) {
+void DkimVerifier::verify(std::shared_ptr<const DkimMessage> message, Done done,
+                          const SignaturePreference& first) {
   auto state = std::make_shared<Verification>();
   state->message = std::move(message);
   state->done = std::move(done);
@@ -95,14 +129,9 @@ void DkimVerifier::verify(std::shared_ptr<const DkimMessage> message, Done done)
       std::chrono::duration_cast<std::chrono::seconds>(options_.allowed_clock_skew).count();
 
   size_t unchecked = 0;
-  for (const DkimHeaderField& field : state->message->parts().headers) {
-    if (!is_signature_field(field.name)) continue;
-    // RFC 6376 6.1: a verifier may limit the signatures it tries (denial of service). The
-    // topmost are the last added, by the hops nearest to us.
-    if (state->fields.size() == options_.max_signatures) {
-      ++unchecked;
-      continue;
-    }
+  for (const DkimHeaderField* chosen : fields_to_check(state->message->parts().headers,
+                                                       options_.max_signatures, first, unchecked)) {
+    const DkimHeaderField& field = *chosen;
     state->fields.push_back(&field);
     auto parsed = parse_dkim_signature(field_value(field.raw));
     if (auto* error = std::get_if<DkimSyntaxError>(&parsed)) {

@@ -48,10 +48,16 @@ struct DkimVerifyOptions {
   bool accept_legacy_rsa = false;
   // A t= this far ahead of the clock is still accepted (RFC 6376 3.5 t=: clocks differ).
   Duration allowed_clock_skew = std::chrono::minutes(5);
-  // At most this many DKIM-Signature fields are checked, the topmost (newest) first; the
-  // rest are neither parsed nor looked up. At least 1.
+  // At most this many DKIM-Signature fields are checked (see SignaturePreference for which);
+  // the rest are neither looked up nor checked. At least 1.
   size_t max_signatures = kDefaultMaxDkimSignatures;
 };
+
+// Which fields are checked when a message has more than max_signatures: first those whose d=
+// this says true for (MessageAuthenticator: d= aligned with the From domain, so that a stack
+// of other signatures cannot push out the one DMARC needs), then the topmost, which the hops
+// nearest to us added. Empty: the topmost only.
+using SignaturePreference = std::function<bool(const std::string& domain)>;
 
 // Not copyable; one verifier serves any number of messages, concurrently if the resolver
 // allows it. The resolver, the clock and the executor's pool must outlive every verify() in
@@ -67,8 +73,8 @@ class DkimVerifier {
   DkimVerifier& operator=(const DkimVerifier&) = delete;
 
   // Verifies the DKIM-Signature fields of `message` (CRLF line ends, header and body), each
-  // on its own, up to options.max_signatures of them. `done` is called exactly once, with one
-  // verdict per field checked in message order, then, when fields were left unchecked, one
+  // on its own, up to options.max_signatures of them (the topmost). `done` is called exactly once,
+  // with one verdict per field checked in message order, then, when fields were left unchecked, one
   // more for all of them: policy, "too many signatures, N not checked", without a domain
   // (RFC 8601 2.7.1: some aspect of the signatures was not acceptable to this ADMD). It runs
   // on the executor (or on the resolver's thread without one, or before verify returns when no
@@ -82,7 +88,8 @@ class DkimVerifier {
 
   // The same on a message already split, whose body hashes are shared with other checks of
   // it (MessageAuthenticator: the ARC verifier's). Its text must stay valid as above.
-  void verify(std::shared_ptr<const DkimMessage> message, Done done);
+  void verify(std::shared_ptr<const DkimMessage> message, Done done,
+              const SignaturePreference& first = {});
 
  private:
   Resolver& resolver_;

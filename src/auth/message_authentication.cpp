@@ -140,10 +140,20 @@ void MessageAuthenticator::authenticate(std::string_view message, SpfCheck spf, 
     pending->auth.arc = std::move(verdict);
     finish(pending);
   });
-  dkim_.verify(parsed, [this, pending](std::vector<DkimVerdict> verdicts) {
-    pending->auth.dkim = std::move(verdicts);
-    finish(pending);
-  });
+  // Past the cap, the signatures DMARC could use come first.
+  SignaturePreference aligned_first;
+  if (!pending->auth.from_domain.empty()) {
+    aligned_first = [from = pending->auth.from_domain](const std::string& domain) {
+      return aligned(domain, from, DmarcAlignment::relaxed);
+    };
+  }
+  dkim_.verify(
+      parsed,
+      [this, pending](std::vector<DkimVerdict> verdicts) {
+        pending->auth.dkim = std::move(verdicts);
+        finish(pending);
+      },
+      aligned_first);
   if (executor_) {
     // The body's hashes while the key lookups are out; a check whose key comes first waits for
     // them (DkimMessage::body_hash) rather than hashing again.

@@ -62,7 +62,8 @@ class MessageAuthenticator {
   MessageAuthenticator(const MessageAuthenticator&) = delete;
   MessageAuthenticator& operator=(const MessageAuthenticator&) = delete;
 
-  // Verifies the DKIM signatures (up to max_dkim_signatures) and the ARC chain of `message`
+  // Verifies the DKIM signatures (up to max_dkim_signatures, those aligned with the From
+  // domain first: SignaturePreference) and the ARC chain of `message`
   // (CRLF text), side by side over one parse of it and one body hash per distinct (c=, hash,
   // l=), then looks up and applies the DMARC policy of its From domain, with `spf`. With an
   // executor the body is hashed there while the key lookups are out. `done` runs exactly once,

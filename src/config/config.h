@@ -66,8 +66,9 @@ struct LimitsConfig {
   // DATA/BDAT content held in memory by all sessions together; 452 4.3.1 past it.
   uint64_t max_bytes_in_flight = 268435456;
   uint32_t max_srs_failures = 10;  // bad SRS hashes per client within auth_failure_window
-  // DKIM-Signature fields checked per received message, the topmost first (1 to 50); the rest
-  // get one dkim=policy result together. Bounds the key lookups and RSA/Ed25519 operations.
+  // DKIM-Signature fields checked per received message, From-aligned then topmost first (1 to
+  // 50); the rest get one dkim=policy result together. Bounds the key lookups and RSA/Ed25519
+  // operations.
   uint32_t max_dkim_signatures = 5;
   // Threads hashing bodies and checking DKIM/ARC signatures (0 to 64); 0: half the cores,
   // at least 1 and at most 8 (server/sender_verification.cpp, verify_thread_count).

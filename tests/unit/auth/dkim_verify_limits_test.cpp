@@ -134,6 +134,36 @@ TEST_F(DkimVerifyLimitsTest, AuthenticationResultsCarryOneSummaryForUncheckedSig
   EXPECT_TRUE(policy[0].properties.empty());
 }
 
+// The author's signature is the oldest, so the bottom one; six others were stacked above it.
+// Past the cap the From-aligned one is still checked, and DMARC passes.
+TEST_F(DkimVerifyLimitsTest, PastTheCapTheSignatureAlignedWithFromIsCheckedFirst) {
+  dns_.add_txt("_dmarc.one.test", {"v=DMARC1; p=reject"});
+  const std::string plain = message_with_body("Hello.\r\n");
+  publish("mail.one.test");
+  const DkimSigner author =
+      std::get<DkimSigner>(DkimSigner::from_pem(pair_.private_key_pem, "mail.one.test", "sel"));
+  const std::string message = signed_by(6, std::get<std::string>(author.sign(plain, kNow)) + plain);
+  MessageAuthenticator authenticator(dns_, clock_,
+                                     MessageAuthenticatorOptions{.max_dkim_signatures = 5});
+  MessageAuthentication auth;
+  SpfCheck spf;
+  spf.request.mail_from = "bounces@elsewhere.test";
+  authenticator.authenticate(message, spf, [&](MessageAuthentication a) { auth = std::move(a); });
+  ASSERT_EQ(auth.dkim.size(), 6u);
+  // Message order among those checked: the four topmost of the others, then the author's.
+  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(auth.dkim[i].domain, domain(5 - i));
+  EXPECT_EQ(auth.dkim[4].domain, "mail.one.test");
+  EXPECT_EQ(auth.dkim[4].result, DkimResult::pass) << auth.dkim[4].reason;
+  EXPECT_EQ(auth.dkim[5].reason, "too many signatures, 2 not checked");
+  EXPECT_EQ(auth.dmarc_result, DmarcResult::pass);
+
+  // Without the preference (the verifier on its own), the topmost five.
+  DkimVerifier verifier(dns_, clock_);
+  const auto topmost = verify_now(verifier, message);
+  ASSERT_EQ(topmost.size(), 6u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(topmost[i].domain, domain(5 - i));
+}
+
 TEST_F(DkimVerifyLimitsTest, FiveSignaturesOverTenMebibytesAllPass) {
   std::string body;
   const std::string line = "The figures for the quarter,  in  full:\t" + std::string(36, '9');

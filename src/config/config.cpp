@@ -216,6 +216,11 @@ void validate(Config& c) {
     fail("[limits] 'max_command_line' must be at least 512 (RFC 5321 4.5.3.1.4)");
   if (c.limits.max_data_line < 1000)
     fail("[limits] 'max_data_line' must be at least 1000 (RFC 5321 4.5.3.1.6)");
+  // Past RFC 8617's own cap on ARC sets a cap on signatures no longer bounds anything a
+  // sender has a use for.
+  if (c.limits.max_dkim_signatures > 50)
+    fail("[limits] 'max_dkim_signatures' must be from 1 to 50");
+  if (c.limits.verify_threads > 64) fail("[limits] 'verify_threads' must be from 0 to 64");
 
   std::set<std::string> domains;
   for (const auto& d : c.domains) {
@@ -370,6 +375,8 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_count("max_srs_failures", l.max_srs_failures);
     l.min_free_space = 2 * l.max_message_size;
     r.get_count("min_free_space", l.min_free_space, 0);
+    r.get_count("max_dkim_signatures", l.max_dkim_signatures);
+    r.get_count("verify_threads", l.verify_threads, 0);
   }
   each_entry(root, "domain", origin, [&](const toml::table& t) {
     TableReader r(t, "[domain]", origin);

@@ -77,6 +77,13 @@ struct LimitsConfig {
   // message being written plus as much again for the store's log and compaction. 0: not
   // checked; otherwise at least 1.5 × max_message_size (Postfix's queue_minfree rule).
   uint64_t min_free_space = 104857600;
+  // DKIM-Signature fields checked per received message, From-aligned then topmost first (1 to
+  // 50); the rest get one dkim=policy result together. Bounds the key lookups and RSA/Ed25519
+  // operations.
+  uint32_t max_dkim_signatures = 5;
+  // Threads hashing bodies and checking DKIM/ARC signatures (0 to 64); 0: half the cores,
+  // at least 1 and at most 8 (server/sender_verification.cpp, verify_thread_count).
+  uint32_t verify_threads = 0;
 };
 
 struct DomainConfig {

@@ -34,9 +34,13 @@ struct SenderChecks {
   MessageAuthenticator& authenticator;
   SpfOptions spf_options;
   const ArcSealer* sealer;  // seals forwarded mail ([arc]); null: no sealing
-  // Where the checks run and their DNS answers arrive: its own thread, never the io
-  // threads, since RSA verification is CPU work (DESIGN.md 5).
+  // Where SPF runs and every DNS answer arrives: the resolver's own thread, never the io
+  // threads (DESIGN.md 5). DNS work only.
   boost::asio::any_io_executor executor;
+  // Where MessageAuthenticator::authenticate starts and the ARC seal is made: the verification
+  // pool, since hashing and public-key operations are CPU work that must hold up neither the
+  // io threads nor the resolver's DNS answers.
+  boost::asio::any_io_executor verify_executor;
 };
 
 // What a reload of the configuration replaces (server/config_reload.h). A connection takes

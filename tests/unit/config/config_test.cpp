@@ -183,6 +183,22 @@ TEST(Config, CommandLineLimitBelowRfcMinimumIsAnError) {
             std::string::npos);
 }
 
+TEST(Config, VerificationLimitsHaveDefaultsAndBounds) {
+  const Config defaults = parse(kMinimal);
+  EXPECT_EQ(defaults.limits.max_dkim_signatures, 5u);
+  EXPECT_EQ(defaults.limits.verify_threads, 0u);
+  const Config set =
+      parse(std::string(kMinimal) + "[limits]\nmax_dkim_signatures = 3\nverify_threads = 2\n");
+  EXPECT_EQ(set.limits.max_dkim_signatures, 3u);
+  EXPECT_EQ(set.limits.verify_threads, 2u);
+  for (const char* bad : {"max_dkim_signatures = 0", "max_dkim_signatures = 51",
+                          "verify_threads = -1", "verify_threads = 65"}) {
+    const std::string e = error_of(std::string(kMinimal) + "[limits]\n" + bad + "\n");
+    EXPECT_NE(e.find(std::string(bad).substr(0, std::string(bad).find(' '))), std::string::npos)
+        << bad << ": " << e;
+  }
+}
+
 TEST(Config, UserOutsideDeclaredDomainsIsAnError) {
   EXPECT_NE(error_of(std::string(kMinimal) + "[[user]]\naddress = \"bob@other.test\"\n")
                 .find("no [[domain]] entry"),

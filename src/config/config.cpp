@@ -433,6 +433,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_count("max_deliveries_per_mailbox", q.max_deliveries_per_mailbox);
     r.get_count("commit_threads", q.commit_threads);
     r.get_count("remote_delivery_workers", q.remote_delivery_workers);
+    r.get_count("reserved_attempts_for_urgent", q.reserved_attempts_for_urgent, 0);
     r.get_count("reserved_for_urgent", q.reserved_for_urgent, 0);
     r.get_count("fair_share_every", q.fair_share_every, 0);
     uint32_t max_attempts = 0;
@@ -441,6 +442,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_duration("delay_warning", q.delay_warning);
     r.get_count("active_limit", q.active_limit, 2);
     r.get_duration("retain", q.retain);
+    r.get_count("dsn_max_returned_size", q.dsn_max_returned_size, 0);
   }
   // After [queue]: what a destination leaves unset comes from there.
   each_entry(root, "destination", origin, [&](const toml::table& t) {

@@ -122,6 +122,9 @@ struct QueueConfig {
   // Outbound SMTP attempts in progress at once, all destinations (like Postfix's smtp process
   // limit). Each is a coroutine on the outbound io thread, not a thread of its own.
   uint32_t remote_delivery_workers = 100;
+  // Of remote_delivery_workers, the attempts only priority > 0 may start, so that a queue
+  // full of bulk mail to slow destinations still starts urgent mail at once.
+  uint32_t reserved_attempts_for_urgent = 10;
   // Of max_connections_per_destination, the connections only priority > 0 may use.
   uint32_t reserved_for_urgent = 1;
   // Every Nth attempt started goes to the oldest waiting delivery, whatever its priority;
@@ -136,7 +139,10 @@ struct QueueConfig {
   uint32_t active_limit = 10000;
   // How long a message whose every delivery is final keeps its record and ledger (what
   // `herald trace` reads) before the queue removes them. 0: kept forever.
-  std::chrono::seconds retain{std::chrono::hours(24 * 7)};
+  std::chrono::seconds retain{std::chrono::hours(24 * 30)};
+  // A DSN returns the whole message (RET=FULL, or no RET and a small message) only up to
+  // this many octets; above it, its header section, and the DSN says so.
+  uint64_t dsn_max_returned_size = 1048576;
 };
 
 // [[destination]]: limits and a retry budget for one recipient domain. Whatever is not set

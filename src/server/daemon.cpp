@@ -195,9 +195,12 @@ int run_daemon(const Config& config) {
                   [](const ListenConfig& l) { return l.protocol == ListenProtocol::smtp; })) {
     sender_verification.emplace(config);
   }
+  // Set while the store's or the mailboxes' file system is short of space: MAIL gets 452,
+  // and local delivery (which writes Maildir files) pauses.
+  std::atomic<bool> storage_low{false};
   QueueRunner queue(*store, transport, &outbound.async_transport(), clock,
                     QueueRunnerSettings{config.queue, config.destinations, config.server.hostname,
-                                        notice_router(resources)});
+                                        notice_router(resources), &storage_low});
 
   asio::thread_pool commit_pool(config.queue.commit_threads);
   const unsigned threads = io_thread_count(config);
@@ -208,8 +211,6 @@ int run_daemon(const Config& config) {
   AuthFailureLimiter srs_failures(clock, config.limits.max_srs_failures,
                                   config.limits.auth_failure_window);
   InFlightBudget in_flight(config.limits.max_bytes_in_flight);
-  // Set while the store's or the mailboxes' file system is short of space: MAIL gets 452.
-  std::atomic<bool> storage_low{false};
   std::optional<FreeSpaceMonitor> free_space;
   if (config.limits.min_free_space > 0) {
     const std::filesystem::path& data_dir = config.server.data_dir;

@@ -8,6 +8,7 @@
 //   herald [--config FILE] trace ID
 //   herald [--config FILE] queue list [--all] [--state STATE] [--destination DOMAIN]
 //                                     [--priority N | --min-priority N] [--limit N]
+//   herald [--config FILE] queue list --damaged [--limit N]
 //   herald [--config FILE] queue show ID
 //   herald [--config FILE] queue retry ID|--all
 //   herald [--config FILE] queue hold|release|bounce ID
@@ -47,7 +48,7 @@ std::optional<std::string> message_id_from_user(std::string_view given) {
   return id;
 }
 
-enum class Report { trace, show, list };
+enum class Report { trace, show, list, damaged };
 
 // The reports read out of the store (opened read-only, safe while heraldd runs).
 int run_report(Report report, const std::filesystem::path& store_path, const std::string& id,
@@ -56,6 +57,10 @@ int run_report(Report report, const std::filesystem::path& store_path, const std
     auto store = open_rocksdb_store(store_path, StoreMode::read_only);
     if (report == Report::list) {
       write_queue_listing(*store, list, std::cout);
+      return 0;
+    }
+    if (report == Report::damaged) {
+      write_damaged_listing(*store, list.limit, std::cout);
       return 0;
     }
     const auto message = store->message(id);
@@ -120,6 +125,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(-9, 9))
       ->excludes(priority_option);
   list_command->add_option("--limit", list.limit, "at most N messages (0: all)");
+  bool damaged = false;
+  list_command->add_flag("--damaged", damaged,
+                         "list the records the store set aside as undecodable instead");
 
   auto* show_command = queue_command->add_subcommand(
       "show", "show one message's envelope, QoS and each delivery in full");
@@ -210,6 +218,7 @@ int main(int argc, char** argv) {
 
   const Report report = trace_command->parsed()  ? Report::trace
                         : show_command->parsed() ? Report::show
+                        : damaged                ? Report::damaged
                                                  : Report::list;
   return run_report(report, config.server.data_dir / "store", message_id.value_or(""), list);
 }

@@ -84,4 +84,22 @@ size_t write_queue_listing(Store& store, const QueueListFilter& filter, std::ost
   return written;
 }
 
+size_t write_damaged_listing(Store& store, size_t limit, std::ostream& out) {
+  constexpr size_t kAll = 1'000'000;
+  const std::vector<DamagedRecord> damaged = store.damaged_records(limit == 0 ? kAll : limit);
+  if (damaged.empty()) {
+    out << "no damaged records\n";
+    return 0;
+  }
+  out << padded("FOUND", kReceivedWidth) << kGap << padded("FAMILY", 10) << kGap
+      << padded("KEY", 37) << kGap << right_aligned("SIZE", 8) << kGap << "REASON\n";
+  for (const DamagedRecord& d : damaged) {
+    out << padded(format_utc(d.found_at), kReceivedWidth) << kGap
+        << padded(truncated(printable(d.family), 10), 10) << kGap
+        << padded(truncated(printable(d.key), 37), 37) << kGap
+        << right_aligned(std::to_string(d.bytes.size()), 8) << kGap << printable(d.reason) << "\n";
+  }
+  return damaged.size();
+}
+
 }  // namespace herald

@@ -40,4 +40,15 @@ struct QueueListFilter {
 // (rows already written stay written) and whatever `out` throws.
 size_t write_queue_listing(Store& store, const QueueListFilter& filter, std::ostream& out);
 
+// `herald queue list --damaged`: the records the store moved to its quarantine because they
+// could not be decoded (Store::damaged_records), oldest found first, at most `limit` (0: all
+// up to a million), one line each:
+//
+//   FOUND (24)  FAMILY (10)  KEY (37)  SIZE (8, right)  REASON
+//
+// SIZE is the octets kept of the record; REASON is what the decoder said, printable.
+// "no damaged records" when there are none. Returns how many were written; throws as
+// write_queue_listing.
+size_t write_damaged_listing(Store& store, size_t limit, std::ostream& out);
+
 }  // namespace herald

@@ -56,9 +56,10 @@ rocksdb::DBOptions database_options(StoreMode mode) {
   options.create_if_missing = mode == StoreMode::read_write;
   options.create_missing_column_families = mode == StoreMode::read_write;
   options.info_log = std::make_shared<SpdlogLogger>();
-  // A column family written rarely (messages) would otherwise pin old WAL files until its
-  // memtable fills; past this size RocksDB flushes it so the WAL can be recycled.
-  options.max_total_wal_size = 256ull << 20;
+  // Past this much WAL, RocksDB flushes the column families holding the oldest of it, so the
+  // WAL is recycled. Kept small because every `herald` command replays the whole WAL when it
+  // opens the store as a secondary: at 256 MiB a `queue show` took most of a second.
+  options.max_total_wal_size = 32ull << 20;
   // Required by secondary instances, which must keep every table file they know open.
   if (mode == StoreMode::read_only) options.max_open_files = -1;
   return options;

@@ -276,14 +276,19 @@ std::vector<std::unique_lock<std::mutex>> RocksDbStore::lock_messages(
   return locks;
 }
 
+std::unique_ptr<Store> open_read_write_store(const std::filesystem::path& directory,
+                                             rocksdb::Env* env) {
+  OpenDatabase opened = open_read_write(directory, env);
+  migrate_to_current_layout(opened);
+  return std::make_unique<RocksDbStore>(std::move(opened), StoreMode::read_write, nullptr);
+}
+
 }  // namespace store_layout
 
 std::unique_ptr<Store> open_rocksdb_store(const std::filesystem::path& directory, StoreMode mode) {
   using namespace store_layout;
   if (mode == StoreMode::read_write) {
-    OpenDatabase opened = open_read_write(directory);
-    migrate_to_current_layout(opened);
-    return std::make_unique<RocksDbStore>(std::move(opened), mode, nullptr);
+    return open_read_write_store(directory, rocksdb::Env::Default());
   }
   auto scratch = std::make_unique<ScratchDirectory>();
   OpenDatabase opened = open_read_only(directory, scratch->path());

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -24,8 +25,6 @@
 #include "support/temp_dir.h"
 
 namespace herald::test_support {
-
-using namespace std::chrono_literals;
 
 constexpr std::array<const char*, 2> kTransports = {"local", "smtp"};
 
@@ -47,13 +46,15 @@ inline NewMessage random_message(std::mt19937& random, const std::string& id) {
   m.record.size = m.content.size();
   const uint32_t count = 1 + random() % 3;
   for (uint32_t i = 0; i < count; ++i) {
-    Delivery d = test_support::stored_delivery(m.record, i, kStoreT0 + (random() % 3600) * 1s,
-                                               kTransports[random() % kTransports.size()]);
+    Delivery d =
+        test_support::stored_delivery(m.record, i, kStoreT0 + std::chrono::seconds(random() % 3600),
+                                      kTransports[random() % kTransports.size()]);
     d.held = random() % 5 == 0;
     if (random() % 8 == 0) d.state = DeliveryState::discarded;
     m.deliveries.push_back(d);
   }
-  m.events = {event_at(kStoreT0, "received"), event_at(kStoreT0 + 1ms, "queued")};
+  m.events = {event_at(kStoreT0, "received"),
+              event_at(kStoreT0 + std::chrono::milliseconds(1), "queued")};
   return m;
 }
 
@@ -129,8 +130,8 @@ class ExpectedStore {
     }
     std::set<std::string> due_found;
     for (const char* transport : kTransports) {
-      for (const DueDelivery& d :
-           store.due_deliveries(DuePosition::start_of(transport), kStoreT0 + 1000h, 100'000)) {
+      for (const DueDelivery& d : store.due_deliveries(
+               DuePosition::start_of(transport), kStoreT0 + std::chrono::hours(1000), 100'000)) {
         EXPECT_TRUE(due_found.insert(key_of(d.delivery)).second) << key_of(d.delivery);
         EXPECT_EQ(encode_delivery(d.delivery), encode_delivery(deliveries_.at(key_of(d.delivery))));
       }
@@ -149,15 +150,14 @@ class ExpectedStore {
     EXPECT_EQ(stored, messages_.size());
     // The finished index holds exactly the messages with no pending delivery: retention
     // removes those and only those.
-    EXPECT_EQ(store.remove_finished(kStoreT0 + 100'000h, 100'000), finished);
+    EXPECT_EQ(store.remove_finished(kStoreT0 + std::chrono::hours(100'000), 100'000), finished);
     for (const auto& [id, m] : messages_) {
       EXPECT_EQ(store.message(id).has_value(), !all_terminal(id)) << id;
     }
   }
 
-  const std::map<std::string, NewMessage>& messages() const { return messages_; }
-
  private:
+  // Content made here is never empty: empty stands for dropped.
   std::map<std::string, NewMessage> messages_;
   std::map<std::string, Delivery> deliveries_;
 };

@@ -5,17 +5,13 @@
 // heraldd opens it must hold every write that returned, whole, and of the others each one
 // whole or not at all, with the due index, the pending set and the finished index agreeing.
 #include <gtest/gtest.h>
-#include <rocksdb/env.h>
-#include <spdlog/spdlog.h>
 
 #include <array>
 #include <cstdio>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <random>
-#include <set>
 #include <thread>
+#include <vector>
 
 #include "store/power_loss_fixture.h"
 

@@ -106,12 +106,14 @@ void write_layout_one_store(const fs::path& directory) {
 }
 
 TEST_F(StorePowerLossOpenTest, PowerLossDuringMigrationLeavesAStoreThatMigrates) {
+  const fs::path layout_one = dir("layout-1");
+  write_layout_one_store(layout_one);  // closed cleanly: durable
   bool opened = false;
   uint64_t cut = 0;
   for (; cut < kMaxCuts && !opened; ++cut) {
     SCOPED_TRACE("power fails after " + std::to_string(cut) + " operations");
     const fs::path directory = dir("migration-" + std::to_string(cut));
-    write_layout_one_store(directory);  // closed cleanly: durable
+    fs::copy(layout_one, directory, fs::copy_options::recursive);
     file_system_->fail_after(cut);
     std::unique_ptr<Store> store;
     try {

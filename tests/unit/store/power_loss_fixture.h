@@ -183,8 +183,10 @@ class PowerLossStoreTest : public ::testing::Test {
 
   std::filesystem::path dir(const std::string& name = "store") const { return temp_.path() / name; }
 
-  std::unique_ptr<Store> open_over_file_system(const std::filesystem::path& directory) {
-    return store_layout::open_read_write_store(directory, env_.get());
+  // `memtable_bytes` as open_read_write_store's (0: RocksDB's default).
+  std::unique_ptr<Store> open_over_file_system(const std::filesystem::path& directory,
+                                               size_t memtable_bytes = 0) {
+    return store_layout::open_read_write_store(directory, env_.get(), memtable_bytes);
   }
 
   // Power fails now (if it has not yet); the store goes without being able to write another

@@ -32,6 +32,9 @@ using StorePowerLossTest = test_support::PowerLossStoreTest;
 // Each seed picks the moment power fails (and the sizes and shapes of what is written).
 constexpr std::array<uint32_t, 6> kSeeds = {1, 7, 42, 1234, 31337, 271828};
 constexpr int kThreads = 6;
+// Memtables this small fill every few commits: the writing goes on across flushes (table and
+// blob files, manifest updates, a new WAL each time), compactions and file deletions.
+constexpr size_t kMemtableBytes = 256 << 10;
 
 // --- (a) commits ------------------------------------------------------------------------
 
@@ -46,7 +49,7 @@ TEST_F(StorePowerLossTest, PowerLossDuringGroupCommitKeepsEveryAcknowledgedMessa
     SCOPED_TRACE("seed " + std::to_string(seed));
     const fs::path directory = dir("commit-" + std::to_string(seed));
     std::mt19937 random(seed);
-    auto store = open_over_file_system(directory);
+    auto store = open_over_file_system(directory, kMemtableBytes);
     // A thread's commits each cost an operation at least (the WAL append of its group; about
     // two with the sync), one after the other: power fails while they write, at a moment
     // each seed picks.
@@ -220,7 +223,7 @@ TEST_F(StorePowerLossTest, PowerLossDuringOutcomesKeepsEveryRecordedOutcome) {
         }
       }
     }
-    auto store = open_over_file_system(directory);
+    auto store = open_over_file_system(directory, kMemtableBytes);
     // A thread's writes each cost an operation at least (the WAL append; about two with its
     // sync), and it makes at least kNewPerThread of them: power fails while they write.
     file_system_->fail_after(1 + random() % (kNewPerThread - 10));

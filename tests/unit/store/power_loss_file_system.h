@@ -13,8 +13,8 @@
 //     NewWritableFile (O_TRUNC) was not followed by a Sync comes back empty.
 //   - Files that existed before this file system first saw them, and everything on disk
 //     after lose_power(), count as durable whole.
-// It does not model: torn or reordered writes within the synced length (a Sync'd prefix is
-// intact, an unsynced tail is simply gone, never garbage); a rename across directories (it
+// It does not model: torn or reordered writes (a Sync'd prefix is intact, and an unsynced
+// tail is lost whole: never kept in part, never garbage); a rename across directories (it
 // is durable with the target's directory); truncation of a file by name (durable at once);
 // the directories herald makes itself with POSIX calls (store/rocksdb_database.cpp), outside
 // RocksDB; RocksDB's info LOG (written through NewLogger, which is forwarded untouched: it

@@ -2,8 +2,9 @@
 //
 //   heraldd --config FILE [--log-level LEVEL]
 //
-// Logs go to stderr. Exit status: 0 after SIGTERM/SIGINT, 1 when it cannot start (store
-// locked, port taken, …), 2 for a bad command line or configuration.
+// Logs go to stderr. SIGHUP rereads FILE (docs/operations.md, "Reloading"). Exit status: 0 after
+// SIGTERM/SIGINT, 1 when it cannot start (store locked, port taken, …), 2 for a bad command line or
+// configuration.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>

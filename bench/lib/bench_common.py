@@ -180,6 +180,17 @@ def run_rounds(name, settings, measure, describe):
     return runs
 
 
+def exit_if_unmeasured(runs, label):
+    """Exits 1, naming them on stderr, when some runs were not fully measured; `label` is the
+    key that says which server or case a run was."""
+    failed = [r for r in runs if r["status"] != "ok"]
+    if failed:
+        print(f"\n{len(failed)} run(s) not fully measured:", file=sys.stderr)
+        for r in failed:
+            print(f"  {r[label]} round {r['round']}: {r['status']}", file=sys.stderr)
+        sys.exit(1)
+
+
 def side_by_side_table(runs, sessions, rates, cpu_ratio=False):
     """The summary every SMTP benchmark prints: per session count, Postfix and herald side by
 side for each (label, run key) in `rates` with herald/Postfix, then CPU (with its ratio when

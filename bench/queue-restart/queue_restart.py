@@ -33,6 +33,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
 
+import bench_common  # noqa: E402
 from bench_common import (Settings, check_can_run, fmt, machine_description,  # noqa: E402
                           versions)
 from herald_instance import HeraldInstance  # noqa: E402
@@ -325,12 +326,7 @@ def main():
     print()
     print(summary_table(runs, counts))
     print(f"\nwritten to {write_markdown(runs, settings, counts, started)}")
-    failed = [r for r in runs if r["status"] != "ok"]
-    if failed:
-        print(f"\n{len(failed)} run(s) not fully measured:", file=sys.stderr)
-        for r in failed:
-            print(f"  {r['server']} round {r['round']}: {r['status']}", file=sys.stderr)
-        sys.exit(1)
+    bench_common.exit_if_unmeasured(runs, "server")
 
 
 if __name__ == "__main__":

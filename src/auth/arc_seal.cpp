@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "auth/dkim_message.h"
 #include "auth/dkim_sign.h"
 #include "mime/header.h"
 #include "util/ascii.h"
@@ -117,9 +118,11 @@ std::variant<std::string, ArcSealError> ArcSealer::message_signature(const DkimM
   const std::vector<std::string> signed_headers =
       signed_headers_.empty() ? *dkim_headers_to_sign(parts.headers) : signed_headers_;
   // RFC 8617 4.1.2: a DKIM signature of the message, i= the instance.
-  const std::string body = canonicalize_body(parts.body, DkimCanonicalization::relaxed);
+  // Streamed from the message: a forwarded message is not copied to be sealed.
+  const std::string body_hash = *dkim_body_hash(
+      parts.body, {DkimCanonicalization::relaxed, DkimBodyDigest::sha256, std::nullopt});
   const std::string unsigned_value =
-      "a=" + tags.algorithm + "; b=; bh=" + encode_base64(dkim_digest(key_.algorithm, body)) +
+      "a=" + tags.algorithm + "; b=; bh=" + encode_base64(body_hash) +
       "; c=relaxed/relaxed; d=" + tags.domain + "; h=" + join_names(signed_headers) +
       "; i=" + tags.instance + "; s=" + tags.selector + "; t=" + tags.timestamp;
   const std::string unsigned_field = header_field("ARC-Message-Signature", unsigned_value);

@@ -5,6 +5,8 @@
 #include <mutex>
 #include <optional>
 
+#include "auth/dkim_crypto.h"
+#include "auth/dkim_message.h"
 #include "auth/dkim_signature_check.h"
 #include "dns/resolver.h"
 
@@ -13,8 +15,7 @@ namespace {
 
 // One verify() call: the message, its sets, and the key answers as they come in.
 struct Validation {
-  std::string message;
-  DkimMessageParts parts;
+  std::shared_ptr<const DkimMessage> message;
   ArcChainFields chain;
   ArcVerdict verdict;
   std::function<void(ArcVerdict)> done;
@@ -74,26 +75,44 @@ std::optional<std::string> newest_message_signature_fails(const Validation& stat
   if (ams.expiration && *ams.expiration < seconds) return name + "signature expired";
   auto key = key_for(state, ams);
   if (auto* reason = std::get_if<std::string>(&key)) return name + *reason;
-  const DkimCheck check = check_dkim_signature(ams, newest.fields.message_signature, state.parts,
+  const DkimCheck check = check_dkim_signature(ams, newest.fields.message_signature, *state.message,
                                                std::get<DkimVerificationKey>(key).key);
   if (check.result != DkimResult::pass) return name + check.reason;
   return std::nullopt;
+}
+
+// RFC 8617 5.1.1 for every seal at once: the SHA-256 of what seal i signs (arc_seal_hash_input
+// of sets 1..i) for each i. The inputs share their prefixes, so one running hash is fed each
+// field once and copied at every seal: linear in the chain, where hashing each input on its
+// own would cost the square of the number of sets. Both ARC algorithms hash with SHA-256
+// (rsa-sha1 does not parse, arc_set.h).
+std::vector<std::string> seal_digests(const std::vector<ArcSet>& sets) {
+  std::vector<std::string> digests;
+  DkimDigestStream below(DkimAlgorithm::rsa_sha256);
+  for (const ArcSet& set : sets) {
+    below.update(
+        canonicalize_header(set.fields.authentication_results, DkimCanonicalization::relaxed));
+    below.update(canonicalize_header(set.fields.message_signature, DkimCanonicalization::relaxed));
+    DkimDigestStream own(below);
+    own.update(canonicalize_signature_field(set.fields.seal, DkimCanonicalization::relaxed));
+    digests.push_back(own.finish());
+    below.update(canonicalize_header(set.fields.seal, DkimCanonicalization::relaxed));
+  }
+  return digests;
 }
 
 // RFC 8617 5.2 step 7: from the newest seal down to instance 1, each over the sets up to
 // its own. Why one does not verify, or nullopt.
 std::optional<std::string> a_seal_fails(const Validation& state) {
   const std::vector<ArcSet>& sets = state.chain.sets;
-  std::vector<ArcSetFields> covered;
-  for (const ArcSet& set : sets) covered.push_back(set.fields);
+  const std::vector<std::string> digests = seal_digests(sets);
   for (size_t i = sets.size(); i-- > 0;) {
     const std::string name = "ARC-Seal i=" + std::to_string(sets[i].instance) + ": ";
     const DkimSignature& seal = sets[i].seal.signature;
     auto key = key_for(state, seal);
     if (auto* reason = std::get_if<std::string>(&key)) return name + *reason;
-    covered.resize(i + 1);
-    if (!verify_dkim_signature(std::get<DkimVerificationKey>(key).key, seal.algorithm,
-                               arc_seal_hash_input(covered), seal.signature))
+    if (!verify_dkim_digest(std::get<DkimVerificationKey>(key).key, seal.algorithm, digests[i],
+                            seal.signature))
       return name + "signature does not verify";
   }
   return std::nullopt;
@@ -114,7 +133,8 @@ void check_signatures(Validation& state, TimePoint now) {
 
 // One lookup per distinct key name (the newest AMS and every seal); the last answer runs the
 // checks and calls done.
-void look_up_keys(Resolver& resolver, const std::shared_ptr<Validation>& state, TimePoint now) {
+void look_up_keys(Resolver& resolver, const VerifyExecutor& executor,
+                  const std::shared_ptr<Validation>& state, TimePoint now) {
   state->answers.emplace(key_name(state->chain.sets.back().message_signature.signature),
                          DnsAnswer<TxtRecord>{});
   for (const ArcSet& set : state->chain.sets)
@@ -125,7 +145,7 @@ void look_up_keys(Resolver& resolver, const std::shared_ptr<Validation>& state, 
   std::vector<std::string> names;
   for (const auto& [name, ignored] : state->answers) names.push_back(name);
   for (const std::string& name : names) {
-    resolver.lookup_txt(name, [state, name, now](DnsAnswer<TxtRecord> answer) {
+    resolver.lookup_txt(name, [state, name, now, executor](DnsAnswer<TxtRecord> answer) {
       bool last = false;
       {
         std::lock_guard lock(state->mutex);
@@ -133,22 +153,30 @@ void look_up_keys(Resolver& resolver, const std::shared_ptr<Validation>& state, 
         last = --state->outstanding == 0;
       }
       if (!last) return;
-      check_signatures(*state, now);
-      state->done(std::move(state->verdict));
+      // The answers arrive on the resolver's thread; the hashing and the public-key
+      // operations go to the pool.
+      run_verification(executor, [state, now] {
+        check_signatures(*state, now);
+        state->done(std::move(state->verdict));
+      });
     });
   }
 }
 
 }  // namespace
 
-ArcVerifier::ArcVerifier(Resolver& resolver, const Clock& clock)
-    : resolver_(resolver), clock_(clock) {}
+ArcVerifier::ArcVerifier(Resolver& resolver, const Clock& clock, VerifyExecutor executor)
+    : resolver_(resolver), clock_(clock), executor_(std::move(executor)) {}
 
-void ArcVerifier::verify(std::string message, std::function<void(ArcVerdict)> done) {
+void ArcVerifier::verify(std::string_view message, std::function<void(ArcVerdict)> done) {
+  verify(std::make_shared<const DkimMessage>(message), std::move(done));
+}
+
+void ArcVerifier::verify(std::shared_ptr<const DkimMessage> message,
+                         std::function<void(ArcVerdict)> done) {
   auto state = std::make_shared<Validation>();
   state->message = std::move(message);
-  state->parts = split_dkim_message(state->message);
-  state->chain = collect_arc_sets(state->parts.headers);
+  state->chain = collect_arc_sets(state->message->parts().headers);
   state->done = std::move(done);
   ArcVerdict& verdict = state->verdict;
   verdict.instance = state->chain.highest_instance;
@@ -163,7 +191,9 @@ void ArcVerifier::verify(std::string message, std::function<void(ArcVerdict)> do
   verdict.sealer_domain = state->chain.sets.back().seal.signature.domain;
   if (!chain_form_holds(state->chain, verdict)) return state->done(std::move(verdict));
 
-  look_up_keys(resolver_, state, clock_.now());
+  state->message->declare(
+      DkimBodyHashKey::of(state->chain.sets.back().message_signature.signature));
+  look_up_keys(resolver_, executor_, state, clock_.now());
 }
 
 }  // namespace herald

@@ -3,14 +3,17 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "auth/arc_set.h"
+#include "auth/verify_executor.h"
 #include "util/clock.h"
 
 namespace herald {
 
+class DkimMessage;
 class Resolver;
 
 struct ArcVerdict {
@@ -21,16 +24,19 @@ struct ArcVerdict {
 };
 
 // Not copyable; one verifier serves any number of messages, concurrently if the resolver
-// allows it. The resolver and clock must outlive every verify() in flight.
+// allows it. The resolver, the clock and the executor's pool must outlive every verify() in
+// flight.
 class ArcVerifier {
  public:
-  ArcVerifier(Resolver& resolver, const Clock& clock);
+  // `executor` runs the signature checks (verify_executor.h); null runs them in place.
+  ArcVerifier(Resolver& resolver, const Clock& clock, VerifyExecutor executor = {});
   ArcVerifier(const ArcVerifier&) = delete;
   ArcVerifier& operator=(const ArcVerifier&) = delete;
 
   // Validates the chain of `message` (CRLF line ends, header and body). `done` is called
-  // exactly once: on the thread of the resolver's last callback, or before verify returns
-  // when no lookup is needed (no ARC field, or a chain already broken in form).
+  // exactly once: on the executor (on the resolver's thread without one) once the keys are in,
+  // or before verify returns when no lookup is needed (no ARC field, or a chain already
+  // broken in form).
   //   none: no ARC field at all.
   //   fail: the form is invalid (a field that does not parse, a set missing or doubling a
   //         field, a gap in the instances, more than 50 sets), the newest seal says cv=fail,
@@ -39,12 +45,22 @@ class ArcVerifier {
   //         temperror: a key lookup that fails temporarily is a fail whose reason says so.
   //   pass: everything above holds.
   // Only the newest AMS is checked (5.2 step 5); older ones are expected to break when a
-  // message is modified on its way. Key lookups: TXT at s._domainkey.d, one per distinct name.
-  void verify(std::string message, std::function<void(ArcVerdict)> done);
+  // message is modified on its way. Key lookups: TXT at s._domainkey.d, one per distinct name
+  // (at most 51: the sets are capped at 50). The work is linear in the size of the chain: the
+  // seals share one running hash of the sets below them.
+  //
+  // Lifetime: `message` is not copied. It is read until `done` is called, never after, by
+  // work that holds a copy of `done`: keep the text valid and unchanged until then.
+  void verify(std::string_view message, std::function<void(ArcVerdict)> done);
+
+  // The same on a message already split, whose body hashes are shared with other checks of
+  // it (MessageAuthenticator: the DKIM verifier's). Its text must stay valid as above.
+  void verify(std::shared_ptr<const DkimMessage> message, std::function<void(ArcVerdict)> done);
 
  private:
   Resolver& resolver_;
   const Clock& clock_;
+  VerifyExecutor executor_;
 };
 
 }  // namespace herald

@@ -1,6 +1,7 @@
 #include "auth/dkim_canonical.h"
 
 #include <cctype>
+#include <unordered_map>
 
 #include "util/ascii.h"
 
@@ -144,16 +145,22 @@ std::string dkim_header_hash_input(const std::vector<DkimHeaderField>& headers,
                                    const std::vector<std::string>& signed_headers,
                                    const DkimHeaderField& signature_field,
                                    DkimCanonicalization how) {
+  // The fields of each name h= lists, top to bottom, taken from the back as h= uses them: one
+  // walk over the header, where searching it for each h= entry would let a hostile h= of
+  // many names over a header of many fields cost their product.
+  std::unordered_map<std::string, std::vector<size_t>> unused;
+  for (const std::string& name : signed_headers) unused.try_emplace(ascii_lower(name));
+  for (size_t i = 0; i < headers.size(); ++i) {
+    if (auto found = unused.find(ascii_lower(headers[i].name)); found != unused.end())
+      found->second.push_back(i);
+  }
   std::string out;
-  std::vector<bool> used(headers.size(), false);
   for (const std::string& name : signed_headers) {
     // RFC 6376 5.4.2: several instances are signed from the bottom up.
-    for (size_t i = headers.size(); i-- > 0;) {
-      if (used[i] || !equals_ignoring_ascii_case(headers[i].name, name)) continue;
-      used[i] = true;
-      out += canonicalize_header(headers[i], how);
-      break;
-    }
+    std::vector<size_t>& fields = unused.at(ascii_lower(name));
+    if (fields.empty()) continue;
+    out += canonicalize_header(headers[fields.back()], how);
+    fields.pop_back();
   }
   out += canonicalize_signature_field(signature_field, how);
   return out;

@@ -31,7 +31,8 @@ DkimMessageParts split_dkim_message(std::string_view message);
 std::string canonicalize_header(const DkimHeaderField& field, DkimCanonicalization how);
 
 // RFC 6376 3.4.3 / 3.4.4: the whole body canonicalised. Simple turns an empty body into one
-// CRLF; relaxed leaves it empty.
+// CRLF; relaxed leaves it empty. The plain reference form, as a string: herald's signers and
+// verifiers hash the body streamed instead (dkim_message.h), and the tests hold that to this.
 std::string canonicalize_body(std::string_view body, DkimCanonicalization how);
 
 // The canonical header data that the signature covers (RFC 6376 3.7 and 5.4.2): for each

@@ -2,9 +2,11 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include <fstream>
+#include <new>
 #include <sstream>
 
 namespace herald {
@@ -53,23 +55,55 @@ std::variant<DkimPublicKey, std::string> load_dkim_public_key(DkimKeyRecord::Key
 
 bool verify_dkim_signature(const DkimPublicKey& key, DkimAlgorithm algorithm,
                            std::string_view header_data, std::string_view signature) {
-  MdContext context(EVP_MD_CTX_new());
-  if (!context) return false;
+  return verify_dkim_digest(key, algorithm, dkim_digest(algorithm, header_data), signature);
+}
+
+bool verify_dkim_digest(const DkimPublicKey& key, DkimAlgorithm algorithm, std::string_view digest,
+                        std::string_view signature) {
   const auto* sig = reinterpret_cast<const unsigned char*>(signature.data());
+  const auto* hashed = reinterpret_cast<const unsigned char*>(digest.data());
   if (algorithm == DkimAlgorithm::ed25519_sha256) {
-    const std::string digest = dkim_digest(algorithm, header_data);
+    MdContext context(EVP_MD_CTX_new());
+    if (!context) return false;
+    // Ed25519 is "pure": the digest is the message it signs, hashed again inside.
     if (EVP_DigestVerifyInit(context.get(), nullptr, nullptr, nullptr, key.key.get()) != 1)
       return false;
-    return EVP_DigestVerify(context.get(), sig, signature.size(),
-                            reinterpret_cast<const unsigned char*>(digest.data()),
-                            digest.size()) == 1;
+    return EVP_DigestVerify(context.get(), sig, signature.size(), hashed, digest.size()) == 1;
   }
-  if (EVP_DigestVerifyInit(context.get(), nullptr, rsa_digest(algorithm), nullptr, key.key.get()) !=
-      1)
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> context(
+      EVP_PKEY_CTX_new(key.key.get(), nullptr), &EVP_PKEY_CTX_free);
+  if (!context || EVP_PKEY_verify_init(context.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(context.get(), RSA_PKCS1_PADDING) != 1 ||
+      EVP_PKEY_CTX_set_signature_md(context.get(), rsa_digest(algorithm)) != 1)
     return false;
-  return EVP_DigestVerify(context.get(), sig, signature.size(),
-                          reinterpret_cast<const unsigned char*>(header_data.data()),
-                          header_data.size()) == 1;
+  return EVP_PKEY_verify(context.get(), sig, signature.size(), hashed, digest.size()) == 1;
+}
+
+DkimDigestStream::DkimDigestStream(DkimAlgorithm algorithm) : context_(EVP_MD_CTX_new()) {
+  if (!context_ || EVP_DigestInit_ex(context_.get(), rsa_digest(algorithm), nullptr) != 1)
+    throw std::bad_alloc();
+}
+
+DkimDigestStream::DkimDigestStream(const DkimDigestStream& other) : context_(EVP_MD_CTX_new()) {
+  if (!context_ || EVP_MD_CTX_copy_ex(context_.get(), other.context_.get()) != 1)
+    throw std::bad_alloc();
+}
+
+DkimDigestStream::~DkimDigestStream() = default;
+
+void DkimDigestStream::Free::operator()(evp_md_ctx_st* context) const {
+  EVP_MD_CTX_free(context);
+}
+
+void DkimDigestStream::update(std::string_view data) {
+  if (!data.empty()) EVP_DigestUpdate(context_.get(), data.data(), data.size());
+}
+
+std::string DkimDigestStream::finish() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_DigestFinal_ex(context_.get(), digest, &size);
+  return std::string(reinterpret_cast<char*>(digest), size);
 }
 
 std::variant<DkimPrivateKey, std::string> load_dkim_private_key(std::string_view pem) {

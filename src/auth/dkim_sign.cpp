@@ -2,6 +2,7 @@
 
 #include "auth/dkim_canonical.h"
 #include "auth/dkim_crypto.h"
+#include "auth/dkim_message.h"
 #include "mime/header.h"
 #include "util/ascii.h"
 
@@ -80,15 +81,20 @@ std::variant<std::string, DkimSignError> DkimSigner::sign(std::string_view messa
   // RFC 6376 5.4: the From field MUST be signed.
   if (!signed_headers) return DkimSignError{"the message has no From field"};
 
-  const std::string body = canonicalize_body(parts.body, DkimCanonicalization::relaxed);
+  // Streamed from the message: outgoing mail is not copied to be signed.
+  const std::string body_hash = *dkim_body_hash(
+      parts.body,
+      {DkimCanonicalization::relaxed,
+       algorithm_ == DkimAlgorithm::rsa_sha1 ? DkimBodyDigest::sha1 : DkimBodyDigest::sha256,
+       std::nullopt});
   std::string h;
   for (const std::string& name : *signed_headers) h += (h.empty() ? "" : ":") + name;
   const int64_t t =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  const std::string unsigned_value =
-      "v=1; a=" + std::string(to_string(algorithm_)) + "; c=relaxed/relaxed; d=" + domain_ +
-      "; s=" + selector_ + "; t=" + std::to_string(t) + "; h=" + h +
-      "; bh=" + encode_base64(dkim_digest(algorithm_, body)) + "; b=";
+  const std::string unsigned_value = "v=1; a=" + std::string(to_string(algorithm_)) +
+                                     "; c=relaxed/relaxed; d=" + domain_ + "; s=" + selector_ +
+                                     "; t=" + std::to_string(t) + "; h=" + h +
+                                     "; bh=" + encode_base64(body_hash) + "; b=";
 
   // RFC 6376 3.7: the signature covers this field with an empty b=. Relaxed header
   // canonicalisation makes the folding added below irrelevant to the hash.

@@ -73,19 +73,14 @@ std::variant<DkimVerificationKey, DkimCheck> dkim_key_from_answer(
 }
 
 DkimCheck check_dkim_signature(const DkimSignature& sig, const DkimHeaderField& field,
-                               const DkimMessageParts& parts, const DkimPublicKey& key) {
-  std::string body = canonicalize_body(parts.body, sig.body_canonicalization);
-  if (sig.body_length) {
-    // RFC 6376 3.5 l=: a length beyond the body cannot be what was signed.
-    if (*sig.body_length > body.size())
-      return failure(DkimResult::permerror, "l= is longer than the body");
-    body.resize(*sig.body_length);
-  }
+                               const DkimMessage& message, const DkimPublicKey& key) {
+  // RFC 6376 3.5 l=: a length beyond the body cannot be what was signed.
+  const std::optional<std::string> body_hash = message.body_hash(DkimBodyHashKey::of(sig));
+  if (!body_hash) return failure(DkimResult::permerror, "l= is longer than the body");
   // RFC 6376 6.1.3: the body hash is checked before the signature.
-  if (dkim_digest(sig.algorithm, body) != sig.body_hash)
-    return failure(DkimResult::fail, "body hash does not match");
-  const std::string header_data =
-      dkim_header_hash_input(parts.headers, sig.signed_headers, field, sig.header_canonicalization);
+  if (*body_hash != sig.body_hash) return failure(DkimResult::fail, "body hash does not match");
+  const std::string header_data = dkim_header_hash_input(
+      message.parts().headers, sig.signed_headers, field, sig.header_canonicalization);
   if (!verify_dkim_signature(key, sig.algorithm, header_data, sig.signature))
     return failure(DkimResult::fail, "signature does not verify");
   return DkimCheck{DkimResult::pass, "good signature"};

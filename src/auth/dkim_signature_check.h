@@ -9,6 +9,7 @@
 
 #include "auth/dkim_canonical.h"
 #include "auth/dkim_crypto.h"
+#include "auth/dkim_message.h"
 #include "auth/dkim_signature.h"
 #include "auth/dkim_verify.h"
 #include "dns/dns_answer.h"
@@ -37,8 +38,10 @@ std::variant<DkimVerificationKey, DkimCheck> dkim_key_from_answer(
     bool accept_legacy_rsa);
 
 // RFC 6376 6.1.3: the body hash (with l=), then the signature over the header data, of
-// `field` in the message split into `parts`. pass, fail, or permerror (l= beyond the body).
+// `field` in `message`. pass, fail, or permerror (l= beyond the body). The body hash is the
+// one `message` shares among all signatures with the same c=, hash and l=. CPU work (a hash
+// of the body the first time, a public-key operation): run it on the verification pool.
 DkimCheck check_dkim_signature(const DkimSignature& signature, const DkimHeaderField& field,
-                               const DkimMessageParts& parts, const DkimPublicKey& key);
+                               const DkimMessage& message, const DkimPublicKey& key);
 
 }  // namespace herald

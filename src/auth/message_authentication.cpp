@@ -6,6 +6,7 @@
 #include <memory>
 #include <random>
 
+#include "auth/dkim_message.h"
 #include "mime/from_domain.h"
 #include "util/ascii.h"
 
@@ -106,34 +107,61 @@ std::string_view to_string(DmarcResult result) {
   return "none";
 }
 
-// DKIM and ARC run side by side; whichever answers last goes on to DMARC.
+// DKIM, ARC and (with an executor) the body hashing ahead run side by side; whichever ends
+// last goes on to DMARC. The hashing counts: done must not be called while it reads.
 struct MessageAuthenticator::Pending {
   MessageAuthentication auth;
   Done done;
   std::atomic<int> outstanding{2};
 };
 
-MessageAuthenticator::MessageAuthenticator(Resolver& resolver, const Clock& clock)
-    : resolver_(resolver), dkim_(resolver, clock), arc_(resolver, clock) {}
+MessageAuthenticator::MessageAuthenticator(Resolver& resolver, const Clock& clock,
+                                           MessageAuthenticatorOptions options)
+    : resolver_(resolver),
+      executor_(options.executor),
+      dkim_(resolver, clock, DkimVerifyOptions{.max_signatures = options.max_dkim_signatures},
+            options.executor),
+      arc_(resolver, clock, options.executor) {}
 
-void MessageAuthenticator::authenticate(std::string message, SpfCheck spf, Done done) {
+void MessageAuthenticator::authenticate(std::string_view message, SpfCheck spf, Done done) {
   auto pending = std::make_shared<Pending>();
   pending->auth.spf = std::move(spf);
   pending->done = std::move(done);
+  if (executor_) pending->outstanding = 3;
   auto from = rfc5322_from_domain(message);
   if (auto* domain = std::get_if<std::string>(&from)) {
     pending->auth.from_domain = std::move(*domain);
   } else {
     pending->auth.from_problem = std::get<FromDomainError>(from).reason;
   }
-  arc_.verify(message, [this, pending](ArcVerdict verdict) {
+  // One parse and one set of body hashes for both verifiers (they declare what they need).
+  const auto parsed = std::make_shared<const DkimMessage>(message);
+  arc_.verify(parsed, [this, pending](ArcVerdict verdict) {
     pending->auth.arc = std::move(verdict);
     finish(pending);
   });
-  dkim_.verify(std::move(message), [this, pending](std::vector<DkimVerdict> verdicts) {
-    pending->auth.dkim = std::move(verdicts);
-    finish(pending);
-  });
+  // Past the cap, the signatures DMARC could use come first.
+  SignaturePreference aligned_first;
+  if (!pending->auth.from_domain.empty()) {
+    aligned_first = [from = pending->auth.from_domain](const std::string& domain) {
+      return aligned(domain, from, DmarcAlignment::relaxed);
+    };
+  }
+  dkim_.verify(
+      parsed,
+      [this, pending](std::vector<DkimVerdict> verdicts) {
+        pending->auth.dkim = std::move(verdicts);
+        finish(pending);
+      },
+      aligned_first);
+  if (executor_) {
+    // The body's hashes while the key lookups are out; a check whose key comes first waits for
+    // them (DkimMessage::body_hash) rather than hashing again.
+    run_verification(executor_, [this, pending, parsed] {
+      parsed->compute_declared();
+      finish(pending);
+    });
+  }
 }
 
 void MessageAuthenticator::finish(const std::shared_ptr<Pending>& pending) {

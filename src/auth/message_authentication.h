@@ -33,44 +33,62 @@ std::string_view to_string(DmarcResult result);
 
 struct MessageAuthentication {
   SpfCheck spf;
-  std::vector<DkimVerdict> dkim;  // one per DKIM-Signature field, in message order
-  ArcVerdict arc;                 // the chain as it arrived
-  std::string from_domain;        // the RFC5322.From domain DMARC judges; "" when unusable
-  std::string from_problem;       // why from_domain is empty (mime/from_domain.h)
+  // One per DKIM-Signature field checked, in message order, and one policy verdict for those
+  // past the cap (DkimVerifier::verify).
+  std::vector<DkimVerdict> dkim;
+  ArcVerdict arc;            // the chain as it arrived
+  std::string from_domain;   // the RFC5322.From domain DMARC judges; "" when unusable
+  std::string from_problem;  // why from_domain is empty (mime/from_domain.h)
   DmarcResult dmarc_result = DmarcResult::none;
   std::string dmarc_reason;                 // for none, temperror and permerror
   std::optional<DmarcRecord> dmarc_record;  // the policy found, when one was
   DmarcVerdict dmarc;                       // meaningful for pass and fail
 };
 
-// Not copyable. Resolver and clock must outlive every authenticate() in flight; one
-// authenticator serves any number of messages at once when the resolver allows it.
+struct MessageAuthenticatorOptions {
+  size_t max_dkim_signatures = kDefaultMaxDkimSignatures;  // [limits] max_dkim_signatures
+  // Runs the body hashes and public-key operations (verify_executor.h); null: in place.
+  VerifyExecutor executor;
+};
+
+// Not copyable. Resolver, clock and the executor's pool must outlive every authenticate() in
+// flight; one authenticator serves any number of messages at once when the resolver allows it.
 class MessageAuthenticator {
  public:
   using Done = std::function<void(MessageAuthentication)>;
 
-  MessageAuthenticator(Resolver& resolver, const Clock& clock);
+  MessageAuthenticator(Resolver& resolver, const Clock& clock,
+                       MessageAuthenticatorOptions options = {});
   MessageAuthenticator(const MessageAuthenticator&) = delete;
   MessageAuthenticator& operator=(const MessageAuthenticator&) = delete;
 
-  // Verifies every DKIM signature and the ARC chain of `message` (CRLF text), side by side,
-  // then looks up and applies the DMARC policy of its From domain, with `spf`. `done` runs exactly
-  // once, on the thread of the resolver's last answer (or before the call returns when no lookup is
-  // needed), and must not block. Every lookup is bounded by the resolver's timeout; DNS failures
-  // are results (temperror), never exceptions.
-  void authenticate(std::string message, SpfCheck spf, Done done);
+  // Verifies the DKIM signatures (up to max_dkim_signatures, those aligned with the From
+  // domain first: SignaturePreference) and the ARC chain of `message`
+  // (CRLF text), side by side over one parse of it and one body hash per distinct (c=, hash,
+  // l=), then looks up and applies the DMARC policy of its From domain, with `spf`. With an
+  // executor the body is hashed there while the key lookups are out. `done` runs exactly once,
+  // on the thread of the resolver's last answer or on the executor (or before the call returns
+  // when no lookup is needed), and must not block. Every lookup is bounded by the resolver's
+  // timeout; DNS failures are results (temperror), never exceptions.
+  //
+  // Lifetime: `message` is not copied. It is read until `done` is called, never after, by
+  // work that holds a copy of `done`: keep the text valid and unchanged until then; a caller
+  // that may go away first gives `done` ownership of what holds it.
+  void authenticate(std::string_view message, SpfCheck spf, Done done);
 
  private:
   struct Pending;
   void finish(const std::shared_ptr<Pending>& pending);
 
   Resolver& resolver_;
+  VerifyExecutor executor_;
   DkimVerifier dkim_;
   ArcVerifier arc_;
 };
 
 // The results as RFC 8601 wants them in the Authentication-Results field: spf (with
-// smtp.mailfrom or smtp.helo), one dkim per signature (header.d, header.s, header.a), arc
+// smtp.mailfrom or smtp.helo), one dkim per signature checked (header.d, header.s, header.a)
+// and one dkim=policy for those past the cap, arc
 // (RFC 8617 10.2; the newest sealer in the comment), dmarc (header.from).
 std::vector<AuthResult> authentication_results(const MessageAuthentication& auth);
 

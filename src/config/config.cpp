@@ -167,6 +167,8 @@ void validate(Config& c) {
   if (c.server.data_dir.empty())
     fail("[server] needs 'data_dir' (where the store and mailboxes live)");
   if (c.listen.empty()) fail("at least one [[listen]] is needed");
+  if (!c.server.group.empty() && c.server.user.empty())
+    fail("[server] 'group' needs 'user' (the group heraldd runs as, beside that user)");
   if (c.tls.cert.empty() != c.tls.key.empty())
     fail("[tls] needs both 'cert' and 'key', or neither");
   if (c.queue.retry_backoff.empty()) fail("[queue] 'retry_backoff' needs at least one delay");
@@ -180,6 +182,13 @@ void validate(Config& c) {
     }
   }
   if (c.limits.min_deliver_by.count() < 1) fail("[limits] 'min_deliver_by' must be at least 1s");
+  // A store that accepts MAIL with less room than one message at its largest fails at the end
+  // of data instead, after the client has sent it all.
+  if (c.limits.min_free_space != 0 &&
+      c.limits.min_free_space < c.limits.max_message_size + c.limits.max_message_size / 2) {
+    fail("[limits] 'min_free_space' must be 0 (not checked) or at least 1.5 × max_message_size (" +
+         std::to_string(c.limits.max_message_size + c.limits.max_message_size / 2) + " octets)");
+  }
   const OutboundConfig& o = c.outbound;
   const std::pair<const char*, std::chrono::seconds> outbound_timeouts[] = {
       {"connect_timeout", o.connect_timeout},
@@ -207,6 +216,11 @@ void validate(Config& c) {
     fail("[limits] 'max_command_line' must be at least 512 (RFC 5321 4.5.3.1.4)");
   if (c.limits.max_data_line < 1000)
     fail("[limits] 'max_data_line' must be at least 1000 (RFC 5321 4.5.3.1.6)");
+  // Past RFC 8617's own cap on ARC sets a cap on signatures no longer bounds anything a
+  // sender has a use for.
+  if (c.limits.max_dkim_signatures > 50)
+    fail("[limits] 'max_dkim_signatures' must be from 1 to 50");
+  if (c.limits.verify_threads > 64) fail("[limits] 'verify_threads' must be from 0 to 64");
 
   std::set<std::string> domains;
   for (const auto& d : c.domains) {
@@ -314,6 +328,8 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_string("log_level", c.server.log_level);
     r.get_count("io_threads", c.server.io_threads, 0);
     r.get_strings("trusted_networks", c.server.trusted_networks);
+    r.get_string("user", c.server.user);
+    r.get_string("group", c.server.group);
   }
   each_entry(root, "listen", origin, [&](const toml::table& t) {
     TableReader r(t, "[listen]", origin);
@@ -357,6 +373,10 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_duration("end_of_data_timeout", l.end_of_data_timeout);
     r.get_count("max_bytes_in_flight", l.max_bytes_in_flight);
     r.get_count("max_srs_failures", l.max_srs_failures);
+    l.min_free_space = 2 * l.max_message_size;
+    r.get_count("min_free_space", l.min_free_space, 0);
+    r.get_count("max_dkim_signatures", l.max_dkim_signatures);
+    r.get_count("verify_threads", l.verify_threads, 0);
   }
   each_entry(root, "domain", origin, [&](const toml::table& t) {
     TableReader r(t, "[domain]", origin);
@@ -413,6 +433,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_count("max_deliveries_per_mailbox", q.max_deliveries_per_mailbox);
     r.get_count("commit_threads", q.commit_threads);
     r.get_count("remote_delivery_workers", q.remote_delivery_workers);
+    r.get_count("reserved_attempts_for_urgent", q.reserved_attempts_for_urgent, 0);
     r.get_count("reserved_for_urgent", q.reserved_for_urgent, 0);
     r.get_count("fair_share_every", q.fair_share_every, 0);
     uint32_t max_attempts = 0;
@@ -421,6 +442,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_duration("delay_warning", q.delay_warning);
     r.get_count("active_limit", q.active_limit, 2);
     r.get_duration("retain", q.retain);
+    r.get_count("dsn_max_returned_size", q.dsn_max_returned_size, 0);
   }
   // After [queue]: what a destination leaves unset comes from there.
   each_entry(root, "destination", origin, [&](const toml::table& t) {

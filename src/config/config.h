@@ -22,6 +22,12 @@ struct ServerConfig {
   // without AUTH, as Postfix's mynetworks, and their MT-PRIORITY is honoured. They are not
   // authenticated senders: failure DSNs are not sent to them (no backscatter).
   std::vector<std::string> trusted_networks;
+  // Started as root, heraldd opens its listeners, keys and store, then runs as this user
+  // (server/privileges.h). Empty: it keeps the identity it was started with (a warning
+  // when that is root). Looked up when heraldd starts, not here: the user belongs to the
+  // machine, not to the file.
+  std::string user;
+  std::string group;  // empty: the user's primary group
 };
 
 enum class ListenProtocol { smtp, submission, submissions, mqtt, http };
@@ -66,6 +72,18 @@ struct LimitsConfig {
   // DATA/BDAT content held in memory by all sessions together; 452 4.3.1 past it.
   uint64_t max_bytes_in_flight = 268435456;
   uint32_t max_srs_failures = 10;  // bad SRS hashes per client within auth_failure_window
+  // Free bytes the file systems of data_dir (store, mailboxes) must keep; below it MAIL gets
+  // 452 4.3.1. When the file leaves it out: 2 × max_message_size, room for the largest
+  // message being written plus as much again for the store's log and compaction. 0: not
+  // checked; otherwise at least 1.5 × max_message_size (Postfix's queue_minfree rule).
+  uint64_t min_free_space = 104857600;
+  // DKIM-Signature fields checked per received message, From-aligned then topmost first (1 to
+  // 50); the rest get one dkim=policy result together. Bounds the key lookups and RSA/Ed25519
+  // operations.
+  uint32_t max_dkim_signatures = 5;
+  // Threads hashing bodies and checking DKIM/ARC signatures (0 to 64); 0: half the cores,
+  // at least 1 and at most 8 (server/sender_verification.cpp, verify_thread_count).
+  uint32_t verify_threads = 0;
 };
 
 struct DomainConfig {
@@ -104,6 +122,9 @@ struct QueueConfig {
   // Outbound SMTP attempts in progress at once, all destinations (like Postfix's smtp process
   // limit). Each is a coroutine on the outbound io thread, not a thread of its own.
   uint32_t remote_delivery_workers = 100;
+  // Of remote_delivery_workers, the attempts only priority > 0 may start, so that a queue
+  // full of bulk mail to slow destinations still starts urgent mail at once.
+  uint32_t reserved_attempts_for_urgent = 10;
   // Of max_connections_per_destination, the connections only priority > 0 may use.
   uint32_t reserved_for_urgent = 1;
   // Every Nth attempt started goes to the oldest waiting delivery, whatever its priority;
@@ -118,7 +139,10 @@ struct QueueConfig {
   uint32_t active_limit = 10000;
   // How long a message whose every delivery is final keeps its record and ledger (what
   // `herald trace` reads) before the queue removes them. 0: kept forever.
-  std::chrono::seconds retain{std::chrono::hours(24 * 7)};
+  std::chrono::seconds retain{std::chrono::hours(24 * 30)};
+  // A DSN returns the whole message (RET=FULL, or no RET and a small message) only up to
+  // this many octets; above it, its header section, and the DSN says so.
+  uint64_t dsn_max_returned_size = 1048576;
 };
 
 // [[destination]]: limits and a retry budget for one recipient domain. Whatever is not set

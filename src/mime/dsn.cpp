@@ -81,11 +81,25 @@ std::string with_crlf(std::string_view text) {
 }
 
 // RFC 5322 2.1: the header section ends at the first empty line; without one, the whole
-// content is header. `content` already has CRLF line ends.
-std::string header_section(const std::string& content) {
-  if (content.starts_with("\r\n")) return "";
-  const size_t blank = content.find("\r\n\r\n");
-  return blank == std::string::npos ? content : content.substr(0, blank + 2);
+// content is header. Line ends become CRLF as in with_crlf, and the body is never read, so a
+// large message returned by its header costs its header only.
+std::string header_section(std::string_view content) {
+  std::string out;
+  bool line_start = true;
+  for (size_t i = 0; i < content.size(); ++i) {
+    const char c = content[i];
+    if (c != '\r' && c != '\n') {
+      out += c;
+      line_start = false;
+      continue;
+    }
+    if (c == '\r' && i + 1 < content.size() && content[i + 1] == '\n') ++i;
+    if (line_start) return out;
+    out += "\r\n";
+    line_start = true;
+  }
+  if (!out.empty() && !out.ends_with("\r\n")) out += "\r\n";
+  return out;
 }
 
 // Word-wraps `text` to kTextWidth, continuation lines indented by `indent`; each line ends in
@@ -170,13 +184,16 @@ std::string recipient_line(const DsnRecipient& r) {
   return out;
 }
 
-std::string human_readable(const DsnRequest& request, bool returns_full) {
+std::string human_readable(const DsnRequest& request, bool returns_full, bool capped) {
   std::string text = wrap("This is the mail system at " + request.reporting_mta + ".", "", "");
   text += "\r\n";
   text += wrap(intro(headline(request.recipients)), "", "");
-  text += wrap(returns_full ? "Your message is attached below."
-                            : "The header of your message is attached below.",
-               "", "");
+  const std::string attached = returns_full ? "Your message is attached below."
+                               : capped     ? "Your message is larger than " +
+                                              std::to_string(request.max_returned_size) +
+                                              " octets; only its header is attached below."
+                                        : "The header of your message is attached below.";
+  text += wrap(attached, "", "");
   text += "\r\n";
   for (const DsnRecipient& r : request.recipients) text += recipient_line(r) + "\r\n";
   return text;
@@ -241,7 +258,7 @@ bool returns_full_message(const DsnOriginal& original, const DsnRequest& request
   if (original.body_type == "BINARYMIME") return false;
   switch (original.ret) {
     case DsnReturn::full:
-      return true;
+      return original.content.size() <= request.max_returned_size;
     case DsnReturn::headers:
       return false;
     case DsnReturn::unspecified:
@@ -290,8 +307,8 @@ DsnMessage build_dsn(const DsnOriginal& original, const DsnRequest& request) {
   dsn.recipient = original.envelope_sender;
 
   const bool full = returns_full_message(original, request);
-  std::string returned = with_crlf(original.content);
-  if (!full) returned = header_section(returned);
+  const std::string returned =
+      full ? with_crlf(original.content) : header_section(original.content);
   const bool returned_is_8bit = !is_ascii(returned);
 
   std::string status_body = delivery_status(original, request);
@@ -299,7 +316,9 @@ DsnMessage build_dsn(const DsnOriginal& original, const DsnRequest& request) {
   const bool global_original = original.smtputf8 && returned_is_8bit;
 
   std::vector<Part> parts;
-  std::string text = human_readable(request, full);
+  const bool capped =
+      !full && original.ret == DsnReturn::full && original.body_type != "BINARYMIME";
+  std::string text = human_readable(request, full, capped);
   const bool text_is_8bit = !is_ascii(text);
   parts.push_back({text_is_8bit ? "Content-Type: text/plain; charset=utf-8\r\n"
                                   "Content-Transfer-Encoding: 8bit\r\n"

@@ -23,11 +23,12 @@ std::string_view to_string(DsnAction action);  // as the Action field writes it:
 enum class DsnReturn { unspecified, full, headers };
 
 // The message being reported on. The caller fills it from the stored MessageRecord and its
-// content (the store layer sits above mime, so the record itself is not taken here).
+// content (the store layer sits above mime, so the record itself is not taken here); the
+// content is viewed, not copied, and must outlive build_dsn.
 struct DsnOriginal {
   std::string envelope_sender;  // MAIL FROM without brackets; the DSN goes there
   TimePoint arrival;            // when herald accepted it
-  std::string content;          // the stored bytes, header section then body
+  std::string_view content;     // the stored bytes, header section then body
   std::string body_type;        // "7BIT", "8BITMIME" or "BINARYMIME"
   bool smtputf8 = false;        // RFC 6531: it came with SMTPUTF8
   DsnReturn ret = DsnReturn::unspecified;
@@ -53,6 +54,10 @@ struct DsnRequest {
   // RFC 3461 4.3 leaves the choice to the MTA when RET= was not given: the whole message
   // up to this size, its header section above it.
   size_t full_return_limit = 128 * 1024;
+  // Even when RET=FULL asked for it, a message above this size is returned as its header
+  // section only, and the human-readable part says so: the sender has the message, and a
+  // DSN that quotes 50 MiB back costs the queue as much again.
+  size_t max_returned_size = 1024 * 1024;
   std::vector<DsnRecipient> recipients;  // at least one
 };
 

@@ -42,7 +42,7 @@ DsnOriginal original_of(const MessageRecord& message, std::string_view content) 
   DsnOriginal original;
   original.envelope_sender = message.envelope.mail_from;
   original.arrival = message.received_at;
-  original.content = std::string(content);
+  original.content = content;
   original.body_type = message.envelope.body_type;
   original.smtputf8 = message.envelope.smtputf8;
   original.ret = message.qos.ret;
@@ -91,7 +91,8 @@ NoticeDecision decide_notice(const MessageRecord& message, const Delivery& deliv
 
 std::optional<NoticeMessage> build_notice(const MessageRecord& message, std::string_view content,
                                           const std::vector<NoticeItem>& items,
-                                          const std::string& reporting_mta, TimePoint now,
+                                          const std::string& reporting_mta,
+                                          size_t max_returned_size, TimePoint now,
                                           const NoticeRouter& route) {
   if (items.empty()) throw std::invalid_argument("a DSN reports on at least one recipient");
   const std::string& sender = message.envelope.mail_from;
@@ -103,6 +104,7 @@ std::optional<NoticeMessage> build_notice(const MessageRecord& message, std::str
   request.reporting_mta = reporting_mta;
   request.id = new_message_id(now);
   request.now = now;
+  request.max_returned_size = max_returned_size;
   for (const NoticeItem& item : items) request.recipients.push_back(dsn_recipient(item, now));
   const DsnMessage dsn = build_dsn(original_of(message, content), request);
 

@@ -68,12 +68,14 @@ struct NoticeItem {
 
 // The DSN about `items` (at least one; deliveries of `message` with one action, RFC 3464
 // 2.3: one report may carry many recipients) of `message`, whose stored `content` it quotes
-// as RET asks, from `reporting_mta`, at `now`. nullopt when the router has nowhere to send
+// as RET asks (a message above `max_returned_size` by its header section only, said in the
+// human-readable part), from `reporting_mta`, at `now`. nullopt when the router has nowhere to send
 // it. The DSN keeps the original's priority, so that urgent mail also fails urgently. Pure
 // apart from the fresh message id.
 std::optional<NoticeMessage> build_notice(const MessageRecord& message, std::string_view content,
                                           const std::vector<NoticeItem>& items,
-                                          const std::string& reporting_mta, TimePoint now,
+                                          const std::string& reporting_mta,
+                                          size_t max_returned_size, TimePoint now,
                                           const NoticeRouter& route);
 
 }  // namespace herald

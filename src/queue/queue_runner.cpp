@@ -38,11 +38,14 @@ QueueRunner::Impl::Impl(Store& store, Transport& local, AsyncTransport* remote, 
   const QueueConfig& q = this->settings.queue;
   local_pool = std::make_unique<BlockingTransportPool>(local, q.local_delivery_workers);
   lanes.push_back(std::make_unique<Lane>("local", *local_pool, local_scheduler_config(q),
-                                         std::max<size_t>(q.local_delivery_workers, 1), false));
+                                         std::max<size_t>(q.local_delivery_workers, 1), 0,
+                                         /*claims=*/false, /*pauses_on_low_storage=*/true));
   if (remote != nullptr) {
     lanes.push_back(std::make_unique<Lane>("smtp", *remote,
                                            remote_scheduler_config(q, this->settings.destinations),
-                                           std::max<size_t>(q.remote_delivery_workers, 1), true));
+                                           std::max<size_t>(q.remote_delivery_workers, 1),
+                                           q.reserved_attempts_for_urgent, /*claims=*/true,
+                                           /*pauses_on_low_storage=*/false));
   }
 }
 

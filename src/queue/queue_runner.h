@@ -8,6 +8,7 @@
 // each with its DSNs in the same write. Operators steer it through QueueControl.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,9 @@ struct QueueRunnerSettings {
   std::vector<DestinationConfig> destinations;
   std::string hostname;  // the reporting MTA named in DSNs
   NoticeRouter route;    // where a DSN to an address goes; thread-safe
+  // While set (the disk is short of space), no local delivery starts: it would write
+  // Maildir files. Remote attempts go on; their outcomes free space. Null: never paused.
+  const std::atomic<bool>* storage_low = nullptr;
 };
 
 class QueueRunner final : public QueueControl {

@@ -10,6 +10,7 @@
 // loop.
 #pragma once
 
+#include <algorithm>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -48,22 +49,28 @@ struct Entry {
 // only in the store, read in slices as room frees up.
 struct Lane {
   Lane(std::string name, AsyncTransport& transport, SchedulerConfig config, size_t max_attempts,
-       bool claims)
+       size_t reserved_for_urgent, bool claims, bool pauses_on_low_storage)
       : name(name),
         transport(transport),
         scheduler(std::move(config)),
         max_attempts(max_attempts),
+        reserved_for_urgent(std::min(reserved_for_urgent, max_attempts - 1)),
         claims(claims),
+        pauses_on_low_storage(pauses_on_low_storage),
         covered(DuePosition::start_of(std::move(name))) {}
 
   std::string name;  // the Delivery::transport it carries
   AsyncTransport& transport;
   Scheduler scheduler;
-  size_t max_attempts;  // attempts in progress at once, all destinations
+  size_t max_attempts;         // attempts in progress at once, all destinations (at least 1)
+  size_t reserved_for_urgent;  // of those, the ones only priority > 0 may start
   // Attempts are claimed in the store before they start (state `attempting`, next_attempt
   // where a failure would put it), so a crash mid-attempt is visible and is not re-run at
   // once. Remote attempts are; local ones, short and idempotent, need not pay the write.
   bool claims;
+  // Its attempts write files on this machine (Maildir delivery): none start while the disk
+  // is short of space.
+  bool pauses_on_low_storage;
   std::map<DeliveryKey, Entry> entries;  // waiting and busy
   std::set<DuePosition> waiting;         // the due positions of the waiting entries
   // The same entries in the order they leave a full window: lowest priority first, and of
@@ -188,7 +195,9 @@ struct QueueRunner::Impl {
   bool stopping = false;
 
   // The loop's own.
-  bool stop_noticed = false;  // the loop has seen `stopping` (it then waits for results only)
+  bool stop_noticed = false;
+  bool paused_for_space = false;  // local delivery waits while storage is low  // the loop has seen
+                                  // `stopping` (it then waits for results only)
   std::vector<runner::Outcome> unrecorded;  // decided, waiting for a write that succeeds
   TimePoint next_write_try{};               // after a store failure, when to try again
   Duration write_backoff{};

@@ -21,8 +21,18 @@ using runner::Lane;
 std::vector<Attempt> QueueRunner::Impl::pick(StoreWrite& write) {
   std::vector<Attempt> attempts;
   const TimePoint now = clock.now();
+  const bool space_short = settings.storage_low != nullptr && settings.storage_low->load();
+  if (space_short != paused_for_space) {
+    paused_for_space = space_short;
+    if (space_short) {
+      spdlog::warn("queue: local delivery paused: the disk is short of space");
+    } else {
+      spdlog::info("queue: local delivery resumed: the disk has space again");
+    }
+  }
   for (auto& lane_ptr : lanes) {
     Lane& lane = *lane_ptr;
+    if (space_short && lane.pauses_on_low_storage) continue;
     while (auto due = lane.scheduler.take_ready(now)) {
       Entry& lead = lane.entries.at(due->key);
       if (due->action == Due::Action::expire) {
@@ -32,8 +42,10 @@ std::vector<Attempt> QueueRunner::Impl::pick(StoreWrite& write) {
             expired_outcome(lane, lead, reason.value_or("expired before it could be attempted")));
         continue;
       }
-      if (lane.attempts >= lane.max_attempts) {
-        // Every attempt slot of the lane is taken: it waits as it was.
+      const bool urgent = lead.facts.priority > 0;
+      if (lane.attempts >= lane.max_attempts ||
+          (!urgent && lane.attempts + lane.reserved_for_urgent >= lane.max_attempts)) {
+        // Every attempt slot it may use is taken: it waits as it was.
         lane.scheduler.finished(due->key);
         lane.scheduler.insert(due->key, lead.facts);
         break;

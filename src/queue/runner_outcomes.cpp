@@ -171,7 +171,8 @@ QueueRunner::Impl::Settlement QueueRunner::Impl::record(std::vector<Outcome> out
       items.push_back({r.delivery, std::move(facts)});
     }
     std::optional<NoticeMessage> notice =
-        build_notice(message, *content, items, settings.hostname, now, settings.route);
+        build_notice(message, *content, items, settings.hostname,
+                     settings.queue.dsn_max_returned_size, now, settings.route);
     for (size_t i : members) {
       const RecordedAttempt& r = outcomes[i].recorded;
       std::vector<std::pair<std::string, std::string>> f{

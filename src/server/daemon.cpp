@@ -1,16 +1,20 @@
 #include "server/daemon.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <csignal>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <future>
 #include <optional>
 #include <thread>
@@ -18,11 +22,14 @@
 
 #include "directory/directory.h"
 #include "queue/queue_runner.h"
+#include "server/config_reload.h"
 #include "server/connection_registry.h"
 #include "server/control_protocol.h"
 #include "server/control_socket.h"
+#include "server/free_space_monitor.h"
 #include "server/listener.h"
 #include "server/outbound.h"
+#include "server/privileges.h"
 #include "server/sender_verification.h"
 #include "server/srs_secret.h"
 #include "server/tls_context.h"
@@ -36,6 +43,9 @@ namespace asio = boost::asio;
 
 // How long sessions may take to finish a message in progress once shutdown has begun.
 constexpr auto kShutdownGrace = std::chrono::seconds(10);
+// How often free space is read: a 4 KiB message stream at a few thousand a second takes some
+// tens of MiB in this time, well inside the default margin of 2 × max_message_size.
+constexpr auto kFreeSpaceInterval = std::chrono::seconds(2);
 
 bool is_smtp_protocol(ListenProtocol protocol) {
   return protocol == ListenProtocol::smtp || protocol == ListenProtocol::submission ||
@@ -91,10 +101,10 @@ SessionSettings session_settings(const Config& config, ListenProtocol protocol,
 }
 
 // Where a DSN to `address` goes: the mailboxes it names here and the addresses its alias
-// forwards to, or out by SMTP.
-NoticeRouter notice_router(const Directory& directory) {
-  return [&directory](std::string_view address) {
-    const RecipientLookup found = directory.lookup(address);
+// forwards to, or out by SMTP. Looked up in the directory of the moment, reloads included.
+NoticeRouter notice_router(const Swappable<SessionResources>& resources) {
+  return [&resources](std::string_view address) {
+    const RecipientLookup found = resources.current()->directory->lookup(address);
     std::vector<NoticeTarget> targets;
     switch (found.kind) {
       case RecipientLookup::Kind::local:
@@ -113,6 +123,35 @@ NoticeRouter notice_router(const Directory& directory) {
   };
 }
 
+// The directories heraldd writes in. Made here when absent, and given to the [server] user
+// then, so that what root makes for it is not out of its reach after the drop.
+void prepare_data_dir(const Config& config, const std::optional<RunAs>& run_as) {
+  const std::filesystem::path& data_dir = config.server.data_dir;
+  const auto make = [&run_as](const std::filesystem::path& directory) {
+    if (std::filesystem::exists(directory)) return;
+    std::filesystem::create_directories(directory);
+    if (run_as) give_to(*run_as, directory);
+  };
+  make(data_dir);
+  // Before anything is made inside: a data_dir the user cannot write is refused untouched.
+  if (run_as) check_writable_by(*run_as, data_dir);
+  for (const char* below : {"store", "mail", "tls"}) make(data_dir / below);
+}
+
+// Files root made or opened inside data_dir before the drop (the store's, the generated TLS
+// pair, the generated SRS secret) become the user's, so that a reload, or a later start as
+// that user (with CAP_NET_BIND_SERVICE), can open them again.
+void give_data_files(const Config& config, const RunAs& run_as) {
+  const std::filesystem::path& data_dir = config.server.data_dir;
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir / "store")) {
+    give_to(run_as, entry.path());
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(data_dir / "tls")) {
+    give_to(run_as, entry.path());
+  }
+  if (std::filesystem::exists(data_dir / "srs.secret")) give_to(run_as, data_dir / "srs.secret");
+}
+
 unsigned io_thread_count(const Config& config) {
   if (config.server.io_threads > 0) return config.server.io_threads;
   return std::max(1u, std::thread::hardware_concurrency());
@@ -122,14 +161,23 @@ unsigned io_thread_count(const Config& config) {
 
 int run_daemon(const Config& config) {
   check_listeners_available(config);
+  const std::optional<RunAs> run_as = resolve_run_as(config);
+  if (!run_as && ::geteuid() == 0) {
+    spdlog::warn(
+        "heraldd runs as root: set [server] user (e.g. \"herald\") so that no "
+        "session or delivery runs with root's rights");
+  }
   // Peers that vanish must cost an error code, not the process.
   std::signal(SIGPIPE, SIG_IGN);
-  std::filesystem::create_directories(config.server.data_dir);
-  const std::unique_ptr<asio::ssl::context> tls = make_server_tls_context(ensure_tls_files(config));
+  // A SIGHUP that comes before the reload handler below exists (a service manager's, during
+  // start-up) is dropped instead of ending the process; the signal_set then takes it over.
+  std::signal(SIGHUP, SIG_IGN);
+  prepare_data_dir(config, run_as);
+  // The directory and the TLS context, which a SIGHUP replaces (server/config_reload.h).
+  Swappable<SessionResources> resources(make_session_resources(config));
 
   const std::unique_ptr<Store> store =
       open_rocksdb_store(config.server.data_dir / "store", StoreMode::read_write);
-  const Directory directory(config);
   const SenderRewriting srs(config.srs.domain, load_srs_secret(config), config.srs.previous_secrets,
                             config.srs.max_age);
   MaildirTransport transport(config.server.data_dir / "mail", config.server.hostname);
@@ -147,10 +195,12 @@ int run_daemon(const Config& config) {
                   [](const ListenConfig& l) { return l.protocol == ListenProtocol::smtp; })) {
     sender_verification.emplace(config);
   }
+  // Set while the store's or the mailboxes' file system is short of space: MAIL gets 452,
+  // and local delivery (which writes Maildir files) pauses.
+  std::atomic<bool> storage_low{false};
   QueueRunner queue(*store, transport, &outbound.async_transport(), clock,
                     QueueRunnerSettings{config.queue, config.destinations, config.server.hostname,
-                                        notice_router(directory)});
-  queue.start();
+                                        notice_router(resources), &storage_low});
 
   asio::thread_pool commit_pool(config.queue.commit_threads);
   const unsigned threads = io_thread_count(config);
@@ -161,6 +211,13 @@ int run_daemon(const Config& config) {
   AuthFailureLimiter srs_failures(clock, config.limits.max_srs_failures,
                                   config.limits.auth_failure_window);
   InFlightBudget in_flight(config.limits.max_bytes_in_flight);
+  std::optional<FreeSpaceMonitor> free_space;
+  if (config.limits.min_free_space > 0) {
+    const std::filesystem::path& data_dir = config.server.data_dir;
+    free_space.emplace(distinct_file_systems({data_dir, data_dir / "store", data_dir / "mail"}),
+                       config.limits.min_free_space, storage_low);
+    free_space->start(io, kFreeSpaceInterval);
+  }
 
   // Each listener's sessions get the settings of its protocol; deques keep the elements
   // where the listeners' references point.
@@ -173,11 +230,21 @@ int run_daemon(const Config& config) {
                                   sender_verification->checks().sealer != nullptr;
     settings.back().srs_failures = &srs_failures;
     settings.back().in_flight_budget = &in_flight;
-    services.push_back(SmtpServices{
-        settings.back(), directory, clock, *store, queue, *tls, commit_pool.get_executor(),
-        auth_limiter, sender_verification ? &sender_verification->checks() : nullptr});
+    settings.back().storage_low = &storage_low;
+    if (free_space) settings.back().storage_headroom = &free_space->headroom();
+    services.push_back(
+        SmtpServices{settings.back(), resources, clock, *store, queue, commit_pool.get_executor(),
+                     auth_limiter, sender_verification ? &sender_verification->checks() : nullptr});
     listeners.push_back(std::make_unique<Listener>(io, listen, services.back(), registry));
   }
+  // Root was needed for the ports, the keys and the files above; nothing after this line
+  // (no session, no delivery, no control request) runs with it.
+  if (run_as) {
+    give_data_files(config, *run_as);
+    drop_privileges(*run_as);
+    spdlog::info("running as user={} uid={} gid={}", run_as->user, run_as->uid, run_as->gid);
+  }
+  queue.start();
   for (size_t i = 0; i < listeners.size(); ++i) {
     listeners[i]->start();
     spdlog::info("listening protocol={} address={}", to_string(config.listen[i].protocol),
@@ -195,6 +262,20 @@ int run_daemon(const Config& config) {
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (!ec) signalled.set_value(signal);
   });
+  // SIGHUP: reread the configuration on the commit pool (file reads, key parsing), one
+  // reload at a time: the next SIGHUP is awaited only once this one is done.
+  ConfigReloader reloader(config, resources, outbound.dkim_keys());
+  asio::signal_set hangups(io, SIGHUP);
+  std::function<void()> await_hangup = [&] {
+    hangups.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      asio::post(commit_pool, [&] {
+        reloader.reload();
+        await_hangup();
+      });
+    });
+  };
+  await_hangup();
   auto work = asio::make_work_guard(io);
   std::vector<std::thread> io_threads;
   for (unsigned i = 0; i < threads; ++i) io_threads.emplace_back([&io] { io.run(); });

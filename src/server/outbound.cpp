@@ -18,11 +18,10 @@ namespace asio = boost::asio;
 
 namespace {
 
-// With [[dkim]] entries, what signs mail before `smtp` carries it; otherwise nothing.
+// What signs mail before `smtp` carries it, with whatever keys `keys` holds at the time.
 std::unique_ptr<DkimSigningTransport> signing_transport(const Config& config,
-                                                        const DkimSigningTable& keys,
+                                                        const Swappable<DkimSigningTable>& keys,
                                                         Transport& smtp, const Clock& clock) {
-  if (keys.empty()) return nullptr;
   std::vector<IpNetwork> trusted;
   // load_config validated every entry.
   for (const std::string& network : config.server.trusted_networks)
@@ -32,13 +31,19 @@ std::unique_ptr<DkimSigningTransport> signing_transport(const Config& config,
 
 // DKIM signing in front of an AsyncTransport: the RSA work (about a millisecond per key)
 // runs on `pool`, never on the io thread that carries every attempt (DESIGN.md section 5).
-// start() returns at once; `done` comes from `inner` as its contract says.
+// Without keys the attempt starts at once, with no hop through the pool. start() returns
+// at once; `done` comes from `inner` as its contract says.
 class SigningStart final : public AsyncTransport {
  public:
-  SigningStart(const DkimSigningTransport& signer, AsyncTransport& inner, asio::thread_pool& pool)
-      : signer_(signer), inner_(inner), pool_(pool) {}
+  SigningStart(const DkimSigningTransport& signer, const Swappable<DkimSigningTable>& keys,
+               AsyncTransport& inner, asio::thread_pool& pool)
+      : signer_(signer), keys_(keys), inner_(inner), pool_(pool) {}
 
   void start(AttemptRequest request, AttemptDone done) override {
+    if (keys_.current()->empty()) {
+      inner_.start(std::move(request), std::move(done));
+      return;
+    }
     asio::post(pool_, [this, request = std::move(request), done = std::move(done)]() mutable {
       const std::string fields = signer_.signature_fields(request.message, *request.content);
       if (!fields.empty()) {
@@ -50,6 +55,7 @@ class SigningStart final : public AsyncTransport {
 
  private:
   const DkimSigningTransport& signer_;
+  const Swappable<DkimSigningTable>& keys_;
   AsyncTransport& inner_;
   asio::thread_pool& pool_;
 };
@@ -63,27 +69,26 @@ unsigned signing_threads() {
 
 struct Outbound::Parts {
   Parts(const Config& config, std::vector<OwnListener> own_listeners)
-      : dkim_keys(config.dkim),
+      : dkim_keys(std::make_shared<const DkimSigningTable>(config.dkim)),
         work(asio::make_work_guard(io)),
         resolver(io, config.dns),
         transport(io, resolver, config.outbound, config.routes,
                   {config.server.hostname, config.outbound.helo_name},
                   OwnEndpoints(std::move(own_listeners))),
         signing(signing_transport(config, dkim_keys, transport, clock)),
-        signing_start(signing ? std::make_unique<SigningStart>(*signing, transport, signing_pool)
-                              : nullptr),
+        signing_start(std::make_unique<SigningStart>(*signing, dkim_keys, transport, signing_pool)),
         thread([this] { io.run(); }) {}
 
   // First: a [[dkim]] key that cannot be loaded stops the start before anything runs.
-  DkimSigningTable dkim_keys;
+  Swappable<DkimSigningTable> dkim_keys;
   SystemClock clock;
   asio::io_context io{1};
   asio::executor_work_guard<asio::io_context::executor_type> work;
   UnboundResolver resolver;
   SmtpTransport transport;
-  std::unique_ptr<DkimSigningTransport> signing;  // null without [[dkim]] entries
+  std::unique_ptr<DkimSigningTransport> signing;
   asio::thread_pool signing_pool{signing_threads()};
-  std::unique_ptr<SigningStart> signing_start;  // null without [[dkim]] entries
+  std::unique_ptr<SigningStart> signing_start;
   std::thread thread;  // last: it runs `io` only once everything it serves exists
 };
 
@@ -106,6 +111,10 @@ AsyncTransport& Outbound::async_transport() {
 
 void Outbound::shutdown() {
   parts_->transport.shutdown();
+}
+
+Swappable<DkimSigningTable>& Outbound::dkim_keys() {
+  return parts_->dkim_keys;
 }
 
 }  // namespace herald

@@ -1,5 +1,5 @@
 // Everything outbound SMTP needs to run: its own io_context and thread, the resolver on it,
-// the SMTP transport and, with [[dkim]] entries, the DKIM signing in front of it. Kept apart
+// the SMTP transport and the DKIM signing in front of it. Kept apart
 // from the listeners' io_context so that shutting the listeners down does not pull DNS and
 // connections from under attempts still running.
 #pragma once
@@ -7,9 +7,11 @@
 #include <memory>
 #include <vector>
 
+#include "auth/dkim_signing_table.h"
 #include "config/config.h"
 #include "queue/transport.h"
 #include "transport/own_endpoints.h"
+#include "util/swappable.h"
 
 namespace herald {
 
@@ -26,13 +28,18 @@ class Outbound {
   Outbound& operator=(const Outbound&) = delete;
 
   // The transport of deliveries with transport "smtp", each attempt a coroutine on the
-  // outbound io thread; DKIM signing (when [[dkim]] entries exist) runs first on a small
-  // pool of its own, never on that thread. Valid until destruction.
+  // outbound io thread; DKIM signing (while the table has keys) runs first on a small pool
+  // of its own, never on that thread. Valid until destruction.
   AsyncTransport& async_transport();
 
   // Ends attempts in progress (they come back as temporary failures) so that the queue
   // runner can stop without waiting out remote timeouts. Thread-safe, idempotent.
   void shutdown();
+
+  // The [[dkim]] keys signing uses, for a reload to replace (server/config_reload.h):
+  // attempts that start afterwards sign with the new table, even when the start had none.
+  // Valid until destruction.
+  Swappable<DkimSigningTable>& dkim_keys();
 
  private:
   struct Parts;

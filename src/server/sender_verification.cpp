@@ -1,7 +1,9 @@
 #include "server/sender_verification.h"
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <optional>
 #include <thread>
 #include <variant>
@@ -29,16 +31,26 @@ std::optional<ArcSealer> load_sealer(const ArcSealConfig& arc) {
 
 }  // namespace
 
+unsigned verify_thread_count(const LimitsConfig& limits) {
+  if (limits.verify_threads > 0) return limits.verify_threads;
+  return std::clamp(std::thread::hardware_concurrency() / 2, 1u, 8u);
+}
+
 struct SenderVerification::Parts {
   explicit Parts(const Config& config)
-      : work(asio::make_work_guard(io)),
+      : pool(verify_thread_count(config.limits)),
+        work(asio::make_work_guard(io)),
         resolver(io, config.dns),
-        authenticator(resolver, clock),
+        authenticator(
+            resolver, clock,
+            MessageAuthenticatorOptions{config.limits.max_dkim_signatures, pool.get_executor()}),
         sealer(load_sealer(config.arc)),
-        checks{resolver, authenticator, SpfOptions{}, sealer ? &*sealer : nullptr,
-               io.get_executor()},
+        checks{resolver,          authenticator,      SpfOptions{}, sealer ? &*sealer : nullptr,
+               io.get_executor(), pool.get_executor()},
         thread([this] { io.run(); }) {}
 
+  // First, so that it is destroyed last: its threads run work that uses everything below.
+  asio::thread_pool pool;
   asio::io_context io{1};
   asio::executor_work_guard<asio::io_context::executor_type> work;
   SystemClock clock;
@@ -56,6 +68,9 @@ SenderVerification::~SenderVerification() {
   parts_->work.reset();
   parts_->io.stop();
   parts_->thread.join();
+  // Work already on the pool finishes (each piece is short); what is queued is dropped.
+  parts_->pool.stop();
+  parts_->pool.join();
 }
 
 SenderChecks& SenderVerification::checks() {

@@ -1,6 +1,9 @@
-// Everything checking senders needs to run: its own io_context and thread, the resolver on
-// it and the message authenticator. Apart from the listeners' io threads so that DNS
-// waits and RSA verification never hold up other sessions.
+// Everything checking senders needs to run: its own io_context and thread for the resolver
+// (every DNS answer, and the SPF checks, which are DNS work), a small pool for the CPU work
+// of DKIM and ARC (body hashes, RSA and Ed25519 verification, ARC sealing), and the message
+// authenticator. Apart from the listeners' io threads so that DNS waits and public-key
+// operations never hold up other sessions, and apart from each other so that a message with
+// a large body or many signatures never holds up another message's DNS answers.
 #pragma once
 
 #include <memory>
@@ -10,12 +13,18 @@
 
 namespace herald {
 
+// [limits] verify_threads, or when 0 half the cores, at least 1 and at most 8: verification
+// is a share of the work of receiving, not all of it, and the SMTP io and commit threads need
+// the other cores.
+unsigned verify_thread_count(const LimitsConfig& limits);
+
 class SenderVerification {
  public:
-  // Starts the thread. Throws DnsSetupError when [dns] cannot be used, ConfigError when the
+  // Starts the threads: the resolver's and verify_thread_count(config.limits) for the pool.
+  // Throws DnsSetupError when [dns] cannot be used, ConfigError when the
   // [arc] key cannot be used.
   explicit SenderVerification(const Config& config);
-  ~SenderVerification();  // stops the thread; checks still in flight are abandoned
+  ~SenderVerification();  // stops the threads; checks still in flight are abandoned
   SenderVerification(const SenderVerification&) = delete;
   SenderVerification& operator=(const SenderVerification&) = delete;
 

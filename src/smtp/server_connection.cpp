@@ -83,27 +83,31 @@ std::string printable_login(std::string_view login) {
   return out;
 }
 
-// MessageAuthenticator::authenticate as co_await: it starts on the checks' executor and the
-// coroutine resumes on its own, whatever thread the last DNS answer came on.
-asio::awaitable<MessageAuthentication> authenticate(SenderChecks& checks, std::string content,
-                                                    SpfCheck spf) {
-  auto initiate = [&checks](auto handler, std::string content, SpfCheck spf) {
+// MessageAuthenticator::authenticate as co_await: it starts on the verification pool and the
+// coroutine resumes on its own executor, whatever thread the last DNS answer or check came on.
+// `content` is not copied: the authenticator reads it until it calls done, and `owner` (what
+// holds the content) travels inside done, so that the content outlives every reader even when
+// the coroutine itself is destroyed first (a shutdown).
+asio::awaitable<MessageAuthentication> authenticate(SenderChecks& checks, std::string_view content,
+                                                    SpfCheck spf, std::shared_ptr<void> owner) {
+  auto initiate = [&checks](auto handler, std::string_view content, SpfCheck spf,
+                            std::shared_ptr<void> owner) {
     // std::function must be copyable; the coroutine's handler is move-only.
     auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    asio::post(checks.executor,
-               [&checks, shared, content = std::move(content), spf = std::move(spf)]() mutable {
-                 checks.authenticator.authenticate(
-                     std::move(content), std::move(spf), [shared](MessageAuthentication auth) {
-                       auto executor = asio::get_associated_executor(*shared);
-                       asio::post(executor, [shared, auth = std::move(auth)]() mutable {
-                         std::move (*shared)(std::move(auth));
-                       });
-                     });
-               });
+    asio::post(checks.verify_executor, [&checks, shared, content, spf = std::move(spf),
+                                        owner = std::move(owner)]() mutable {
+      checks.authenticator.authenticate(
+          content, std::move(spf), [shared, owner](MessageAuthentication auth) {
+            auto executor = asio::get_associated_executor(*shared);
+            asio::post(executor, [shared, auth = std::move(auth)]() mutable {
+              std::move (*shared)(std::move(auth));
+            });
+          });
+    });
   };
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>,
                                           void(MessageAuthentication)>(
-      initiate, asio::use_awaitable, std::move(content), std::move(spf));
+      initiate, asio::use_awaitable, content, std::move(spf), std::move(owner));
 }
 
 }  // namespace
@@ -112,14 +116,15 @@ class SmtpConnection::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(tcp::socket socket, PeerInfo peer, const SmtpServices& services, uint64_t id)
       : services_(services),
+        resources_(services.resources.current()),
         id_(id),
         peer_(std::move(peer)),
         executor_(socket.get_executor()),
-        stream_(std::move(socket), services.tls),
+        stream_(std::move(socket), *resources_->tls),
         watchdog_timer_(executor_, SteadyTime::max()),
         session_deadline_(std::chrono::steady_clock::now() +
                           services.settings.limits.max_session_time),
-        session_(services.settings, services.directory, services.clock, peer_,
+        session_(services.settings, *resources_->directory, services.clock, peer_,
                  &services.auth_limiter) {}
 
   asio::awaitable<void> run();
@@ -157,6 +162,8 @@ class SmtpConnection::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   const SmtpServices& services_;
+  // Taken once, before the stream and the session that use it, and kept to the end.
+  const std::shared_ptr<const SessionResources> resources_;
   const uint64_t id_;
   const PeerInfo peer_;
   asio::any_io_executor executor_;
@@ -413,10 +420,13 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::check_sender() {
 asio::awaitable<SessionStep> SmtpConnection::Impl::check_message() {
   co_await flush();
   SenderChecks& checks = *services_.sender_checks;
-  std::string content = session_.message_to_commit().content;
+  // The content as received, charged to the in-flight budget, read in place: the session
+  // leaves it alone until the checks answer, and this connection (which holds it) stays alive
+  // while they read.
+  const std::string_view content = session_.message_to_commit().content;
   SpfCheck spf = session_.spf_check();
   const MessageAuthentication auth =
-      co_await authenticate(checks, std::move(content), std::move(spf));
+      co_await authenticate(checks, content, std::move(spf), shared_from_this());
   throw_if_timed_out();
   SessionStep step = session_.on_message_checked(auth);
   if (step.reply && !step.reply->is_positive()) {
@@ -427,7 +437,7 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::check_message() {
   co_return step;
 }
 
-// Two signatures (RSA: about a millisecond each), on the checks' thread.
+// Two signatures (RSA: about a millisecond each), on the verification pool.
 asio::awaitable<SessionStep> SmtpConnection::Impl::seal_message() {
   SenderChecks& checks = *services_.sender_checks;
   const ArcSealer& sealer = *checks.sealer;
@@ -436,7 +446,7 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::seal_message() {
   const std::string& authserv_id = services_.settings.hostname;
   const TimePoint now = services_.clock.now();
   std::variant<std::string, ArcSealError> sealed = co_await asio::co_spawn(
-      checks.executor,
+      checks.verify_executor,
       [&]() -> asio::awaitable<std::variant<std::string, ArcSealError>> {
         co_return sealer.seal(content, authserv_id, request.results, request.chain, now);
       },
@@ -454,7 +464,7 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::seal_message() {
 asio::awaitable<SessionStep> SmtpConnection::Impl::check_credentials() {
   co_await flush();
   const SaslCredentials& credentials = session_.credentials_to_check();
-  const Directory& directory = services_.directory;
+  const Directory& directory = *resources_->directory;
   std::optional<std::string> user = co_await asio::co_spawn(
       services_.commit_executor,
       [&]() -> asio::awaitable<std::optional<std::string>> {

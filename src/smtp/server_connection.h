@@ -19,6 +19,7 @@
 #include "smtp/server_session.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "util/swappable.h"
 
 namespace boost::asio::ssl {
 class context;
@@ -33,19 +34,30 @@ struct SenderChecks {
   MessageAuthenticator& authenticator;
   SpfOptions spf_options;
   const ArcSealer* sealer;  // seals forwarded mail ([arc]); null: no sealing
-  // Where the checks run and their DNS answers arrive: its own thread, never the io
-  // threads, since RSA verification is CPU work (DESIGN.md 5).
+  // Where SPF runs and every DNS answer arrives: the resolver's own thread, never the io
+  // threads (DESIGN.md 5). DNS work only.
   boost::asio::any_io_executor executor;
+  // Where MessageAuthenticator::authenticate starts and the ARC seal is made: the verification
+  // pool, since hashing and public-key operations are CPU work that must hold up neither the
+  // io threads nor the resolver's DNS answers.
+  boost::asio::any_io_executor verify_executor;
+};
+
+// What a reload of the configuration replaces (server/config_reload.h). A connection takes
+// the current one when it is made and keeps it to its end: a session in progress keeps the
+// users, passwords, aliases and certificate it started with.
+struct SessionResources {
+  std::shared_ptr<const Directory> directory;      // never null
+  std::shared_ptr<boost::asio::ssl::context> tls;  // never null; shared by many streams
 };
 
 // What all connections share. Everything referenced must outlive every connection.
 struct SmtpServices {
   const SessionSettings& settings;
-  const Directory& directory;
+  const Swappable<SessionResources>& resources;
   const Clock& clock;
   Store& store;
   QueueRunner& queue;
-  boost::asio::ssl::context& tls;
   // Where Store::commit_message and the password checks of AUTH run: a thread pool, never
   // the io threads (DESIGN.md 5).
   boost::asio::any_io_executor commit_executor;

@@ -60,6 +60,9 @@ struct SessionSettings {
   // Set (by the free-space monitor, on any thread) while the store's disk is short of space:
   // MAIL FROM then answers 452 4.3.1. Must outlive the session; null: never short.
   const std::atomic<bool>* storage_low = nullptr;
+  // Set with storage_low: the octets free above the minimum on the fullest of those disks. A
+  // MAIL whose SIZE= declares more gets 452 4.3.1 (RFC 1870 6.1). Null: not checked.
+  const std::atomic<uint64_t>* storage_headroom = nullptr;
   // A message from the internet that an alias forwards is ARC-sealed (RFC 8617 5.1) after its
   // checks: an [arc] key exists.
   bool arc_sealing = false;

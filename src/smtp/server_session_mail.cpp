@@ -28,6 +28,11 @@ SessionStep ServerSession::handle_mail(const Command& command) {
   if (command.mail.size && *command.mail.size > settings_.limits.max_message_size) {
     return answer(make_reply(552, "5.3.4", "Message size exceeds fixed maximum message size"));
   }
+  // RFC 1870 6.1: a message that fits the limit but not the disk now is a temporary refusal.
+  if (command.mail.size && settings_.storage_headroom &&
+      *command.mail.size > settings_.storage_headroom->load(std::memory_order_relaxed)) {
+    return answer(make_reply(452, "4.3.1", "Insufficient system storage"));
+  }
   // RFC 2852 4.1: a BY time with mode R below the announced minimum is refused; herald
   // answers as for any unacceptable parameter value (501 5.5.4, RFC 3463 "invalid command
   // arguments").

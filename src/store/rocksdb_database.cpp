@@ -1,13 +1,18 @@
 #include "store/rocksdb_database.h"
 
 #include <fcntl.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
+#include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "store/rocksdb_layout.h"
@@ -15,12 +20,43 @@
 namespace herald::store_layout {
 namespace {
 
+// RocksDB's own log goes to herald's, not to a LOG file in the store. That file is the
+// first thing to fail on a full disk, and Debian's RocksDB 7.8 aborts the process on the
+// next line written after a failed one (an assertion in WritableFileWriter); through
+// spdlog, a full disk is the ordinary IO error of the write that met it.
+class SpdlogLogger final : public rocksdb::Logger {
+ public:
+  SpdlogLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {}
+
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char line[1024];
+    std::vsnprintf(line, sizeof line, format, ap);
+    // Its informational lines (flushes, compactions, statistics) are for debugging.
+    switch (level) {
+      case rocksdb::InfoLogLevel::WARN_LEVEL:
+        spdlog::warn("store: rocksdb: {}", line);
+        break;
+      case rocksdb::InfoLogLevel::ERROR_LEVEL:
+      case rocksdb::InfoLogLevel::FATAL_LEVEL:
+        spdlog::error("store: rocksdb: {}", line);
+        break;
+      default:
+        spdlog::debug("store: rocksdb: {}", line);
+    }
+  }
+};
+
 rocksdb::DBOptions database_options(StoreMode mode, rocksdb::Env* env = rocksdb::Env::Default()) {
   rocksdb::DBOptions options;
   options.env = env;
   options.create_if_missing = mode == StoreMode::read_write;
   options.create_missing_column_families = mode == StoreMode::read_write;
-  options.keep_log_file_num = 5;
+  options.info_log = std::make_shared<SpdlogLogger>();
   // A column family written rarely (messages) would otherwise pin old WAL files until its
   // memtable fills; past this size RocksDB flushes it so the WAL can be recycled.
   options.max_total_wal_size = 256ull << 20;

@@ -74,10 +74,6 @@ std::vector<Delivery> RocksDbStore::unfinished_deliveries(const std::optional<De
   return out;
 }
 
-std::vector<Delivery> RocksDbStore::pending_deliveries() {
-  return unfinished_deliveries(std::nullopt, std::numeric_limits<size_t>::max());
-}
-
 std::optional<Delivery> RocksDbStore::due_delivery(const DuePosition& position,
                                                    const std::string& key) {
   const std::string row = delivery_key(position.message_id, position.index);

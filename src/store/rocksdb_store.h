@@ -121,7 +121,6 @@ class RocksDbStore final : public Store {
 
   size_t remove_finished(TimePoint before, size_t limit) override;
 
-  std::vector<Delivery> pending_deliveries() override;
 
   void for_each_message(const std::function<bool(const MessageRecord&)>& visit) override;
 

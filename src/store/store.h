@@ -150,10 +150,6 @@ class Store {
   // oldest first: record, content, deliveries and ledger. Returns how many were removed.
   virtual size_t remove_finished(TimePoint before, size_t limit) = 0;
 
-  // Every delivery that is not terminal, oldest message first. Loads them all: only the
-  // CLI's status count still uses it, and it goes once that reads a count instead.
-  virtual std::vector<Delivery> pending_deliveries() = 0;
-
   // Calls `visit` for each message, newest first, until it returns false.
   virtual void for_each_message(const std::function<bool(const MessageRecord&)>& visit) = 0;
 };

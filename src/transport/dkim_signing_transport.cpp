@@ -14,7 +14,8 @@ bool vouches_for_origin(const Envelope& envelope, const std::vector<IpNetwork>& 
                      [&](const IpNetwork& network) { return network.contains(envelope.peer_ip); });
 }
 
-DkimSigningTransport::DkimSigningTransport(Transport& inner, const DkimSigningTable& keys,
+DkimSigningTransport::DkimSigningTransport(Transport& inner,
+                                           const Swappable<DkimSigningTable>& keys,
                                            std::vector<IpNetwork> trusted_networks,
                                            const Clock& clock)
     : inner_(inner), keys_(keys), trusted_networks_(std::move(trusted_networks)), clock_(clock) {}
@@ -36,6 +37,8 @@ std::vector<AttemptResult> DkimSigningTransport::attempt_together(
 
 std::string DkimSigningTransport::signature_fields(const MessageRecord& message,
                                                    std::string_view content) const {
+  const std::shared_ptr<const DkimSigningTable> keys = keys_.current();
+  if (keys->empty()) return {};
   if (!vouches_for_origin(message.envelope, trusted_networks_)) {
     spdlog::debug("dkim-sign skipped id={} reason=\"origin not vouched for\"", message.id);
     return {};
@@ -47,7 +50,7 @@ std::string DkimSigningTransport::signature_fields(const MessageRecord& message,
     return {};
   }
   const std::string& domain = std::get<std::string>(from_domain);
-  const std::span<const DkimSigner> signers = keys_.signers_for(domain);
+  const std::span<const DkimSigner> signers = keys->signers_for(domain);
   if (signers.empty()) {
     spdlog::debug("dkim-sign skipped id={} reason=\"no [[dkim]] key for {}\"", message.id, domain);
     return {};

@@ -11,6 +11,7 @@
 #include "queue/transport.h"
 #include "util/clock.h"
 #include "util/ip_network.h"
+#include "util/swappable.h"
 
 namespace herald {
 
@@ -22,9 +23,10 @@ bool vouches_for_origin(const Envelope& envelope, const std::vector<IpNetwork>& 
 
 class DkimSigningTransport final : public Transport {
  public:
-  // `inner` carries the attempts; `keys` and `clock` (the signatures' t=) must outlive this
-  // transport, as must `inner`. Does no I/O.
-  DkimSigningTransport(Transport& inner, const DkimSigningTable& keys,
+  // `inner` carries the attempts; `keys` (replaced whole by a reload, which the next
+  // attempt sees; an attempt signs with the table it started with) and `clock` (the
+  // signatures' t=) must outlive this transport, as must `inner`. Does no I/O.
+  DkimSigningTransport(Transport& inner, const Swappable<DkimSigningTable>& keys,
                        std::vector<IpNetwork> trusted_networks, const Clock& clock);
 
   // Signs `content` once per attempt when its origin is vouched for and its RFC5322.From
@@ -40,14 +42,15 @@ class DkimSigningTransport final : public Transport {
                                               const std::vector<Delivery>& deliveries,
                                               std::string_view content) override;
 
-  // The DKIM-Signature fields to put above `content`; empty when it is not to be signed.
+  // The DKIM-Signature fields to put above `content`; empty when it is not to be signed
+  // (at once, without reading `content`, while the table has no keys).
   // Thread-safe; about a millisecond per RSA key. Public for the asynchronous path
   // (server/outbound.cpp), which signs on a pool of its own before starting the attempt.
   std::string signature_fields(const MessageRecord& message, std::string_view content) const;
 
  private:
   Transport& inner_;
-  const DkimSigningTable& keys_;
+  const Swappable<DkimSigningTable>& keys_;
   std::vector<IpNetwork> trusted_networks_;
   const Clock& clock_;
 };

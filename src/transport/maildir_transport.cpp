@@ -102,21 +102,14 @@ std::string file_bytes(const MessageRecord& message, const Delivery& delivery,
   return out;
 }
 
-void sync_directory(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) fail(errno, "open", dir);
-  const int synced = ::fsync(fd);
-  const int error = errno;
-  ::close(fd);
-  if (synced != 0) fail(error, "fsync", dir);
-}
-
 // Creates `dir` (mode 0700: mail is private) unless it exists. A new directory's entry is
 // made durable in its parent: otherwise a crash could take the whole mailbox directory,
 // and with it a file we reported delivered.
 void ensure_directory(const fs::path& dir) {
   if (::mkdir(dir.c_str(), 0700) == 0) {
-    sync_directory(dir.parent_path());
+    std::string step;
+    if (const int error = fsync_directory(dir.parent_path(), step); error != 0)
+      fail(error, step, dir.parent_path());
   } else if (errno != EEXIST) {
     fail(errno, "mkdir", dir);
   }
@@ -169,9 +162,16 @@ void write_all(int fd, std::string_view bytes, const fs::path& path) {
   }
 }
 
-// Writes the file in tmp/ and moves it into new/; each step is needed for "delivered" to
-// survive a crash (the Maildir protocol, made durable).
-void deliver_file(const fs::path& maildir, const std::string& name, std::string_view bytes) {
+// The rename (or an earlier attempt's) lives in the directory's data until that is synced;
+// without this a crash could undo it, losing a message the queue records as delivered.
+void sync_entry(DirectorySyncGroups& groups, const fs::path& dir) {
+  std::string step;
+  if (const int error = groups.sync(dir, step); error != 0) fail(error, step, dir);
+}
+
+// Writes the file in tmp/ and moves it into new/, whose entry the caller then makes durable;
+// each step is needed for "delivered" to survive a crash (the Maildir protocol, made durable).
+void write_and_rename(const fs::path& maildir, const std::string& name, std::string_view bytes) {
   const fs::path tmp = maildir / "tmp" / name;
   const fs::path destination = maildir / "new" / name;
 
@@ -194,10 +194,6 @@ void deliver_file(const fs::path& maildir, const std::string& name, std::string_
 
   // rename() is atomic: a reader sees either no file in new/ or the whole message.
   if (::rename(tmp.c_str(), destination.c_str()) != 0) fail(errno, "rename", tmp);
-
-  // The rename lives in new/'s directory data until that is synced; without this a crash
-  // could undo it, losing a message the queue has recorded as delivered.
-  sync_directory(destination.parent_path());
 }
 
 std::optional<AttemptResult> unsafe_mailbox(std::string_view mailbox, std::string_view local,
@@ -216,10 +212,12 @@ AttemptResult delivered(const fs::path& file, std::string reply) {
 
 }  // namespace
 
-MaildirTransport::MaildirTransport(std::filesystem::path mail_root, std::string hostname)
+MaildirTransport::MaildirTransport(std::filesystem::path mail_root, std::string hostname,
+                                   DirectorySyncFunction sync_directory)
     : mail_root_(fs::absolute(mail_root).lexically_normal()),
       hostname_(file_name_host(hostname)),
-      started_at_(std::chrono::system_clock::now()) {}
+      started_at_(std::chrono::system_clock::now()),
+      new_dir_syncs_(std::move(sync_directory)) {}
 
 AttemptResult MaildirTransport::attempt(const MessageRecord& message, const Delivery& delivery,
                                         std::string_view content) {
@@ -238,9 +236,13 @@ AttemptResult MaildirTransport::attempt(const MessageRecord& message, const Deli
   try {
     ensure_maildir(mail_root_, maildir);
     if (auto copy = existing_copy(maildir, name, look_in_cur)) {
+      // An attempt that crashed between its rename and the sync of new/ left a file whose
+      // entry may not be durable yet; this sync makes it so before it counts as delivered.
+      sync_entry(new_dir_syncs_, copy->parent_path());
       return delivered(*copy, "2.0.0 already in the mailbox (an earlier attempt delivered it)");
     }
-    deliver_file(maildir, name, file_bytes(message, delivery, content));
+    write_and_rename(maildir, name, file_bytes(message, delivery, content));
+    sync_entry(new_dir_syncs_, maildir / "new");
     return delivered(maildir / "new" / name, "2.0.0 delivered to Maildir");
   } catch (const FileError& e) {
     return failure_result(e);

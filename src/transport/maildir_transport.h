@@ -6,6 +6,7 @@
 #include <string>
 
 #include "queue/transport.h"
+#include "transport/directory_sync_group.h"
 
 namespace herald {
 
@@ -13,8 +14,10 @@ class MaildirTransport final : public Transport {
  public:
   // The mailbox of local@domain is mail_root/<domain>/<local>/Maildir/ (mail_root is
   // data_dir/mail; it is created on first use, its parent must exist). `hostname` ends every
-  // file name, as Maildir asks. Does no I/O.
-  MaildirTransport(std::filesystem::path mail_root, std::string hostname);
+  // file name, as Maildir asks. `sync_directory` makes new/'s entries durable (tests count
+  // its calls). Does no I/O.
+  MaildirTransport(std::filesystem::path mail_root, std::string hostname,
+                   DirectorySyncFunction sync_directory = fsync_directory);
 
   // Writes `content`, headed by Return-Path and Delivered-To, to new/ with a file name
   // derived from the message id and delivery index, so that a repeated attempt finds the
@@ -22,7 +25,8 @@ class MaildirTransport final : public Transport {
   // copy. Returns delivered (fields: mailbox=<absolute path of the file>) only after the
   // file and its directory entry are on stable storage; temporary for disk, quota and
   // permission problems; permanent when the address cannot name a mailbox directory safely.
-  // Thread-safe; blocks on fsync.
+  // Thread-safe; blocks on fsync. Each file gets an fsync of its own; concurrent deliveries
+  // into one Maildir share the fsyncs of its new/ (DirectorySyncGroups).
   AttemptResult attempt(const MessageRecord& message, const Delivery& delivery,
                         std::string_view content) override;
 
@@ -30,6 +34,7 @@ class MaildirTransport final : public Transport {
   std::filesystem::path mail_root_;
   std::string hostname_;  // as it may appear in a Maildir file name
   TimePoint started_at_;  // messages received before it may be resumed after a crash
+  DirectorySyncGroups new_dir_syncs_;
 };
 
 }  // namespace herald

@@ -127,6 +127,8 @@ class HeraldDaemon:
         self.submissions_port = free_port() if submission else None
         self.process = None
         self.exit_codes = []
+        # Put before the heraldd command line, e.g. setpriv to start it as another user.
+        self.command_prefix = []
         extra_listeners = ({"submission": self.submission_port,
                             "submissions": self.submissions_port} if submission else None)
         self.config.write_text(config_text(self.data_dir, self.port, limits, queue,
@@ -142,7 +144,7 @@ class HeraldDaemon:
             log.write(f"=== heraldd --config {self.config} (port {self.port})\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [str(BIN_DIR / "heraldd"), "--config", str(self.config)],
+                [*self.command_prefix, str(BIN_DIR / "heraldd"), "--config", str(self.config)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         wait_until(self._greets, timeout or seconds(20), f"heraldd to greet on port {self.port}")
         return self

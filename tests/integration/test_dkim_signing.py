@@ -17,13 +17,14 @@ and that herald's own DSNs are signed
 import email
 import email.policy
 import os
+import signal
 import subprocess
 
 import dkim
 import dns.resolver
 import pytest
 
-from bounded_wait import seconds
+from bounded_wait import seconds, wait_until
 from dns_zone import Zone
 from herald_daemon import BIN_DIR, HeraldDaemon
 from relay_support import relay_options, submit
@@ -154,3 +155,23 @@ def test_heraldd_refuses_to_start_with_an_unusable_key(tmp_path, problem):
     [line] = [l for l in result.stderr.splitlines() if "[[dkim]]" in l]
     assert "critical" in line and "domain=example.test selector=s1" in line, line
     assert str(key_file) in line, line
+
+
+def test_keys_added_to_the_file_sign_after_sighup(start_herald, start_nsd, start_peer, alice_hash,
+                                                  tmp_path):
+    entries, key_zone = make_keys(tmp_path)
+    peer = start_peer("127.0.0.31", name="mx1.relay.test")
+    nsd = start_nsd([mx_zone("relay.test", (10, "127.0.0.31")), key_zone])
+    herald = start_herald(**relay_options(alice_hash, nsd, mx_port=peer.port))
+    assert signature_tags(relayed(herald, peer, 1)) == []
+
+    herald.config.write_text(herald.config.read_text() + "".join(
+        "\n[[dkim]]\n" + "".join(f'{k} = "{v}"\n' for k, v in entry.items())
+        for entry in entries))
+    herald.process.send_signal(signal.SIGHUP)
+    wait_until(lambda: "reloaded " in herald.log_text(), seconds(20), "heraldd to reload")
+    assert "reload: [[dkim]] changed; applied to new sessions and attempts" in herald.log_text()
+
+    signed = relayed(herald, peer, 2)
+    assert sorted(t[b"a"] for t in signature_tags(signed)) == sorted(ALGORITHMS.values())
+    assert all(dkim.DKIM(signed).verify(idx=i, dnsfunc=txt_from(nsd)) for i in range(2))

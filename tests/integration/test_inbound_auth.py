@@ -124,6 +124,28 @@ def test_allowed_sender_with_rsa_and_ed25519_signatures_passes_everything(
     assert auth["sender_verified"] == "yes", auth
 
 
+def test_signatures_past_max_dkim_signatures_get_one_policy_result(
+        start_herald, world, swaks, tmp_path):
+    # Seven signatures, alternately RSA and Ed25519; the cap of 5 checks the topmost five (the
+    # last ones added) on the verification pool and sums up the other two in one result.
+    keys, nsd = world
+    herald = start_herald(dns_servers=[nsd.address],
+                          limits={"max_dkim_signatures": 5, "verify_threads": 2})
+    data = message("news@good.test", "many signatures")
+    for i in range(7):
+        selector, algorithm = ("rsa", "rsa-sha256") if i % 2 == 0 else ("ed", "ed25519-sha256")
+        data = dkimsign(keys, selector, "good.test", data, algorithm)
+    transcript = send(swaks, herald, tmp_path, "news@good.test", data)
+    _, stored = delivered(herald, transcript)
+
+    [results] = own_results(stored)
+    parts = without_comments(results)
+    assert sum(part.startswith("dkim=pass header.d=good.test") for part in parts) == 5, results
+    assert [part for part in parts if part.startswith("dkim=policy")] == ["dkim=policy"], results
+    assert "dkim=policy (too many signatures, 2 not checked)" in results, results
+    assert "dmarc=pass (p=reject dis=none) header.from=good.test" in results, results
+
+
 def test_forged_from_under_p_reject_is_refused_at_end_of_data(
         verifying_herald, swaks, tmp_path):
     data = message("ceo@strict.test", "urgent wire transfer")

@@ -106,6 +106,26 @@ TEST(Config, DnsTimeoutAndAuthLimitsAreReadAsDurationsAndCounts) {
   EXPECT_EQ(c.limits.auth_failure_window, 1h);
 }
 
+TEST(Config, MinFreeSpaceDefaultsToTwiceTheMessageSizeLimit) {
+  EXPECT_EQ(parse(kMinimal).limits.min_free_space, 2 * 52428800u);
+  const Config c = parse(std::string(kMinimal) + "[limits]\nmax_message_size = 1000000\n");
+  EXPECT_EQ(c.limits.min_free_space, 2000000u);
+}
+
+TEST(Config, MinFreeSpaceIsZeroOrAtLeastOneAndAHalfMessages) {
+  EXPECT_EQ(parse(std::string(kMinimal) + "[limits]\nmin_free_space = 0\n").limits.min_free_space,
+            0u);
+  const Config c = parse(std::string(kMinimal) +
+                         "[limits]\nmax_message_size = 1000000\nmin_free_space = 1500000\n");
+  EXPECT_EQ(c.limits.min_free_space, 1500000u);
+  const std::string e = error_of(std::string(kMinimal) +
+                                 "[limits]\nmax_message_size = 1000000\nmin_free_space = "
+                                 "1499999\n");
+  EXPECT_NE(e.find("'min_free_space' must be 0 (not checked) or at least 1.5"), std::string::npos)
+      << e;
+  EXPECT_NE(e.find("1500000 octets"), std::string::npos) << e;
+}
+
 TEST(Config, UnknownKeyIsAnErrorWithItsLocation) {
   const std::string e = error_of(std::string(kMinimal) + "[limits]\nmax_mesage_size = 10\n");
   EXPECT_NE(e.find("herald.toml:12:1"), std::string::npos) << e;
@@ -120,6 +140,18 @@ TEST(Config, UnknownTopLevelTableIsAnError) {
 TEST(Config, SyntaxErrorNamesLineAndColumn) {
   const std::string e = error_of("[server]\nhostname = \n");
   EXPECT_EQ(e.rfind("herald.toml:2:", 0), 0u) << e;
+}
+
+TEST(Config, RunAsUserIsUnsetUnlessGivenAndGroupNeedsAUser) {
+  EXPECT_EQ(parse(kMinimal).server.user, "");
+  std::string with_user = kMinimal;
+  with_user.replace(with_user.find("data_dir"), 0, "user = \"herald\"\ngroup = \"mail\"\n");
+  const Config c = parse(with_user);
+  EXPECT_EQ(c.server.user, "herald");
+  EXPECT_EQ(c.server.group, "mail");
+  std::string group_only = kMinimal;
+  group_only.replace(group_only.find("data_dir"), 0, "group = \"mail\"\n");
+  EXPECT_NE(error_of(group_only).find("'group' needs 'user'"), std::string::npos);
 }
 
 TEST(Config, MissingHostnameIsAnError) {
@@ -149,6 +181,22 @@ TEST(Config, NegativeOrZeroLimitIsAnError) {
 TEST(Config, CommandLineLimitBelowRfcMinimumIsAnError) {
   EXPECT_NE(error_of(std::string(kMinimal) + "[limits]\nmax_command_line = 100\n").find("512"),
             std::string::npos);
+}
+
+TEST(Config, VerificationLimitsHaveDefaultsAndBounds) {
+  const Config defaults = parse(kMinimal);
+  EXPECT_EQ(defaults.limits.max_dkim_signatures, 5u);
+  EXPECT_EQ(defaults.limits.verify_threads, 0u);
+  const Config set =
+      parse(std::string(kMinimal) + "[limits]\nmax_dkim_signatures = 3\nverify_threads = 2\n");
+  EXPECT_EQ(set.limits.max_dkim_signatures, 3u);
+  EXPECT_EQ(set.limits.verify_threads, 2u);
+  for (const char* bad : {"max_dkim_signatures = 0", "max_dkim_signatures = 51",
+                          "verify_threads = -1", "verify_threads = 65"}) {
+    const std::string e = error_of(std::string(kMinimal) + "[limits]\n" + bad + "\n");
+    EXPECT_NE(e.find(std::string(bad).substr(0, std::string(bad).find(' '))), std::string::npos)
+        << bad << ": " << e;
+  }
 }
 
 TEST(Config, UserOutsideDeclaredDomainsIsAnError) {

@@ -224,6 +224,24 @@ TEST(Dsn, WithoutRetASmallMessageIsReturnedWholeAndALargeOneByItsHeader) {
             "text/rfc822-headers");
 }
 
+// Issue 8: RET=FULL is honoured up to a limit; above it the header section goes back, and the
+// human-readable part says why.
+TEST(Dsn, RetFullAboveTheReturnedSizeLimitReturnsTheHeaderAndSaysSo) {
+  DsnOriginal o = original();
+  o.ret = DsnReturn::full;
+  DsnRequest r = request({failed_recipient()});
+  r.max_returned_size = kContent.size();
+  EXPECT_EQ(field(parts_of(build_dsn(o, r).content)[2].headers, "Content-Type"), "message/rfc822");
+  r.max_returned_size = kContent.size() - 1;
+  const std::vector<ReportPart> parts = parts_of(build_dsn(o, r).content);
+  EXPECT_EQ(field(parts[2].headers, "Content-Type"), "text/rfc822-headers");
+  EXPECT_EQ(parts[2].body.find("Hi Alice"), std::string::npos);
+  EXPECT_NE(parts[0].body.find("Your message is larger than " +
+                               std::to_string(kContent.size() - 1) + " octets"),
+            std::string::npos)
+      << parts[0].body;
+}
+
 TEST(Dsn, BinaryMimeMessageIsReturnedByItsHeaderEvenWithRetFull) {
   DsnOriginal o = original();
   o.body_type = "BINARYMIME";
@@ -293,7 +311,8 @@ TEST(Dsn, MultiLineReplyCannotInjectFields) {
 
 TEST(Dsn, BoundaryNeverOccursInTheContent) {
   DsnOriginal o = original();
-  o.content = kContent + "--=_herald_dsn_01HF7YAT00ABCDEFGHJKMNPQRS_0\r\n";
+  const std::string content = kContent + "--=_herald_dsn_01HF7YAT00ABCDEFGHJKMNPQRS_0\r\n";
+  o.content = content;
   const DsnMessage dsn = build_dsn(o, request({failed_recipient()}));
   const std::string boundary =
       test_support::boundary_of(field(top_headers(dsn.content), "Content-Type"));

@@ -165,7 +165,6 @@ class FailingUpdates final : public Store {
   size_t remove_finished(TimePoint before, size_t limit) override {
     return inner_.remove_finished(before, limit);
   }
-  std::vector<Delivery> pending_deliveries() override { return inner_.pending_deliveries(); }
   void for_each_message(const std::function<bool(const MessageRecord&)>& visit) override {
     inner_.for_each_message(visit);
   }

@@ -1,4 +1,5 @@
 #include "queue/queue_runner_fixture.h"
+#include "support/store_pages.h"
 
 namespace herald {
 namespace {
@@ -23,7 +24,7 @@ TEST_F(QueueRunnerTest, DeliveredAttemptIsRecordedWithItsMailbox) {
   EXPECT_EQ(ledger[1].recipient, "alice@example.test");
   EXPECT_EQ(ledger[1].fields.at(0),
             std::make_pair(std::string("mailbox"), std::string("/mail/alice@example.test/new/f")));
-  EXPECT_TRUE(store_->pending_deliveries().empty());
+  EXPECT_TRUE(test_support::all_unfinished(*store_).empty());
   EXPECT_FALSE(store_->content(deliveries[0].message_id).has_value());
 }
 
@@ -61,7 +62,7 @@ TEST_F(QueueRunnerTest, PermanentFailureBounces) {
   const LedgerEvent* bounced = find_event(deliveries[0].message_id, "bounced");
   ASSERT_NE(bounced, nullptr);
   EXPECT_EQ(bounced->fields.at(0).first, "reply");
-  EXPECT_TRUE(store_->pending_deliveries().empty());
+  EXPECT_TRUE(test_support::all_unfinished(*store_).empty());
 }
 
 // A budget bounds attempts: the one that would start after max_age is not made.
@@ -81,7 +82,7 @@ TEST_F(QueueRunnerTest, DeliveryExpiresWhenTheRetryBudgetIsSpent) {
             (std::vector<std::string>{"received", "deferred", "expired", "dsn-withheld"}));
   EXPECT_EQ(ledger[2].fields.at(0),
             std::make_pair(std::string("reason"), std::string("retry budget spent (max_age 15m)")));
-  EXPECT_TRUE(store_->pending_deliveries().empty());
+  EXPECT_TRUE(test_support::all_unfinished(*store_).empty());
   EXPECT_EQ(transport.calls(), 2u);
 }
 
@@ -110,7 +111,7 @@ TEST_F(QueueRunnerTest, RestartResumesPendingDeliveries) {
   clock_.advance(minutes(11));
   ASSERT_TRUE(wait_for_state(deliveries[0], DeliveryState::delivered, 2));
   ASSERT_TRUE(wait_for_state(deliveries[1], DeliveryState::delivered, 2));
-  EXPECT_TRUE(store_->pending_deliveries().empty());
+  EXPECT_TRUE(test_support::all_unfinished(*store_).empty());
 }
 
 TEST_F(QueueRunnerTest, OneDeliveryIsNeverAttemptedTwiceAtOnce) {
@@ -143,7 +144,7 @@ TEST_F(QueueRunnerTest, DeliveriesOfManyMessagesRunConcurrently) {
     all.insert(all.end(), deliveries.begin(), deliveries.end());
   }
   for (const auto& d : all) ASSERT_TRUE(wait_for_state(d, DeliveryState::delivered, 1));
-  EXPECT_TRUE(store_->pending_deliveries().empty());
+  EXPECT_TRUE(test_support::all_unfinished(*store_).empty());
   for (const auto& d : all) EXPECT_FALSE(store_->content(d.message_id).has_value());
 }
 
@@ -201,7 +202,7 @@ TEST_F(QueueRunnerTest, StoreErrorWhileRecordingRetriesTheRecordNotTheAttempt) {
   ASSERT_TRUE(transport.wait_for_calls(1));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(stored(deliveries[0]).state, DeliveryState::queued) << "nothing was recorded";
-  EXPECT_EQ(store_->pending_deliveries().size(), 1u);
+  EXPECT_EQ(test_support::all_unfinished(*store_).size(), 1u);
 
   for (int i = 0; i < 4 && stored(deliveries[0]).state != DeliveryState::delivered; ++i) {
     clock_.advance(std::chrono::seconds(31));  // past the longest wait between tries
@@ -303,7 +304,7 @@ TEST_F(QueueRunnerTest, ADeliveryOfAnUnknownTransportStaysPending) {
   hand_over(runner, out);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(local.calls(), 0u);
-  EXPECT_EQ(store_->pending_deliveries().size(), 1u);
+  EXPECT_EQ(test_support::all_unfinished(*store_).size(), 1u);
 }
 
 // RFC 2852 4.1 mode R: a message still undelivered at its deliver-by time is returned.

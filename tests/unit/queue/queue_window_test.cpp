@@ -147,5 +147,52 @@ TEST_F(QueueRunnerTest, HoldAndReleaseOfEveryMessageWalkTheWholeQueue) {
   for (const Delivery& d : queued) ASSERT_TRUE(wait_for_state(d, DeliveryState::deferred, 1));
 }
 
+// Issue 8: urgent mail keeps a reserve in the global outbound limit too, so slow bulk mail
+// to many destinations cannot take every attempt.
+TEST_F(QueueRunnerTest, UrgentMailKeepsAReserveOfTheOutboundAttempts) {
+  FakeTransport local({Outcome::delivered});
+  FakeTransport remote({Outcome::delivered});
+  remote.hold();
+  BlockingTransportPool remote_pool(remote, 4);
+  config_.remote_delivery_workers = 3;
+  config_.reserved_attempts_for_urgent = 1;
+  QueueRunner runner(*store_, local, &remote_pool, clock_, settings());
+  runner.start();
+  std::vector<Delivery> bulk;
+  for (int i = 0; i < 4; ++i) {
+    const auto d = commit({"user@bulk" + std::to_string(i) + ".example"}, {}, {}, "smtp");
+    hand_over(runner, d);
+    bulk.push_back(d[0]);
+  }
+  ASSERT_TRUE(remote.wait_for_calls(2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(remote.calls(), 2u) << "the third attempt is kept for priority > 0";
+  MessageRecord urgent;
+  urgent.qos.priority = 5;
+  const auto u = commit({"oncall@pager.example"}, urgent, {}, "smtp");
+  hand_over(runner, u);
+  ASSERT_TRUE(remote.wait_for_calls(3));
+  EXPECT_EQ(remote.messages_called().at(2), u[0].message_id);
+  remote.release();
+  for (const Delivery& d : bulk) ASSERT_TRUE(wait_for_state(d, DeliveryState::delivered, 1));
+}
+
+// Issue 8: while the disk is short of space, local delivery (which writes Maildir files)
+// pauses; it resumes when space returns.
+TEST_F(QueueRunnerTest, LocalDeliveryPausesWhileStorageIsLow) {
+  std::atomic<bool> storage_low{true};
+  FakeTransport transport({Outcome::delivered});
+  QueueRunnerSettings s = settings();
+  s.storage_low = &storage_low;
+  QueueRunner runner(*store_, transport, nullptr, clock_, s);
+  runner.start();
+  const auto deliveries = commit({"alice@example.test"});
+  hand_over(runner, deliveries);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(transport.calls(), 0u);
+  storage_low = false;
+  ASSERT_TRUE(wait_for_state(deliveries[0], DeliveryState::delivered, 1));
+}
+
 }  // namespace
 }  // namespace herald

@@ -67,7 +67,6 @@ class MemoryStore final : public Store {
   }
   std::vector<DamagedRecord> damaged_records(size_t) override { return {}; }
   size_t remove_finished(TimePoint, size_t) override { return 0; }
-  std::vector<Delivery> pending_deliveries() override { return {}; }
   void for_each_message(const std::function<bool(const MessageRecord&)>&) override {}
 
   void fail() {
@@ -195,17 +194,19 @@ address = "alice@example.test"
     settings_.hostname = config_.server.hostname;
     settings_.limits = config_.limits;
     settings_.postmaster = "postmaster@example.test";
-    directory_ = std::make_unique<Directory>(config_);
-    tls_ = make_server_tls_context(ensure_tls_files(config_));
+    resources_ =
+        std::make_unique<Swappable<SessionResources>>(std::make_shared<const SessionResources>(
+            SessionResources{std::make_shared<const Directory>(config_),
+                             make_server_tls_context(ensure_tls_files(config_))}));
     queue_ = std::make_unique<QueueRunner>(
         store_, transport_, nullptr, clock_,
         QueueRunnerSettings{config_.queue, {}, "mx.example.test", [](std::string_view) {
                               return std::vector<NoticeTarget>{};
                             }});
     queue_->start();
-    services_ = std::make_unique<SmtpServices>(
-        SmtpServices{settings_, *directory_, clock_, store_, *queue_, *tls_,
-                     commit_pool_.get_executor(), auth_limiter_});
+    services_ =
+        std::make_unique<SmtpServices>(SmtpServices{settings_, *resources_, clock_, store_, *queue_,
+                                                    commit_pool_.get_executor(), auth_limiter_});
     registry_ = std::make_unique<ConnectionRegistry>(config_.limits.max_connections,
                                                      config_.limits.max_connections_per_ip);
     ListenConfig listen;
@@ -238,13 +239,12 @@ address = "alice@example.test"
   std::filesystem::path data_dir_;
   Config config_;
   SessionSettings settings_;
-  std::unique_ptr<Directory> directory_;
+  std::unique_ptr<Swappable<SessionResources>> resources_;
   SystemClock clock_;
   AuthFailureLimiter auth_limiter_{clock_, 5, std::chrono::minutes(15)};
   MemoryStore store_;
   CountingTransport transport_;
   std::unique_ptr<QueueRunner> queue_;
-  std::unique_ptr<boost::asio::ssl::context> tls_;
   boost::asio::thread_pool commit_pool_{2};
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =

@@ -152,6 +152,15 @@ TEST_F(SessionLimitsTest, MailWhileStorageIsLowGets452_4_3_1) {
   EXPECT_EQ(send("MAIL FROM:<sender@client.example>"), "250 2.1.0 Sender OK\r\n");
 }
 
+TEST_F(SessionLimitsTest, MailDeclaringMoreThanTheDiskHasLeftGets452_4_3_1) {
+  std::atomic<uint64_t> headroom{10000};
+  settings_.storage_headroom = &headroom;
+  send("EHLO client.example");
+  EXPECT_EQ(send("MAIL FROM:<sender@client.example> SIZE=10001"),
+            "452 4.3.1 Insufficient system storage\r\n");
+  EXPECT_EQ(send("MAIL FROM:<sender@client.example> SIZE=10000"), "250 2.1.0 Sender OK\r\n");
+}
+
 TEST_F(SessionLimitsTest, DataWithTheBudgetFullGets452_4_3_1) {
   InFlightBudget budget(64 * 1024);
   settings_.in_flight_budget = &budget;

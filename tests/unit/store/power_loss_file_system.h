@@ -17,9 +17,9 @@
 // tail is lost whole: never kept in part, never garbage); a rename across directories (it
 // is durable with the target's directory); truncation of a file by name (durable at once);
 // the directories herald makes itself with POSIX calls (store/rocksdb_database.cpp), outside
-// RocksDB; RocksDB's info LOG (written through NewLogger, which is forwarded untouched: it
-// is diagnostics, not state). Random-access writes, hard links, log recycling and directory
-// removal are forwarded and counted (unmodelled_calls()), so a test notices if RocksDB
+// RocksDB; an info LOG file (herald sends RocksDB's log to spdlog instead; NewLogger is
+// forwarded untouched: diagnostics, not state). Random-access writes, hard links, log recycling and
+// directory removal are forwarded and counted (unmodelled_calls()), so a test notices if RocksDB
 // starts to use them.
 //
 // Power can be made to fail after a number of changing calls (Append, Sync, file creation,

@@ -17,6 +17,7 @@
 extern char** environ;
 
 #include "store/store_fixtures.h"
+#include "support/store_pages.h"
 #include "support/temp_dir.h"
 
 namespace herald {
@@ -133,7 +134,7 @@ TEST_F(RocksDbStoreTest, LargeContentRoundTripsThroughBlobFiles) {
 TEST_F(RocksDbStoreTest, TerminalUpdateLeavesPendingAndLastOneDropsContent) {
   auto store = open();
   const MessageRecord m = commit_two_recipient_message(*store, kT0);
-  ASSERT_EQ(store->pending_deliveries().size(), 2u);
+  ASSERT_EQ(test_support::all_unfinished(*store).size(), 2u);
 
   Delivery alice = store->deliveries(m.id)[0];
   alice.state = DeliveryState::delivered;
@@ -141,7 +142,7 @@ TEST_F(RocksDbStoreTest, TerminalUpdateLeavesPendingAndLastOneDropsContent) {
   alice.last_reply = "delivered";
   store->update_delivery(alice, event("delivered", "alice@example.test"));
 
-  auto pending = store->pending_deliveries();
+  auto pending = test_support::all_unfinished(*store);
   ASSERT_EQ(pending.size(), 1u);
   EXPECT_EQ(pending[0].mailbox, "bob@example.test");
   EXPECT_TRUE(store->content(m.id).has_value()) << "bob still needs the content";
@@ -150,12 +151,12 @@ TEST_F(RocksDbStoreTest, TerminalUpdateLeavesPendingAndLastOneDropsContent) {
   bob.state = DeliveryState::deferred;
   bob.attempts = 1;
   store->update_delivery(bob, event("deferred", "bob@example.test"));
-  EXPECT_EQ(store->pending_deliveries().size(), 1u) << "deferred is not terminal";
+  EXPECT_EQ(test_support::all_unfinished(*store).size(), 1u) << "deferred is not terminal";
 
   bob.state = DeliveryState::bounced;
   bob.attempts = 2;
   store->update_delivery(bob, event("bounced", "bob@example.test"));
-  EXPECT_TRUE(store->pending_deliveries().empty());
+  EXPECT_TRUE(test_support::all_unfinished(*store).empty());
   EXPECT_FALSE(store->content(m.id).has_value());
 
   // Record, deliveries and ledger stay for `herald trace`.
@@ -182,7 +183,7 @@ TEST_F(RocksDbStoreTest, TwoDeliveriesFinishingAtOnceStillDropContent) {
     for (auto& t : threads) t.join();
     EXPECT_FALSE(store->content(m.id).has_value()) << "round " << round;
   }
-  EXPECT_TRUE(store->pending_deliveries().empty());
+  EXPECT_TRUE(test_support::all_unfinished(*store).empty());
 }
 
 TEST_F(RocksDbStoreTest, UpdateOfUnknownDeliveryIsRefused) {
@@ -240,7 +241,7 @@ TEST_F(RocksDbStoreTest, PendingDeliveriesSurviveReopenOldestFirst) {
     store->update_delivery(d, event("delivered"));
   }
   auto store = open();
-  const auto pending = store->pending_deliveries();
+  const auto pending = test_support::all_unfinished(*store);
   ASSERT_EQ(pending.size(), 3u);
   EXPECT_EQ(pending[0].message_id, older);
   EXPECT_EQ(pending[1].message_id, older);
@@ -274,7 +275,7 @@ TEST_F(RocksDbStoreTest, ConcurrentCommitsFromSixteenThreadsAllLand) {
     EXPECT_EQ(reopened->deliveries(id).size(), 2u);
     EXPECT_EQ(reopened->ledger(id).size(), 3u);
   }
-  EXPECT_EQ(reopened->pending_deliveries().size(), 2u * kThreads * kPerThread);
+  EXPECT_EQ(test_support::all_unfinished(*reopened).size(), 2u * kThreads * kPerThread);
 }
 
 TEST_F(RocksDbStoreTest, ForEachMessageGoesNewestFirstAndStops) {
@@ -363,7 +364,7 @@ TEST_F(RocksDbStoreTest, AnotherProcessCanReadButNotWriteWhileTheDaemonHoldsTheS
     in >> id;
     auto reader = open(StoreMode::read_only);
     EXPECT_TRUE(reader->message(id).has_value());
-    EXPECT_EQ(reader->pending_deliveries().size(), 2u);
+    EXPECT_EQ(test_support::all_unfinished(*reader).size(), 2u);
     try {
       open();
       ADD_FAILURE() << "second read-write open succeeded";
@@ -409,7 +410,7 @@ TEST_F(RocksDbStoreTest, MalformedStoredRecordIsAStoreErrorAndPendingWalksSkipIt
   auto store = open();
   EXPECT_THROW(store->message(id), StoreError);
   EXPECT_THROW(store->deliveries(id), StoreError);
-  const auto pending = store->pending_deliveries();
+  const auto pending = test_support::all_unfinished(*store);
   ASSERT_EQ(pending.size(), 1u) << "the damaged delivery is quarantined and skipped";
   EXPECT_EQ(pending[0].index, 1u);
   ASSERT_EQ(store->damaged_records(10).size(), 1u);

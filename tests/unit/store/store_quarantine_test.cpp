@@ -7,6 +7,7 @@
 
 #include "store/store.h"
 #include "store/store_fixtures.h"
+#include "support/store_pages.h"
 #include "support/temp_dir.h"
 
 namespace herald {
@@ -124,7 +125,7 @@ TEST_F(StoreQuarantineTest, PendingWalkQuarantinesAndTheDueReadDropsTheLeftoverE
   RawRocksDb(dir()).put("deliveries", "B/0000000001", "{}");
   {
     auto store = open();
-    EXPECT_EQ(store->pending_deliveries().size(), 3u);
+    EXPECT_EQ(test_support::all_unfinished(*store).size(), 3u);
     ASSERT_EQ(store->damaged_records(10).size(), 1u);
     EXPECT_NE(store->damaged_records(10)[0].reason.find("missing"), std::string::npos);
     // The pending walk cannot know where its due entry was; reading the index drops it.
@@ -139,12 +140,12 @@ TEST_F(StoreQuarantineTest, ReadOnlyStoreSkipsDamageAndLeavesItForTheDaemon) {
   RawRocksDb(dir()).put("deliveries", "A/0000000000", kGarbage);
   {
     auto reader = open(StoreMode::read_only);
-    EXPECT_EQ(reader->pending_deliveries().size(), 3u);
+    EXPECT_EQ(test_support::all_unfinished(*reader).size(), 3u);
     EXPECT_EQ(keys_of(all_due(*reader)), (std::vector<std::string>{"A/1", "B/0", "B/1"}));
     EXPECT_TRUE(reader->damaged_records(10).empty());
   }
   auto store = open();
-  EXPECT_EQ(store->pending_deliveries().size(), 3u);
+  EXPECT_EQ(test_support::all_unfinished(*store).size(), 3u);
   EXPECT_EQ(store->damaged_records(10).size(), 1u);
 }
 
@@ -152,11 +153,11 @@ TEST_F(StoreQuarantineTest, DamagedRecordsComeOldestFirstUpToTheLimit) {
   commit_two_messages();
   RawRocksDb(dir()).put("deliveries", "A/0000000000", kGarbage);
   auto store = open();
-  EXPECT_EQ(store->pending_deliveries().size(), 3u);
+  EXPECT_EQ(test_support::all_unfinished(*store).size(), 3u);
   store.reset();
   RawRocksDb(dir()).put("deliveries", "B/0000000001", kGarbage);
   store = open();
-  EXPECT_EQ(store->pending_deliveries().size(), 2u);
+  EXPECT_EQ(test_support::all_unfinished(*store).size(), 2u);
   const auto damaged = store->damaged_records(10);
   ASSERT_EQ(damaged.size(), 2u);
   EXPECT_EQ(damaged[0].key, "A/0000000000");

@@ -93,7 +93,8 @@ class DkimSigningTransportTest : public ::testing::Test {
   static const DkimKeyPair rsa_;  // one per suite: an RSA key takes a while to make
   DkimKeyPair ed25519_ = generate_dkim_key(DkimKeyRecord::KeyType::ed25519);
   test_support::TempDir dir_;
-  DkimSigningTable keys_{{entry("rsa", rsa_), entry("ed", ed25519_)}};
+  Swappable<DkimSigningTable> keys_{std::make_shared<const DkimSigningTable>(
+      std::vector<DkimConfig>{entry("rsa", rsa_), entry("ed", ed25519_)})};
   ManualClock clock_{kNow};
   RecordingTransport inner_;
   DkimSigningTransport signing_{inner_, keys_, {*IpNetwork::parse("10.0.0.0/8")}, clock_};

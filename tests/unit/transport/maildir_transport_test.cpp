@@ -4,8 +4,15 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "support/temp_dir.h"
 #include "util/message_id.h"
@@ -171,6 +178,107 @@ TEST_F(MaildirTransportTest, HostNameCharactersMaildirReservesAreEscaped) {
   ASSERT_EQ(files.size(), 1u);
   EXPECT_TRUE(files[0].filename().string().ends_with(".odd\\057host\\072name"))
       << files[0].filename();
+}
+
+// Counts and watches the syncs of new/: each records the names new/ held when it started, and
+// is added to `completed` when it has ended. The first `held_syncs` do not run until new/ holds
+// `hold_until` files, so that every other delivery arrives while they run.
+struct SyncRecorder {
+  std::mutex mutex;
+  std::vector<std::set<std::string>> completed;
+  size_t calls = 0;
+  size_t held_syncs = 0;
+  size_t hold_until = 0;
+  int error = 0;
+
+  DirectorySyncFunction function() {
+    return [this](const fs::path& dir, std::string& failed_step) {
+      std::set<std::string> seen;
+      for (const fs::path& file : files_in(dir)) seen.insert(file.filename().string());
+      bool held = false;
+      {
+        std::lock_guard lock(mutex);
+        held = calls++ < held_syncs;
+      }
+      // Bounded: a broken group commit fails the assertions below, it does not hang.
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (held && files_in(dir).size() < hold_until &&
+             std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      const int result = error != 0 ? error : fsync_directory(dir, failed_step);
+      if (error != 0) failed_step = "fsync";
+      std::lock_guard lock(mutex);
+      completed.push_back(std::move(seen));
+      return result;
+    };
+  }
+
+  // Whether a sync that started after `name` was in new/ has ended.
+  bool covered(const std::string& name) {
+    std::lock_guard lock(mutex);
+    return std::any_of(completed.begin(), completed.end(),
+                       [&](const std::set<std::string>& seen) { return seen.count(name) > 0; });
+  }
+};
+
+TEST_F(MaildirTransportTest, ConcurrentDeliveriesToOneMaildirShareDirectoryFsyncs) {
+  constexpr size_t kDeliveries = 8;
+  SyncRecorder syncs;
+  // The transport runs up to two syncs of one directory at once; both are held.
+  syncs.held_syncs = 2;
+  syncs.hold_until = kDeliveries;
+  MaildirTransport transport(mail_root(), "mx.example.test", syncs.function());
+
+  std::vector<AttemptResult> results(kDeliveries);
+  std::vector<bool> durable_on_return(kDeliveries);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < kDeliveries; ++i) {
+    threads.emplace_back([&, i] {
+      Delivery d = delivery_;
+      d.index = static_cast<uint32_t>(i);
+      results[i] = transport.attempt(message_, d, kContent);
+      durable_on_return[i] = syncs.covered("1700000000.H" + message_.id + "_" + std::to_string(i) +
+                                           ".mx.example.test");
+    });
+  }
+  for (std::thread& t : threads) t.join();
+
+  for (size_t i = 0; i < kDeliveries; ++i) {
+    EXPECT_EQ(results[i].outcome, AttemptResult::Outcome::delivered) << i << results[i].reply;
+    // Returned only after a sync of new/ that began once its file was there.
+    EXPECT_TRUE(durable_on_return[i]) << "delivery " << i;
+  }
+  EXPECT_EQ(files_in(maildir() / "new").size(), kDeliveries);
+  // Two syncs ran for the first two arrivals; those who came while both ran shared the next
+  // (normally all of them share one; a thread the scheduler delays between its rename and its
+  // sync may need another).
+  EXPECT_GE(syncs.calls, 3u);
+  EXPECT_LT(syncs.calls, kDeliveries);
+}
+
+TEST_F(MaildirTransportTest, FailedDirectoryFsyncIsATemporaryFailureThatSaysWhy) {
+  SyncRecorder syncs;
+  syncs.error = EIO;
+  MaildirTransport transport(mail_root(), "mx.example.test", syncs.function());
+  const AttemptResult r = transport.attempt(message_, delivery_, kContent);
+  EXPECT_EQ(r.outcome, AttemptResult::Outcome::temporary);
+  EXPECT_TRUE(r.reply.starts_with("4.3.0 local delivery failed (fsync ")) << r.reply;
+  EXPECT_NE(r.reply.find("Input/output error"), std::string::npos) << r.reply;
+}
+
+TEST_F(MaildirTransportTest, RepeatedAttemptSyncsNewBeforeCountingTheCopyDelivered) {
+  SyncRecorder syncs;
+  MaildirTransport transport(mail_root(), "mx.example.test", syncs.function());
+  ASSERT_EQ(transport.attempt(message_, delivery_, kContent).outcome,
+            AttemptResult::Outcome::delivered);
+  ASSERT_EQ(syncs.calls, 1u);
+  // As after a crash between the rename and the sync: the file is there, its entry maybe
+  // not yet on disk.
+  const AttemptResult again = transport.attempt(message_, delivery_, kContent);
+  EXPECT_EQ(again.outcome, AttemptResult::Outcome::delivered);
+  EXPECT_EQ(syncs.calls, 2u);
+  EXPECT_EQ(files_in(maildir() / "new").size(), 1u);
 }
 
 }  // namespace

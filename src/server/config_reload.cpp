@@ -1,0 +1,110 @@
+#include "server/config_reload.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio/ssl/context.hpp>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
+
+#include "config/config_changes.h"
+#include "directory/directory.h"
+#include "server/tls_context.h"
+
+namespace herald {
+namespace {
+
+// The settings a reload applies; every other one needs a restart.
+bool applied_by_reload(const std::string& setting) {
+  for (const char* prefix : {"[[domain]]", "[[user]]", "[[alias]]", "[tls]", "[[dkim]]"}) {
+    if (setting.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
+std::string file_text(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + file.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw std::runtime_error("cannot read " + file.string());
+  return text.str();
+}
+
+// A log line is one line, whatever the message it carries.
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
+}
+
+}  // namespace
+
+std::shared_ptr<const SessionResources> make_session_resources(const Config& config) {
+  auto directory = std::make_shared<const Directory>(config);
+  std::shared_ptr<boost::asio::ssl::context> tls =
+      make_server_tls_context(ensure_tls_files(config));
+  return std::make_shared<const SessionResources>(
+      SessionResources{std::move(directory), std::move(tls)});
+}
+
+ConfigReloader::ConfigReloader(const Config& running, Swappable<SessionResources>& resources,
+                               Swappable<DkimSigningTable>& dkim_keys)
+    : running_(running), resources_(resources), dkim_keys_(dkim_keys) {
+  try {
+    started_text_ = file_text(running_.source);
+    applied_text_ = started_text_;
+  } catch (const std::exception& e) {
+    // Then every setting counts as changed at the first reload: reported, not applied.
+    spdlog::warn("reload: {}; restart-only changes cannot be told apart", e.what());
+  }
+}
+
+bool ConfigReloader::reload() {
+  const std::filesystem::path& file = running_.source;
+  spdlog::info("reload: rereading {}", file.string());
+  std::string text;
+  std::shared_ptr<const SessionResources> next;
+  std::shared_ptr<const DkimSigningTable> next_keys;
+  Config config = running_;
+  try {
+    text = file_text(file);
+    const Config reread = parse_config(text, file);
+    config.domains = reread.domains;
+    config.users = reread.users;
+    config.aliases = reread.aliases;
+    config.tls = reread.tls;
+    config.dkim = reread.dkim;
+    next = make_session_resources(config);
+    next_keys = std::make_shared<const DkimSigningTable>(config.dkim);
+  } catch (const std::exception& e) {
+    spdlog::error("reload refused, keeping the running configuration: {}", one_line(e.what()));
+    return false;
+  }
+  resources_.replace(std::move(next));
+  dkim_keys_.replace(std::move(next_keys));
+  // What was applied is told against the last reload; what waits for a restart against
+  // what is running, the file heraldd started with.
+  try {
+    for (const std::string& setting : changed_settings(applied_text_, text)) {
+      if (applied_by_reload(setting)) {
+        spdlog::info("reload: {} changed; applied to new sessions and attempts", setting);
+      }
+    }
+    for (const std::string& setting : changed_settings(started_text_, text)) {
+      if (!applied_by_reload(setting)) {
+        spdlog::warn("reload: {} changed; takes effect after a restart", setting);
+      }
+    }
+  } catch (const std::exception& e) {
+    spdlog::warn("reload: {}", one_line(e.what()));
+  }
+  applied_text_ = std::move(text);
+  spdlog::info("reloaded {} domains={} users={} aliases={} dkim_keys={}", file.string(),
+               config.domains.size(), config.users.size(), config.aliases.size(),
+               config.dkim.size());
+  return true;
+}
+
+}  // namespace herald

@@ -1,0 +1,53 @@
+// Who heraldd runs as ([server] user and group). Started as root, it opens what needs root
+// (ports below 1024, keys only root may read, the store), then gives root up for good
+// before any session or delivery runs, as Postfix's daemons do after their chroot and
+// before serving. Started as that user already (with CAP_NET_BIND_SERVICE for the low
+// ports), there is nothing to give up and it runs the same.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+
+namespace herald {
+
+struct RunAs {
+  std::string user;
+  std::string group;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // the user's supplementary groups, the primary one included
+};
+
+// The account [server] user and group name, looked up in the system's user database, or
+// nullopt when no user is configured. Throws ConfigError naming the user or group when it
+// does not exist, or when heraldd runs as neither root nor that user (it could not become
+// it: "start heraldd as root or as USER").
+std::optional<RunAs> resolve_run_as(const Config& config);
+
+// Checks that the user can reach and write each directory heraldd will write after the
+// drop: `data_dir` (and every directory above it can be searched), and the directories below
+// the store and the mailbox root, data_dir/mail (new/, cur/ and tmp/ are checked, not the
+// messages inside). Absent directories are skipped: they will be made by that user. Throws
+// std::runtime_error naming the first path that fails and the command that fixes it
+// ("chown -R herald:herald /var/lib/herald").
+void check_writable_by(const RunAs& run_as, const std::filesystem::path& data_dir);
+
+// Makes `path` (a file heraldd made as root inside data_dir, e.g. the generated TLS pair)
+// the user's, so that a reload after the drop can read it again. Does nothing when not
+// root. Throws std::runtime_error naming the path on failure.
+void give_to(const RunAs& run_as, const std::filesystem::path& path);
+
+// initgroups, setgid and setuid to `run_as`, then verifies that the real and effective ids
+// are the user's and that setuid(0) now fails. Process-wide (glibc applies set*id to every
+// thread), but call it before any session or delivery starts: nothing that speaks a
+// protocol may have run as root. Does nothing when already running as the user. Throws
+// std::runtime_error on any failure; the caller must then exit, not carry on as root.
+void drop_privileges(const RunAs& run_as);
+
+}  // namespace herald

@@ -51,8 +51,9 @@ class SpdlogLogger final : public rocksdb::Logger {
   }
 };
 
-rocksdb::DBOptions database_options(StoreMode mode) {
+rocksdb::DBOptions database_options(StoreMode mode, rocksdb::Env* env = rocksdb::Env::Default()) {
   rocksdb::DBOptions options;
+  options.env = env;
   options.create_if_missing = mode == StoreMode::read_write;
   options.create_missing_column_families = mode == StoreMode::read_write;
   options.info_log = std::make_shared<SpdlogLogger>();
@@ -141,12 +142,12 @@ rocksdb::ColumnFamilyHandle* OpenDatabase::family(std::string_view name) const {
   return nullptr;
 }
 
-OpenDatabase open_read_write(const std::filesystem::path& directory) {
+OpenDatabase open_read_write(const std::filesystem::path& directory, rocksdb::Env* env) {
   create_directory_durably(directory);
   OpenDatabase opened;
   rocksdb::DB* db = nullptr;
   const rocksdb::Status status =
-      rocksdb::DB::Open(database_options(StoreMode::read_write), directory.string(),
+      rocksdb::DB::Open(database_options(StoreMode::read_write, env), directory.string(),
                         column_families(true), &opened.handles, &db);
   if (is_lock_conflict(status)) {
     throw StoreError(

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 
 #include <filesystem>
 #include <memory>
@@ -43,9 +44,18 @@ struct OpenDatabase {
 };
 
 // Creates the store (directories made durable) when absent, and every family of
-// store/rocksdb_layout.h that is missing. Exclusive: throws StoreError naming the other
-// process when one holds the store, or saying what failed.
-OpenDatabase open_read_write(const std::filesystem::path& directory);
+// store/rocksdb_layout.h that is missing. RocksDB reaches its files through `env` (the
+// directories above are made with plain POSIX calls). Exclusive: throws StoreError naming the
+// other process when one holds the store, or saying what failed.
+OpenDatabase open_read_write(const std::filesystem::path& directory, rocksdb::Env* env);
+
+// open_rocksdb_store(directory, StoreMode::read_write) with RocksDB's files reached through
+// `env`, which must outlive the store, and, unless `memtable_bytes` is 0, memtables of that
+// size instead of RocksDB's 64 MiB: how the power-loss tests put a file system that forgets
+// unsynced writes under the store, and make it flush, compact and switch WAL files while
+// they write. Production passes rocksdb::Env::Default() and 0.
+std::unique_ptr<Store> open_read_write_store(const std::filesystem::path& directory,
+                                             rocksdb::Env* env, size_t memtable_bytes);
 
 // A secondary instance over the store in `directory`, with every family of the layout that
 // exists there except content: a store not yet migrated to layout 2 has no due, finished or

@@ -276,14 +276,29 @@ std::vector<std::unique_lock<std::mutex>> RocksDbStore::lock_messages(
   return locks;
 }
 
+std::unique_ptr<Store> open_read_write_store(const std::filesystem::path& directory,
+                                             rocksdb::Env* env, size_t memtable_bytes) {
+  OpenDatabase opened = open_read_write(directory, env);
+  if (memtable_bytes != 0) {
+    for (auto* family : opened.handles) {
+      // Arena blocks as RocksDB sizes them for memtables that size: the 8 MiB ones it
+      // chose for 64 MiB would fill a small memtable at its creation.
+      const rocksdb::Status status =
+          opened.db->SetOptions(family, {{"write_buffer_size", std::to_string(memtable_bytes)},
+                                         {"arena_block_size", std::to_string(memtable_bytes / 8)}});
+      if (!status.ok()) throw StoreError("cannot size the memtables: " + status.ToString());
+    }
+  }
+  migrate_to_current_layout(opened);
+  return std::make_unique<RocksDbStore>(std::move(opened), StoreMode::read_write, nullptr);
+}
+
 }  // namespace store_layout
 
 std::unique_ptr<Store> open_rocksdb_store(const std::filesystem::path& directory, StoreMode mode) {
   using namespace store_layout;
   if (mode == StoreMode::read_write) {
-    OpenDatabase opened = open_read_write(directory);
-    migrate_to_current_layout(opened);
-    return std::make_unique<RocksDbStore>(std::move(opened), mode, nullptr);
+    return open_read_write_store(directory, rocksdb::Env::Default(), 0);
   }
   auto scratch = std::make_unique<ScratchDirectory>();
   OpenDatabase opened = open_read_only(directory, scratch->path());

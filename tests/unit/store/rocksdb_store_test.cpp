@@ -17,8 +17,8 @@
 extern char** environ;
 
 #include "store/store_fixtures.h"
-#include "support/temp_dir.h"
 #include "support/store_pages.h"
+#include "support/temp_dir.h"
 
 namespace herald {
 namespace {

@@ -9,8 +9,8 @@
 #include "store/record_codec.h"
 #include "store/store.h"
 #include "store/store_fixtures.h"
-#include "support/temp_dir.h"
 #include "support/store_pages.h"
+#include "support/temp_dir.h"
 
 namespace herald {
 namespace {

@@ -12,8 +12,10 @@ namespace herald::test_support {
 
 class TempDir {
  public:
-  TempDir() {
-    std::string pattern = std::filesystem::temp_directory_path() / "herald-test-XXXXXX";
+  TempDir() : TempDir(std::filesystem::temp_directory_path()) {}
+  // Under `parent` instead.
+  explicit TempDir(const std::filesystem::path& parent) {
+    std::string pattern = parent / "herald-test-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
   }

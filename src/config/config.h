@@ -117,7 +117,7 @@ struct QueueConfig {
   std::chrono::seconds max_age{std::chrono::hours(24 * 5)};
   uint32_t max_connections_per_destination = 20;
   uint32_t local_delivery_workers = 8;      // concurrent Maildir deliveries, all mailboxes
-  uint32_t max_deliveries_per_mailbox = 2;  // concurrent deliveries into one Maildir
+  uint32_t max_deliveries_per_mailbox = 8;  // concurrent deliveries into one Maildir
   uint32_t commit_threads = 16;             // threads issuing synced store writes
   // Outbound SMTP attempts in progress at once, all destinations (like Postfix's smtp process
   // limit). Each is a coroutine on the outbound io thread, not a thread of its own.

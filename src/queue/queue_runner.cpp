@@ -103,14 +103,16 @@ void QueueRunner::Impl::wait_for_work() {
   const TimePoint now = clock.now();
   Duration wait = kMaxWait;
   for (const auto& lane : lanes) {
+    // next_wakeup() is TimePoint::min() when something may start already: no subtraction.
     if (const std::optional<TimePoint> next = lane->scheduler.next_wakeup()) {
-      wait = std::min<Duration>(wait, *next - now);
+      wait = *next <= now ? Duration::zero() : std::min<Duration>(wait, *next - now);
     }
   }
   // After a store failure, the next try; outcomes held back for their siblings wait for
   // those results, which wake the loop.
   if (!unrecorded.empty() && write_backoff.count() > 0) {
-    wait = std::min<Duration>(wait, next_write_try - now);
+    wait =
+        next_write_try <= now ? Duration::zero() : std::min<Duration>(wait, next_write_try - now);
   }
   wait = std::clamp<Duration>(wait, Duration::zero(), kMaxWait);
   std::unique_lock lock(inbox_mutex);

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "queue/queue_runner_fixture.h"
 #include "support/store_pages.h"
 
@@ -242,10 +244,12 @@ TEST_F(QueueRunnerTest, HigherPriorityGoesFirstThroughABusyDestination) {
   transport.release();
   ASSERT_TRUE(wait_for_state(u[0], DeliveryState::delivered, 1));
   for (const auto& d : all) ASSERT_TRUE(wait_for_state(d, DeliveryState::delivered, 1));
-  // Only the one in flight went before the urgent message.
+  // Only the one in flight went before the urgent message. (Which low one that was depends
+  // on how the hand-overs reached the runner's loop: they are all alike.)
   const auto called = transport.messages_called();
   ASSERT_EQ(called.size(), 6u);
-  EXPECT_EQ(called[0], all[0].message_id);
+  EXPECT_TRUE(std::any_of(all.begin(), all.end(),
+                          [&](const Delivery& d) { return d.message_id == called[0]; }));
   EXPECT_EQ(called[1], u[0].message_id);
 }
 

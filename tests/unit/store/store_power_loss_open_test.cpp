@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -24,8 +25,6 @@ using test_support::random_message;
 using test_support::RawRocksDb;
 using test_support::stored_delivery;
 using test_support::stored_message;
-
-using StorePowerLossOpenTest = test_support::PowerLossStoreTest;
 
 // More file operations than any of these opens makes; reaching it is a failure.
 constexpr uint64_t kMaxCuts = 400;
@@ -49,25 +48,37 @@ void expect_usable(Store& store) {
   expected.check(store);
 }
 
-TEST_F(StorePowerLossOpenTest, PowerLossDuringTheFirstOpenLeavesAStoreThatOpens) {
-  bool opened = false;
-  uint64_t cut = 0;
-  for (; cut < kMaxCuts && !opened; ++cut) {
-    SCOPED_TRACE("power fails after " + std::to_string(cut) + " operations");
-    const fs::path directory = dir("first-open-" + std::to_string(cut));
-    file_system_->fail_after(cut);
-    std::unique_ptr<Store> store;
-    try {
-      store = open_over_file_system(directory);
-    } catch (const StoreError&) {
+class StorePowerLossOpenTest : public test_support::PowerLossStoreTest {
+ protected:
+  // Power fails at every file operation in turn of opening a store in a fresh directory (a
+  // copy of `source` when given, else empty), until an open gets through before power fails:
+  // then every cut point has been tried. After each cut the store is reopened and `check`ed.
+  template <class Check>
+  void cut_every_operation_of_an_open(const std::string& name,
+                                      const std::optional<fs::path>& source, Check check) {
+    bool opened = false;
+    uint64_t cut = 0;
+    for (; cut < kMaxCuts && !opened; ++cut) {
+      SCOPED_TRACE("power fails after " + std::to_string(cut) + " operations");
+      const fs::path directory = dir(name + "-" + std::to_string(cut));
+      if (source) fs::copy(*source, directory, fs::copy_options::recursive);
+      file_system_->fail_after(cut);
+      std::unique_ptr<Store> store;
+      try {
+        store = open_over_file_system(directory);
+      } catch (const StoreError&) {
+      }
+      opened = store != nullptr && !file_system_->failed();
+      lose_power(store);
+      ASSERT_NO_THROW(store = reopen(directory));
+      check(*store);
     }
-    // Once an open gets through before power fails, every cut point has been tried.
-    opened = store != nullptr && !file_system_->failed();
-    lose_power(store);
-    ASSERT_NO_THROW(store = reopen(directory));
-    expect_usable(*store);
+    EXPECT_TRUE(opened) << "power failed during each of " << cut << " opens";
   }
-  EXPECT_TRUE(opened) << "power failed during each of " << cut << " opens";
+};
+
+TEST_F(StorePowerLossOpenTest, PowerLossDuringTheFirstOpenLeavesAStoreThatOpens) {
+  cut_every_operation_of_an_open("first-open", std::nullopt, expect_usable);
 }
 
 // A store of layout 1 (no due, finished or quarantine family), as in
@@ -108,34 +119,19 @@ void write_layout_one_store(const fs::path& directory) {
 TEST_F(StorePowerLossOpenTest, PowerLossDuringMigrationLeavesAStoreThatMigrates) {
   const fs::path layout_one = dir("layout-1");
   write_layout_one_store(layout_one);  // closed cleanly: durable
-  bool opened = false;
-  uint64_t cut = 0;
-  for (; cut < kMaxCuts && !opened; ++cut) {
-    SCOPED_TRACE("power fails after " + std::to_string(cut) + " operations");
-    const fs::path directory = dir("migration-" + std::to_string(cut));
-    fs::copy(layout_one, directory, fs::copy_options::recursive);
-    file_system_->fail_after(cut);
-    std::unique_ptr<Store> store;
-    try {
-      store = open_over_file_system(directory);
-    } catch (const StoreError&) {
-    }
-    opened = store != nullptr && !file_system_->failed();
-    lose_power(store);
-    ASSERT_NO_THROW(store = reopen(directory));
-    EXPECT_EQ(due_keys(*store, "local"), std::set<std::string>{"A/0"});
-    EXPECT_EQ(due_keys(*store, "smtp"), std::set<std::string>{"C/0"});
+  cut_every_operation_of_an_open("migration", layout_one, [](Store& store) {
+    EXPECT_EQ(due_keys(store, "local"), std::set<std::string>{"A/0"});
+    EXPECT_EQ(due_keys(store, "smtp"), std::set<std::string>{"C/0"});
     std::set<std::string> pending;
-    for (const Delivery& d : store->unfinished_deliveries(std::nullopt, 1000))
+    for (const Delivery& d : store.unfinished_deliveries(std::nullopt, 1000))
       pending.insert(key_of(d));
     EXPECT_EQ(pending, (std::set<std::string>{"A/0", "A/1", "C/0"}));
-    EXPECT_EQ(store->content("A"), "content of A");
+    EXPECT_EQ(store.content("A"), "content of A");
     // The finished index has B, once.
-    EXPECT_EQ(store->remove_finished(kStoreT0 + 1000h, 100), 1u);
-    EXPECT_FALSE(store->message("B"));
-    EXPECT_TRUE(store->damaged_records(10).empty());
-  }
-  EXPECT_TRUE(opened) << "power failed during each of " << cut << " opens";
+    EXPECT_EQ(store.remove_finished(kStoreT0 + 1000h, 100), 1u);
+    EXPECT_FALSE(store.message("B"));
+    EXPECT_TRUE(store.damaged_records(10).empty());
+  });
 }
 
 TEST_F(StorePowerLossOpenTest, PowerLossDuringRecoveryKeepsWhatWasAcknowledged) {
@@ -153,24 +149,8 @@ TEST_F(StorePowerLossOpenTest, PowerLossDuringRecoveryKeepsWhatWasAcknowledged) 
     }
     lose_power(store);
   }
-  bool opened = false;
-  uint64_t cut = 0;
-  for (; cut < kMaxCuts && !opened; ++cut) {
-    SCOPED_TRACE("power fails after " + std::to_string(cut) + " operations");
-    const fs::path directory = dir("recovery-" + std::to_string(cut));
-    fs::copy(written, directory, fs::copy_options::recursive);
-    file_system_->fail_after(cut);
-    std::unique_ptr<Store> store;
-    try {
-      store = open_over_file_system(directory);
-    } catch (const StoreError&) {
-    }
-    opened = store != nullptr && !file_system_->failed();
-    lose_power(store);
-    ASSERT_NO_THROW(store = reopen(directory));
-    expected.check(*store);  // ends by removing the finished ones: copies are reopened afresh
-  }
-  EXPECT_TRUE(opened) << "power failed during each of " << cut << " opens";
+  // Each check ends by removing the finished messages: every cut reopens a fresh copy.
+  cut_every_operation_of_an_open("recovery", written, [&](Store& store) { expected.check(store); });
 }
 
 // The harness catches what it is for: with syncs that do nothing, every commit that returned

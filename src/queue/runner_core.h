@@ -104,6 +104,10 @@ struct Outcome {
   std::shared_ptr<const std::string> content;  // null: read from the store if a DSN needs it
 };
 
+// A deferred or waiting delivery returned by the postmaster: bounced, "5.0.0 returned by the
+// postmaster", with an event naming the attempt count (runner_outcomes.cpp).
+void returned_by_postmaster(RecordedAttempt& recorded);
+
 // What the loop starts once its claims are durable.
 struct Attempt {
   Lane* lane;

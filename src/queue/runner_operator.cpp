@@ -11,13 +11,6 @@ namespace {
 
 constexpr size_t kOperatorSlice = 1000;
 
-// What an operator's bounce records (RFC 3463 X.0.0: other, by the postmaster's choice).
-constexpr const char* kReturnedByPostmaster = "5.0.0 returned by the postmaster";
-
-DeliveryKey key_of(const Delivery& d) {
-  return DeliveryKey{d.message_id, d.index};
-}
-
 }  // namespace
 
 using runner::Lane;
@@ -25,7 +18,7 @@ using runner::Lane;
 QueueRunner::Impl::Entry* QueueRunner::Impl::known(const Delivery& delivery, Lane** lane) {
   *lane = lane_for(delivery.transport);
   if (*lane == nullptr) return nullptr;
-  auto it = (*lane)->entries.find(key_of(delivery));
+  auto it = (*lane)->entries.find(delivery.key());
   return it == (*lane)->entries.end() ? nullptr : &it->second;
 }
 
@@ -49,7 +42,7 @@ std::optional<size_t> QueueRunner::Impl::for_each_unfinished(std::string_view me
     const std::vector<Delivery> slice = store.unfinished_deliveries(after, kOperatorSlice);
     changed += visit(slice);
     if (slice.size() < kOperatorSlice) return changed;
-    after = key_of(slice.back());
+    after = slice.back().key();
   }
 }
 
@@ -83,7 +76,7 @@ std::optional<size_t> QueueRunner::Impl::retry(std::string_view message_id) {
       std::shared_ptr<const MessageRecord> message;
       if (Entry* entry = known(update.delivery, &lane)) {
         message = entry->message;
-        forget(*lane, key_of(update.delivery));
+        forget(*lane, update.delivery.key());
       }
       if (lane == nullptr) continue;
       if (!message)
@@ -117,7 +110,7 @@ std::optional<size_t> QueueRunner::Impl::hold(std::string_view message_id) {
     if (!write.empty()) store.apply(write);
     for (const auto& update : write.updates) {
       Lane* lane = nullptr;
-      if (known(update.delivery, &lane) != nullptr) forget(*lane, key_of(update.delivery));
+      if (known(update.delivery, &lane) != nullptr) forget(*lane, update.delivery.key());
     }
     return write.updates.size() + requested;
   });
@@ -165,20 +158,19 @@ std::optional<size_t> QueueRunner::Impl::bounce(std::string_view message_id) {
         continue;
       }
       if (entry != nullptr) {
-        make_busy(*lane, key_of(stored));
+        make_busy(*lane, stored.key());
       } else {
-        Entry& fresh = lane->entries[key_of(stored)];
+        Entry& fresh = lane->entries[stored.key()];
         fresh.delivery = stored;
         fresh.message = std::make_shared<const MessageRecord>(
             store.message(stored.message_id).value_or(MessageRecord{}));
         fresh.busy = true;
       }
-      taken.emplace_back(lane, key_of(stored));
-      const Delivery& d = lane->entries.at(key_of(stored)).delivery;
-      RecordedAttempt recorded{d, LedgerEvent{now, "bounced", d.mailbox, {}}, "5.0.0"};
-      recorded.delivery.state = DeliveryState::bounced;
-      recorded.delivery.last_reply = kReturnedByPostmaster;
-      recorded.event.fields = {{"reply", kReturnedByPostmaster}, {"by", "postmaster"}};
+      taken.emplace_back(lane, stored.key());
+      const Delivery& d = lane->entries.at(stored.key()).delivery;
+      RecordedAttempt recorded{d, LedgerEvent{now, "bounced", d.mailbox, {}}, ""};
+      runner::returned_by_postmaster(recorded);
+      recorded.event.fields = {{"reply", recorded.delivery.last_reply}, {"by", "postmaster"}};
       outcomes.push_back({lane, std::move(recorded), "", nullptr});
     }
     if (outcomes.empty()) return requested;

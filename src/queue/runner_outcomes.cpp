@@ -14,25 +14,9 @@
 namespace herald {
 namespace {
 
-// What an operator's bounce records (RFC 3463 X.0.0: other, by the postmaster's choice).
-constexpr const char* kReturnedByPostmaster = "5.0.0 returned by the postmaster";
-
 // After a store failure, the next write is tried after this, doubling up to the maximum.
 constexpr auto kFirstWriteBackoff = std::chrono::seconds(1);
 constexpr auto kMaxWriteBackoff = std::chrono::seconds(30);
-
-DeliveryKey key_of(const Delivery& d) {
-  return DeliveryKey{d.message_id, d.index};
-}
-
-void returned_by_postmaster(RecordedAttempt& recorded) {
-  recorded.delivery.state = DeliveryState::bounced;
-  recorded.delivery.last_reply = kReturnedByPostmaster;
-  recorded.event.type = "bounced";
-  recorded.event.fields = {{"reply", kReturnedByPostmaster},
-                           {"attempt", std::to_string(recorded.delivery.attempts)}};
-  recorded.status = "5.0.0";
-}
 
 // RFC 2852 4 mode N: the sender hears when the deliver-by time passes, so a retry due
 // after it happens at it instead, and its failure sends the delay notice.
@@ -61,6 +45,22 @@ void log_outcome(const RecordedAttempt& recorded) {
 using runner::Lane;
 using runner::Outcome;
 
+namespace runner {
+
+// What an operator's bounce records (RFC 3463 X.0.0: other, by the postmaster's choice).
+constexpr const char* kReturnedByPostmaster = "5.0.0 returned by the postmaster";
+
+void returned_by_postmaster(RecordedAttempt& recorded) {
+  recorded.delivery.state = DeliveryState::bounced;
+  recorded.delivery.last_reply = kReturnedByPostmaster;
+  recorded.event.type = "bounced";
+  recorded.event.fields = {{"reply", kReturnedByPostmaster},
+                           {"attempt", std::to_string(recorded.delivery.attempts)}};
+  recorded.status = "5.0.0";
+}
+
+}  // namespace runner
+
 runner::Outcome QueueRunner::Impl::expired_outcome(Lane& lane, const Entry& entry,
                                                    const std::string& reason) {
   return Outcome{&lane, record_expiry(entry.delivery, reason, clock.now()), "", nullptr};
@@ -73,7 +73,7 @@ namespace {
 void apply_operator_requests(const runner::Entry& entry, RecordedAttempt& recorded) {
   if (recorded.delivery.state != DeliveryState::deferred) return;
   if (entry.bounce_requested) {
-    returned_by_postmaster(recorded);
+    runner::returned_by_postmaster(recorded);
   } else if (entry.hold_requested) {
     recorded.delivery.held = true;
     recorded.event.fields.emplace_back("held", "by the postmaster");
@@ -124,7 +124,7 @@ QueueRunner::Impl::Settlement QueueRunner::Impl::record(std::vector<Outcome> out
   const TimePoint now = clock.now();
   for (size_t i = 0; i < outcomes.size(); ++i) {
     Outcome& o = outcomes[i];
-    const Entry& entry = o.lane->entries.at(key_of(o.recorded.delivery));
+    const Entry& entry = o.lane->entries.at(o.recorded.delivery.key());
     apply_operator_requests(entry, o.recorded);
     keep_deliver_by_appointment(*entry.message, o.recorded);
     events[i].push_back(o.recorded.event);
@@ -147,7 +147,7 @@ QueueRunner::Impl::Settlement QueueRunner::Impl::record(std::vector<Outcome> out
   }
   for (const auto& [what, members] : to_notify) {
     Outcome& first = outcomes[members.front()];
-    const Entry& entry = first.lane->entries.at(key_of(first.recorded.delivery));
+    const Entry& entry = first.lane->entries.at(first.recorded.delivery.key());
     const MessageRecord& message = *entry.message;
     std::shared_ptr<const std::string> content = first.content;
     if (!content)
@@ -204,7 +204,7 @@ void QueueRunner::Impl::settle(Settlement settlement) {
     Lane& lane = *o.lane;
     const Delivery& d = o.recorded.delivery;
     log_outcome(o.recorded);
-    auto it = lane.entries.find(key_of(d));
+    auto it = lane.entries.find(d.key());
     if (it == lane.entries.end()) continue;
     std::shared_ptr<const MessageRecord> message = it->second.message;
     lane.entries.erase(it);
@@ -223,7 +223,7 @@ void QueueRunner::Impl::settle(Settlement settlement) {
 bool QueueRunner::Impl::waits_for_siblings(const Outcome& outcome,
                                            const std::set<DeliveryKey>& batch) const {
   const Delivery& d = outcome.recorded.delivery;
-  const Entry& entry = outcome.lane->entries.at(key_of(d));
+  const Entry& entry = outcome.lane->entries.at(d.key());
   const std::optional<DsnAction> action =
       notice_action(settings.queue, clock.now(), *entry.message, outcome.recorded);
   if (!action ||
@@ -242,7 +242,7 @@ bool QueueRunner::Impl::waits_for_siblings(const Outcome& outcome,
 bool QueueRunner::Impl::write_batch(StoreWrite claims) {
   StoreWrite write = std::move(claims);
   std::set<DeliveryKey> batch;
-  for (const Outcome& o : unrecorded) batch.insert(key_of(o.recorded.delivery));
+  for (const Outcome& o : unrecorded) batch.insert(o.recorded.delivery.key());
   std::vector<bool> held(unrecorded.size());
   for (size_t i = 0; i < unrecorded.size(); ++i) held[i] = waits_for_siblings(unrecorded[i], batch);
   std::vector<Outcome> outcomes;

@@ -21,10 +21,6 @@ DuePosition end_of(const std::string& transport, TimePoint until) {
   return DuePosition{transport, until, std::string(1, '\xff'), 0};
 }
 
-DeliveryKey key_of(const Delivery& d) {
-  return DeliveryKey{d.message_id, d.index};
-}
-
 bool waits(const Delivery& d) {
   return !is_terminal(d.state) && !d.held;
 }
@@ -54,7 +50,7 @@ void QueueRunner::Impl::take_in(const runner::Intake& in) {
                    d.message_id, d.index);
       continue;
     }
-    if (!waits(d) || lane->entries.contains(key_of(d))) continue;
+    if (!waits(d) || lane->entries.contains(d.key())) continue;
     if (!window_takes(*lane, *in.message, d)) continue;  // a refill reads it
     if (!stored) stored = store.deliveries(d.message_id);
     if (d.index >= stored->size()) continue;
@@ -72,13 +68,13 @@ bool QueueRunner::Impl::window_takes(const Lane& lane, const MessageRecord& mess
 
 void QueueRunner::Impl::place(Lane& lane, std::shared_ptr<const MessageRecord> message,
                               const Delivery& delivery) {
-  if (!waits(delivery) || lane.entries.contains(key_of(delivery))) return;
+  if (!waits(delivery) || lane.entries.contains(delivery.key())) return;
   if (DuePosition::of(delivery) <= lane.covered) admit(lane, std::move(message), delivery);
 }
 
 void QueueRunner::Impl::admit(Lane& lane, std::shared_ptr<const MessageRecord> message,
                               const Delivery& delivery) {
-  Entry& entry = lane.entries[key_of(delivery)];
+  Entry& entry = lane.entries[delivery.key()];
   entry.facts = scheduling_facts(*message, delivery);
   entry.delivery = delivery;
   entry.message = std::move(message);
@@ -105,14 +101,14 @@ void QueueRunner::Impl::wait_in_window(Lane& lane, const Entry& entry) {
   const DuePosition position = DuePosition::of(entry.delivery);
   lane.waiting.insert(position);
   lane.by_eviction.emplace(-entry.facts.priority, position);
-  lane.scheduler.insert(key_of(entry.delivery), entry.facts);
+  lane.scheduler.insert(entry.delivery.key(), entry.facts);
 }
 
 void QueueRunner::Impl::leave_window(Lane& lane, const Entry& entry) {
   const DuePosition position = DuePosition::of(entry.delivery);
   lane.waiting.erase(position);
   lane.by_eviction.erase({-entry.facts.priority, position});
-  lane.scheduler.remove(key_of(entry.delivery));
+  lane.scheduler.remove(entry.delivery.key());
 }
 
 // A waiting entry leaves the schedule to be attempted, expired or changed by an operator.
@@ -144,7 +140,7 @@ void QueueRunner::Impl::refill(Lane& lane) {
   }
   for (DueDelivery& d : due) {
     // Busy ones were claimed (their entry moved) or are being recorded: the loop knows them.
-    if (!lane.entries.contains(key_of(d.delivery))) admit(lane, std::move(d.message), d.delivery);
+    if (!lane.entries.contains(d.delivery.key())) admit(lane, std::move(d.message), d.delivery);
   }
   if (due.size() < room) {
     lane.covered = std::max(lane.covered, end_of(lane.name, until));

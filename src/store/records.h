@@ -111,6 +111,8 @@ struct Delivery {
   // an alias forwards (auth/srs.h). Empty: the envelope's mail_from. DSNs still go to the
   // envelope's mail_from, the original sender.
   std::string envelope_sender;
+
+  DeliveryKey key() const { return DeliveryKey{message_id, index}; }
 };
 
 // One line of a message's history. `fields` are ordered key/value details that an operator

@@ -16,7 +16,7 @@ inline std::vector<Delivery> all_unfinished(Store& store) {
     const std::vector<Delivery> slice = store.unfinished_deliveries(after, 1000);
     out.insert(out.end(), slice.begin(), slice.end());
     if (slice.size() < 1000) return out;
-    after = DeliveryKey{slice.back().message_id, slice.back().index};
+    after = slice.back().key();
   }
 }
 

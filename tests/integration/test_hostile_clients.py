@@ -1,8 +1,10 @@
 """Hostile clients on a raw socket (issue 8): a flood of forged Authentication-Results, a
-header section past max_header_size, and many large transfers at once against the budget for
-bytes in flight. Each asserts the reply and what was stored, not a time."""
+header section past max_header_size, many large transfers at once against the budget for
+bytes in flight, and clients that stall or drip in DATA. Each asserts the reply and what was stored, not a time."""
 
-from bounded_wait import SCALE
+import socket
+
+from bounded_wait import SCALE, seconds
 from herald_daemon import HOSTNAME, QUEUED_AS
 from smtp_wire import SmtpWire
 
@@ -95,3 +97,47 @@ def test_many_large_transfers_at_once_are_held_to_the_bytes_in_flight_budget(sta
     # Holding all 32 MiB (in buffers that grow by doubling) would be over 32; the budget
     # plus the commit's copy of what it let in stays well under.
     assert grown_mib < 30, f"heraldd grew by {grown_mib:.0f} MiB for a 12 MiB budget"
+
+
+def start_data(smtp):
+    assert smtp.greeting().code == 220
+    assert smtp.ehlo().code == 250
+    assert smtp.command("MAIL FROM:<sender@remote.test>").code == 250
+    assert smtp.command("RCPT TO:<alice@example.test>").code == 250
+    assert smtp.command("DATA").code == 354
+    smtp.send(b"From: <sender@remote.test>\r\nSubject: slow\r\n\r\n")
+
+
+def test_a_client_that_stops_sending_in_data_gets_421_after_data_timeout(start_herald):
+    herald = start_herald(limits={"data_timeout": "1s"})
+    with SmtpWire(herald.port, timeout=seconds(20)) as smtp:
+        start_data(smtp)
+        reply = smtp.reply()  # nothing more is sent: the per-read deadline passes
+        assert reply.code == 421 and reply.text.startswith("4.4.2"), reply
+        assert "timeout" in reply.text, reply
+        assert smtp.closed_by_server()
+    assert herald.queue_list("--all") == []
+
+
+def test_a_client_dripping_one_byte_at_a_time_is_cut_off_at_max_session_time(start_herald):
+    """Each byte comes well within data_timeout, so only the whole session's limit stops it."""
+    herald = start_herald(limits={"data_timeout": "5s", "max_session_time": "2s"})
+    with SmtpWire(herald.port, timeout=seconds(20)) as smtp:
+        start_data(smtp)
+        reply = None
+        for _ in range(100):  # at most 20 s of drip
+            try:
+                smtp.send(b"x")
+            except OSError:
+                break
+            smtp.sock.settimeout(0.2)
+            try:
+                reply = smtp.reply()
+                break
+            except socket.timeout:
+                continue
+            finally:
+                smtp.sock.settimeout(seconds(20))
+        assert reply is not None, "the drip was never cut off"
+        assert reply.code == 421 and "session time limit" in reply.text, reply
+    assert herald.queue_list("--all") == []

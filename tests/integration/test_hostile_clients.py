@@ -1,6 +1,7 @@
 """Hostile clients on a raw socket (issue 8): a flood of forged Authentication-Results, a
 header section past max_header_size, many large transfers at once against the budget for
-bytes in flight, and clients that stall or drip in DATA. Each asserts the reply and what was stored, not a time."""
+bytes in flight, and clients that stall or drip in DATA. Each asserts the reply and what was
+stored, not a time."""
 
 import socket
 

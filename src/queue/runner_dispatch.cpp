@@ -92,7 +92,7 @@ void QueueRunner::Impl::start(const Attempt& attempt) {
   for (const DeliveryKey& key : attempt.keys) {
     request.deliveries.push_back(lane.entries.at(key).delivery);
   }
-  std::optional<std::string> content;
+  std::optional<MessageContent> content;
   try {
     content = store.content(lead.delivery.message_id);
   } catch (const StoreError& e) {
@@ -113,7 +113,8 @@ void QueueRunner::Impl::start(const Attempt& attempt) {
         {&lane, attempt.keys, std::vector<AttemptResult>(attempt.keys.size(), lost), nullptr});
     return;
   }
-  request.content = std::make_shared<const std::string>(std::move(*content));
+  // TODO(merge): the request carries the MessageContent once the transports stream.
+  request.content = std::make_shared<const std::string>(content->to_text());
   auto shared_content = request.content;
   lane.transport.start(std::move(request), [this, lane = &lane, keys = attempt.keys,
                                             shared_content](std::vector<AttemptResult> results) {

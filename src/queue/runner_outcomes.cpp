@@ -150,8 +150,11 @@ QueueRunner::Impl::Settlement QueueRunner::Impl::record(std::vector<Outcome> out
     const Entry& entry = first.lane->entries.at(first.recorded.delivery.key());
     const MessageRecord& message = *entry.message;
     std::shared_ptr<const std::string> content = first.content;
-    if (!content)
-      content = std::make_shared<const std::string>(store.content(message.id).value_or(""));
+    if (!content) {
+      // TODO(merge): the DSN builder reads the MessageContent once it streams.
+      const std::optional<MessageContent> stored = store.content(message.id);
+      content = std::make_shared<const std::string>(stored ? stored->to_text() : "");
+    }
     std::vector<NoticeItem> items;
     for (size_t i : members) {
       const RecordedAttempt& r = outcomes[i].recorded;

@@ -1,6 +1,7 @@
 #include "smtp/data_reader.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace herald {
 
@@ -9,7 +10,7 @@ DataReader::DataReader(uint64_t max_size, uint32_t max_line, ContentChecks check
 
 size_t DataReader::feed_data(std::string_view input) {
   size_t i = 0;
-  while (i < input.size() && !data_ended_) {
+  while (i < input.size() && !data_ended_ && !piece_ready()) {
     if (line_start_ == LineStart::inside_line) {
       if (const size_t taken = add_plain_run(input.substr(i))) {
         i += taken;
@@ -48,15 +49,29 @@ size_t DataReader::feed_data(std::string_view input) {
   return i;
 }
 
-void DataReader::feed_chunk(std::string_view input) {
+size_t DataReader::feed_chunk(std::string_view input) {
   size_t i = 0;
-  while (i < input.size()) {
+  while (i < input.size() && !piece_ready()) {
     if (const size_t taken = add_plain_run(input.substr(i))) {
       i += taken;
     } else {
       add(input[i++]);
     }
   }
+  return i;
+}
+
+std::string DataReader::take_piece() {
+  std::string piece = std::move(body_);
+  body_.clear();
+  // add() may put two octets where one was free (".\r" then not LF): the second one waits.
+  if (piece.size() > MessageBody::kMaxPieceSize) {
+    body_.assign(piece, MessageBody::kMaxPieceSize);
+    piece.resize(MessageBody::kMaxPieceSize);
+  }
+  ++pieces_taken_;
+  octets_taken_ += piece.size();
+  return piece;
 }
 
 void DataReader::end_chunks() {
@@ -86,8 +101,11 @@ void DataReader::add(char c) {
 // step, with the same checks add() makes octet by octet.
 size_t DataReader::add_plain_run(std::string_view input) {
   if (after_cr_) return 0;
+  // Kept octets stop where the piece being filled is full; refused content is not kept.
+  const size_t most =
+      problem_ == ContentProblem::none ? std::min(input.size(), room()) : input.size();
   size_t n = 0;
-  while (n < input.size() && input[n] != '\r' && input[n] != '\n' && input[n] != '\0') ++n;
+  while (n < most && input[n] != '\r' && input[n] != '\n' && input[n] != '\0') ++n;
   if (n == 0) return 0;
   if (problem_ == ContentProblem::none) {
     // Which limit the octet-by-octet reading would have crossed first, line length winning
@@ -108,8 +126,14 @@ size_t DataReader::add_plain_run(std::string_view input) {
   return n;
 }
 
-// Every octet kept passes here: the header section is measured on the way, and the buffer
-// grows (charged to the budget first) so that kTraceRoom stays free at its end.
+size_t DataReader::room() const {
+  // A plain run has no line ending, so it lies wholly in the header or wholly in the body.
+  if (!header_.header_ended()) return std::numeric_limits<size_t>::max();
+  return MessageBody::kMaxPieceSize > body_.size() ? MessageBody::kMaxPieceSize - body_.size() : 0;
+}
+
+// Every octet kept passes here: the header section is measured on the way and kept apart
+// from the body, whose piece buffer is charged to the budget once, at its full size.
 void DataReader::keep(std::string_view octets) {
   if (!header_.header_ended()) {
     header_.feed(octets);
@@ -121,25 +145,45 @@ void DataReader::keep(std::string_view octets) {
       report(ContentProblem::too_many_hops);
       return;
     }
+    // The meter leaves the empty line that ends the section out of its count.
+    const size_t in_header =
+        header_.header_ended()
+            ? std::min<size_t>(octets.size(), header_.header_size() + 2 - header_text_.size())
+            : octets.size();
+    const size_t needed = header_text_.size() + in_header;
+    if (needed > header_text_.capacity()) {
+      // Doubling, as std::string itself grows (libstdc++ rounds a smaller reserve up to it).
+      const size_t grown = std::max(needed, 2 * header_text_.capacity());
+      if (!charge_.grow_to(grown + body_.capacity())) {
+        report(ContentProblem::over_budget);
+        return;
+      }
+      header_text_.reserve(grown);
+    }
+    header_text_.append(octets.substr(0, in_header));
+    octets.remove_prefix(in_header);
   }
-  const size_t needed = content_.size() + octets.size() + kTraceRoom;
-  if (needed > content_.capacity()) {
-    // Doubling, as std::string itself grows (libstdc++ rounds a smaller reserve up to it).
-    const size_t grown = std::max(needed, 2 * content_.capacity());
-    if (!charge_.grow_to(grown)) {
+  if (!octets.empty()) keep_body(octets);
+}
+
+void DataReader::keep_body(std::string_view octets) {
+  if (body_.capacity() < kPieceBuffer) {
+    if (!charge_.grow_to(header_text_.capacity() + kPieceBuffer)) {
       report(ContentProblem::over_budget);
       return;
     }
-    content_.reserve(grown);
+    body_.reserve(kPieceBuffer);
   }
-  content_.append(octets);
+  body_.append(octets);
 }
 
 void DataReader::report(ContentProblem problem) {
   if (problem_ != ContentProblem::none) return;
   problem_ = problem;
-  content_.clear();
-  content_.shrink_to_fit();
+  header_text_.clear();
+  header_text_.shrink_to_fit();
+  body_.clear();
+  body_.shrink_to_fit();
   charge_.reset();
 }
 

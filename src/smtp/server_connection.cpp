@@ -1,73 +1,20 @@
-#include "smtp/server_connection.h"
-
+// The conversation of an inbound SMTP connection: commands, replies, TLS, timeouts, and the
+// checks of the sender and of credentials (the content is server_connection_message.cpp's).
 #include <fmt/format.h>
-#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <chrono>
-#include <memory>
-#include <string>
 
 #include "auth/spf_awaitable.h"
+#include "smtp/server_connection_impl.h"
 
 namespace herald {
 namespace {
-
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
-using SteadyTime = std::chrono::steady_clock::time_point;
-
-constexpr size_t kReadSize = 16 * 1024;
-// Replies to a long pipelined group are flushed once this much is waiting (RFC 2920 3.2
-// lets the server flush whenever it likes; the bound keeps memory small).
-constexpr size_t kMaxPendingOutput = 16 * 1024;
-// How long a last 421 may take to leave; a client that does not read it loses it.
-constexpr auto kFarewellTimeout = std::chrono::seconds(5);
-
-// The connection's byte stream, before and after STARTTLS: the same object, which reads
-// and writes the TCP socket directly until the handshake and through TLS afterwards.
-class SmtpStream {
- public:
-  SmtpStream(tcp::socket socket, asio::ssl::context& tls) : ssl_(std::move(socket), tls) {}
-
-  asio::awaitable<size_t> read_some(asio::mutable_buffer buffer) {
-    if (tls_) co_return co_await ssl_.async_read_some(buffer, asio::use_awaitable);
-    co_return co_await ssl_.next_layer().async_read_some(buffer, asio::use_awaitable);
-  }
-
-  asio::awaitable<void> write(asio::const_buffer buffer) {
-    if (tls_) {
-      co_await asio::async_write(ssl_, buffer, asio::use_awaitable);
-    } else {
-      co_await asio::async_write(ssl_.next_layer(), buffer, asio::use_awaitable);
-    }
-  }
-
-  asio::awaitable<TlsInfo> handshake() {
-    co_await ssl_.async_handshake(asio::ssl::stream_base::server, asio::use_awaitable);
-    tls_ = true;
-    const SSL* ssl = ssl_.native_handle();
-    co_return TlsInfo{SSL_get_version(ssl), SSL_CIPHER_get_name(SSL_get_current_cipher(ssl))};
-  }
-
-  tcp::socket& socket() { return ssl_.next_layer(); }
-
- private:
-  asio::ssl::stream<tcp::socket> ssl_;
-  bool tls_ = false;
-};
 
 // A login name comes from the client: its control characters and quotes are escaped so
 // that it cannot forge or break log lines.
@@ -83,106 +30,7 @@ std::string printable_login(std::string_view login) {
   return out;
 }
 
-// MessageAuthenticator::authenticate as co_await: it starts on the verification pool and the
-// coroutine resumes on its own executor, whatever thread the last DNS answer or check came on.
-// `content` is not copied: the authenticator reads it until it calls done, and `owner` (what
-// holds the content) travels inside done, so that the content outlives every reader even when
-// the coroutine itself is destroyed first (a shutdown).
-asio::awaitable<MessageAuthentication> authenticate(SenderChecks& checks, std::string_view content,
-                                                    SpfCheck spf, std::shared_ptr<void> owner) {
-  auto initiate = [&checks](auto handler, std::string_view content, SpfCheck spf,
-                            std::shared_ptr<void> owner) {
-    // std::function must be copyable; the coroutine's handler is move-only.
-    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    asio::post(checks.verify_executor, [&checks, shared, content, spf = std::move(spf),
-                                        owner = std::move(owner)]() mutable {
-      checks.authenticator.authenticate(
-          content, std::move(spf), [shared, owner](MessageAuthentication auth) {
-            auto executor = asio::get_associated_executor(*shared);
-            asio::post(executor, [shared, auth = std::move(auth)]() mutable {
-              std::move (*shared)(std::move(auth));
-            });
-          });
-    });
-  };
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>,
-                                          void(MessageAuthentication)>(
-      initiate, asio::use_awaitable, content, std::move(spf), std::move(owner));
-}
-
 }  // namespace
-
-class SmtpConnection::Impl : public std::enable_shared_from_this<Impl> {
- public:
-  Impl(tcp::socket socket, PeerInfo peer, const SmtpServices& services, uint64_t id)
-      : services_(services),
-        resources_(services.resources.current()),
-        id_(id),
-        peer_(std::move(peer)),
-        executor_(socket.get_executor()),
-        stream_(std::move(socket), *resources_->tls),
-        watchdog_timer_(executor_, SteadyTime::max()),
-        session_deadline_(std::chrono::steady_clock::now() +
-                          services.settings.limits.max_session_time),
-        session_(services.settings, *resources_->directory, services.clock, peer_,
-                 &services.auth_limiter) {}
-
-  asio::awaitable<void> run();
-  void request_shutdown();
-
- private:
-  enum class LineResult { line, too_long, shutdown };
-
-  asio::awaitable<void> converse();
-  asio::awaitable<bool> follow(SessionStep step);
-  asio::awaitable<LineResult> read_command_line(std::string& line);
-  asio::awaitable<SessionStep> receive_data();
-  asio::awaitable<SessionStep> receive_chunk(uint64_t size);
-  SessionStep after_content(SessionStep step);
-  asio::awaitable<SessionStep> commit();
-  asio::awaitable<SessionStep> check_sender();
-  asio::awaitable<SessionStep> check_message();
-  asio::awaitable<SessionStep> seal_message();
-  asio::awaitable<void> start_tls();
-  asio::awaitable<SessionStep> check_credentials();
-  asio::awaitable<void> say_goodbye(const Reply& reply);
-
-  asio::awaitable<void> fill();
-  asio::awaitable<void> flush();
-  std::string_view buffered() const { return std::string_view(input_).substr(input_begin_); }
-  void consume(size_t n) { input_begin_ += n; }
-
-  asio::awaitable<void> watchdog();
-  void arm(std::chrono::steady_clock::duration timeout);
-  void disarm() { watchdog_timer_.expires_at(SteadyTime::max()); }
-  // The watchdog can fire just after an operation completed, when it has nothing to
-  // cancel; the next operation then must not start.
-  void throw_if_timed_out() const {
-    if (timed_out_) throw boost::system::system_error(asio::error::timed_out);
-  }
-
-  const SmtpServices& services_;
-  // Taken once, before the stream and the session that use it, and kept to the end.
-  const std::shared_ptr<const SessionResources> resources_;
-  const uint64_t id_;
-  const PeerInfo peer_;
-  asio::any_io_executor executor_;
-  SmtpStream stream_;
-  asio::steady_timer watchdog_timer_;
-  // limits.max_session_time after the connection came: no deadline armed goes past it.
-  const SteadyTime session_deadline_;
-  ServerSession session_;
-
-  std::string input_;
-  size_t input_begin_ = 0;
-  std::string output_;
-
-  bool timed_out_ = false;
-  bool waiting_for_command_ = false;
-  bool shutdown_requested_ = false;
-  bool finished_ = false;
-  std::string end_reason_;  // empty while the session runs
-};
 
 asio::awaitable<void> SmtpConnection::Impl::run() {
   const auto self = shared_from_this();
@@ -213,6 +61,7 @@ asio::awaitable<void> SmtpConnection::Impl::run() {
     co_await say_goodbye(session_.shutdown_reply());
   }
   if (end_reason_.empty()) end_reason_ = "client-disconnected";
+  co_await discard_abandoned_bodies(true);
   finished_ = true;
   watchdog_timer_.cancel();
   boost::system::error_code ignored;
@@ -258,6 +107,7 @@ asio::awaitable<void> SmtpConnection::Impl::converse() {
 // (true) or the connection closes (false).
 asio::awaitable<bool> SmtpConnection::Impl::follow(SessionStep step) {
   for (;;) {
+    co_await discard_abandoned_bodies(false);
     if (step.reply) {
       output_ += step.reply->wire();
       if (output_.size() >= kMaxPendingOutput) co_await flush();
@@ -331,77 +181,6 @@ asio::awaitable<SmtpConnection::Impl::LineResult> SmtpConnection::Impl::read_com
   }
 }
 
-// RFC 5321 4.5.3.2.5: the timeout is per data block (each read), not for the whole transfer,
-// which max_session_time bounds.
-asio::awaitable<SessionStep> SmtpConnection::Impl::receive_data() {
-  for (;;) {
-    consume(session_.on_data(buffered()));
-    if (session_.data_complete()) break;
-    co_await flush();
-    arm(services_.settings.limits.data_timeout);
-    co_await fill();
-  }
-  co_return after_content(session_.on_data_end());
-}
-
-// RFC 3030 2: exactly `size` octets follow the BDAT command, whatever its answer will be.
-asio::awaitable<SessionStep> SmtpConnection::Impl::receive_chunk(uint64_t size) {
-  uint64_t remaining = size;
-  while (remaining > 0) {
-    if (buffered().empty()) {
-      co_await flush();
-      arm(services_.settings.limits.data_timeout);
-      co_await fill();
-    }
-    const std::string_view piece =
-        buffered().substr(0, std::min<uint64_t>(remaining, buffered().size()));
-    session_.on_chunk_data(piece);
-    consume(piece.size());
-    remaining -= piece.size();
-  }
-  co_return after_content(session_.on_chunk_end());
-}
-
-// RFC 5321 4.5.3.2.6: the client waits 10 minutes for the answer to the end of data. herald's
-// own work until the commit (the sender checks, the seal) gets limits.end_of_data_timeout, so
-// that the answer (or a 421) comes first. A refusal of the content is logged.
-SessionStep SmtpConnection::Impl::after_content(SessionStep step) {
-  arm(services_.settings.limits.end_of_data_timeout);
-  if (step.reply && step.reply->code >= 400) {
-    spdlog::info("session={} content refused peer={}: {} {}", id_, peer_.ip, step.reply->code,
-                 step.reply->lines.front());
-  }
-  return step;
-}
-
-// The 250 waits for this: the message, its deliveries and its first ledger events are on
-// stable storage before the client is told (DESIGN.md promise 1). The commit blocks on
-// fsync, so it runs on the commit pool, where concurrent sessions share fsyncs.
-asio::awaitable<SessionStep> SmtpConnection::Impl::commit() {
-  co_await flush();
-  throw_if_timed_out();  // the end-of-data deadline passed during the checks: nothing stored
-  disarm();              // a commit cannot be abandoned halfway; the client waits for it
-  const AcceptedMessage& message = session_.message_to_commit();
-  Store& store = services_.store;
-  try {
-    co_await asio::co_spawn(
-        services_.commit_executor,
-        [&]() -> asio::awaitable<void> {
-          store.commit_message(message.record, message.content, message.deliveries, message.events);
-          co_return;
-        },
-        asio::use_awaitable);
-  } catch (const std::exception& e) {
-    spdlog::error("session={} commit failed id={}: {}", id_, message.record.id, e.what());
-    co_return session_.on_commit_failed();
-  }
-  services_.queue.enqueue(message.record, message.deliveries);
-  const Envelope& envelope = message.record.envelope;
-  spdlog::info("accepted id={} from=<{}> rcpts={} size={} peer={} session={}", message.record.id,
-               envelope.mail_from, envelope.rcpt_to.size(), message.record.size, peer_.ip, id_);
-  co_return session_.on_commit_succeeded();
-}
-
 // SPF waits on the sender's DNS (bounded by SpfOptions::time_limit); the replies already
 // due go out first so that a pipelining client is not kept waiting for them.
 asio::awaitable<SessionStep> SmtpConnection::Impl::check_sender() {
@@ -414,49 +193,6 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::check_sender() {
   spdlog::debug("session={} spf={} domain={} ({})", id_, to_string(outcome.result), outcome.domain,
                 outcome.reason);
   co_return session_.on_sender_checked(std::move(outcome));
-}
-
-// DKIM and DMARC need the whole content; the client waits for the end-of-data reply.
-asio::awaitable<SessionStep> SmtpConnection::Impl::check_message() {
-  co_await flush();
-  SenderChecks& checks = *services_.sender_checks;
-  // The content as received, charged to the in-flight budget, read in place: the session
-  // leaves it alone until the checks answer, and this connection (which holds it) stays alive
-  // while they read.
-  const std::string_view content = session_.message_to_commit().content;
-  SpfCheck spf = session_.spf_check();
-  const MessageAuthentication auth =
-      co_await authenticate(checks, content, std::move(spf), shared_from_this());
-  throw_if_timed_out();
-  SessionStep step = session_.on_message_checked(auth);
-  if (step.reply && !step.reply->is_positive()) {
-    spdlog::info("session={} refused from=<{}> peer={} dmarc={} from_domain={}: {}", id_,
-                 auth.spf.request.mail_from, peer_.ip, to_string(auth.dmarc_result),
-                 auth.from_domain, step.reply->lines.front());
-  }
-  co_return step;
-}
-
-// Two signatures (RSA: about a millisecond each), on the verification pool.
-asio::awaitable<SessionStep> SmtpConnection::Impl::seal_message() {
-  SenderChecks& checks = *services_.sender_checks;
-  const ArcSealer& sealer = *checks.sealer;
-  const std::string& content = session_.message_to_commit().content;
-  const ServerSession::ArcSealRequest& request = session_.seal_request();
-  const std::string& authserv_id = services_.settings.hostname;
-  const TimePoint now = services_.clock.now();
-  std::variant<std::string, ArcSealError> sealed = co_await asio::co_spawn(
-      checks.verify_executor,
-      [&]() -> asio::awaitable<std::variant<std::string, ArcSealError>> {
-        co_return sealer.seal(content, authserv_id, request.results, request.chain, now);
-      },
-      asio::use_awaitable);
-  throw_if_timed_out();
-  if (auto* error = std::get_if<ArcSealError>(&sealed)) {
-    spdlog::warn("session={} arc seal skipped: {}", id_, error->reason);
-    co_return session_.on_seal_refused(error->reason);
-  }
-  co_return session_.on_message_sealed(std::move(std::get<std::string>(sealed)));
 }
 
 // crypt(3) hashes such as yescrypt take tens of milliseconds by design: the check runs on

@@ -208,6 +208,8 @@ std::string_view ServerSession::close_reason() const {
 }
 
 void ServerSession::start_over(State state) {
+  // A transaction that ends here without its commit leaves its body pieces to be dropped.
+  if (arriving_) abandoned_.push_back(*std::exchange(arriving_, std::nullopt));
   state_ = state;
   transaction_ = Transaction{};
   chunk_refusal_.reset();

@@ -26,6 +26,7 @@
 #include "smtp/reply.h"
 #include "smtp/sasl.h"
 #include "store/records.h"
+#include "store/store.h"
 #include "util/clock.h"
 #include "util/ip_network.h"
 
@@ -81,10 +82,25 @@ struct TlsInfo {
 // A message the session accepted, to be committed to the store as it stands.
 struct AcceptedMessage {
   MessageRecord record;
-  std::string content;               // the Received header, then the content as the client sent it
+  // herald's trace fields on top of the header as the client sent it; the body as the
+  // session wrote it ahead to the store (ArrivingBody) and the rest of it.
+  ContentToCommit content;
   InFlightCharge charge;             // what `content` holds of the in-flight budget
   std::vector<Delivery> deliveries;  // one per distinct final mailbox
   std::vector<LedgerEvent> events;   // `received`, `auth` when checked, one `queued` per delivery
+};
+
+// A body whose pieces a session wrote ahead of its commit (Store::write_body_piece).
+struct ArrivingBody {
+  std::string message_id;
+  uint32_t pieces = 0;
+};
+
+// A full piece of an arriving body, for the connection to write to the store.
+struct BodyPiece {
+  std::string message_id;
+  uint32_t index = 0;
+  std::string bytes;
 };
 
 // What the connection does after sending `reply` (if any).
@@ -98,9 +114,9 @@ struct SessionStep {
                         // then on_credentials_checked()
     check_sender,       // SPF for sender_to_check() (bounded, off the io threads), then
                         // on_sender_checked()
-    check_message,      // authenticate message_to_commit().content with spf_check(), then
+    check_message,      // authenticate message_to_commit() with spf_check(), then
                         // on_message_checked()
-    seal_message,       // ARC-seal message_to_commit().content as seal_request() says (off the
+    seal_message,       // ARC-seal message_to_commit() as seal_request() says (off the
                         // io threads), then on_message_sealed() or on_seal_refused()
     commit,             // commit message_to_commit(), then on_commit_succeeded() or _failed()
     close,
@@ -125,13 +141,28 @@ class ServerSession {
   // A command line longer than limits.max_command_line came (and was skipped).
   SessionStep on_line_too_long();
 
-  // DATA content: returns how many octets of `input` were content (see DataReader).
+  // DATA content: returns how many octets of `input` were content (see DataReader). It
+  // takes no more while a body piece is ready: the connection writes it to the store
+  // (take_piece()) and feeds the rest.
   size_t on_data(std::string_view input);
   bool data_complete() const;
   SessionStep on_data_end();
 
-  // BDAT content: every octet of the announced chunk, in pieces of any size.
-  void on_chunk_data(std::string_view piece);
+  // BDAT content: every octet of the announced chunk, in pieces of any size; returns how
+  // many it took, fewer when a body piece is ready (as on_data).
+  size_t on_chunk_data(std::string_view piece);
+
+  // A body piece is full: the connection writes take_piece() with Store::write_body_piece,
+  // off the io thread, and reports a failure with on_piece_not_stored() (the content is
+  // then refused with 451 4.3.0 at its end).
+  bool piece_ready() const;
+  BodyPiece take_piece();
+  void on_piece_not_stored();
+  // Bodies written ahead whose transactions ended without a commit (refused, reset, failed
+  // to commit): the connection drops them with Store::discard_body.
+  std::vector<ArrivingBody> take_abandoned_bodies();
+  // The body being written ahead, if any: what the connection drops when it closes.
+  const std::optional<ArrivingBody>& arriving_body() const { return arriving_; }
   SessionStep on_chunk_end();
 
   // Valid between a `check_sender` step and on_sender_checked().
@@ -223,7 +254,8 @@ class ServerSession {
     std::vector<Recipient> recipients;
     std::vector<Target> targets;  // distinct addresses: the first RCPT to reach one wins
     std::optional<DataReader> reader;
-    SpfCheck spf;  // result none when the sender is not checked
+    std::string message_id;  // chosen when the content starts: its pieces are stored under it
+    SpfCheck spf;            // result none when the sender is not checked
   };
 
   SessionStep handle_helo(const Command& command);
@@ -287,6 +319,8 @@ class ServerSession {
   std::optional<Reply> chunk_refusal_;  // a refused BDAT answers after its chunk is skipped
   bool chunk_is_last_ = false;
   AcceptedMessage accepted_;
+  std::optional<ArrivingBody> arriving_;  // until it is committed or abandoned
+  std::vector<ArrivingBody> abandoned_;
   ArcSealRequest seal_request_;
   uint32_t errors_ = 0;
   uint32_t non_mail_commands_ = 0;  // since the session began or last accepted a message

@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+
 #include "smtp/server_session.h"
 #include "smtp/server_session_steps.h"
+#include "util/message_id.h"
 
 namespace herald {
 namespace {
@@ -18,11 +21,32 @@ Reply insufficient_storage() {
 }  // namespace
 
 // The reader of one message's content, with every limit it is checked against while it arrives.
+// The message id is chosen now, so that body pieces can be stored under it as they come.
 void ServerSession::start_reading() {
   const LimitsConfig& limits = settings_.limits;
   transaction_.reader.emplace(
       limits.max_message_size, limits.max_data_line,
       ContentChecks{limits.max_header_size, limits.max_hops, settings_.in_flight_budget});
+  transaction_.message_id = new_message_id(clock_.now());
+}
+
+bool ServerSession::piece_ready() const {
+  return transaction_.reader && transaction_.reader->piece_ready();
+}
+
+BodyPiece ServerSession::take_piece() {
+  DataReader& reader = *transaction_.reader;
+  BodyPiece piece{transaction_.message_id, reader.pieces_taken(), reader.take_piece()};
+  arriving_ = ArrivingBody{transaction_.message_id, reader.pieces_taken()};
+  return piece;
+}
+
+void ServerSession::on_piece_not_stored() {
+  transaction_.reader->refuse(ContentProblem::not_stored);
+}
+
+std::vector<ArrivingBody> ServerSession::take_abandoned_bodies() {
+  return std::exchange(abandoned_, {});
 }
 
 bool ServerSession::no_room_in_flight() const {
@@ -78,8 +102,9 @@ SessionStep ServerSession::on_data_end() {
   return accept_content();
 }
 
-void ServerSession::on_chunk_data(std::string_view piece) {
-  if (!chunk_refusal_) transaction_.reader->feed_chunk(piece);
+size_t ServerSession::on_chunk_data(std::string_view piece) {
+  if (chunk_refusal_) return piece.size();
+  return transaction_.reader->feed_chunk(piece);
 }
 
 SessionStep ServerSession::on_chunk_end() {
@@ -96,8 +121,7 @@ SessionStep ServerSession::on_chunk_end() {
   // RFC 3030 2: a failed chunk ends the transaction; the client must start over.
   if (reader.problem() != ContentProblem::none) return refuse_content(reader.problem());
   if (!chunk_is_last_) {
-    return answer(
-        make_reply(250, "2.0.0", fmt::format("{} octets received", reader.content().size())));
+    return answer(make_reply(250, "2.0.0", fmt::format("{} octets received", reader.size())));
   }
   return accept_content();
 }
@@ -125,6 +149,9 @@ SessionStep ServerSession::refuse_content(ContentProblem problem) {
                       settings_.limits.max_hops)));
     case ContentProblem::over_budget:
       return answer(insufficient_storage());
+    case ContentProblem::not_stored:
+      return answer(
+          make_reply(451, "4.3.0", "Temporary failure storing the message, try again later"));
     case ContentProblem::bad_line_ending:
     case ContentProblem::none:
       break;

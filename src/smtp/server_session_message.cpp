@@ -11,7 +11,6 @@
 #include "smtp/received_header.h"
 #include "smtp/server_session.h"
 #include "smtp/server_session_steps.h"
-#include "util/message_id.h"
 
 namespace herald {
 namespace {
@@ -33,7 +32,7 @@ SessionStep ServerSession::accept_content() {
   }
   const TimePoint now = clock_.now();
   AcceptedMessage m;
-  m.record.id = new_message_id(now);
+  m.record.id = transaction_.message_id;
   m.record.received_at = now;
 
   Envelope& e = m.record.envelope;
@@ -68,10 +67,12 @@ SessionStep ServerSession::accept_content() {
   // RFC 5321 4.4: the trace header goes at the top of the content, before all others.
   // RFC 8601 5: an Authentication-Results field naming this server that came with the
   // message is a forgery (or a loop); it goes before anyone can believe it.
-  m.content = std::move(transaction_.reader->content());
-  m.charge = std::move(transaction_.reader->charge());
-  remove_own_authentication_results(m.content, settings_.hostname);
-  m.content.insert(0, received_header(received));
+  DataReader& reader = *transaction_.reader;
+  m.content = ContentToCommit(std::move(reader.header()), reader.pieces_taken(),
+                              reader.octets_taken(), std::move(reader.body_rest()));
+  m.charge = std::move(reader.charge());
+  remove_own_authentication_results(m.content.header, settings_.hostname);
+  m.content.header.insert(0, received_header(received));
   m.record.size = m.content.size();
 
   m.events.push_back(LedgerEvent{now,
@@ -121,7 +122,7 @@ SessionStep ServerSession::accept_content() {
 // accepted, so this is what keeps it from signing another user's or another domain's mail.
 std::optional<Reply> ServerSession::refuse_unowned_header_addresses() const {
   if (!settings_.submission) return std::nullopt;
-  const std::string& content = transaction_.reader->content();
+  const std::string& content = transaction_.reader->header();
   const auto refusal = [&](std::string_view why) {
     return make_reply(553, "5.7.1",
                       fmt::format("{}; not accepted from <{}>", why, authenticated_as_));
@@ -175,7 +176,7 @@ SessionStep ServerSession::on_message_checked(const MessageAuthentication& auth)
       events.insert(events.begin() + 1, LedgerEvent{now, "auth", "", auth_event_fields(auth)});
   if (decision.action == IdentityDecision::Action::quarantine) {
     // A header the recipient's filters (Sieve, the mail client) act on; nothing is dropped.
-    accepted_.content.insert(0, header_field("X-Herald-Quarantine", decision.reason));
+    accepted_.content.header.insert(0, header_field("X-Herald-Quarantine", decision.reason));
     events.insert(next + 1, LedgerEvent{now, "quarantined", "", {{"reason", decision.reason}}});
   }
   const std::vector<AuthResult> results = authentication_results(auth);
@@ -193,7 +194,7 @@ SessionStep ServerSession::on_message_checked(const MessageAuthentication& auth)
 }
 
 SessionStep ServerSession::on_message_sealed(std::string fields) {
-  accepted_.content.insert(0, fields);
+  accepted_.content.header.insert(0, fields);
   accepted_.record.size = accepted_.content.size();
   accepted_.events.at(1).fields.emplace_back("arc_sealed", "yes");  // the `auth` event
   seal_request_ = ArcSealRequest{};
@@ -236,7 +237,7 @@ Qos ServerSession::message_qos(TimePoint arrival, LedgerEvent& received) const {
 // RFC 8601 5: results claiming to be this server's were removed when the content arrived;
 // these go above everything, Received included, as the newest trace.
 void ServerSession::add_authentication_results(const std::vector<AuthResult>& results) {
-  accepted_.content.insert(0, authentication_results_field(settings_.hostname, results));
+  accepted_.content.header.insert(0, authentication_results_field(settings_.hostname, results));
   accepted_.record.size = accepted_.content.size();
 }
 
@@ -244,6 +245,7 @@ SessionStep ServerSession::on_commit_succeeded() {
   const std::string id = accepted_.record.id;
   ++messages_accepted_;
   non_mail_commands_ = 0;  // a session that delivers mail is not idling
+  arriving_.reset();       // its pieces are the committed message's now
   accepted_ = AcceptedMessage{};
   start_over(State::greeted);
   return answer(make_reply(250, "2.0.0", "queued as " + id));

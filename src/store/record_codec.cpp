@@ -243,6 +243,7 @@ std::string encode_message_record(const MessageRecord& m) {
       {"id", m.id},
       {"received_at", to_unix_ms(m.received_at)},
       {"size", m.size},
+      {"body_pieces", m.body_pieces},
       {"envelope", encode_envelope(m.envelope)},
       {"qos", encode_qos(m.qos)},
   });
@@ -287,6 +288,7 @@ MessageRecord decode_message_record(std::string_view text) {
   m.id = r.string("id");
   m.received_at = r.time("received_at");
   m.size = r.integer<uint64_t>("size");
+  if (r.has("body_pieces")) m.body_pieces = r.integer<uint32_t>("body_pieces");
   m.envelope = decode_envelope(r.object("envelope"));
   if (r.has("qos")) m.qos = decode_qos(r.object("qos"));
   return m;

@@ -57,6 +57,9 @@ struct MessageRecord {
   std::string id;  // see util/message_id.h
   TimePoint received_at;
   uint64_t size = 0;  // octets of the stored content (with herald's Received:)
+  // How many pieces its body is stored in (mime/message_content.h); set by the store when
+  // it commits the message. 0: stored before bodies were pieces, the content whole.
+  uint32_t body_pieces = 0;
   Envelope envelope;
   Qos qos;
 };

@@ -10,6 +10,8 @@ namespace {
 // instead of rewriting the body each time a level is merged.
 constexpr uint64_t kMinBlobSize = 2048;
 
+constexpr size_t kContentMemtableBytes = 16 * 1024 * 1024;
+
 constexpr size_t kTimeBytes = 8;
 constexpr size_t kIndexDigits = 10;
 
@@ -34,6 +36,9 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(bool with_content) 
     // Content is deleted once every delivery of its message is final; garbage collection
     // reclaims the blob files that then hold mostly dead bodies.
     content.enable_blob_garbage_collection = true;
+    // Bodies pass through as they arrive: smaller memtables keep what heraldd holds of them
+    // in memory small (1 GiB of DATA in flight is 4,096 pieces of 256 KiB).
+    content.write_buffer_size = kContentMemtableBytes;
     families.emplace_back(kContent, content);
   }
   return families;
@@ -43,6 +48,14 @@ std::string delivery_key(std::string_view message_id, uint32_t index) {
   char digits[kIndexDigits + 1];
   std::snprintf(digits, sizeof digits, "%010u", index);
   return std::string(message_id) + "/" + digits;
+}
+
+std::string body_piece_key(std::string_view message_id, uint32_t index) {
+  return delivery_key(message_id, index);  // the same form: ID/ then ten digits
+}
+
+std::string arriving_key(std::string_view message_id) {
+  return std::string(kArrivingPrefix) + std::string(message_id);
 }
 
 std::optional<DeliveryKey> parse_delivery_key(std::string_view key) {

@@ -5,8 +5,12 @@
 // offset by 2^63, so that byte order is numeric order, before 1970 too.
 //
 //   default      "layout"                -> "2" once the indexes below are complete
+//                "arriving/" ID          -> empty; a body being written ahead of its commit
 //   messages     ID                      -> MessageRecord (JSON, store/record_codec.h)
-//   content      ID                      -> the raw message, in blob files
+//   content      ID                      -> the header section (a record with body_pieces 0:
+//                                           the whole raw message)
+//                ID/PIECE                -> one piece of the body, in blob files; PIECE is
+//                                           10 decimal digits
 //   deliveries   ID/INDEX                -> Delivery (JSON); INDEX is 10 decimal digits
 //   ledger       ID/SEQUENCE             -> LedgerEvent (JSON); SEQUENCE is 20 decimal digits
 //   pending      ID/INDEX                -> empty; present while that delivery is not terminal
@@ -58,6 +62,11 @@ std::string delivery_key(std::string_view message_id, uint32_t index);
 std::optional<DeliveryKey> parse_delivery_key(std::string_view key);
 // ID/SEQUENCE.
 std::string ledger_key(std::string_view message_id, uint64_t sequence);
+// ID/PIECE, a piece of a body in content.
+std::string body_piece_key(std::string_view message_id, uint32_t index);
+// "arriving/" ID in default: the marker of a body written ahead of its commit.
+inline constexpr std::string_view kArrivingPrefix = "arriving/";
+std::string arriving_key(std::string_view message_id);
 // "ID/": what every row of a message in deliveries and ledger starts with.
 std::string rows_prefix(std::string_view message_id);
 

@@ -55,7 +55,7 @@ size_t RocksDbStore::remove_messages(const std::vector<std::string>& finished_ke
       continue;
     }
     erase(batch, messages_, id);
-    erase(batch, content_, id);
+    erase_content(batch, id);
     for (auto* family : {deliveries_, ledger_}) {
       scan_rows(family, id,
                 [&](std::string_view row, std::string_view) { erase(batch, family, row); });

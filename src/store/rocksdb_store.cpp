@@ -44,7 +44,7 @@ TimePoint finish_time(const MessageChange& change) {
 
 }  // namespace
 
-void RocksDbStore::commit_message(const MessageRecord& message, std::string_view content,
+void RocksDbStore::commit_message(const MessageRecord& message, const ContentToCommit& content,
                                   const std::vector<Delivery>& deliveries,
                                   const std::vector<LedgerEvent>& events) {
   require_writable();
@@ -98,13 +98,6 @@ std::optional<MessageRecord> RocksDbStore::message(std::string_view id) {
   return decode_message_record(*value);
 }
 
-std::optional<std::string> RocksDbStore::content(std::string_view id) {
-  if (content_ == nullptr) {
-    throw StoreError("message content is not readable from a read-only store");
-  }
-  return get(content_, id);
-}
-
 std::vector<Delivery> RocksDbStore::deliveries(std::string_view id) {
   std::vector<Delivery> out;
   scan_rows(deliveries_, id, [&](std::string_view, std::string_view value) {
@@ -130,10 +123,11 @@ void RocksDbStore::for_each_message(const std::function<bool(const MessageRecord
 }
 
 void RocksDbStore::add_message(rocksdb::WriteBatch& batch, const MessageRecord& message,
-                               std::string_view content, const std::vector<Delivery>& deliveries,
+                               const ContentToCommit& content,
+                               const std::vector<Delivery>& deliveries,
                                const std::vector<LedgerEvent>& events) {
-  put(batch, messages_, message.id, encode_message_record(message));
-  put(batch, content_, message.id, content);
+  const MessageRecord stored = add_content(batch, message, content);
+  put(batch, messages_, message.id, encode_message_record(stored));
   bool any_pending = false;
   for (const Delivery& d : deliveries) {
     const std::string key = delivery_key(d.message_id, d.index);
@@ -207,7 +201,7 @@ void RocksDbStore::add_updates(rocksdb::WriteBatch& batch, const StoreWrite& par
     // No delivery left pending: the content goes in the same batch, so a crash cannot drop
     // it under a delivery that still needs it. The message finishes only in the write that
     // takes its last pending delivery; updating a delivery already final changes nothing.
-    if (change.any_terminal) erase(batch, content_, id);
+    if (change.any_terminal) erase_content(batch, id);
     if (pending_before) put(batch, finished_, finished_key(finish_time(change), id), "");
   }
 }
@@ -256,6 +250,11 @@ void RocksDbStore::write(rocksdb::WriteBatch& batch) {
   if (!status.ok()) throw StoreError("store write failed: " + status.ToString());
 }
 
+void RocksDbStore::write_unsynced(rocksdb::WriteBatch& batch) {
+  const rocksdb::Status status = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!status.ok()) throw StoreError("store write failed: " + status.ToString());
+}
+
 std::optional<std::string> RocksDbStore::get(rocksdb::ColumnFamilyHandle* family,
                                              std::string_view key) {
   std::string value;
@@ -290,7 +289,11 @@ std::unique_ptr<Store> open_read_write_store(const std::filesystem::path& direct
     }
   }
   migrate_to_current_layout(opened);
-  return std::make_unique<RocksDbStore>(std::move(opened), StoreMode::read_write, nullptr);
+  auto store = std::make_unique<RocksDbStore>(std::move(opened), StoreMode::read_write, nullptr);
+  if (const size_t dropped = store->drop_arriving_bodies()) {
+    spdlog::info("store: dropped {} message bodies a stop left half received", dropped);
+  }
+  return store;
 }
 
 }  // namespace store_layout

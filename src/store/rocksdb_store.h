@@ -1,5 +1,6 @@
 // The RocksDB store's class (internal to src/store), whose work is split by job over
-// rocksdb_store.cpp (writes that keep the indexes true, plain reads), rocksdb_queue_reads.cpp
+// rocksdb_store.cpp (writes that keep the indexes true, plain reads), rocksdb_content.cpp
+// (bodies in pieces, written ahead of their commit), rocksdb_queue_reads.cpp
 // (the due index and the pending set), rocksdb_quarantine.cpp and rocksdb_retention.cpp.
 // The layout it keeps is in store/rocksdb_layout.h.
 #pragma once
@@ -74,6 +75,7 @@ class RocksDbStore final : public Store {
   RocksDbStore(OpenDatabase opened, StoreMode mode, std::unique_ptr<ScratchDirectory> scratch)
       : scratch_(std::move(scratch)),
         mode_(mode),
+        default_(opened.family(rocksdb::kDefaultColumnFamilyName)),
         messages_(opened.family(kMessages)),
         content_(opened.family(kContent)),
         deliveries_(opened.family(kDeliveries)),
@@ -92,7 +94,7 @@ class RocksDbStore final : public Store {
 
   // --- Store ---------------------------------------------------------------------------
 
-  void commit_message(const MessageRecord& message, std::string_view content,
+  void commit_message(const MessageRecord& message, const ContentToCommit& content,
                       const std::vector<Delivery>& deliveries,
                       const std::vector<LedgerEvent>& events) override;
 
@@ -105,7 +107,15 @@ class RocksDbStore final : public Store {
 
   std::optional<MessageRecord> message(std::string_view id) override;
 
-  std::optional<std::string> content(std::string_view id) override;
+  std::optional<MessageContent> content(std::string_view id) override;
+
+  void write_body_piece(std::string_view id, uint32_t index, std::string_view piece) override;
+  std::optional<std::string> body_piece(std::string_view id, uint32_t index) override;
+  void discard_body(std::string_view id, uint32_t pieces) override;
+
+  // Drops the bodies a crash left arriving (their transfers never committed), in one synced
+  // write, before anything else uses the store. Returns how many there were.
+  size_t drop_arriving_bodies();
 
   std::vector<Delivery> deliveries(std::string_view id) override;
 
@@ -121,15 +131,25 @@ class RocksDbStore final : public Store {
 
   size_t remove_finished(TimePoint before, size_t limit) override;
 
-
   void for_each_message(const std::function<bool(const MessageRecord&)>& visit) override;
 
  private:
   // --- writing (rocksdb_store.cpp) -----------------------------------------------------
 
   void add_message(rocksdb::WriteBatch& batch, const MessageRecord& message,
-                   std::string_view content, const std::vector<Delivery>& deliveries,
+                   const ContentToCommit& content, const std::vector<Delivery>& deliveries,
                    const std::vector<LedgerEvent>& events);
+
+  // --- content (rocksdb_content.cpp) ---------------------------------------------------
+
+  // Puts the header and the rest of the body of `content`, ends its arriving mark, and
+  // returns the record as stored (size and body_pieces set).
+  MessageRecord add_content(rocksdb::WriteBatch& batch, const MessageRecord& message,
+                            const ContentToCommit& content);
+  // Deletes the content of message `id`: header and every piece its record counts.
+  void erase_content(rocksdb::WriteBatch& batch, std::string_view id);
+  // Deletes every piece of `id`'s body by one range (uncounted: a crash's leftovers).
+  void erase_pieces(rocksdb::WriteBatch& batch, std::string_view id);
 
   void add_event(rocksdb::WriteBatch& batch, std::string_view message_id, const LedgerEvent& event);
 
@@ -199,6 +219,8 @@ class RocksDbStore final : public Store {
   }
 
   void write(rocksdb::WriteBatch& batch);
+  // Not synced: what a later synced write makes durable with it (the WAL is one log).
+  void write_unsynced(rocksdb::WriteBatch& batch);
 
   std::optional<std::string> get(rocksdb::ColumnFamilyHandle* family, std::string_view key);
 
@@ -229,6 +251,7 @@ class RocksDbStore final : public Store {
   StoreMode mode_;
   // Null when not open: content when read-only, the layout-2 indexes when read-only over a
   // store not yet migrated.
+  rocksdb::ColumnFamilyHandle* default_;
   rocksdb::ColumnFamilyHandle* messages_;
   rocksdb::ColumnFamilyHandle* content_;
   rocksdb::ColumnFamilyHandle* deliveries_;

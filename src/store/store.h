@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mime/message_content.h"
 #include "store/records.h"
 
 namespace herald {
@@ -52,11 +53,38 @@ struct DamagedRecord {
   TimePoint found_at;
 };
 
+// A message's content as a commit takes it: the header section, then the body as the
+// pieces a session wrote ahead with Store::write_body_piece (0 .. pieces_written-1) followed
+// by `rest`, which the commit writes, in pieces of at most MessageBody::kMaxPieceSize. Made
+// from one string (a DSN, a test), it is split at its header's end and nothing was written
+// ahead.
+struct ContentToCommit {
+  ContentToCommit() = default;
+  ContentToCommit(std::string_view whole);   // NOLINT(google-explicit-constructor)
+  ContentToCommit(const std::string& whole)  // NOLINT(google-explicit-constructor)
+      : ContentToCommit(std::string_view(whole)) {}
+  ContentToCommit(const char* whole)  // NOLINT(google-explicit-constructor)
+      : ContentToCommit(std::string_view(whole)) {}
+  ContentToCommit(std::string header, uint32_t pieces_written, uint64_t written_size,
+                  std::string rest)
+      : header(std::move(header)),
+        pieces_written(pieces_written),
+        written_size(written_size),
+        rest(std::move(rest)) {}
+
+  uint64_t size() const { return header.size() + written_size + rest.size(); }
+
+  std::string header;
+  uint32_t pieces_written = 0;
+  uint64_t written_size = 0;  // octets in those pieces
+  std::string rest;
+};
+
 // What Store::apply writes as one.
 struct StoreWrite {
   struct NewMessage {  // as commit_message
     MessageRecord record;
-    std::string content;
+    ContentToCommit content;
     std::vector<Delivery> deliveries;
     std::vector<LedgerEvent> events;
   };
@@ -85,9 +113,11 @@ class Store {
   // one atomic write, and returns only after that write is on stable storage (fsync'd).
   // This is the step behind every "250 queued": if it is skipped or returns early, an
   // acknowledged message can be lost in a crash. Concurrent calls share fsyncs (group
-  // commit). Every delivery starts in the pending set. Throws StoreError; then nothing was
-  // written.
-  virtual void commit_message(const MessageRecord& message, std::string_view content,
+  // commit). Every delivery starts in the pending set. The record is stored with
+  // size and body_pieces set from `content`. The pieces written ahead become part
+  // of the message in this write (they are synced with it: one WAL). Throws StoreError;
+  // then nothing was written.
+  virtual void commit_message(const MessageRecord& message, const ContentToCommit& content,
                               const std::vector<Delivery>& deliveries,
                               const std::vector<LedgerEvent>& events) = 0;
 
@@ -107,7 +137,10 @@ class Store {
 
   // Reads. Absent messages give nullopt / empty vectors. Throw StoreError on I/O failure.
   virtual std::optional<MessageRecord> message(std::string_view id) = 0;
-  virtual std::optional<std::string> content(std::string_view id) = 0;
+  // The content of a message not yet finished. Its header is read now; its body is read a
+  // piece at a time when its readers ask (MessageBody::piece blocks on the store), so the
+  // store must outlive it. A message stored before bodies were pieces is read whole.
+  virtual std::optional<MessageContent> content(std::string_view id) = 0;
   virtual std::vector<Delivery> deliveries(std::string_view id) = 0;
   virtual std::vector<LedgerEvent> ledger(std::string_view id) = 0;  // in the order appended
 
@@ -116,6 +149,22 @@ class Store {
   // the method named beside it; a delivery updated twice in one write takes the later one.
   // Throws StoreError; then nothing was written.
   virtual void apply(const StoreWrite& write) = 0;
+
+  // --- a body that is still arriving ------------------------------------------------------
+  // A session writes the body of the message it receives (under the id it will commit it
+  // with) in pieces as they fill, so that no message is held whole. These writes are not
+  // synced: the commit's synced write makes them durable with it. Until that commit no
+  // reader sees the message; a transfer never committed is dropped by discard_body or, after
+  // a crash, when the store is next opened read-write (the first piece marks it as arriving).
+
+  // Writes piece `index` (0, 1, ... in order) of the arriving body of `id`. Throws StoreError.
+  virtual void write_body_piece(std::string_view id, uint32_t index, std::string_view piece) = 0;
+  // Piece `index` of the body of `id`, arriving or committed; nullopt when there is none.
+  // Throws StoreError.
+  virtual std::optional<std::string> body_piece(std::string_view id, uint32_t index) = 0;
+  // Drops the `pieces` pieces written of the arriving body of `id` (a transfer refused or
+  // cut off). Throws StoreError.
+  virtual void discard_body(std::string_view id, uint32_t pieces) = 0;
 
   // --- the due index ---------------------------------------------------------------------
   // Every delivery that is neither terminal nor held has exactly one entry, at

@@ -132,8 +132,8 @@ class FakeTransport final : public Transport {
 class FailingUpdates final : public Store {
  public:
   FailingUpdates(Store& inner, int failures) : inner_(inner), failures_(failures) {}
-  void commit_message(const MessageRecord& m, std::string_view c, const std::vector<Delivery>& d,
-                      const std::vector<LedgerEvent>& e) override {
+  void commit_message(const MessageRecord& m, const ContentToCommit& c,
+                      const std::vector<Delivery>& d, const std::vector<LedgerEvent>& e) override {
     inner_.commit_message(m, c, d, e);
   }
   void update_delivery(const Delivery& d, const std::vector<LedgerEvent>& e) override {
@@ -148,7 +148,16 @@ class FailingUpdates final : public Store {
     inner_.apply(write);
   }
   std::optional<MessageRecord> message(std::string_view id) override { return inner_.message(id); }
-  std::optional<std::string> content(std::string_view id) override { return inner_.content(id); }
+  std::optional<MessageContent> content(std::string_view id) override { return inner_.content(id); }
+  void write_body_piece(std::string_view id, uint32_t index, std::string_view piece) override {
+    inner_.write_body_piece(id, index, piece);
+  }
+  std::optional<std::string> body_piece(std::string_view id, uint32_t index) override {
+    return inner_.body_piece(id, index);
+  }
+  void discard_body(std::string_view id, uint32_t pieces) override {
+    inner_.discard_body(id, pieces);
+  }
   std::vector<Delivery> deliveries(std::string_view id) override { return inner_.deliveries(id); }
   std::vector<LedgerEvent> ledger(std::string_view id) override { return inner_.ledger(id); }
   std::vector<DueDelivery> due_deliveries(const DuePosition& after, TimePoint until,

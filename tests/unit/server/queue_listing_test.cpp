@@ -35,12 +35,17 @@ class CountingStore final : public Store {
     messages_.push_back({m, deliveries});
   }
 
-  void commit_message(const MessageRecord&, std::string_view, const std::vector<Delivery>&,
+  void commit_message(const MessageRecord&, const ContentToCommit&, const std::vector<Delivery>&,
                       const std::vector<LedgerEvent>&) override {}
   void update_delivery(const Delivery&, const std::vector<LedgerEvent>&) override {}
   void append_event(std::string_view, const LedgerEvent&) override {}
   std::optional<MessageRecord> message(std::string_view) override { return std::nullopt; }
-  std::optional<std::string> content(std::string_view) override { return std::nullopt; }
+  std::optional<MessageContent> content(std::string_view) override { return std::nullopt; }
+  void write_body_piece(std::string_view, uint32_t, std::string_view) override {}
+  std::optional<std::string> body_piece(std::string_view, uint32_t) override {
+    return std::nullopt;
+  }
+  void discard_body(std::string_view, uint32_t) override {}
   std::vector<Delivery> deliveries(std::string_view id) override {
     ++deliveries_read;
     for (const auto& [m, d] : messages_)
@@ -53,8 +58,7 @@ class CountingStore final : public Store {
     ADD_FAILURE() << "queue list walked the due index";
     return {};
   }
-  std::vector<Delivery> unfinished_deliveries(const std::optional<DeliveryKey>&,
-                                              size_t) override {
+  std::vector<Delivery> unfinished_deliveries(const std::optional<DeliveryKey>&, size_t) override {
     ADD_FAILURE() << "queue list walked every unfinished delivery";
     return {};
   }

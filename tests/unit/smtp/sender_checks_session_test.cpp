@@ -7,6 +7,7 @@
 
 #include "smtp/identity_policy.h"
 #include "smtp/server_session.h"
+#include "support/accepted_text.h"
 #include "support/example_config.h"
 
 namespace herald {
@@ -166,9 +167,13 @@ TEST_F(SenderChecksSessionTest, AcceptedMessageCarriesResultsAndAnAuthEvent) {
   const SessionStep step = session->on_message_checked(spf_pass());
   EXPECT_EQ(step.next, Next::commit);
   const AcceptedMessage& m = session->message_to_commit();
-  EXPECT_EQ(m.content.rfind("Authentication-Results: mx.example.test;", 0), 0u) << m.content;
-  EXPECT_LT(m.content.find("\r\nReceived:"), m.content.find("\r\nSubject:")) << m.content;
-  EXPECT_EQ(m.record.size, m.content.size());
+  EXPECT_EQ(test_support::committed_text(m).rfind("Authentication-Results: mx.example.test;", 0),
+            0u)
+      << test_support::committed_text(m);
+  EXPECT_LT(test_support::committed_text(m).find("\r\nReceived:"),
+            test_support::committed_text(m).find("\r\nSubject:"))
+      << test_support::committed_text(m);
+  EXPECT_EQ(m.record.size, test_support::committed_text(m).size());
   ASSERT_EQ(m.events.size(), 3u);
   EXPECT_EQ(m.events[0].type, "received");
   EXPECT_EQ(m.events[1].type, "auth");
@@ -186,9 +191,10 @@ TEST_F(SenderChecksSessionTest, QuarantineMarksTheMessageAndTheLedger) {
     const SessionStep step = session->on_message_checked(dmarc_failure(policy));
     EXPECT_EQ(step.next, Next::commit);
     const AcceptedMessage& m = session->message_to_commit();
-    EXPECT_NE(m.content.find("\r\nX-Herald-Quarantine: DMARC policy of bank.test"),
-              std::string::npos)
-        << m.content;
+    EXPECT_NE(
+        test_support::committed_text(m).find("\r\nX-Herald-Quarantine: DMARC policy of bank.test"),
+        std::string::npos)
+        << test_support::committed_text(m);
     ASSERT_EQ(m.events.size(), 4u);
     EXPECT_EQ(m.events[2].type, "quarantined");
     EXPECT_FALSE(m.record.envelope.sender_verified);
@@ -208,9 +214,11 @@ TEST_F(SenderChecksSessionTest, ForwardedMailIsSealedAfterItsChecks) {
       << session->seal_request().results;
   EXPECT_EQ(session->on_message_sealed("ARC-Seal: i=1\r\n").next, Next::commit);
   const AcceptedMessage& m = session->message_to_commit();
-  EXPECT_EQ(m.content.rfind("ARC-Seal: i=1\r\nAuthentication-Results: mx.example.test;", 0), 0u)
-      << m.content;
-  EXPECT_EQ(m.record.size, m.content.size());
+  EXPECT_EQ(test_support::committed_text(m).rfind(
+                "ARC-Seal: i=1\r\nAuthentication-Results: mx.example.test;", 0),
+            0u)
+      << test_support::committed_text(m);
+  EXPECT_EQ(m.record.size, test_support::committed_text(m).size());
   ASSERT_EQ(m.events[1].type, "auth");
   EXPECT_EQ(m.events[1].fields.back(), (std::pair<std::string, std::string>{"arc_sealed", "yes"}));
 }
@@ -222,7 +230,7 @@ TEST_F(SenderChecksSessionTest, ARefusedSealLeavesTheMessageUnsealedAndSaysWhy) 
   session->on_message_checked(spf_pass());
   EXPECT_EQ(session->on_seal_refused("the newest seal says cv=fail").next, Next::commit);
   const AcceptedMessage& m = session->message_to_commit();
-  EXPECT_EQ(m.content.find("ARC-Seal"), std::string::npos);
+  EXPECT_EQ(test_support::committed_text(m).find("ARC-Seal"), std::string::npos);
   EXPECT_EQ(m.events[1].fields.back(), (std::pair<std::string, std::string>{
                                            "arc_seal_skipped", "the newest seal says cv=fail"}));
 }
@@ -249,7 +257,7 @@ TEST_F(SenderChecksSessionTest, ResultsInOurNameThatCameWithTheMessageAreRemoved
       "Authentication-Results: MX.example.test; dkim=pass header.d=bank.test\r\n"
       "Authentication-Results: elsewhere.test; spf=pass\r\n\r\nbody\r\n.\r\n");
   EXPECT_EQ(session->on_data_end().next, Next::commit);
-  const std::string& content = session->message_to_commit().content;
+  const std::string content = test_support::committed_text(session->message_to_commit());
   EXPECT_EQ(content.find("bank.test"), std::string::npos) << content;
   EXPECT_NE(content.find("Authentication-Results: elsewhere.test; spf=pass"), std::string::npos);
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "support/accepted_text.h"
 #include "util/message_id.h"
 
 namespace herald {
@@ -308,10 +309,14 @@ TEST_F(ServerSessionTest, CommittedMessageHasEnvelopeContentDeliveriesAndLedger)
   EXPECT_EQ(m.record.received_at, clock_.now());
 
   const std::string body = "Subject: hi\r\n\r\nbody\r\n";
-  EXPECT_EQ(m.content.rfind("Received: from client.example ([192.0.2.1])\r\n", 0), 0u);
-  EXPECT_NE(m.content.find("for <alice@example.test>;"), std::string::npos);
-  EXPECT_EQ(m.content.substr(m.content.size() - body.size()), body);
-  EXPECT_EQ(m.record.size, m.content.size());
+  EXPECT_EQ(
+      test_support::committed_text(m).rfind("Received: from client.example ([192.0.2.1])\r\n", 0),
+      0u);
+  EXPECT_NE(test_support::committed_text(m).find("for <alice@example.test>;"), std::string::npos);
+  EXPECT_EQ(
+      test_support::committed_text(m).substr(test_support::committed_text(m).size() - body.size()),
+      body);
+  EXPECT_EQ(m.record.size, test_support::committed_text(m).size());
 
   ASSERT_EQ(m.deliveries.size(), 1u);
   EXPECT_EQ(m.deliveries[0].message_id, m.record.id);
@@ -323,12 +328,13 @@ TEST_F(ServerSessionTest, CommittedMessageHasEnvelopeContentDeliveriesAndLedger)
   ASSERT_EQ(m.events.size(), 2u);
   EXPECT_EQ(m.events[0].type, "received");
   using Fields = std::vector<std::pair<std::string, std::string>>;
-  EXPECT_EQ(m.events[0].fields, (Fields{{"peer", "192.0.2.1"},
-                                        {"helo", "client.example"},
-                                        {"tls", "no"},
-                                        {"size", std::to_string(m.content.size())},
-                                        {"from", "<sender@client.example>"},
-                                        {"listener", "smtp"}}));
+  EXPECT_EQ(m.events[0].fields,
+            (Fields{{"peer", "192.0.2.1"},
+                    {"helo", "client.example"},
+                    {"tls", "no"},
+                    {"size", std::to_string(test_support::committed_text(m).size())},
+                    {"from", "<sender@client.example>"},
+                    {"listener", "smtp"}}));
   EXPECT_EQ(m.events[1].type, "queued");
   EXPECT_EQ(m.events[1].recipient, "alice@example.test");
   EXPECT_EQ(m.events[1].fields, (Fields{{"mailbox", "alice@example.test"}}));
@@ -349,7 +355,7 @@ TEST_F(ServerSessionTest, RecipientsReachingTheSameMailboxGiveOneDelivery) {
   EXPECT_EQ(m.deliveries[1].mailbox, "bob@example.test");
   EXPECT_EQ(m.deliveries[1].recipient, "team@example.test");
   EXPECT_EQ(m.deliveries[1].index, 1u);
-  EXPECT_EQ(m.content.find("\tfor <"), std::string::npos);
+  EXPECT_EQ(test_support::committed_text(m).find("\tfor <"), std::string::npos);
 }
 
 // --- QoS parameters (DSN, DELIVERBY, MT-PRIORITY) -----------------------------------------
@@ -487,7 +493,7 @@ TEST_F(ServerSessionTest, BdatChunksMakeOneMessage) {
   EXPECT_EQ(send_chunk("BDAT 13", "Subject: hi\r\n"), "250 2.0.0 13 octets received\r\n");
   EXPECT_EQ(send_chunk("BDAT 6 LAST", "\r\nbody"), "");
   EXPECT_EQ(last_.next, Next::commit);
-  const std::string& content = session_.message_to_commit().content;
+  const std::string content = test_support::committed_text(session_.message_to_commit());
   EXPECT_EQ(content.substr(content.find("Subject:")), "Subject: hi\r\n\r\nbody");
 }
 
@@ -563,8 +569,9 @@ TEST_F(ServerSessionTest, MessageAfterTlsRecordsTheCipherAndEsmtps) {
   const AcceptedMessage& m = session_.message_to_commit();
   EXPECT_EQ(m.record.envelope.protocol, "ESMTPS");
   EXPECT_EQ(m.record.envelope.tls_version, "TLSv1.3");
-  EXPECT_NE(m.content.find("(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)"),
-            std::string::npos);
+  EXPECT_NE(
+      test_support::committed_text(m).find("(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)"),
+      std::string::npos);
   EXPECT_EQ(m.events[0].fields[2],
             (std::pair<std::string, std::string>{"tls", "TLSv1.3 TLS_AES_256_GCM_SHA384"}));
 }

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "smtp/server_session.h"
 #include "support/example_config.h"
@@ -52,12 +53,19 @@ class SessionLimitsTest : public ::testing::Test {
     send("RCPT TO:<alice@example.test>");
   }
 
-  // DATA and its content; the reply to the end of data, or "commit".
+  // DATA and its content, the body pieces taken into pieces_ as a connection takes them to
+  // the store; the reply to the end of data, or "commit".
   std::string send_message(std::string_view content) {
     start_transaction();
     EXPECT_EQ(send("DATA").substr(0, 3), "354");
     const std::string wire = std::string(content) + ".\r\n";
-    EXPECT_EQ(session().on_data(wire), wire.size());
+    size_t fed = 0;
+    while (fed < wire.size()) {
+      fed += session().on_data(std::string_view(wire).substr(fed));
+      while (session().piece_ready()) pieces_.push_back(session().take_piece());
+      if (session().data_complete()) break;
+    }
+    EXPECT_EQ(fed, wire.size());
     last_ = session().on_data_end();
     if (last_.next == Next::commit) return "commit";
     return last_.reply ? last_.reply->wire() : std::string();
@@ -78,6 +86,7 @@ class SessionLimitsTest : public ::testing::Test {
 
   Config config_;
   Directory directory_;
+  std::vector<BodyPiece> pieces_;
   ManualClock clock_{from_unix_ms(1'704'207'845'000)};
   SessionSettings settings_;
   std::optional<ServerSession> session_;
@@ -189,12 +198,42 @@ TEST_F(SessionLimitsTest, AcceptedContentHoldsItsChargeUntilCommitted) {
   EXPECT_EQ(budget.in_use(), 0u);
 }
 
-TEST_F(SessionLimitsTest, TraceFieldsOnTopDoNotReallocateTheContent) {
-  ASSERT_EQ(send_message("Subject: hi\r\n\r\n" + body_of(100)), "commit");
+// Streaming DATA: a body is handed out a piece at a time, under the message's id, and the
+// session holds at most the header and one piece of it, whatever the message's size.
+TEST_F(SessionLimitsTest, ALargeBodyLeavesThePieceAtATimeAndIsNeverHeldWhole) {
+  InFlightBudget budget(512 * 1024);  // far less than the message
+  settings_.in_flight_budget = &budget;
+  const std::string body = body_of(1024) + "last line\r\n";  // 1 MiB and a little
+  ASSERT_EQ(send_message("Subject: big\r\n\r\n" + body), "commit");
   const AcceptedMessage& message = session().message_to_commit();
-  // The Received field went on top within the room the reader kept: no second buffer.
-  EXPECT_GE(message.content.capacity(), message.content.size());
-  EXPECT_EQ(message.content.capacity(), message.charge.bytes());
+  ASSERT_EQ(pieces_.size(), 4u);
+  std::string joined;
+  for (const BodyPiece& piece : pieces_) {
+    EXPECT_EQ(piece.message_id, message.record.id);
+    EXPECT_EQ(piece.bytes.size(), MessageBody::kMaxPieceSize);
+    joined += piece.bytes;
+  }
+  EXPECT_EQ(pieces_.back().index, 3u);
+  EXPECT_EQ(message.content.pieces_written, 4u);
+  EXPECT_EQ(message.content.written_size, 4 * MessageBody::kMaxPieceSize);
+  EXPECT_EQ(joined + message.content.rest, body);
+  EXPECT_EQ(message.record.size, message.content.header.size() + body.size());
+  EXPECT_LE(budget.in_use(), 300u * 1024);  // the header and one piece's buffer
+  session().on_commit_succeeded();
+  EXPECT_TRUE(session().take_abandoned_bodies().empty()) << "committed: nothing to drop";
+  EXPECT_EQ(budget.in_use(), 0u);
+}
+
+TEST_F(SessionLimitsTest, ABodyRefusedAfterPiecesLeftIsHandedBackToBeDropped) {
+  // Two pieces go out, then a bare LF refuses the content at its end.
+  const std::string body = body_of(600) + "bare\nline feed\r\n";
+  EXPECT_EQ(send_message("Subject: big\r\n\r\n" + body).substr(0, 9), "554 5.6.0");
+  ASSERT_EQ(pieces_.size(), 2u);
+  const std::vector<ArrivingBody> abandoned = session().take_abandoned_bodies();
+  ASSERT_EQ(abandoned.size(), 1u);
+  EXPECT_EQ(abandoned.front().message_id, pieces_.front().message_id);
+  EXPECT_EQ(abandoned.front().pieces, 2u);
+  EXPECT_TRUE(session().take_abandoned_bodies().empty());
 }
 
 TEST_F(SessionLimitsTest, BdatWithTheBudgetFullGets452AndEndsTheTransaction) {

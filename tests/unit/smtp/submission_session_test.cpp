@@ -7,6 +7,7 @@
 
 #include "directory/password_hash.h"
 #include "smtp/server_session.h"
+#include "support/accepted_text.h"
 
 namespace herald {
 namespace {
@@ -289,7 +290,8 @@ TEST_F(SubmissionSessionTest, AcceptedMessageRecordsTheUserAndEsmtpsa) {
   const AcceptedMessage& message = session_.message_to_commit();
   EXPECT_EQ(message.record.envelope.authenticated_as, "alice@example.test");
   EXPECT_EQ(message.record.envelope.protocol, "ESMTPSA");
-  EXPECT_NE(message.content.find("with ESMTPSA"), std::string::npos) << message.content;
+  EXPECT_NE(test_support::committed_text(message).find("with ESMTPSA"), std::string::npos)
+      << test_support::committed_text(message);
 }
 
 // --- the header From and Sender ----------------------------------------------------------

@@ -82,6 +82,7 @@ class ExpectedStore {
   // A committed message; its deliveries and content as committed.
   void add(const NewMessage& m) {
     messages_[m.record.id] = m;
+    contents_[m.record.id] = m.content;
     for (const Delivery& d : m.deliveries) deliveries_[key_of(d)] = d;
   }
   void update(const Delivery& d) {
@@ -89,7 +90,7 @@ class ExpectedStore {
     deliveries_[key_of(d)] = d;
     Delivery& held = messages_.at(d.message_id).deliveries.at(d.index);
     held = d;
-    if (all_terminal(d.message_id)) messages_.at(d.message_id).content.clear();
+    if (all_terminal(d.message_id)) contents_.at(d.message_id).reset();
   }
   void append(const std::string& id, const LedgerEvent& e) { messages_.at(id).events.push_back(e); }
 
@@ -109,14 +110,19 @@ class ExpectedStore {
       SCOPED_TRACE("message " + id);
       const auto record = store.message(id);
       ASSERT_TRUE(record.has_value());
-      EXPECT_EQ(encode_message_record(*record), encode_message_record(m.record));
+      // The store sets size and body_pieces from the content it stores.
+      MessageRecord expected = m.record;
+      expected.size = m.content.size();
+      expected.body_pieces = record->body_pieces;
+      EXPECT_GE(record->body_pieces, 1u);
+      EXPECT_EQ(encode_message_record(*record), encode_message_record(expected));
       // Content is dropped exactly when every delivery is final (as the write that made the
       // last one final was applied); a message committed with none pending keeps it.
-      const bool dropped = m.content.empty();
+      const std::optional<std::string>& text = contents_.at(id);
       const auto content = store.content(id);
-      EXPECT_EQ(content.has_value(), !dropped);
-      if (content && !dropped) {
-        EXPECT_TRUE(*content == m.content) << "content differs";
+      EXPECT_EQ(content.has_value(), text.has_value());
+      if (content && text) {
+        EXPECT_TRUE(content->to_text() == *text) << "content differs";
       }
       EXPECT_EQ(encoded(store.deliveries(id), encode_delivery),
                 encoded(m.deliveries, encode_delivery));
@@ -159,6 +165,7 @@ class ExpectedStore {
 
  private:
   // Content made here is never empty: empty stands for dropped.
+  std::map<std::string, std::optional<std::string>> contents_;  // nullopt: dropped
   std::map<std::string, NewMessage> messages_;
   std::map<std::string, Delivery> deliveries_;
 };

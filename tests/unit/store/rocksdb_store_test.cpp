@@ -18,6 +18,7 @@ extern char** environ;
 
 #include "store/store_fixtures.h"
 #include "support/store_pages.h"
+#include "support/stored_text.h"
 #include "support/temp_dir.h"
 
 namespace herald {
@@ -88,7 +89,7 @@ TEST_F(RocksDbStoreTest, CommittedMessageReadsBack) {
   EXPECT_EQ(record->id, m.id);
   EXPECT_EQ(record->received_at, kT0);
   EXPECT_EQ(record->envelope.rcpt_to, m.envelope.rcpt_to);
-  EXPECT_EQ(store->content(m.id), "Subject: hi\r\n\r\nbody\r\n");
+  EXPECT_EQ(test_support::stored_text(*store, m.id), "Subject: hi\r\n\r\nbody\r\n");
 
   const auto deliveries = store->deliveries(m.id);
   ASSERT_EQ(deliveries.size(), 2u);
@@ -128,7 +129,7 @@ TEST_F(RocksDbStoreTest, LargeContentRoundTripsThroughBlobFiles) {
     store->commit_message(m, body, {delivery_of(m, 0, "alice@example.test")}, {event("received")});
   }
   auto store = open();  // after a reopen the body comes from the flushed or replayed data
-  EXPECT_EQ(store->content(id), body);
+  EXPECT_EQ(test_support::stored_text(*store, id), body);
 }
 
 TEST_F(RocksDbStoreTest, TerminalUpdateLeavesPendingAndLastOneDropsContent) {

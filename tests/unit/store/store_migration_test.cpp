@@ -10,6 +10,7 @@
 #include "store/store.h"
 #include "store/store_fixtures.h"
 #include "support/store_pages.h"
+#include "support/stored_text.h"
 #include "support/temp_dir.h"
 
 namespace herald {
@@ -110,7 +111,7 @@ TEST_F(StoreMigrationTest, ReadWriteOpenBuildsTheIndexesAndMarksTheLayout) {
     EXPECT_FALSE(store->message("B").has_value());
     EXPECT_TRUE(store->message("A").has_value());
     EXPECT_TRUE(store->message("D").has_value());
-    EXPECT_EQ(store->content("A"), "content of A");
+    EXPECT_EQ(test_support::stored_text(*store, "A"), "content of A");
   }
   RawRocksDb raw(dir());
   EXPECT_TRUE(raw.has_family("due"));

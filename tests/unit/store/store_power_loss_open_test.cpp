@@ -10,6 +10,7 @@
 #include <set>
 
 #include "store/power_loss_fixture.h"
+#include "support/stored_text.h"
 
 namespace herald {
 namespace {
@@ -126,7 +127,7 @@ TEST_F(StorePowerLossOpenTest, PowerLossDuringMigrationLeavesAStoreThatMigrates)
     for (const Delivery& d : store.unfinished_deliveries(std::nullopt, 1000))
       pending.insert(key_of(d));
     EXPECT_EQ(pending, (std::set<std::string>{"A/0", "A/1", "C/0"}));
-    EXPECT_EQ(store.content("A"), "content of A");
+    EXPECT_EQ(test_support::stored_text(store, "A"), "content of A");
     // The finished index has B, once.
     EXPECT_EQ(store.remove_finished(kStoreT0 + 1000h, 100), 1u);
     EXPECT_FALSE(store.message("B"));

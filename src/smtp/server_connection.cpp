@@ -85,9 +85,10 @@ std::string printable_login(std::string_view login) {
 
 // MessageAuthenticator::authenticate as co_await: it starts on the verification pool and the
 // coroutine resumes on its own executor, whatever thread the last DNS answer or check came on.
-// `content` is not copied: the authenticator reads it until it calls done, and `owner` (what
-// holds the content) travels inside done, so that the content outlives every reader even when
-// the coroutine itself is destroyed first (a shutdown).
+// `content` is read on the verification pool, where it is wrapped as a MessageContent (which
+// the authenticator copies), and `owner` (what holds the content) travels inside done, so that
+// the content outlives every reader even when the coroutine itself is destroyed first (a
+// shutdown).
 asio::awaitable<MessageAuthentication> authenticate(SenderChecks& checks, std::string_view content,
                                                     SpfCheck spf, std::shared_ptr<void> owner) {
   auto initiate = [&checks](auto handler, std::string_view content, SpfCheck spf,
@@ -96,8 +97,9 @@ asio::awaitable<MessageAuthentication> authenticate(SenderChecks& checks, std::s
     auto shared = std::make_shared<decltype(handler)>(std::move(handler));
     asio::post(checks.verify_executor, [&checks, shared, content, spf = std::move(spf),
                                         owner = std::move(owner)]() mutable {
+      const MessageContent message = MessageContent::from_text(content);
       checks.authenticator.authenticate(
-          content, std::move(spf), [shared, owner](MessageAuthentication auth) {
+          message, std::move(spf), [shared, owner](MessageAuthentication auth) {
             auto executor = asio::get_associated_executor(*shared);
             asio::post(executor, [shared, auth = std::move(auth)]() mutable {
               std::move (*shared)(std::move(auth));
@@ -448,7 +450,8 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::seal_message() {
   std::variant<std::string, ArcSealError> sealed = co_await asio::co_spawn(
       checks.verify_executor,
       [&]() -> asio::awaitable<std::variant<std::string, ArcSealError>> {
-        co_return sealer.seal(content, authserv_id, request.results, request.chain, now);
+        co_return sealer.seal(MessageContent::from_text(content), authserv_id, request.results,
+                              request.chain, now);
       },
       asio::use_awaitable);
   throw_if_timed_out();

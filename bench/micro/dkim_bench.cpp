@@ -17,6 +17,7 @@
 #include "auth/dkim_sign.h"
 #include "auth/dkim_verify.h"
 #include "dns/memory_resolver.h"
+#include "mime/message_content.h"
 #include "util/clock.h"
 
 namespace herald {
@@ -41,15 +42,16 @@ struct Setup {
       : keys(generate_dkim_key(type)),
         signer(std::get<DkimSigner>(
             DkimSigner::from_pem(keys.private_key_pem, "example.test", "bench"))),
-        message(message_of(10 * 1024)) {
+        message(MessageContent::from_text(message_of(10 * 1024))) {
     dns.add_txt("bench._domainkey.example.test", {keys.key_record});
-    signed_message = std::get<std::string>(signer.sign(message, clock.now())) + message;
+    signed_message =
+        message.with_fields_on_top(std::get<std::string>(signer.sign(message, clock.now())));
   }
 
   DkimKeyPair keys;
   DkimSigner signer;
-  std::string message;
-  std::string signed_message;
+  MessageContent message;
+  MessageContent signed_message;
   MemoryResolver dns;
   SystemClock clock;
 };
@@ -79,7 +81,7 @@ void verify(benchmark::State& state, DkimKeyRecord::KeyType type) {
 
 // Five signers of one 1 MiB message (d= one.test .. five.test), their fields stacked on top.
 struct StackedSetup {
-  StackedSetup() : message(message_of(1024 * 1024)) {
+  StackedSetup() : message(MessageContent::from_text(message_of(1024 * 1024))) {
     const char* domains[] = {"one.test", "two.test", "three.test", "four.test", "five.test"};
     std::string fields;
     for (const char* domain : domains) {
@@ -89,11 +91,11 @@ struct StackedSetup {
       dns.add_txt(std::string("bench._domainkey.") + domain, {keys.key_record});
       fields += std::get<std::string>(signer.sign(message, clock.now()));
     }
-    signed_message = fields + message;
+    signed_message = message.with_fields_on_top(fields);
   }
 
-  std::string message;
-  std::string signed_message;
+  MessageContent message;
+  MessageContent signed_message;
   MemoryResolver dns;
   SystemClock clock;
 };
@@ -126,13 +128,13 @@ struct HostileHeaderSetup {
     for (int i = 0; i < 10000; ++i) h += ":x-absent";
     const std::string bh = encode_base64(dkim_digest(
         DkimAlgorithm::rsa_sha256, canonicalize_body(body, DkimCanonicalization::relaxed)));
-    signed_message =
+    signed_message = MessageContent::from_text(
         "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.test; "
         "s=bench; h=" +
-        h + "; bh=" + bh + "; b=AAAA\r\n" + "From: a@example.test\r\n" + header + "\r\n" + body;
+        h + "; bh=" + bh + "; b=AAAA\r\n" + "From: a@example.test\r\n" + header + "\r\n" + body);
   }
 
-  std::string signed_message;
+  MessageContent signed_message;
   MemoryResolver dns;
   SystemClock clock;
 };
@@ -159,17 +161,16 @@ struct ArcChainSetup {
         std::get<ArcSealer>(ArcSealer::from_pem(keys.private_key_pem, "relay.test", "arc"));
     std::string results = "spf=pass smtp.mailfrom=origin.test";
     while (results.size() < 8 * 1024) results += " (padding padding padding padding)";
-    message = message_of(10 * 1024);
+    message = MessageContent::from_text(message_of(10 * 1024));
     ArcChainResult chain = ArcChainResult::none;
     for (int i = 0; i < 50; ++i) {
-      message = std::get<std::string>(
-                    sealer.seal(message, "mx.relay.test", results, chain, clock.now())) +
-                message;
+      message = message.with_fields_on_top(std::get<std::string>(
+          sealer.seal(message, "mx.relay.test", results, chain, clock.now())));
       chain = ArcChainResult::pass;
     }
   }
 
-  std::string message;
+  MessageContent message;
   MemoryResolver dns;
   SystemClock clock;
 };

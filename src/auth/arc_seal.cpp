@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "auth/dkim_message.h"
+#include "auth/dkim_body_hash.h"
 #include "auth/dkim_sign.h"
 #include "mime/header.h"
 #include "util/ascii.h"
@@ -59,13 +59,13 @@ std::variant<ArcSealer, ArcSealError> ArcSealer::from_key(
                    std::move(selector), std::move(signed_headers));
 }
 
-std::variant<std::string, ArcSealError> ArcSealer::seal(std::string_view message,
+std::variant<std::string, ArcSealError> ArcSealer::seal(const MessageContent& message,
                                                         std::string_view authserv_id,
                                                         std::string_view results,
                                                         ArcChainResult chain, TimePoint now) const {
-  const DkimMessageParts parts = split_dkim_message(message);
-  const ArcChainFields received = collect_arc_sets(parts.headers);
-  if (auto refused = refusal(parts, received, chain)) return *refused;
+  const std::vector<DkimHeaderField> headers = split_dkim_message(message.header).headers;
+  const ArcChainFields received = collect_arc_sets(headers);
+  if (auto refused = refusal(headers, received, chain)) return *refused;
 
   const SetTags tags{
       std::string(to_string(key_.algorithm)), domain_, selector_,
@@ -76,7 +76,7 @@ std::variant<std::string, ArcSealError> ArcSealer::seal(std::string_view message
   const std::string aar_field = header_field(
       "ARC-Authentication-Results",
       "i=" + tags.instance + "; " + std::string(authserv_id) + "; " + std::string(results));
-  auto ams_field = message_signature(parts, tags);
+  auto ams_field = message_signature(headers, *message.body, tags);
   if (auto* error = std::get_if<ArcSealError>(&ams_field)) return *error;
 
   std::vector<ArcSetFields> covered;
@@ -88,7 +88,7 @@ std::variant<std::string, ArcSealError> ArcSealer::seal(std::string_view message
   return std::get<std::string>(as_field) + std::get<std::string>(ams_field) + aar_field;
 }
 
-std::optional<ArcSealError> ArcSealer::refusal(const DkimMessageParts& parts,
+std::optional<ArcSealError> ArcSealer::refusal(const std::vector<DkimHeaderField>& headers,
                                                const ArcChainFields& received,
                                                ArcChainResult chain) {
   if (received.highest_instance >= kMaxArcInstance)
@@ -106,31 +106,31 @@ std::optional<ArcSealError> ArcSealer::refusal(const DkimMessageParts& parts,
     return ArcSealError{"cv=" + std::string(to_string(chain)) + " does not fit a message with " +
                         std::to_string(received.sets.size()) + " ARC sets"};
   // RFC 6376 5.4, which the AMS follows: the From field MUST be signed.
-  if (std::none_of(parts.headers.begin(), parts.headers.end(), [](const DkimHeaderField& field) {
+  if (std::none_of(headers.begin(), headers.end(), [](const DkimHeaderField& field) {
         return equals_ignoring_ascii_case(field.name, "From");
       }))
     return ArcSealError{"the message has no From field"};
   return std::nullopt;
 }
 
-std::variant<std::string, ArcSealError> ArcSealer::message_signature(const DkimMessageParts& parts,
-                                                                     const SetTags& tags) const {
+std::variant<std::string, ArcSealError> ArcSealer::message_signature(
+    const std::vector<DkimHeaderField>& headers, const MessageBody& body,
+    const SetTags& tags) const {
   const std::vector<std::string> signed_headers =
-      signed_headers_.empty() ? *dkim_headers_to_sign(parts.headers) : signed_headers_;
+      signed_headers_.empty() ? *dkim_headers_to_sign(headers) : signed_headers_;
   // RFC 8617 4.1.2: a DKIM signature of the message, i= the instance.
-  // Streamed from the message: a forwarded message is not copied to be sealed.
-  const std::string body_hash = *dkim_body_hash(
-      parts.body, {DkimCanonicalization::relaxed, DkimBodyDigest::sha256, std::nullopt});
+  // Streamed from the body's pieces: a forwarded message is not copied to be sealed.
+  const std::string body_hash =
+      *dkim_body_hash(body, {DkimCanonicalization::relaxed, DkimBodyDigest::sha256, std::nullopt});
   const std::string unsigned_value =
       "a=" + tags.algorithm + "; b=; bh=" + encode_base64(body_hash) +
       "; c=relaxed/relaxed; d=" + tags.domain + "; h=" + join_names(signed_headers) +
       "; i=" + tags.instance + "; s=" + tags.selector + "; t=" + tags.timestamp;
   const std::string unsigned_field = header_field("ARC-Message-Signature", unsigned_value);
-  const auto signature =
-      sign_dkim_data(key_.key.get(), key_.algorithm,
-                     dkim_header_hash_input(parts.headers, signed_headers,
-                                            {"ARC-Message-Signature", unsigned_field},
-                                            DkimCanonicalization::relaxed));
+  const auto signature = sign_dkim_data(
+      key_.key.get(), key_.algorithm,
+      dkim_header_hash_input(headers, signed_headers, {"ARC-Message-Signature", unsigned_field},
+                             DkimCanonicalization::relaxed));
   if (!signature) return ArcSealError{"OpenSSL could not sign"};
   return header_field("ARC-Message-Signature", with_signature(unsigned_value, *signature));
 }

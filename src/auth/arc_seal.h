@@ -12,6 +12,7 @@
 
 #include "auth/arc_set.h"
 #include "auth/dkim_crypto.h"
+#include "mime/message_content.h"
 #include "util/clock.h"
 
 namespace herald {
@@ -37,7 +38,7 @@ class ArcSealer {
 
   // The three fields to put above the message's first header field, CRLF-terminated, in
   // the order ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results, for instance
-  // i = previous highest + 1. `message` is CRLF text. `results` is the Authentication-Results
+  // i = previous highest + 1. `message` has CRLF line ends. `results` is the Authentication-Results
   // payload this server wrote (after the authserv-id and ";", e.g. "spf=pass
   // smtp.mailfrom=a.test; dkim=…"); `chain` the validation verdict of the chain as received,
   // which becomes cv=. A chain that failed here is sealed with cv=fail, the seal covering
@@ -47,7 +48,10 @@ class ArcSealer {
   // cv=fail (the chain was given up upstream: no set is added); `chain` is pass or none but
   // the sets are broken in form, none while sets exist, or pass while none do; the message
   // has no From; OpenSSL cannot sign.
-  std::variant<std::string, ArcSealError> seal(std::string_view message,
+  // Blocking: reads the body's pieces on the calling thread (MessageBody::piece), hashing
+  // them as they come; `message` is only read during the call. Throws ContentReadError when
+  // a piece cannot be read.
+  std::variant<std::string, ArcSealError> seal(const MessageContent& message,
                                                std::string_view authserv_id,
                                                std::string_view results, ArcChainResult chain,
                                                TimePoint now) const;
@@ -65,10 +69,11 @@ class ArcSealer {
   ArcSealer(DkimPrivateKey key, std::string domain, std::string selector,
             std::vector<std::string> signed_headers);
   // Why a new set may not be added, or nullopt.
-  static std::optional<ArcSealError> refusal(const DkimMessageParts& parts,
+  static std::optional<ArcSealError> refusal(const std::vector<DkimHeaderField>& headers,
                                              const ArcChainFields& received, ArcChainResult chain);
-  std::variant<std::string, ArcSealError> message_signature(const DkimMessageParts& parts,
-                                                            const SetTags& tags) const;
+  std::variant<std::string, ArcSealError> message_signature(
+      const std::vector<DkimHeaderField>& headers, const MessageBody& body,
+      const SetTags& tags) const;
   std::variant<std::string, ArcSealError> seal_over(std::vector<ArcSetFields> covered,
                                                     std::string_view aar_field,
                                                     std::string_view ams_field,

@@ -77,6 +77,7 @@ std::optional<std::string> newest_message_signature_fails(const Validation& stat
   if (auto* reason = std::get_if<std::string>(&key)) return name + *reason;
   const DkimCheck check = check_dkim_signature(ams, newest.fields.message_signature, *state.message,
                                                std::get<DkimVerificationKey>(key).key);
+  if (check.result == DkimResult::temperror) return name + "temporary: " + check.reason;
   if (check.result != DkimResult::pass) return name + check.reason;
   return std::nullopt;
 }
@@ -168,7 +169,7 @@ void look_up_keys(Resolver& resolver, const VerifyExecutor& executor,
 ArcVerifier::ArcVerifier(Resolver& resolver, const Clock& clock, VerifyExecutor executor)
     : resolver_(resolver), clock_(clock), executor_(std::move(executor)) {}
 
-void ArcVerifier::verify(std::string_view message, std::function<void(ArcVerdict)> done) {
+void ArcVerifier::verify(const MessageContent& message, std::function<void(ArcVerdict)> done) {
   verify(std::make_shared<const DkimMessage>(message), std::move(done));
 }
 
@@ -176,7 +177,7 @@ void ArcVerifier::verify(std::shared_ptr<const DkimMessage> message,
                          std::function<void(ArcVerdict)> done) {
   auto state = std::make_shared<Validation>();
   state->message = std::move(message);
-  state->chain = collect_arc_sets(state->message->parts().headers);
+  state->chain = collect_arc_sets(state->message->headers());
   state->done = std::move(done);
   ArcVerdict& verdict = state->verdict;
   verdict.instance = state->chain.highest_instance;

@@ -21,6 +21,7 @@ struct DkimHeaderField {
 
 // A CRLF message split at the first empty line (RFC 5322 2.1). `headers` point into the
 // message, which must outlive the result. A message without an empty line is all header.
+// Given a header section alone (MessageContent::header), it gives its fields and no body.
 struct DkimMessageParts {
   std::vector<DkimHeaderField> headers;
   std::string_view body;
@@ -32,7 +33,7 @@ std::string canonicalize_header(const DkimHeaderField& field, DkimCanonicalizati
 
 // RFC 6376 3.4.3 / 3.4.4: the whole body canonicalised. Simple turns an empty body into one
 // CRLF; relaxed leaves it empty. The plain reference form, as a string: herald's signers and
-// verifiers hash the body streamed instead (dkim_message.h), and the tests hold that to this.
+// verifiers hash the body streamed instead (dkim_body_hash.h), and the tests hold that to this.
 std::string canonicalize_body(std::string_view body, DkimCanonicalization how);
 
 // The canonical header data that the signature covers (RFC 6376 3.7 and 5.4.2): for each

@@ -1,8 +1,8 @@
 #include "auth/dkim_sign.h"
 
+#include "auth/dkim_body_hash.h"
 #include "auth/dkim_canonical.h"
 #include "auth/dkim_crypto.h"
-#include "auth/dkim_message.h"
 #include "mime/header.h"
 #include "util/ascii.h"
 
@@ -74,16 +74,16 @@ std::optional<std::vector<std::string>> dkim_headers_to_sign(
   return signed_headers;
 }
 
-std::variant<std::string, DkimSignError> DkimSigner::sign(std::string_view message,
+std::variant<std::string, DkimSignError> DkimSigner::sign(const MessageContent& message,
                                                           TimePoint now) const {
-  const DkimMessageParts parts = split_dkim_message(message);
-  const auto signed_headers = dkim_headers_to_sign(parts.headers);
+  const std::vector<DkimHeaderField> headers = split_dkim_message(message.header).headers;
+  const auto signed_headers = dkim_headers_to_sign(headers);
   // RFC 6376 5.4: the From field MUST be signed.
   if (!signed_headers) return DkimSignError{"the message has no From field"};
 
-  // Streamed from the message: outgoing mail is not copied to be signed.
+  // Streamed from the body's pieces: outgoing mail is not copied to be signed.
   const std::string body_hash = *dkim_body_hash(
-      parts.body,
+      *message.body,
       {DkimCanonicalization::relaxed,
        algorithm_ == DkimAlgorithm::rsa_sha1 ? DkimBodyDigest::sha1 : DkimBodyDigest::sha256,
        std::nullopt});
@@ -99,16 +99,15 @@ std::variant<std::string, DkimSignError> DkimSigner::sign(std::string_view messa
   // RFC 6376 3.7: the signature covers this field with an empty b=. Relaxed header
   // canonicalisation makes the folding added below irrelevant to the hash.
   const std::string unsigned_field = header_field("DKIM-Signature", unsigned_value);
-  const std::string header_data =
-      dkim_header_hash_input(parts.headers, *signed_headers, {"DKIM-Signature", unsigned_field},
-                             DkimCanonicalization::relaxed);
+  const std::string header_data = dkim_header_hash_input(
+      headers, *signed_headers, {"DKIM-Signature", unsigned_field}, DkimCanonicalization::relaxed);
   const auto signature = sign_dkim_data(key_.get(), algorithm_, header_data);
   if (!signature) return DkimSignError{"OpenSSL could not sign"};
   return header_field("DKIM-Signature", unsigned_value + encode_base64(*signature));
 }
 
-bool DkimSigner::has_signed(std::string_view message) const {
-  for (const DkimHeaderField& field : split_dkim_message(message).headers) {
+bool DkimSigner::has_signed(std::string_view header) const {
+  for (const DkimHeaderField& field : split_dkim_message(header).headers) {
     if (!equals_ignoring_ascii_case(field.name, "DKIM-Signature")) continue;
     const auto parsed = parse_dkim_signature(field.raw.substr(field.raw.find(':') + 1));
     const auto* signature = std::get_if<DkimSignature>(&parsed);

@@ -14,6 +14,7 @@
 #include "auth/dkim_canonical.h"
 #include "auth/dkim_crypto.h"
 #include "auth/dkim_signature.h"
+#include "mime/message_content.h"
 #include "util/clock.h"
 
 namespace herald {
@@ -46,15 +47,19 @@ class DkimSigner {
   const std::string& domain() const { return domain_; }      // d=, lower case
   const std::string& selector() const { return selector_; }  // s=, lower case
 
-  // Whether `message` (CRLF text) already carries a DKIM-Signature field that parses and
-  // names this signer's d= and s=: signing it again would only add a duplicate.
-  bool has_signed(std::string_view message) const;
+  // Whether `header` (a CRLF header section, MessageContent::header) already carries a
+  // DKIM-Signature field that parses and names this signer's d= and s=: signing it again
+  // would only add a duplicate.
+  bool has_signed(std::string_view header) const;
 
   // The "DKIM-Signature: …" field, folded and ending in CRLF, to put above the message's
-  // first header field. `message` is CRLF text; `now` becomes t=. Signs every field in
+  // first header field. `message` has CRLF line ends; `now` becomes t=. Signs every field in
   // signed_header_names() that the message has, plus one more From so that none can be
   // added later (RFC 6376 8.15). Error: the message has no From (RFC 6376 5.4).
-  std::variant<std::string, DkimSignError> sign(std::string_view message, TimePoint now) const;
+  // Blocking: reads the body's pieces on the calling thread (MessageBody::piece), hashing
+  // them as they come; `message` is only read during the call. Throws ContentReadError when
+  // a piece cannot be read: the message cannot be sent signed for now.
+  std::variant<std::string, DkimSignError> sign(const MessageContent& message, TimePoint now) const;
 
   // The fields signed when present, in h= order.
   static const std::vector<std::string>& signed_header_names();

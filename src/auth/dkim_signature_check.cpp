@@ -74,13 +74,20 @@ std::variant<DkimVerificationKey, DkimCheck> dkim_key_from_answer(
 
 DkimCheck check_dkim_signature(const DkimSignature& sig, const DkimHeaderField& field,
                                const DkimMessage& message, const DkimPublicKey& key) {
+  std::optional<std::string> body_hash;
+  try {
+    body_hash = message.body_hash(DkimBodyHashKey::of(sig));
+  } catch (const ContentReadError& error) {
+    // The stored body is unreadable for now: nothing is known about the signature yet.
+    return failure(DkimResult::temperror,
+                   "message body could not be read: " + std::string(error.what()));
+  }
   // RFC 6376 3.5 l=: a length beyond the body cannot be what was signed.
-  const std::optional<std::string> body_hash = message.body_hash(DkimBodyHashKey::of(sig));
   if (!body_hash) return failure(DkimResult::permerror, "l= is longer than the body");
   // RFC 6376 6.1.3: the body hash is checked before the signature.
   if (*body_hash != sig.body_hash) return failure(DkimResult::fail, "body hash does not match");
-  const std::string header_data = dkim_header_hash_input(
-      message.parts().headers, sig.signed_headers, field, sig.header_canonicalization);
+  const std::string header_data = dkim_header_hash_input(message.headers(), sig.signed_headers,
+                                                         field, sig.header_canonicalization);
   if (!verify_dkim_signature(key, sig.algorithm, header_data, sig.signature))
     return failure(DkimResult::fail, "signature does not verify");
   return DkimCheck{DkimResult::pass, "good signature"};

@@ -38,9 +38,10 @@ std::variant<DkimVerificationKey, DkimCheck> dkim_key_from_answer(
     bool accept_legacy_rsa);
 
 // RFC 6376 6.1.3: the body hash (with l=), then the signature over the header data, of
-// `field` in `message`. pass, fail, or permerror (l= beyond the body). The body hash is the
-// one `message` shares among all signatures with the same c=, hash and l=. CPU work (a hash
-// of the body the first time, a public-key operation): run it on the verification pool.
+// `field` in `message`. pass, fail, permerror (l= beyond the body), or temperror (a body
+// piece could not be read, ContentReadError). The body hash is the one `message` shares among
+// all signatures with the same c=, hash and l=. CPU work and blocking reads (the body's pieces
+// the first time, a public-key operation): run it on the verification pool.
 DkimCheck check_dkim_signature(const DkimSignature& signature, const DkimHeaderField& field,
                                const DkimMessage& message, const DkimPublicKey& key);
 

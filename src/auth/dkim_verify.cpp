@@ -114,7 +114,7 @@ DkimVerifier::DkimVerifier(Resolver& resolver, const Clock& clock, DkimVerifyOpt
                            VerifyExecutor executor)
     : resolver_(resolver), clock_(clock), options_(options), executor_(std::move(executor)) {}
 
-void DkimVerifier::verify(std::string_view message, Done done) {
+void DkimVerifier::verify(const MessageContent& message, Done done) {
   verify(std::make_shared<const DkimMessage>(message), std::move(done));
 }
 
@@ -129,8 +129,8 @@ void DkimVerifier::verify(std::shared_ptr<const DkimMessage> message, Done done,
       std::chrono::duration_cast<std::chrono::seconds>(options_.allowed_clock_skew).count();
 
   size_t unchecked = 0;
-  for (const DkimHeaderField* chosen : fields_to_check(state->message->parts().headers,
-                                                       options_.max_signatures, first, unchecked)) {
+  for (const DkimHeaderField* chosen :
+       fields_to_check(state->message->headers(), options_.max_signatures, first, unchecked)) {
     const DkimHeaderField& field = *chosen;
     state->fields.push_back(&field);
     auto parsed = parse_dkim_signature(field_value(field.raw));

@@ -12,6 +12,7 @@
 
 #include "auth/dkim_signature.h"
 #include "auth/verify_executor.h"
+#include "mime/message_content.h"
 #include "util/clock.h"
 
 namespace herald {
@@ -72,22 +73,24 @@ class DkimVerifier {
   DkimVerifier(const DkimVerifier&) = delete;
   DkimVerifier& operator=(const DkimVerifier&) = delete;
 
-  // Verifies the DKIM-Signature fields of `message` (CRLF line ends, header and body), each
-  // on its own, up to options.max_signatures of them (the topmost). `done` is called exactly once,
-  // with one verdict per field checked in message order, then, when fields were left unchecked, one
+  // Verifies the DKIM-Signature fields of `message` (CRLF line ends), each on its own, up to
+  // options.max_signatures of them (the topmost). `done` is called exactly once, with one
+  // verdict per field checked in message order, then, when fields were left unchecked, one
   // more for all of them: policy, "too many signatures, N not checked", without a domain
   // (RFC 8601 2.7.1: some aspect of the signatures was not acceptable to this ADMD). It runs
   // on the executor (or on the resolver's thread without one, or before verify returns when no
   // lookup is needed). Key lookups: TXT at selector._domainkey.domain; SERVFAIL or timeout
-  // is temperror, no record permerror (RFC 6376 6.1.2).
+  // is temperror, no record permerror (RFC 6376 6.1.2). A body piece that cannot be read
+  // (ContentReadError) is temperror for the signatures that needed it.
   //
-  // Lifetime: `message` is not copied. It is read until `done` is called, never after, by
-  // work that holds a copy of `done`: keep the text valid and unchanged until then, for
-  // instance by giving `done` ownership of what holds it.
-  void verify(std::string_view message, Done done);
+  // Ownership: `message` is copied (its header section, and a share of its body, whose bytes
+  // are not copied): the caller need not keep it alive. Blocking: the body's pieces are read,
+  // once per body canonicalisation, where the signature checks run: on the executor, or
+  // without one on the thread of the key's answer (MessageBody::piece may read from disk).
+  void verify(const MessageContent& message, Done done);
 
   // The same on a message already split, whose body hashes are shared with other checks of
-  // it (MessageAuthenticator: the ARC verifier's). Its text must stay valid as above.
+  // it (MessageAuthenticator: the ARC verifier's).
   void verify(std::shared_ptr<const DkimMessage> message, Done done,
               const SignaturePreference& first = {});
 

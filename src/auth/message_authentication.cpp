@@ -123,18 +123,19 @@ MessageAuthenticator::MessageAuthenticator(Resolver& resolver, const Clock& cloc
             options.executor),
       arc_(resolver, clock, options.executor) {}
 
-void MessageAuthenticator::authenticate(std::string_view message, SpfCheck spf, Done done) {
+void MessageAuthenticator::authenticate(const MessageContent& message, SpfCheck spf, Done done) {
   auto pending = std::make_shared<Pending>();
   pending->auth.spf = std::move(spf);
   pending->done = std::move(done);
   if (executor_) pending->outstanding = 3;
-  auto from = rfc5322_from_domain(message);
+  auto from = rfc5322_from_domain(message.header);
   if (auto* domain = std::get_if<std::string>(&from)) {
     pending->auth.from_domain = std::move(*domain);
   } else {
     pending->auth.from_problem = std::get<FromDomainError>(from).reason;
   }
-  // One parse and one set of body hashes for both verifiers (they declare what they need).
+  // One split of the header and one set of body hashes for both verifiers (they declare what
+  // they need).
   const auto parsed = std::make_shared<const DkimMessage>(message);
   arc_.verify(parsed, [this, pending](ArcVerdict verdict) {
     pending->auth.arc = std::move(verdict);
@@ -158,7 +159,12 @@ void MessageAuthenticator::authenticate(std::string_view message, SpfCheck spf, 
     // The body's hashes while the key lookups are out; a check whose key comes first waits for
     // them (DkimMessage::body_hash) rather than hashing again.
     run_verification(executor_, [this, pending, parsed] {
-      parsed->compute_declared();
+      try {
+        parsed->compute_declared();
+      } catch (const ContentReadError&) {
+        // Nothing is lost: each check that needs a hash reads the body again and reports
+        // what it finds (dkim_signature_check.h).
+      }
       finish(pending);
     });
   }

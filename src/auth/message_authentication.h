@@ -17,6 +17,7 @@
 #include "auth/dmarc.h"
 #include "auth/spf.h"
 #include "dns/resolver.h"
+#include "mime/message_content.h"
 #include "util/clock.h"
 
 namespace herald {
@@ -63,18 +64,20 @@ class MessageAuthenticator {
   MessageAuthenticator& operator=(const MessageAuthenticator&) = delete;
 
   // Verifies the DKIM signatures (up to max_dkim_signatures, those aligned with the From
-  // domain first: SignaturePreference) and the ARC chain of `message`
-  // (CRLF text), side by side over one parse of it and one body hash per distinct (c=, hash,
-  // l=), then looks up and applies the DMARC policy of its From domain, with `spf`. With an
-  // executor the body is hashed there while the key lookups are out. `done` runs exactly once,
-  // on the thread of the resolver's last answer or on the executor (or before the call returns
-  // when no lookup is needed), and must not block. Every lookup is bounded by the resolver's
-  // timeout; DNS failures are results (temperror), never exceptions.
+  // domain first: SignaturePreference) and the ARC chain of `message` (CRLF line ends), side
+  // by side over one split of its header and one body hash per distinct (c=, hash, l=), then
+  // looks up and applies the DMARC policy of its From domain (read from the header section),
+  // with `spf`. With an executor the body is hashed there while the key lookups are out.
+  // `done` runs exactly once, on the thread of the resolver's last answer or on the executor
+  // (or before the call returns when no lookup is needed), and must not block. Every lookup is
+  // bounded by the resolver's timeout; DNS failures and unreadable body pieces are results
+  // (temperror, or an ARC fail marked temporary), never exceptions.
   //
-  // Lifetime: `message` is not copied. It is read until `done` is called, never after, by
-  // work that holds a copy of `done`: keep the text valid and unchanged until then; a caller
-  // that may go away first gives `done` ownership of what holds it.
-  void authenticate(std::string_view message, SpfCheck spf, Done done);
+  // Ownership: `message` is copied (its header section, and a share of its body, whose bytes
+  // are not copied): the caller need not keep it alive. Blocking: the body's pieces are read
+  // on the executor, or without one where the checks run (the thread of a key's answer); never
+  // call this without an executor from an io thread when the body is on disk.
+  void authenticate(const MessageContent& message, SpfCheck spf, Done done);
 
  private:
   struct Pending;

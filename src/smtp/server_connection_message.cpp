@@ -15,8 +15,8 @@ namespace {
 
 // MessageAuthenticator::authenticate as co_await: it starts on the verification pool and the
 // coroutine resumes on its own executor, whatever thread the last DNS answer or check came on.
-// The content travels inside done, so that it outlives every reader even when the coroutine
-// itself is destroyed first (a shutdown).
+// The authenticator copies what it keeps of the content (the header and the shared body,
+// whose pieces it reads from the store), so nothing here must outlive the call.
 asio::awaitable<MessageAuthentication> authenticate(SenderChecks& checks,
                                                     std::shared_ptr<const MessageContent> content,
                                                     SpfCheck spf) {
@@ -26,11 +26,8 @@ asio::awaitable<MessageAuthentication> authenticate(SenderChecks& checks,
     auto shared = std::make_shared<decltype(handler)>(std::move(handler));
     asio::post(checks.verify_executor,
                [&checks, shared, content = std::move(content), spf = std::move(spf)]() mutable {
-                 // TODO(merge): the authenticator takes the MessageContent itself once src/auth
-                 // streams.
-                 auto text = std::make_shared<const std::string>(content->to_text());
                  checks.authenticator.authenticate(
-                     *text, std::move(spf), [shared, text](MessageAuthentication auth) {
+                     *content, std::move(spf), [shared](MessageAuthentication auth) {
                        auto executor = asio::get_associated_executor(*shared);
                        asio::post(executor, [shared, auth = std::move(auth)]() mutable {
                          std::move (*shared)(std::move(auth));
@@ -198,8 +195,7 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::seal_message() {
   std::variant<std::string, ArcSealError> sealed = co_await asio::co_spawn(
       checks.verify_executor,
       [&]() -> asio::awaitable<std::variant<std::string, ArcSealError>> {
-        // TODO(merge): the sealer takes the MessageContent itself once src/auth streams.
-        co_return sealer.seal(content.to_text(), authserv_id, request.results, request.chain, now);
+        co_return sealer.seal(content, authserv_id, request.results, request.chain, now);
       },
       asio::use_awaitable);
   throw_if_timed_out();

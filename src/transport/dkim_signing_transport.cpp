@@ -56,10 +56,11 @@ std::string DkimSigningTransport::signature_fields(const MessageRecord& message,
     return {};
   }
   const TimePoint now = clock_.now();
+  const MessageContent parsed = MessageContent::from_text(content);
   std::string fields;
   for (const DkimSigner& signer : signers) {
-    if (signer.has_signed(content)) continue;
-    auto field = signer.sign(content, now);
+    if (signer.has_signed(parsed.header)) continue;
+    auto field = signer.sign(parsed, now);
     if (const auto* error = std::get_if<DkimSignError>(&field)) {
       spdlog::warn("dkim-sign failed id={} d={} s={} reason=\"{}\"; sending unsigned", message.id,
                    signer.domain(), signer.selector(), error->reason);

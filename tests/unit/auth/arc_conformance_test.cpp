@@ -182,8 +182,8 @@ TEST(ArcValiMailSuite, SealingMatchesEveryCase) {
           << std::get<ArcSealError>(loaded).reason;
       const ArcVerdict received = verify_arc_now(verifier, message);
       const auto sealed = std::get<ArcSealer>(loaded).seal(
-          message, srv_id, merged_results(message, srv_id), received.result,
-          TimePoint(std::chrono::seconds(test["t"].as<int64_t>())));
+          MessageContent::from_text(message), srv_id, merged_results(message, srv_id),
+          received.result, TimePoint(std::chrono::seconds(test["t"].as<int64_t>())));
 
       std::string failure;
       const std::vector<std::string> expected = {test["AS"].as<std::string>(""),

@@ -64,8 +64,8 @@ TEST_F(ArcInteropTest, HeraldSealsValidateInDkimpy) {
   // Two hops by the same sealer: dkimpy checks the second seal over both sets.
   std::string message = kMessage;
   for (ArcChainResult chain : {ArcChainResult::none, ArcChainResult::pass}) {
-    auto fields = sealer.seal(message, "mx.relay.test", "spf=pass smtp.mailfrom=origin.test", chain,
-                              SystemClock().now());
+    auto fields = sealer.seal(MessageContent::from_text(message), "mx.relay.test",
+                              "spf=pass smtp.mailfrom=origin.test", chain, SystemClock().now());
     ASSERT_TRUE(std::holds_alternative<std::string>(fields));
     message = std::get<std::string>(fields) + message;
   }

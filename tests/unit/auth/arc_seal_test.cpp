@@ -7,6 +7,7 @@
 #include "auth/arc_test_support.h"
 #include "auth/arc_verify.h"
 #include "auth/dkim_keygen.h"
+#include "auth/piece_body.h"
 #include "dns/memory_resolver.h"
 
 namespace herald {
@@ -42,8 +43,8 @@ class ArcSealTest : public ::testing::Test {
   // The message with the sealer's three fields on top, as a relay would pass it on.
   static std::string sealed(const ArcSealer& sealer, const std::string& message,
                             ArcChainResult chain) {
-    auto fields =
-        sealer.seal(message, "mx.relay.test", "spf=pass smtp.mailfrom=origin.test", chain, kNow);
+    auto fields = sealer.seal(MessageContent::from_text(message), "mx.relay.test",
+                              "spf=pass smtp.mailfrom=origin.test", chain, kNow);
     if (auto* error = std::get_if<ArcSealError>(&fields)) {
       ADD_FAILURE() << error->reason;
       return message;
@@ -89,6 +90,36 @@ TEST_F(ArcSealTest, Ed25519SealVerifiesAsPass) {
   EXPECT_NE(message.find("ARC-Seal: a=ed25519-sha256;"), std::string::npos);
   const ArcVerdict verdict = verify(message);
   EXPECT_EQ(verdict.result, ArcChainResult::pass) << verdict.reason;
+}
+
+// The sealer reads the body a piece at a time: pieces of three octets seal what the whole
+// body does.
+TEST_F(ArcSealTest, BodyInPiecesSealsAsTheWholeBody) {
+  const ArcSealer sealer = sealer_for("relay.test", DkimKeyRecord::KeyType::ed25519);
+  const MessageContent whole = MessageContent::from_text(kMessage);
+  const std::string body = whole.to_text().substr(whole.header.size());
+  const MessageContent pieces =
+      test_support::content_in_pieces(whole.header, body, test_support::every(3, body.size()));
+  const auto fields = sealer.seal(pieces, "mx.relay.test", "spf=pass", ArcChainResult::none, kNow);
+  ASSERT_TRUE(std::holds_alternative<std::string>(fields));
+  EXPECT_EQ(std::get<std::string>(fields),
+            std::get<std::string>(
+                sealer.seal(whole, "mx.relay.test", "spf=pass", ArcChainResult::none, kNow)));
+  EXPECT_EQ(verify(std::get<std::string>(fields) + kMessage).result, ArcChainResult::pass);
+}
+
+// RFC 8617 has no temperror: an unreadable body fails the chain, and the reason says why.
+TEST_F(ArcSealTest, UnreadableBodyFailsAndSaysItIsTemporary) {
+  const ArcSealer sealer = sealer_for("relay.test", DkimKeyRecord::KeyType::ed25519);
+  const std::string message = sealed(sealer, kMessage, ArcChainResult::none);
+  ArcVerdict verdict;
+  verifier_.verify(MessageContent{MessageContent::from_text(message).header,
+                                  std::make_shared<test_support::UnreadableBody>()},
+                   [&](ArcVerdict result) { verdict = std::move(result); });
+  EXPECT_EQ(verdict.result, ArcChainResult::fail);
+  EXPECT_EQ(verdict.reason,
+            "ARC-Message-Signature i=1: temporary: message body could not be read: piece 0 is "
+            "missing");
 }
 
 TEST_F(ArcSealTest, BodyChangedAfterSealingFails) {
@@ -149,7 +180,8 @@ TEST_F(ArcSealTest, FailedChainIsSealedWithCvFailAndEndsThere) {
   EXPECT_NE(verdict.reason.find("already says cv=fail"), std::string::npos) << verdict.reason;
 
   // RFC 8617 5.1.2: nobody adds to a chain once it is marked failed.
-  const auto third = second.seal(message, "mx.two.test", "arc=fail", verdict.result, kNow);
+  const auto third = second.seal(MessageContent::from_text(message), "mx.two.test", "arc=fail",
+                                 verdict.result, kNow);
   ASSERT_TRUE(std::holds_alternative<ArcSealError>(third));
   EXPECT_NE(std::get<ArcSealError>(third).reason.find("cv=fail"), std::string::npos);
 }
@@ -165,7 +197,8 @@ TEST_F(ArcSealTest, FiftySetsPassAndAFiftyFirstIsRefused) {
   const ArcVerdict verdict = verify(message);
   EXPECT_EQ(verdict.result, ArcChainResult::pass) << verdict.reason;
   EXPECT_EQ(verdict.instance, 50);
-  const auto refused = sealer.seal(message, "mx.relay.test", "arc=pass", verdict.result, kNow);
+  const auto refused = sealer.seal(MessageContent::from_text(message), "mx.relay.test", "arc=pass",
+                                   verdict.result, kNow);
   ASSERT_TRUE(std::holds_alternative<ArcSealError>(refused));
   EXPECT_NE(std::get<ArcSealError>(refused).reason.find("50 ARC sets"), std::string::npos);
 }
@@ -183,20 +216,20 @@ TEST_F(ArcSealTest, KeyLookupFailingTemporarilyFailsAndSaysSo) {
 
 TEST_F(ArcSealTest, MessageWithoutFromIsNotSealed) {
   const ArcSealer sealer = sealer_for("relay.test", DkimKeyRecord::KeyType::ed25519);
-  const auto refused = sealer.seal("To: b@b.test\r\n\r\nbody\r\n", "mx.relay.test", "spf=none",
-                                   ArcChainResult::none, kNow);
+  const auto refused = sealer.seal(MessageContent::from_text("To: b@b.test\r\n\r\nbody\r\n"),
+                                   "mx.relay.test", "spf=none", ArcChainResult::none, kNow);
   ASSERT_TRUE(std::holds_alternative<ArcSealError>(refused));
   EXPECT_NE(std::get<ArcSealError>(refused).reason.find("From"), std::string::npos);
 }
 
 TEST_F(ArcSealTest, ChainStatusThatDoesNotFitTheMessageIsRefused) {
   const ArcSealer sealer = sealer_for("relay.test", DkimKeyRecord::KeyType::ed25519);
-  const auto pass_without_sets =
-      sealer.seal(kMessage, "mx.relay.test", "spf=pass", ArcChainResult::pass, kNow);
+  const auto pass_without_sets = sealer.seal(MessageContent::from_text(kMessage), "mx.relay.test",
+                                             "spf=pass", ArcChainResult::pass, kNow);
   EXPECT_TRUE(std::holds_alternative<ArcSealError>(pass_without_sets));
   const std::string once = sealed(sealer, kMessage, ArcChainResult::none);
-  const auto none_with_sets =
-      sealer.seal(once, "mx.relay.test", "spf=pass", ArcChainResult::none, kNow);
+  const auto none_with_sets = sealer.seal(MessageContent::from_text(once), "mx.relay.test",
+                                          "spf=pass", ArcChainResult::none, kNow);
   EXPECT_TRUE(std::holds_alternative<ArcSealError>(none_with_sets));
 }
 

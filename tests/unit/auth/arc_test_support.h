@@ -19,7 +19,7 @@ namespace herald::test_support {
 inline ArcVerdict verify_arc_now(ArcVerifier& verifier, const std::string& message) {
   ArcVerdict verdict;
   int calls = 0;
-  verifier.verify(message, [&](ArcVerdict result) {
+  verifier.verify(MessageContent::from_text(message), [&](ArcVerdict result) {
     verdict = std::move(result);
     ++calls;
   });

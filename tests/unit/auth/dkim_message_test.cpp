@@ -1,6 +1,7 @@
 // DkimMessage: the body hashes that all signatures of a message share equal what the
-// reference canonicalisation (dkim_canonical.h, which the signer uses) gives, for both
-// canonicalisations, both hashes and l= cuts, including the edges of RFC 6376 3.4.3/3.4.4.
+// reference canonicalisation (dkim_canonical.h) gives, for both canonicalisations, both
+// hashes and l= cuts, including the edges of RFC 6376 3.4.3/3.4.4 (every cut into pieces is
+// in dkim_body_hash_test.cpp).
 #include "auth/dkim_message.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 
 #include "auth/dkim_canonical.h"
 #include "auth/dkim_crypto.h"
+#include "auth/piece_body.h"
 
 namespace herald {
 namespace {
@@ -53,10 +55,10 @@ TEST(DkimMessage, BodyHashesEqualTheReferenceCanonicalisation) {
         for (uint64_t length : {0, 1, 2, 3, 5, 8, 20, 40, 60})
           keys.push_back({how, digest, length});
         // Declared together (one pass) and asked for one at a time: the same hashes.
-        const DkimMessage together(text);
+        const DkimMessage together(MessageContent::from_text(text));
         for (const auto& key : keys) together.declare(key);
         for (const auto& key : keys) {
-          const DkimMessage alone(text);
+          const DkimMessage alone(MessageContent::from_text(text));
           EXPECT_EQ(together.body_hash(key), reference_hash(body, key))
               << "body '" << body << "' l=" << key.length.value_or(-1);
           EXPECT_EQ(alone.body_hash(key), reference_hash(body, key));
@@ -66,8 +68,32 @@ TEST(DkimMessage, BodyHashesEqualTheReferenceCanonicalisation) {
   }
 }
 
+// Built from a content that goes away at once: the message keeps the header and its share of
+// the body, and reads the body in its pieces.
+TEST(DkimMessage, KeepsItsOwnCopyOfTheContentAndReadsTheBodyInPieces) {
+  const std::string body = " a \r\n\r\nb\t \r\n \r\n\r\n";
+  const DkimMessage message(
+      test_support::content_in_pieces("From: a@example.test\r\nTo: b@example.test\r\n\r\n", body,
+                                      test_support::every(1, body.size())));
+  ASSERT_EQ(message.headers().size(), 2u);
+  EXPECT_EQ(message.headers()[1].raw, "To: b@example.test\r\n");
+  for (const auto how : {DkimCanonicalization::simple, DkimCanonicalization::relaxed}) {
+    const DkimBodyHashKey key{how, DkimBodyDigest::sha256, std::nullopt};
+    EXPECT_EQ(message.body_hash(key), reference_hash(body, key));
+  }
+}
+
+TEST(DkimMessage, UnreadableBodyThrowsEachTimeItIsAskedFor) {
+  const DkimMessage message(MessageContent{"From: a@example.test\r\n\r\n",
+                                           std::make_shared<test_support::UnreadableBody>()});
+  const DkimBodyHashKey key{DkimCanonicalization::relaxed, DkimBodyDigest::sha256, {}};
+  message.declare(key);
+  EXPECT_THROW(message.compute_declared(), ContentReadError);
+  EXPECT_THROW(message.body_hash(key), ContentReadError);
+}
+
 TEST(DkimMessage, LengthBeyondTheCanonicalBodyHasNoHash) {
-  const DkimMessage message("From: a@example.test\r\n\r\nabc  \r\n\r\n");
+  const DkimMessage message(MessageContent::from_text("From: a@example.test\r\n\r\nabc  \r\n\r\n"));
   // Relaxed: "abc\r\n" (5 octets).
   EXPECT_TRUE(message.body_hash({DkimCanonicalization::relaxed, DkimBodyDigest::sha256, 5}));
   EXPECT_FALSE(message.body_hash({DkimCanonicalization::relaxed, DkimBodyDigest::sha256, 6}));
@@ -82,8 +108,7 @@ TEST(DkimMessage, LargeBodyFromSeveralThreads) {
   std::string body;
   while (body.size() < 300 * 1024) body += "word  \t word" + std::string(70, 'x') + "   \r\n";
   body += "\r\n\r\n";
-  const std::string text = "From: a@example.test\r\n\r\n" + body;
-  const DkimMessage message(text);
+  const DkimMessage message(MessageContent::from_text("From: a@example.test\r\n\r\n" + body));
   const DkimBodyHashKey relaxed{DkimCanonicalization::relaxed, DkimBodyDigest::sha256, {}};
   const DkimBodyHashKey cut{DkimCanonicalization::relaxed, DkimBodyDigest::sha256, 100000};
   const DkimBodyHashKey simple{DkimCanonicalization::simple, DkimBodyDigest::sha256, {}};

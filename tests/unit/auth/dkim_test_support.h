@@ -51,7 +51,7 @@ inline std::string read_message(const std::string& relative) {
 inline std::vector<DkimVerdict> verify_now(DkimVerifier& verifier, const std::string& message) {
   std::vector<DkimVerdict> verdicts;
   bool called = false;
-  verifier.verify(message, [&](std::vector<DkimVerdict> result) {
+  verifier.verify(MessageContent::from_text(message), [&](std::vector<DkimVerdict> result) {
     verdicts = std::move(result);
     called = true;
   });

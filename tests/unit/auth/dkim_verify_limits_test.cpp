@@ -58,7 +58,8 @@ class DkimVerifyLimitsTest : public ::testing::Test {
       publish(domain(i));
       const DkimSigner signer =
           std::get<DkimSigner>(DkimSigner::from_pem(pair_.private_key_pem, domain(i), "sel"));
-      fields.insert(0, std::get<std::string>(signer.sign(message, kNow)));
+      fields.insert(0,
+                    std::get<std::string>(signer.sign(MessageContent::from_text(message), kNow)));
     }
     return fields + message;
   }
@@ -115,7 +116,7 @@ TEST_F(DkimVerifyLimitsTest, AuthenticationResultsCarryOneSummaryForUncheckedSig
   bool called = false;
   SpfCheck spf;
   spf.request.mail_from = "alice@one.test";
-  authenticator.authenticate(message, spf, [&](MessageAuthentication a) {
+  authenticator.authenticate(MessageContent::from_text(message), spf, [&](MessageAuthentication a) {
     auth = std::move(a);
     called = true;
   });
@@ -142,13 +143,15 @@ TEST_F(DkimVerifyLimitsTest, PastTheCapTheSignatureAlignedWithFromIsCheckedFirst
   publish("mail.one.test");
   const DkimSigner author =
       std::get<DkimSigner>(DkimSigner::from_pem(pair_.private_key_pem, "mail.one.test", "sel"));
-  const std::string message = signed_by(6, std::get<std::string>(author.sign(plain, kNow)) + plain);
+  const std::string message = signed_by(
+      6, std::get<std::string>(author.sign(MessageContent::from_text(plain), kNow)) + plain);
   MessageAuthenticator authenticator(dns_, clock_,
                                      MessageAuthenticatorOptions{.max_dkim_signatures = 5});
   MessageAuthentication auth;
   SpfCheck spf;
   spf.request.mail_from = "bounces@elsewhere.test";
-  authenticator.authenticate(message, spf, [&](MessageAuthentication a) { auth = std::move(a); });
+  authenticator.authenticate(MessageContent::from_text(message), spf,
+                             [&](MessageAuthentication a) { auth = std::move(a); });
   ASSERT_EQ(auth.dkim.size(), 6u);
   // Message order among those checked: the four topmost of the others, then the author's.
   for (size_t i = 0; i < 4; ++i) EXPECT_EQ(auth.dkim[i].domain, domain(5 - i));
@@ -240,8 +243,8 @@ TEST_F(DkimVerifyLimitsTest, OnAPoolTheChecksLeaveTheCallersThread) {
   while (body.size() < 1024 * 1024) body += std::string(76, 'z') + "\r\n";
   const std::string signed_message = signed_by(5, message_with_body(std::move(body)));
   const std::string message =
-      std::get<std::string>(
-          sealer.seal(signed_message, "mx.lists.test", "spf=pass", ArcChainResult::none, kNow)) +
+      std::get<std::string>(sealer.seal(MessageContent::from_text(signed_message), "mx.lists.test",
+                                        "spf=pass", ArcChainResult::none, kNow)) +
       signed_message;
   boost::asio::thread_pool pool(2);
   MessageAuthenticator authenticator(dns_, clock_,
@@ -249,9 +252,10 @@ TEST_F(DkimVerifyLimitsTest, OnAPoolTheChecksLeaveTheCallersThread) {
   std::promise<std::pair<MessageAuthentication, std::thread::id>> done;
   SpfCheck spf;
   spf.request.mail_from = "alice@one.test";
-  authenticator.authenticate(message, spf, [&](MessageAuthentication auth) {
-    done.set_value({std::move(auth), std::this_thread::get_id()});
-  });
+  authenticator.authenticate(MessageContent::from_text(message), spf,
+                             [&](MessageAuthentication auth) {
+                               done.set_value({std::move(auth), std::this_thread::get_id()});
+                             });
   auto [auth, thread] = done.get_future().get();
   pool.join();
   EXPECT_NE(thread, std::this_thread::get_id());

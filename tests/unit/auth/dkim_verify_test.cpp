@@ -295,8 +295,9 @@ TEST_F(DkimVerifyTest, MailDkimBadKeyRecordsArePermerrors) {
         DkimSigner::from_pem(read_file(test_support::conformance_path(dkimpy("test.private"))),
                              "messiah.edu", c.selector);
     ASSERT_TRUE(std::holds_alternative<DkimSigner>(signer));
-    const std::string signed_message =
-        std::get<std::string>(std::get<DkimSigner>(signer).sign(message, kCorpusNow)) + message;
+    const std::string signed_message = std::get<std::string>(std::get<DkimSigner>(signer).sign(
+                                           MessageContent::from_text(message), kCorpusNow)) +
+                                       message;
     const auto verdicts = verify_now(verifier_, signed_message);
     ASSERT_EQ(verdicts.size(), 1u);
     EXPECT_EQ(verdicts[0].result, DkimResult::permerror) << c.selector;

@@ -47,16 +47,17 @@ class MessageAuthenticationTest : public ::testing::Test {
 
   std::string signed_message(const std::string& from) {
     const std::string message = message_from(from);
-    return std::get<std::string>(signer_->sign(message, kNow)) + message;
+    return std::get<std::string>(signer_->sign(MessageContent::from_text(message), kNow)) + message;
   }
 
   MessageAuthentication authenticate(const std::string& message, SpfCheck check) {
     MessageAuthentication result;
     bool called = false;
-    authenticator_.authenticate(message, std::move(check), [&](MessageAuthentication a) {
-      result = std::move(a);
-      called = true;
-    });
+    authenticator_.authenticate(MessageContent::from_text(message), std::move(check),
+                                [&](MessageAuthentication a) {
+                                  result = std::move(a);
+                                  called = true;
+                                });
     EXPECT_TRUE(called) << "the memory resolver answers synchronously";
     return result;
   }
@@ -165,9 +166,9 @@ TEST_F(MessageAuthenticationTest, SealedChainIsValidatedSideBySideWithDkim) {
   const auto sealer =
       std::get<ArcSealer>(ArcSealer::from_pem(key.private_key_pem, "lists.test", "arc"));
   const std::string message = signed_message("ceo@good.test");
-  const std::string sealed = std::get<std::string>(sealer.seal(message, "mx.lists.test",
-                                                               "spf=pass smtp.mailfrom=good.test",
-                                                               ArcChainResult::none, kNow)) +
+  const std::string sealed = std::get<std::string>(sealer.seal(
+                                 MessageContent::from_text(message), "mx.lists.test",
+                                 "spf=pass smtp.mailfrom=good.test", ArcChainResult::none, kNow)) +
                              message;
   const auto auth =
       authenticate(sealed, spf(SpfResult::none, "list-bounces@lists.test", "lists.test"));

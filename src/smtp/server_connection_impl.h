@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -97,6 +98,8 @@ class SmtpConnection::Impl : public std::enable_shared_from_this<Impl> {
   // Writes the body pieces the session has ready to the store, on the commit pool: the
   // reading waits meanwhile, so a connection holds at most one piece of body in memory.
   asio::awaitable<void> store_ready_pieces();
+  // Runs one session step that reads or edits the whole header section, off the io thread.
+  asio::awaitable<SessionStep> off_io(std::function<SessionStep()> step);
   // Drops the bodies of transactions that ended uncommitted (and, with `closing`, the one
   // still arriving), on the commit pool. A failure only costs disk until the next start.
   asio::awaitable<void> discard_abandoned_bodies(bool closing);

@@ -56,7 +56,7 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::receive_data() {
     arm(services_.settings.limits.data_timeout);
     co_await fill();
   }
-  co_return after_content(session_.on_data_end());
+  co_return after_content(co_await off_io([this] { return session_.on_data_end(); }));
 }
 
 // RFC 3030 2: exactly `size` octets follow the BDAT command, whatever its answer will be.
@@ -75,7 +75,17 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::receive_chunk(uint64_t size) 
     remaining -= taken;
     if (session_.piece_ready()) co_await store_ready_pieces();
   }
-  co_return after_content(session_.on_chunk_end());
+  co_return after_content(co_await off_io([this] { return session_.on_chunk_end(); }));
+}
+
+// The session's end-of-data work is linear in the header section (up to [limits]
+// max_header_size): the forged Authentication-Results removed, the From checked, the trace
+// fields put on top. A megabyte of it would hold up every session sharing the io thread, so
+// it runs on the commit pool; the session is this coroutine's alone, and the coroutine waits.
+asio::awaitable<SessionStep> SmtpConnection::Impl::off_io(std::function<SessionStep()> step) {
+  co_return co_await asio::co_spawn(
+      services_.commit_executor,
+      [&]() -> asio::awaitable<SessionStep> { co_return step(); }, asio::use_awaitable);
 }
 
 asio::awaitable<void> SmtpConnection::Impl::store_ready_pieces() {
@@ -175,7 +185,7 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::check_message() {
   const MessageAuthentication auth =
       co_await authenticate(checks, std::move(content), std::move(spf));
   throw_if_timed_out();
-  SessionStep step = session_.on_message_checked(auth);
+  SessionStep step = co_await off_io([&] { return session_.on_message_checked(auth); });
   if (step.reply && !step.reply->is_positive()) {
     spdlog::info("session={} refused from=<{}> peer={} dmarc={} from_domain={}: {}", id_,
                  auth.spf.request.mail_from, peer_.ip, to_string(auth.dmarc_result),
@@ -203,7 +213,9 @@ asio::awaitable<SessionStep> SmtpConnection::Impl::seal_message() {
     spdlog::warn("session={} arc seal skipped: {}", id_, error->reason);
     co_return session_.on_seal_refused(error->reason);
   }
-  co_return session_.on_message_sealed(std::move(std::get<std::string>(sealed)));
+  co_return co_await off_io([&] {
+    return session_.on_message_sealed(std::move(std::get<std::string>(sealed)));
+  });
 }
 
 }  // namespace herald

@@ -87,7 +87,7 @@ struct Finished {
   Lane* lane;
   std::vector<DeliveryKey> keys;  // the lead first
   std::vector<AttemptResult> results;
-  std::shared_ptr<const std::string> content;
+  std::shared_ptr<const MessageContent> content;
 };
 
 // Deliveries a session committed.
@@ -101,7 +101,7 @@ struct Outcome {
   Lane* lane;
   RecordedAttempt recorded;
   std::string remote_mta;
-  std::shared_ptr<const std::string> content;  // null: read from the store if a DSN needs it
+  std::shared_ptr<const MessageContent> content;  // null: read from the store if a DSN needs it
 };
 
 // A deferred or waiting delivery returned by the postmaster: bounced, "5.0.0 returned by the

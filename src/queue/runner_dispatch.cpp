@@ -113,7 +113,7 @@ void QueueRunner::Impl::start(const Attempt& attempt) {
         {&lane, attempt.keys, std::vector<AttemptResult>(attempt.keys.size(), lost), nullptr});
     return;
   }
-  request.content = std::make_shared<const std::string>(std::move(*content));
+  request.content = std::make_shared<const MessageContent>(MessageContent::from_text(*content));
   auto shared_content = request.content;
   lane.transport.start(std::move(request), [this, lane = &lane, keys = attempt.keys,
                                             shared_content](std::vector<AttemptResult> results) {

@@ -149,9 +149,11 @@ QueueRunner::Impl::Settlement QueueRunner::Impl::record(std::vector<Outcome> out
     Outcome& first = outcomes[members.front()];
     const Entry& entry = first.lane->entries.at(first.recorded.delivery.key());
     const MessageRecord& message = *entry.message;
-    std::shared_ptr<const std::string> content = first.content;
-    if (!content)
-      content = std::make_shared<const std::string>(store.content(message.id).value_or(""));
+    std::shared_ptr<const MessageContent> content = first.content;
+    if (!content) {
+      content = std::make_shared<const MessageContent>(
+          MessageContent::from_text(store.content(message.id).value_or("")));
+    }
     std::vector<NoticeItem> items;
     for (size_t i : members) {
       const RecordedAttempt& r = outcomes[i].recorded;

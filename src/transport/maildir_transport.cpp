@@ -224,6 +224,11 @@ void write_and_rename(const fs::path& maildir, const std::string& name, std::str
     // Without this fsync the rename below could reach the disk before the data: after a
     // crash new/ would hold an empty or partial message that we had reported delivered.
     if (::fsync(fd) != 0) fail(errno, "fsync", tmp);
+  } catch (const ContentReadError&) {
+    // The message may never be read whole (it bounces in the end): nothing of it stays.
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
   } catch (...) {
     ::close(fd);
     throw;
@@ -287,7 +292,7 @@ AttemptResult MaildirTransport::attempt(const MessageRecord& message, const Deli
   } catch (const FileError& e) {
     return failure_result(e);
   } catch (const ContentReadError& e) {
-    // Only tmp/ holds what was written; the next attempt rewrites it from the start.
+    // Nothing reached new/; the next attempt writes the file from the start.
     return result(AttemptResult::Outcome::temporary,
                   std::string("4.3.0 reading the message from the store failed: ") + e.what());
   }

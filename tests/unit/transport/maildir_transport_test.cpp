@@ -312,6 +312,7 @@ TEST_F(MaildirTransportTest, BodyPieceThatCannotBeReadIsTemporaryAndDeliversNoth
   EXPECT_EQ(r.outcome, AttemptResult::Outcome::temporary);
   EXPECT_TRUE(r.reply.starts_with("4.3.0 reading the message from the store failed")) << r.reply;
   EXPECT_TRUE(files_in(maildir() / "new").empty());
+  EXPECT_TRUE(files_in(maildir() / "tmp").empty());
 }
 
 }  // namespace

@@ -3,7 +3,8 @@
 // it takes the bytes the server sends and says what to send back and what the connection
 // must do next. One connection may carry several messages, one after the other; each ends
 // with an outcome per recipient (delivered, temporary or permanent, with the reply that
-// decided it). The socket, TLS and the queue are the caller's business.
+// decided it). The socket, TLS and the queue are the caller's business, and so is reading the
+// content: the session asks for it a piece at a time and never holds it whole.
 #pragma once
 
 #include <cstddef>
@@ -139,9 +140,9 @@ class ClientSession {
   ClientStep on_content(std::string_view piece, bool last);
 
   // The content cannot be read (a body piece is missing or unreadable): the connection must
-  // close without ending the data, so that the server discards what it got (RFC 5321 4.1.1.4
-  // takes a message only at its end), and every open recipient is a temporary failure whose
-  // reply is "4.3.0 " + `reason`.
+  // close without ending the data, so that the server discards what it got (a message is
+  // taken only at the end of data indicator, RFC 5321 4.1.1.4, or BDAT LAST, RFC 3030 2),
+  // and every open recipient is a temporary failure whose reply is "4.3.0 " + `reason`.
   ClientStep on_content_unavailable(std::string_view reason);
 
   // Starts a message; valid only after a step whose next is `ready`. When the message cannot

@@ -1,6 +1,8 @@
 #include "mime/dsn.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
 
 #include "mime/header.h"
 #include "mime/xtext.h"
@@ -62,27 +64,49 @@ std::string_view intro(DsnAction headline) {
 }
 
 // The stored content may hold bare LF or CR (BDAT carries any octets); the report must not
-// (RFC 5322 2.3), so every line end becomes CRLF.
-std::string with_crlf(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + text.size() / 32);
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\r') {
-      out += "\r\n";
-      if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
-    } else if (text[i] == '\n') {
+// (RFC 5322 2.3), so every line end becomes CRLF. Appends `text` to `out` so converted;
+// `after_cr` carries a CR that ended the text before, so that a CRLF split between two
+// pieces stays one line end.
+void append_with_crlf(std::string_view text, bool& after_cr, std::string& out) {
+  for (const char c : text) {
+    const bool lf_of_crlf = after_cr && c == '\n';
+    after_cr = c == '\r';
+    if (lf_of_crlf) continue;
+    if (c == '\r' || c == '\n') {
       out += "\r\n";
     } else {
-      out += text[i];
+      out += c;
     }
   }
+}
+
+// The whole original with CRLF line ends, or nullopt when it turns out larger than `cap`:
+// reading stops at the piece that passes the cap, so a body whose size() understated it
+// still costs no more than the cap.
+std::optional<std::string> whole_with_crlf(const MessageContent& content, size_t cap) {
+  std::string out;
+  out.reserve(std::min<uint64_t>(content.size(), cap) + 64);
+  bool after_cr = false;
+  size_t raw = content.header.size();
+  append_with_crlf(content.header, after_cr, out);
+  bool within = raw <= cap;
+  if (within) {
+    content.read_body([&](std::string_view piece) {
+      raw += piece.size();
+      within = raw <= cap;
+      if (within) append_with_crlf(piece, after_cr, out);
+      return within;
+    });
+  }
+  if (!within) return std::nullopt;
   if (!out.empty() && !out.ends_with("\r\n")) out += "\r\n";
   return out;
 }
 
 // RFC 5322 2.1: the header section ends at the first empty line; without one, the whole
-// content is header. Line ends become CRLF as in with_crlf, and the body is never read, so a
-// large message returned by its header costs its header only.
+// content is header. Line ends become CRLF as in append_with_crlf. Given the content's
+// header (the body is never read, so a large message returned by its header costs its
+// header only); a header stored with bare line ends still ends at its first empty line.
 std::string header_section(std::string_view content) {
   std::string out;
   bool line_start = true;
@@ -251,20 +275,30 @@ std::string delivery_status(const DsnOriginal& original, const DsnRequest& reque
   return out;
 }
 
-bool returns_full_message(const DsnOriginal& original, const DsnRequest& request) {
+// The most of the original the report may quote whole; nullopt when it returns the header
+// section only.
+std::optional<size_t> full_return_cap(const DsnOriginal& original, const DsnRequest& request) {
   // A BINARYMIME body cannot travel inside message/rfc822, which allows no transfer
   // encoding to make it safe (RFC 2046 5.2.1), and the report may go to servers without
   // BINARYMIME (RFC 3030); its header section is returned instead.
-  if (original.body_type == "BINARYMIME") return false;
+  if (original.body_type == "BINARYMIME") return std::nullopt;
   switch (original.ret) {
     case DsnReturn::full:
-      return original.content.size() <= request.max_returned_size;
+      return request.max_returned_size;
     case DsnReturn::headers:
-      return false;
+      return std::nullopt;
     case DsnReturn::unspecified:
-      return original.content.size() <= request.full_return_limit;
+      return request.full_return_limit;
   }
-  return false;
+  return std::nullopt;
+}
+
+// What of the original goes back: the whole of it when asked for and within the cap (the
+// body's size says so before a piece is read), else its header section.
+std::optional<std::string> returned_whole(const DsnOriginal& original, const DsnRequest& request) {
+  const std::optional<size_t> cap = full_return_cap(original, request);
+  if (!cap || original.content->size() > *cap) return std::nullopt;
+  return whole_with_crlf(*original.content, *cap);
 }
 
 struct Part {
@@ -306,9 +340,9 @@ DsnMessage build_dsn(const DsnOriginal& original, const DsnRequest& request) {
   DsnMessage dsn;
   dsn.recipient = original.envelope_sender;
 
-  const bool full = returns_full_message(original, request);
-  const std::string returned =
-      full ? with_crlf(original.content) : header_section(original.content);
+  std::optional<std::string> whole = returned_whole(original, request);
+  const bool full = whole.has_value();
+  std::string returned = full ? std::move(*whole) : header_section(original.content->header);
   const bool returned_is_8bit = !is_ascii(returned);
 
   std::string status_body = delivery_status(original, request);

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mime/message_content.h"
 #include "util/clock.h"
 
 namespace herald {
@@ -24,13 +25,13 @@ enum class DsnReturn { unspecified, full, headers };
 
 // The message being reported on. The caller fills it from the stored MessageRecord and its
 // content (the store layer sits above mime, so the record itself is not taken here); the
-// content is viewed, not copied, and must outlive build_dsn.
+// content is pointed to, not copied, and must outlive build_dsn.
 struct DsnOriginal {
-  std::string envelope_sender;  // MAIL FROM without brackets; the DSN goes there
-  TimePoint arrival;            // when herald accepted it
-  std::string_view content;     // the stored bytes, header section then body
-  std::string body_type;        // "7BIT", "8BITMIME" or "BINARYMIME"
-  bool smtputf8 = false;        // RFC 6531: it came with SMTPUTF8
+  std::string envelope_sender;              // MAIL FROM without brackets; the DSN goes there
+  TimePoint arrival;                        // when herald accepted it
+  const MessageContent* content = nullptr;  // never null: the stored header and body
+  std::string body_type;                    // "7BIT", "8BITMIME" or "BINARYMIME"
+  bool smtputf8 = false;                    // RFC 6531: it came with SMTPUTF8
   DsnReturn ret = DsnReturn::unspecified;
   std::string envid;  // the ENVID= parameter as received (xtext); empty when not given
 };
@@ -72,8 +73,12 @@ struct DsnMessage {
   bool needs_smtputf8 = false;  // it holds UTF-8 addresses or a message/global part
 };
 
-// The complete DSN for `original`. Pure and thread-safe. The caller must not call it when
-// may_notify(original.envelope_sender) is false.
+// The complete DSN for `original`. Thread-safe. The caller must not call it when
+// may_notify(original.envelope_sender) is false. The original's body is read only when it
+// is returned whole (RET=FULL, or no RET and under full_return_limit): its header section
+// alone costs no body piece, and no piece is read past the cap, so the DSN stays bounded by
+// the cap whatever the original's size. Blocks while body pieces are read (call it off the
+// io threads); throws ContentReadError when one cannot be.
 DsnMessage build_dsn(const DsnOriginal& original, const DsnRequest& request);
 
 // False for the null reverse-path: such a message is itself a notification or auto-reply

@@ -2,14 +2,16 @@
 
 #include <algorithm>
 #include <exception>
+#include <stdexcept>
 #include <string>
 
 namespace herald {
 namespace {
 
 std::vector<AttemptResult> attempt(Transport& transport, const AttemptRequest& request) {
-  const std::string_view content = request.content ? *request.content : std::string_view();
   try {
+    if (!request.content) throw std::logic_error("an attempt without content");
+    const MessageContent& content = *request.content;
     std::vector<AttemptResult> results =
         request.deliveries.size() == 1
             ? std::vector<AttemptResult>{transport.attempt(request.message,

@@ -38,11 +38,11 @@ std::string diagnostic_code(const NoticeFacts& facts) {
   return "smtp; " + facts.reply;
 }
 
-DsnOriginal original_of(const MessageRecord& message, std::string_view content) {
+DsnOriginal original_of(const MessageRecord& message, const MessageContent& content) {
   DsnOriginal original;
   original.envelope_sender = message.envelope.mail_from;
   original.arrival = message.received_at;
-  original.content = content;
+  original.content = &content;
   original.body_type = message.envelope.body_type;
   original.smtputf8 = message.envelope.smtputf8;
   original.ret = message.qos.ret;
@@ -89,7 +89,8 @@ NoticeDecision decide_notice(const MessageRecord& message, const Delivery& deliv
   return {NoticeDecision::Verdict::send, ""};
 }
 
-std::optional<NoticeMessage> build_notice(const MessageRecord& message, std::string_view content,
+std::optional<NoticeMessage> build_notice(const MessageRecord& message,
+                                          const MessageContent& content,
                                           const std::vector<NoticeItem>& items,
                                           const std::string& reporting_mta,
                                           size_t max_returned_size, TimePoint now,

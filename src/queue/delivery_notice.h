@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mime/dsn.h"
+#include "mime/message_content.h"
 #include "store/records.h"
 
 namespace herald {
@@ -71,8 +72,10 @@ struct NoticeItem {
 // as RET asks (a message above `max_returned_size` by its header section only, said in the
 // human-readable part), from `reporting_mta`, at `now`. nullopt when the router has nowhere to send
 // it. The DSN keeps the original's priority, so that urgent mail also fails urgently. Pure
-// apart from the fresh message id.
-std::optional<NoticeMessage> build_notice(const MessageRecord& message, std::string_view content,
+// apart from the fresh message id and reading the body pieces it returns (build_dsn: it
+// blocks on them and throws ContentReadError).
+std::optional<NoticeMessage> build_notice(const MessageRecord& message,
+                                          const MessageContent& content,
                                           const std::vector<NoticeItem>& items,
                                           const std::string& reporting_mta,
                                           size_t max_returned_size, TimePoint now,

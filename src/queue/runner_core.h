@@ -87,7 +87,7 @@ struct Finished {
   Lane* lane;
   std::vector<DeliveryKey> keys;  // the lead first
   std::vector<AttemptResult> results;
-  std::shared_ptr<const std::string> content;
+  std::shared_ptr<const MessageContent> content;
 };
 
 // Deliveries a session committed.
@@ -101,7 +101,7 @@ struct Outcome {
   Lane* lane;
   RecordedAttempt recorded;
   std::string remote_mta;
-  std::shared_ptr<const std::string> content;  // null: read from the store if a DSN needs it
+  std::shared_ptr<const MessageContent> content;  // null: read from the store if a DSN needs it
 };
 
 // A deferred or waiting delivery returned by the postmaster: bounced, "5.0.0 returned by the
@@ -163,6 +163,10 @@ struct QueueRunner::Impl {
     std::vector<NoticeMessage> notices;
   };
   Settlement record(std::vector<runner::Outcome> outcomes, StoreWrite& write);
+  std::optional<NoticeMessage> notice_for(const MessageRecord& message,
+                                          const MessageContent& content,
+                                          const std::vector<NoticeItem>& items,
+                                          TimePoint now) const;
   void settle(Settlement settlement);
   // The loop's batch: the outcomes waiting to be recorded and `claims`, in one write. False
   // when the store failed: the outcomes wait for the next try, the claims are not taken.

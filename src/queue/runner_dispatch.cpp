@@ -113,8 +113,7 @@ void QueueRunner::Impl::start(const Attempt& attempt) {
         {&lane, attempt.keys, std::vector<AttemptResult>(attempt.keys.size(), lost), nullptr});
     return;
   }
-  // TODO(merge): the request carries the MessageContent once the transports stream.
-  request.content = std::make_shared<const std::string>(content->to_text());
+  request.content = std::make_shared<const MessageContent>(std::move(*content));
   auto shared_content = request.content;
   lane.transport.start(std::move(request), [this, lane = &lane, keys = attempt.keys,
                                             shared_content](std::vector<AttemptResult> results) {

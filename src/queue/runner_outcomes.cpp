@@ -115,6 +115,28 @@ static std::optional<DsnAction> notice_action(const QueueConfig& queue, TimePoin
   return std::nullopt;
 }
 
+// The DSN of `items`. A body that cannot be read back (a damaged store) is no reason to keep
+// the sender from hearing of the outcome: the notice then returns the header section only.
+std::optional<NoticeMessage> QueueRunner::Impl::notice_for(const MessageRecord& message,
+                                                           const MessageContent& content,
+                                                           const std::vector<NoticeItem>& items,
+                                                           TimePoint now) const {
+  const auto build = [&](const MessageRecord& original) {
+    return build_notice(original, content, items, settings.hostname,
+                        settings.queue.dsn_max_returned_size, now, settings.route);
+  };
+  try {
+    return build(message);
+  } catch (const ContentReadError& e) {
+    spdlog::error("queue: the body of msg={} cannot be read for its DSN, which returns the "
+                  "header section only: {}",
+                  message.id, e.what());
+    MessageRecord headers_only = message;
+    headers_only.qos.ret = DsnReturn::headers;
+    return build(headers_only);
+  }
+}
+
 QueueRunner::Impl::Settlement QueueRunner::Impl::record(std::vector<Outcome> outcomes,
                                                         StoreWrite& write) {
   Settlement settlement;
@@ -149,11 +171,11 @@ QueueRunner::Impl::Settlement QueueRunner::Impl::record(std::vector<Outcome> out
     Outcome& first = outcomes[members.front()];
     const Entry& entry = first.lane->entries.at(first.recorded.delivery.key());
     const MessageRecord& message = *entry.message;
-    std::shared_ptr<const std::string> content = first.content;
+    std::shared_ptr<const MessageContent> content = first.content;
     if (!content) {
-      // TODO(merge): the DSN builder reads the MessageContent once it streams.
-      const std::optional<MessageContent> stored = store.content(message.id);
-      content = std::make_shared<const std::string>(stored ? stored->to_text() : "");
+      std::optional<MessageContent> stored = store.content(message.id);
+      content = std::make_shared<const MessageContent>(
+          stored ? std::move(*stored) : MessageContent::from_text(""));
     }
     std::vector<NoticeItem> items;
     for (size_t i : members) {
@@ -173,9 +195,7 @@ QueueRunner::Impl::Settlement QueueRunner::Impl::record(std::vector<Outcome> out
       }
       items.push_back({r.delivery, std::move(facts)});
     }
-    std::optional<NoticeMessage> notice =
-        build_notice(message, *content, items, settings.hostname,
-                     settings.queue.dsn_max_returned_size, now, settings.route);
+    std::optional<NoticeMessage> notice = notice_for(message, *content, items, now);
     for (size_t i : members) {
       const RecordedAttempt& r = outcomes[i].recorded;
       std::vector<std::pair<std::string, std::string>> f{

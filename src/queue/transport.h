@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "mime/message_content.h"
 #include "store/records.h"
 
 namespace herald {
@@ -26,21 +27,24 @@ struct AttemptResult {
 };
 
 // Thread-safety: attempt() is called concurrently from the queue's worker threads, and may
-// block (file I/O, fsync). It must be idempotent per (message id, delivery index): a crash
+// block (file I/O, fsync, reading body pieces). `content` stays valid and unchanged for the
+// call; its body is read piece by piece (MessageContent::read_body), never held whole. A
+// body piece that cannot be read (ContentReadError) may propagate: the caller counts it as a
+// temporary failure. It must be idempotent per (message id, delivery index): a crash
 // between a successful attempt and the queue recording it leads to the same attempt again,
 // which must not produce a second copy.
 class Transport {
  public:
   virtual ~Transport() = default;
   virtual AttemptResult attempt(const MessageRecord& message, const Delivery& delivery,
-                                std::string_view content) = 0;
+                                const MessageContent& content) = 0;
 
   // Deliveries of one message that go to the same destination, carried together where the
   // transport can (one SMTP transaction for several recipients): one result per delivery,
   // in their order. This default attempts each alone.
   virtual std::vector<AttemptResult> attempt_together(const MessageRecord& message,
                                                       const std::vector<Delivery>& deliveries,
-                                                      std::string_view content) {
+                                                      const MessageContent& content) {
     std::vector<AttemptResult> results;
     for (const Delivery& d : deliveries) results.push_back(attempt(message, d, content));
     return results;
@@ -48,11 +52,12 @@ class Transport {
 };
 
 // What an attempt owns while it runs (AsyncTransport): the message, its deliveries to one
-// destination, and the content, shared read-only with the queue and any other attempt.
+// destination, and the content (its header, and the body that reads its pieces on demand),
+// shared read-only with the queue and any other attempt.
 struct AttemptRequest {
   MessageRecord message;
   std::vector<Delivery> deliveries;  // one message, one destination, one envelope sender
-  std::shared_ptr<const std::string> content;
+  std::shared_ptr<const MessageContent> content;  // never null
 };
 
 // One result per delivery of the request, in its order.

@@ -45,9 +45,21 @@ class SigningStart final : public AsyncTransport {
       return;
     }
     asio::post(pool_, [this, request = std::move(request), done = std::move(done)]() mutable {
-      const std::string fields = signer_.signature_fields(request.message, *request.content);
+      std::string fields;
+      try {
+        fields = signer_.signature_fields(request.message, *request.content);
+      } catch (const ContentReadError& e) {
+        // Nothing was sent; the attempt ends as a temporary failure and is retried.
+        AttemptResult later;
+        later.outcome = AttemptResult::Outcome::temporary;
+        later.reply = std::string("4.3.0 reading the message from the store failed: ") + e.what();
+        done(std::vector<AttemptResult>(request.deliveries.size(), later));
+        return;
+      }
       if (!fields.empty()) {
-        request.content = std::make_shared<const std::string>(fields + *request.content);
+        // The signed content shares the body: signing never copies a message.
+        request.content =
+            std::make_shared<const MessageContent>(request.content->with_fields_on_top(fields));
       }
       inner_.start(std::move(request), std::move(done));
     });

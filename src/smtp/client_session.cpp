@@ -106,37 +106,31 @@ PeerExtensions parse_ehlo_keywords(const Reply& ehlo_reply) {
   return extensions;
 }
 
-std::string dot_stuff(std::string_view content) {
-  std::string result;
-  result.reserve(content.size() + content.size() / 64);
-  bool line_start = true;
-  for (const char c : content) {
-    if (line_start && c == '.') result += '.';
-    result += c;
-    line_start = c == '\n';
-  }
-  return result;
-}
-
 ClientSession::ClientSession(ClientSettings settings)
     : settings_(std::move(settings)), tls_active_(settings_.tls_active) {}
 
 ClientStep ClientSession::on_received(std::string_view bytes) {
   ClientStep step;
   parser_.feed(bytes);
+  handle_replies(step);
+  return step;
+}
+
+void ClientSession::handle_replies(ClientStep& step) {
   // Several replies may come at once (PIPELINING); each is handled in order, and the step
-  // says what the last one leaves the connection to do.
-  while (state_ != State::closed && step.next != ClientStep::Next::start_tls) {
+  // says what the last one leaves the connection to do. A reply that asks for content stops
+  // the reading until the content is sent; what came after it is read then.
+  while (state_ != State::closed && step.next != ClientStep::Next::start_tls &&
+         step.next != ClientStep::Next::send_content) {
     std::optional<Reply> reply = parser_.next();
     if (!reply) break;
     ++replies_read_;
     on_reply(*reply, step);
   }
   if (state_ != State::closed && step.next != ClientStep::Next::start_tls &&
-      parser_.error() != ReplyError::none) {
+      step.next != ClientStep::Next::send_content && parser_.error() != ReplyError::none) {
     give_up("4.4.2 protocol violation: " + std::string(to_string(parser_.error())), false, step);
   }
-  return step;
 }
 
 ClientStep ClientSession::on_tls_started() {
@@ -191,8 +185,10 @@ ClientWait ClientSession::waiting_for() const {
 ClientStep ClientSession::send(const OutboundMessage& message) {
   if (state_ != State::ready) throw std::logic_error("ClientSession::send while not ready");
   ClientStep step;
-  content_ = message.content;
-  content_sent_ = 0;
+  content_size_ = message.content_size;
+  wants_content_ = false;
+  chunk_rest_.clear();
+  piece_was_last_ = false;
   last_chunk_sent_ = false;
   recipients_.assign(message.recipients.size(), RecipientState::open);
   outcomes_.assign(message.recipients.size(), AttemptResult{});
@@ -223,8 +219,8 @@ ClientStep ClientSession::quit() {
 // Why the message cannot go to this peer at all, as the permanent reply to record.
 std::optional<std::string> ClientSession::refusal(const OutboundMessage& message) const {
   // RFC 1870 6.1: a message larger than the server's fixed limit is not sent.
-  if (extensions_.size && *extensions_.size > 0 && content_.size() > *extensions_.size) {
-    return "5.3.4 message size " + std::to_string(content_.size()) +
+  if (extensions_.size && *extensions_.size > 0 && content_size_ > *extensions_.size) {
+    return "5.3.4 message size " + std::to_string(content_size_) +
            " exceeds the peer's fixed maximum of " + std::to_string(*extensions_.size) +
            " octets (RFC 1870)";
   }
@@ -246,8 +242,8 @@ std::optional<std::string> ClientSession::refusal(const OutboundMessage& message
 
 std::string ClientSession::mail_command(const OutboundMessage& message) const {
   std::string line = "MAIL FROM:<" + message.reverse_path + ">";
-  if (extensions_.size) line += " SIZE=" + std::to_string(content_.size());  // RFC 1870 6
-  if (message.body == BodyType::eight_bit_mime) line += " BODY=8BITMIME";    // RFC 6152 2
+  if (extensions_.size) line += " SIZE=" + std::to_string(content_size_);  // RFC 1870 6
+  if (message.body == BodyType::eight_bit_mime) line += " BODY=8BITMIME";  // RFC 6152 2
   if (extensions_.smtputf8 && (message.smtputf8 || !is_ascii(message.reverse_path) ||
                                std::any_of(message.recipients.begin(), message.recipients.end(),
                                            [](const OutboundRecipient& recipient) {
@@ -309,6 +305,7 @@ void ClientSession::on_reply(const Reply& reply, ClientStep& step) {
       step.next = ClientStep::Next::close;
       return;
     case State::ready:
+    case State::data:
     case State::closed:
       break;
   }
@@ -381,7 +378,7 @@ void ClientSession::on_transaction_reply(const Reply& reply, ClientStep& step) {
   const PendingCommand command = std::move(awaiting_.front());
   awaiting_.pop_front();
   if (command.expect == Expect::data && reply.code == 354) {
-    send_content(step);
+    start_content(step);
     return;
   }
   if (reply_class(reply) != 2 && !is_failure(reply)) {
@@ -422,7 +419,7 @@ void ClientSession::continue_transaction(ClientStep& step) {
   }
   if (unsent_.empty()) {
     state_ = State::chunk;
-    send_next_chunk(step);
+    ask_for_content(step);
     return;
   }
   // RFC 2920 3.1: with PIPELINING the whole group (MAIL, every RCPT, DATA) goes at once.
@@ -431,29 +428,6 @@ void ClientSession::continue_transaction(ClientStep& step) {
     awaiting_.push_back(std::move(unsent_.front()));
     unsent_.pop_front();
   } while (extensions_.pipelining && !unsent_.empty());
-}
-
-void ClientSession::send_content(ClientStep& step) {
-  state_ = State::data_end;
-  if (!any_accepted()) {
-    // RFC 2920 3.1: a 354 after every RCPT failed still needs an end of data; send none.
-    step.output += ".\r\n";
-    return;
-  }
-  // RFC 5321 4.1.1.4: the content ends with CRLF, then "." CRLF.
-  step.output += dot_stuff(content_);
-  if (!content_.empty() && !content_.ends_with("\r\n")) step.output += "\r\n";
-  step.output += ".\r\n";
-}
-
-void ClientSession::send_next_chunk(ClientStep& step) {
-  // RFC 3030 2: each chunk is "BDAT <size>" then exactly that many octets, unstuffed; the
-  // last carries LAST.
-  const size_t length = std::min<size_t>(settings_.chunk_size, content_.size() - content_sent_);
-  last_chunk_sent_ = content_sent_ + length == content_.size();
-  step.output += "BDAT " + std::to_string(length) + (last_chunk_sent_ ? " LAST" : "") + "\r\n";
-  step.output += content_.substr(content_sent_, length);
-  content_sent_ += length;
 }
 
 void ClientSession::on_data_end(const Reply& reply, ClientStep& step) {
@@ -468,7 +442,12 @@ void ClientSession::on_data_end(const Reply& reply, ClientStep& step) {
 
 void ClientSession::on_chunk_reply(const Reply& reply, ClientStep& step) {
   if (reply_class(reply) == 2 && !last_chunk_sent_) {
-    send_next_chunk(step);
+    if (chunk_rest_.empty() && !piece_was_last_) {
+      ask_for_content(step);
+    } else {
+      const std::string rest = std::move(chunk_rest_);
+      send_chunk(rest, piece_was_last_, step);
+    }
   } else if (reply_class(reply) == 2) {
     finish_accepted(reply);
     finish_message(step);
@@ -497,6 +476,7 @@ void ClientSession::on_rset(const Reply& reply, ClientStep& step) {
 void ClientSession::finish_message(ClientStep& step) {
   awaiting_.clear();
   unsent_.clear();
+  chunk_rest_ = std::string();
   step.message_finished = true;
   become_ready(step);
 }
@@ -510,6 +490,8 @@ void ClientSession::become_ready(ClientStep& step) {
 // its reply (a broken connection is never a reason to bounce).
 void ClientSession::give_up(std::string reason, bool send_quit, ClientStep& step) {
   const bool in_message = any_open();
+  wants_content_ = false;
+  chunk_rest_ = std::string();
   finish_open(Outcome::temporary, reason);
   if (in_message) step.message_finished = true;
   failure_ = std::move(reason);

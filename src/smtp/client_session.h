@@ -3,7 +3,8 @@
 // it takes the bytes the server sends and says what to send back and what the connection
 // must do next. One connection may carry several messages, one after the other; each ends
 // with an outcome per recipient (delivered, temporary or permanent, with the reply that
-// decided it). The socket, TLS and the queue are the caller's business.
+// decided it). The socket, TLS and the queue are the caller's business, and so is reading the
+// content: the session asks for it a piece at a time and never holds it whole.
 #pragma once
 
 #include <cstddef>
@@ -39,8 +40,23 @@ struct PeerExtensions {
 PeerExtensions parse_ehlo_keywords(const Reply& ehlo_reply);
 
 // RFC 5321 4.5.2: a line of content that starts with "." gets one more "." in front. Lines
-// end at LF (a CRLF ends with one too). Adds no terminating "." line.
-std::string dot_stuff(std::string_view content);
+// end at LF (a CRLF ends with one too). Takes the content in pieces of any size and
+// remembers where the last one left off, so that a line beginning a piece, or a CRLF split
+// between two, reads as in the whole content. Adds no terminating "." line.
+class DotStuffer {
+ public:
+  // Appends `piece`, stuffed, to `out`.
+  void stuff(std::string_view piece, std::string& out);
+  // RFC 5321 4.1.1.4: the content so far is empty or ends in CRLF, so that "." CRLF may
+  // follow it as the end of data.
+  bool at_line_end() const { return !any_ || (before_last_ == '\r' && last_ == '\n'); }
+
+ private:
+  bool line_start_ = true;
+  bool any_ = false;
+  char before_last_ = 0;
+  char last_ = 0;
+};
 
 struct OutboundRecipient {
   std::string address;             // without angle brackets
@@ -51,9 +67,10 @@ struct OutboundRecipient {
 struct OutboundMessage {
   std::string reverse_path;  // without angle brackets; "" for the null path <>
   std::vector<OutboundRecipient> recipients;
-  // The content with CRLF line endings, as stored. Not copied: it must stay alive and
-  // unchanged until the message's outcomes are known.
-  std::string_view content;
+  // Octets of the content as stored (header and body, CRLF line endings), for SIZE=
+  // (RFC 1870). The content itself is not the session's: the connection hands it over a
+  // piece at a time (ClientStep::Next::send_content).
+  uint64_t content_size = 0;
   BodyType body = BodyType::seven_bit;  // 8BITMIME content (RFC 6152)
   bool smtputf8 = false;                // needs SMTPUTF8 (RFC 6531); non-ASCII addresses imply it
   DsnReturn ret = DsnReturn::unspecified;  // RFC 3461 4.3, sent only when the peer offers DSN
@@ -65,8 +82,11 @@ struct ClientSettings {
   // RFC 3207 opportunistic TLS: STARTTLS whenever the peer offers it. A refused STARTTLS
   // leaves the connection in clear text.
   bool opportunistic_tls = true;
-  bool tls_active = false;         // TLS from the first byte (RFC 8314): no STARTTLS
-  uint64_t chunk_size = 1u << 20;  // octets per BDAT chunk (RFC 3030)
+  bool tls_active = false;  // TLS from the first byte (RFC 8314): no STARTTLS
+  // The most octets of one BDAT chunk (RFC 3030). Each piece of content handed over goes in
+  // chunks of its own (one, unless the piece is larger than this); a chunk never waits for
+  // the next piece.
+  uint64_t chunk_size = 1u << 20;
 };
 
 // What the connection does after writing `output` (which may be empty).
@@ -76,6 +96,9 @@ struct ClientStep {
     start_tls,   // discard unread input, handshake, then on_tls_started()
     ready,       // idle: send() the next message, or quit()
     close,       // close the connection; failure() says why when it was not a QUIT
+    // Hand the next piece of the message's content to on_content(): the header section
+    // first, then the body's pieces in order (any cut of the content into pieces will do).
+    send_content,
   };
   std::string output;
   Next next = Next::read_reply;
@@ -108,6 +131,20 @@ class ClientSession {
   // The connection broke or timed out: every open recipient is a temporary failure.
   ClientStep on_connection_lost(std::string_view reason);
 
+  // The next piece of the content, after a step whose next is `send_content`; `last` when
+  // no content follows it. The step writes the piece as the transaction carries it: with
+  // DATA dot-stuffed (RFC 5321 4.5.2), ending in CRLF "." CRLF after the last; with CHUNKING
+  // as BDAT chunks, waiting for each chunk's reply (RFC 3030 2). The session keeps no more
+  // of a piece than what a chunk_size smaller than the piece leaves for the next chunk.
+  // std::logic_error when no content was asked for.
+  ClientStep on_content(std::string_view piece, bool last);
+
+  // The content cannot be read (a body piece is missing or unreadable): the connection must
+  // close without ending the data, so that the server discards what it got (a message is
+  // taken only at the end of data indicator, RFC 5321 4.1.1.4, or BDAT LAST, RFC 3030 2),
+  // and every open recipient is a temporary failure whose reply is "4.3.0 " + `reason`.
+  ClientStep on_content_unavailable(std::string_view reason);
+
   // Starts a message; valid only after a step whose next is `ready`. When the message cannot
   // go to this peer at all (too big, needs an extension the peer lacks) nothing is sent and
   // the step finishes it at once. Throws std::logic_error when not ready (a caller's bug).
@@ -123,7 +160,9 @@ class ClientSession {
   // The content is being sent or the server is deciding on it: the last step's output
   // carries content (RFC 5321 4.5.3.2.5 bounds each block written of it) and the reply
   // awaited is the one to the end of data or to a BDAT chunk.
-  bool in_content() const { return state_ == State::data_end || state_ == State::chunk; }
+  bool in_content() const {
+    return state_ == State::data || state_ == State::data_end || state_ == State::chunk;
+  }
   // Why the connection ended, when it did not end with QUIT; empty otherwise.
   const std::string& failure() const { return failure_; }
   // What the reply awaited now answers. With PIPELINING it is the oldest command sent.
@@ -145,8 +184,9 @@ class ClientSession {
     starttls,
     ready,
     transaction,
-    data_end,
-    chunk,
+    data,      // after the 354: the content goes out a piece at a time
+    data_end,  // the final "." is sent
+    chunk,     // CHUNKING: a BDAT chunk is sent, or the next piece is awaited
     rset,
     quit,
     closed
@@ -159,6 +199,7 @@ class ClientSession {
   };
   enum class RecipientState { open, accepted, finished };
 
+  void handle_replies(ClientStep& step);
   void on_reply(const Reply& reply, ClientStep& step);
   void on_greeting(const Reply& reply, ClientStep& step);
   void on_ehlo(const Reply& reply, ClientStep& step);
@@ -173,8 +214,9 @@ class ClientSession {
   std::string mail_command(const OutboundMessage& message) const;
   std::string rcpt_command(const OutboundRecipient& recipient) const;
   void continue_transaction(ClientStep& step);
-  void send_content(ClientStep& step);
-  void send_next_chunk(ClientStep& step);
+  void start_content(ClientStep& step);
+  void ask_for_content(ClientStep& step);
+  void send_chunk(std::string_view bytes, bool last_of_piece, ClientStep& step);
   void send_rset(ClientStep& step);
   void finish_message(ClientStep& step);
   void become_ready(ClientStep& step);
@@ -194,8 +236,13 @@ class ClientSession {
   std::string failure_;
   size_t replies_read_ = 0;
 
-  std::string_view content_;
-  size_t content_sent_ = 0;  // BDAT: octets of content_ already sent
+  uint64_t content_size_ = 0;
+  bool wants_content_ = false;  // the last step's next was send_content
+  DotStuffer stuffer_;          // DATA
+  // CHUNKING: what of the last piece did not fit its chunk, and whether that piece was the
+  // content's last.
+  std::string chunk_rest_;
+  bool piece_was_last_ = false;
   bool last_chunk_sent_ = false;
   std::deque<PendingCommand> unsent_;
   std::deque<PendingCommand> awaiting_;  // sent, reply not yet read, oldest first

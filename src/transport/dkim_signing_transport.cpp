@@ -21,29 +21,29 @@ DkimSigningTransport::DkimSigningTransport(Transport& inner,
     : inner_(inner), keys_(keys), trusted_networks_(std::move(trusted_networks)), clock_(clock) {}
 
 AttemptResult DkimSigningTransport::attempt(const MessageRecord& message, const Delivery& delivery,
-                                            std::string_view content) {
+                                            const MessageContent& content) {
   const std::string fields = signature_fields(message, content);
   if (fields.empty()) return inner_.attempt(message, delivery, content);
-  return inner_.attempt(message, delivery, fields + std::string(content));
+  return inner_.attempt(message, delivery, content.with_fields_on_top(fields));
 }
 
 std::vector<AttemptResult> DkimSigningTransport::attempt_together(
     const MessageRecord& message, const std::vector<Delivery>& deliveries,
-    std::string_view content) {
+    const MessageContent& content) {
   const std::string fields = signature_fields(message, content);
   if (fields.empty()) return inner_.attempt_together(message, deliveries, content);
-  return inner_.attempt_together(message, deliveries, fields + std::string(content));
+  return inner_.attempt_together(message, deliveries, content.with_fields_on_top(fields));
 }
 
 std::string DkimSigningTransport::signature_fields(const MessageRecord& message,
-                                                   std::string_view content) const {
+                                                   const MessageContent& content) const {
   const std::shared_ptr<const DkimSigningTable> keys = keys_.current();
   if (keys->empty()) return {};
   if (!vouches_for_origin(message.envelope, trusted_networks_)) {
     spdlog::debug("dkim-sign skipped id={} reason=\"origin not vouched for\"", message.id);
     return {};
   }
-  const auto from_domain = rfc5322_from_domain(content);
+  const auto from_domain = rfc5322_from_domain(content.header);
   if (const auto* error = std::get_if<FromDomainError>(&from_domain)) {
     spdlog::warn("dkim-sign failed id={} reason=\"{}\"; sending unsigned", message.id,
                  error->reason);
@@ -56,11 +56,10 @@ std::string DkimSigningTransport::signature_fields(const MessageRecord& message,
     return {};
   }
   const TimePoint now = clock_.now();
-  const MessageContent parsed = MessageContent::from_text(content);
   std::string fields;
   for (const DkimSigner& signer : signers) {
-    if (signer.has_signed(parsed.header)) continue;
-    auto field = signer.sign(parsed, now);
+    if (signer.has_signed(content.header)) continue;
+    auto field = signer.sign(content, now);
     if (const auto* error = std::get_if<DkimSignError>(&field)) {
       spdlog::warn("dkim-sign failed id={} d={} s={} reason=\"{}\"; sending unsigned", message.id,
                    signer.domain(), signer.selector(), error->reason);

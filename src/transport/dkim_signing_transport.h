@@ -32,21 +32,24 @@ class DkimSigningTransport final : public Transport {
   // Signs `content` once per attempt when its origin is vouched for and its RFC5322.From
   // domain (or the nearest parent domain, see DkimSigningTable) has keys: one field per key
   // that has not signed it already (same d= and s=), prepended, so the signatures cover
-  // exactly the bytes sent. Then delegates to `inner` and returns its result unchanged. A
+  // exactly the bytes sent; the signed content shares `content`'s body (with_fields_on_top),
+  // never a copy of it. Then delegates to `inner` and returns its result unchanged. A
   // message that cannot be signed (no usable From, a signing error) goes out unsigned with
   // a warning in the log: signing never fails a delivery. Thread-safety and blocking as
   // `inner`; signing blocks the calling worker thread for about a millisecond per RSA key.
   AttemptResult attempt(const MessageRecord& message, const Delivery& delivery,
-                        std::string_view content) override;
+                        const MessageContent& content) override;
   std::vector<AttemptResult> attempt_together(const MessageRecord& message,
                                               const std::vector<Delivery>& deliveries,
-                                              std::string_view content) override;
+                                              const MessageContent& content) override;
 
   // The DKIM-Signature fields to put above `content`; empty when it is not to be signed
   // (at once, without reading `content`, while the table has no keys).
   // Thread-safe; about a millisecond per RSA key. Public for the asynchronous path
   // (server/outbound.cpp), which signs on a pool of its own before starting the attempt.
-  std::string signature_fields(const MessageRecord& message, std::string_view content) const;
+  // Blocks while the body is read (signing hashes it); a body piece that cannot be read
+  // throws ContentReadError.
+  std::string signature_fields(const MessageRecord& message, const MessageContent& content) const;
 
  private:
   Transport& inner_;

@@ -86,20 +86,11 @@ std::string file_name(const MessageRecord& message, const Delivery& delivery,
          std::string(host);
 }
 
-// The file's bytes: the two trace headers local delivery adds (RFC 5321 4.4: Return-Path
-// is added by the final delivery), then the message. Maildir files use Unix line ends;
-// stored content has CRLF only in pairs (bare CR and LF are refused at DATA), so turning
-// each CRLF into LF loses nothing.
-std::string file_bytes(const MessageRecord& message, const Delivery& delivery,
-                       std::string_view content) {
-  std::string out =
-      "Return-Path: <" + message.envelope.mail_from + ">\nDelivered-To: " + delivery.mailbox + "\n";
-  out.reserve(out.size() + content.size());
-  for (size_t i = 0; i < content.size(); ++i) {
-    if (content[i] == '\r' && i + 1 < content.size() && content[i + 1] == '\n') continue;
-    out += content[i];
-  }
-  return out;
+// The two trace headers local delivery adds above the message (RFC 5321 4.4: Return-Path
+// is added by the final delivery).
+std::string trace_fields(const MessageRecord& message, const Delivery& delivery) {
+  return "Return-Path: <" + message.envelope.mail_from + ">\nDelivered-To: " + delivery.mailbox +
+         "\n";
 }
 
 // Creates `dir` (mode 0700: mail is private) unless it exists. A new directory's entry is
@@ -162,6 +153,45 @@ void write_all(int fd, std::string_view bytes, const fs::path& path) {
   }
 }
 
+// Maildir files use Unix line ends; stored content has CRLF only in pairs (bare CR and LF
+// are refused at DATA), so turning each CRLF into LF loses nothing. Writes the content a
+// piece at a time, each converted on its way: a CR that ends a piece is held back until the
+// next piece shows whether it is half of a CRLF split between the two.
+class UnixLineEndWriter {
+ public:
+  UnixLineEndWriter(int fd, const fs::path& path) : fd_(fd), path_(path) {}
+
+  void write(std::string_view text) {
+    if (text.empty()) return;
+    std::string out;
+    out.reserve(text.size() + 1);
+    if (held_cr_ && text.front() != '\n') out += '\r';
+    held_cr_ = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\r') {
+        if (i + 1 == text.size()) {
+          held_cr_ = true;
+          continue;
+        }
+        if (text[i + 1] == '\n') continue;
+      }
+      out += text[i];
+    }
+    write_all(fd_, out, path_);
+  }
+
+  // A CR at the very end of the content was no line end's: it is written as it was.
+  void finish() {
+    if (held_cr_) write_all(fd_, "\r", path_);
+    held_cr_ = false;
+  }
+
+ private:
+  int fd_;
+  const fs::path& path_;
+  bool held_cr_ = false;
+};
+
 // The rename (or an earlier attempt's) lives in the directory's data until that is synced;
 // without this a crash could undo it, losing a message the queue records as delivered.
 void sync_entry(DirectorySyncGroups& groups, const fs::path& dir) {
@@ -169,9 +199,12 @@ void sync_entry(DirectorySyncGroups& groups, const fs::path& dir) {
   if (const int error = groups.sync(dir, step); error != 0) fail(error, step, dir);
 }
 
-// Writes the file in tmp/ and moves it into new/, whose entry the caller then makes durable;
-// each step is needed for "delivered" to survive a crash (the Maildir protocol, made durable).
-void write_and_rename(const fs::path& maildir, const std::string& name, std::string_view bytes) {
+// Writes the file in tmp/ (the trace fields, then the content's header and body pieces, one
+// piece in memory at a time) and moves it into new/, whose entry the caller then makes
+// durable; each step is needed for "delivered" to survive a crash (the Maildir protocol,
+// made durable). Throws FileError, or ContentReadError when a body piece cannot be read.
+void write_and_rename(const fs::path& maildir, const std::string& name, std::string_view trace,
+                      const MessageContent& content) {
   const fs::path tmp = maildir / "tmp" / name;
   const fs::path destination = maildir / "new" / name;
 
@@ -180,11 +213,23 @@ void write_and_rename(const fs::path& maildir, const std::string& name, std::str
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) fail(errno, "open", tmp);
   try {
-    write_all(fd, bytes, tmp);
+    write_all(fd, trace, tmp);
+    UnixLineEndWriter writer(fd, tmp);
+    writer.write(content.header);
+    content.read_body([&](std::string_view piece) {
+      writer.write(piece);
+      return true;
+    });
+    writer.finish();
     // Without this fsync the rename below could reach the disk before the data: after a
     // crash new/ would hold an empty or partial message that we had reported delivered.
     if (::fsync(fd) != 0) fail(errno, "fsync", tmp);
-  } catch (const FileError&) {
+  } catch (const ContentReadError&) {
+    // The message may never be read whole (it bounces in the end): nothing of it stays.
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  } catch (...) {
     ::close(fd);
     throw;
   }
@@ -220,7 +265,7 @@ MaildirTransport::MaildirTransport(std::filesystem::path mail_root, std::string 
       new_dir_syncs_(std::move(sync_directory)) {}
 
 AttemptResult MaildirTransport::attempt(const MessageRecord& message, const Delivery& delivery,
-                                        std::string_view content) {
+                                        const MessageContent& content) {
   const std::string& mailbox = delivery.mailbox;
   const auto at = mailbox.rfind('@');
   const std::string_view local = std::string_view(mailbox).substr(0, at);
@@ -241,11 +286,15 @@ AttemptResult MaildirTransport::attempt(const MessageRecord& message, const Deli
       sync_entry(new_dir_syncs_, copy->parent_path());
       return delivered(*copy, "2.0.0 already in the mailbox (an earlier attempt delivered it)");
     }
-    write_and_rename(maildir, name, file_bytes(message, delivery, content));
+    write_and_rename(maildir, name, trace_fields(message, delivery), content);
     sync_entry(new_dir_syncs_, maildir / "new");
     return delivered(maildir / "new" / name, "2.0.0 delivered to Maildir");
   } catch (const FileError& e) {
     return failure_result(e);
+  } catch (const ContentReadError& e) {
+    // Nothing reached new/; the next attempt writes the file from the start.
+    return result(AttemptResult::Outcome::temporary,
+                  std::string("4.3.0 reading the message from the store failed: ") + e.what());
   }
 }
 

@@ -19,16 +19,18 @@ class MaildirTransport final : public Transport {
   MaildirTransport(std::filesystem::path mail_root, std::string hostname,
                    DirectorySyncFunction sync_directory = fsync_directory);
 
-  // Writes `content`, headed by Return-Path and Delivered-To, to new/ with a file name
+  // Writes `content`, headed by Return-Path and Delivered-To, with Unix line ends, a body
+  // piece at a time (never the whole message in memory), to new/ with a file name
   // derived from the message id and delivery index, so that a repeated attempt finds the
   // file (in new/, or in cur/ where a mail client moved it) instead of writing a second
   // copy. Returns delivered (fields: mailbox=<absolute path of the file>) only after the
   // file and its directory entry are on stable storage; temporary for disk, quota and
-  // permission problems; permanent when the address cannot name a mailbox directory safely.
+  // permission problems and a body piece that cannot be read; permanent when the address
+  // cannot name a mailbox directory safely.
   // Thread-safe; blocks on fsync. Each file gets an fsync of its own; concurrent deliveries
   // into one Maildir share the fsyncs of its new/ (DirectorySyncGroups).
   AttemptResult attempt(const MessageRecord& message, const Delivery& delivery,
-                        std::string_view content) override;
+                        const MessageContent& content) override;
 
  private:
   std::filesystem::path mail_root_;

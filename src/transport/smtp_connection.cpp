@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <limits>
+#include <stdexcept>
 #include <utility>
 
 #include "util/time_text.h"
@@ -20,6 +22,7 @@ namespace {
 namespace asio = boost::asio;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
 
 // RFC 5321 4.5.3.2.5: the data block timeout bounds "each TCP SEND call transmitting a chunk
 // of data"; content is written in blocks of this size, each with its own deadline, so that
@@ -214,17 +217,22 @@ asio::awaitable<std::string> OutboundConnection::connect() {
   co_return std::string();
 }
 
-asio::awaitable<ClientStep::Next> OutboundConnection::drive(ClientStep step) {
+asio::awaitable<ClientStep::Next> OutboundConnection::drive(ClientStep step,
+                                                            ContentReader* content) {
   const OutboundConnectionPtr self = shared_from_this();
   size_t armed_at = kNotArmed;  // replies_read() when the wait for the next reply began
   for (;;) {
     try {
       if (!step.output.empty()) {
-        co_await write(step.output, session_.in_content() ? SmtpWait::data_block
-                                                          : wait_for_reply(session_.waiting_for()));
+        co_await write_step(step.output, content);
         armed_at = kNotArmed;
       }
       if (step.next == ClientStep::Next::ready || step.next == ClientStep::Next::close) break;
+      if (step.next == ClientStep::Next::send_content) {
+        if (content == nullptr) throw std::logic_error("the session asked for content it has not");
+        step = co_await next_content(*content);
+        continue;
+      }
       if (step.next == ClientStep::Next::start_tls) {
         co_await handshake();
         step = session_.on_tls_started();
@@ -275,6 +283,31 @@ asio::awaitable<void> OutboundConnection::write(const std::string& data, SmtpWai
       co_await asio::async_write(socket(), block, asio::use_awaitable);
     }
   }
+}
+
+// A step's output: content with the data block timeout, while the next piece is read beside
+// it; anything else with the timeout of the reply it asks for.
+asio::awaitable<void> OutboundConnection::write_step(const std::string& data,
+                                                     ContentReader* content) {
+  if (!session_.in_content()) {
+    co_await write(data, wait_for_reply(session_.waiting_for()));
+  } else if (content != nullptr && content->can_read_ahead()) {
+    co_await (write(data, SmtpWait::data_block) && content->read_ahead());
+  } else {
+    co_await write(data, SmtpWait::data_block);
+  }
+}
+
+asio::awaitable<ClientStep> OutboundConnection::next_content(ContentReader& content) {
+  throw_if_stopped();  // a deadline that struck while the piece was read ahead
+  std::string piece;
+  try {
+    piece = co_await content.next();
+  } catch (const ContentReadError& e) {
+    co_return session_.on_content_unavailable(
+        std::string("reading the message from the store failed: ") + e.what());
+  }
+  co_return session_.on_content(piece, content.done());
 }
 
 // RFC 3207 4: the TLS handshake after the server's 220 to STARTTLS.

@@ -20,6 +20,7 @@
 
 #include "config/config.h"
 #include "smtp/client_session.h"
+#include "transport/content_reader.h"
 
 namespace herald {
 
@@ -91,7 +92,13 @@ class OutboundConnection : public std::enable_shared_from_this<OutboundConnectio
   // session: ClientSession makes every open recipient a temporary failure. Callers pass
   // `step` as a named object (std::move): with GCC 12.2, a prvalue bound to this by-value
   // coroutine parameter came out corrupted (free(): invalid pointer on its first assignment).
-  boost::asio::awaitable<ClientStep::Next> drive(ClientStep step);
+  // `content` is the message's, when a message is being sent (it must outlive the call):
+  // the session gets it a piece at a time, and the next piece is read while one is written,
+  // so the message is never whole in memory. A piece that cannot be read ends the session
+  // without the end of data (ClientSession::on_content_unavailable). The wait for a read
+  // ahead counts against the write's data_block_timeout, so a stalled disk ends the attempt
+  // as a stalled peer would.
+  boost::asio::awaitable<ClientStep::Next> drive(ClientStep step, ContentReader* content = nullptr);
 
   // Enters the pool: the timer then measures idle_timeout, and no attempt bounds it.
   void become_idle();
@@ -113,6 +120,8 @@ class OutboundConnection : public std::enable_shared_from_this<OutboundConnectio
       std::function<void(std::shared_ptr<OutboundConnection>)> idle_ended);
   boost::asio::awaitable<size_t> read();
   boost::asio::awaitable<void> write(const std::string& data, SmtpWait wait);
+  boost::asio::awaitable<void> write_step(const std::string& data, ContentReader* content);
+  boost::asio::awaitable<ClientStep> next_content(ContentReader& content);
   boost::asio::awaitable<void> handshake();
 
   const OutboundConfig& config_;

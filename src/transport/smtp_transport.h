@@ -22,6 +22,10 @@ class SmtpTransport final : public AsyncTransport, public Transport {
  public:
   // Connections and lookups run on `io` (all of them on one strand), which the caller runs
   // on one or more threads and keeps alive (and running) until this transport is destroyed.
+  // The message's body is read from the store a piece at a time on a small thread pool the
+  // transport owns (two threads; MessageBody::piece blocks), never on `io`: each attempt
+  // reads one piece ahead of the one it writes and holds about two pieces of its message,
+  // never the whole of it.
   // `resolver` must outlive it. `local_names` are herald's own host names and `own` its
   // listeners: an MX or route that leads to either is a loop. A route's host is a numeric
   // address or a name looked up with A and AAAA, never MX. TLS is opportunistic (RFC 3207,
@@ -73,10 +77,10 @@ class SmtpTransport final : public AsyncTransport, public Transport {
   // and a wait for its done. Blocks the calling thread (never one of `io`'s). To go once
   // every caller uses start().
   AttemptResult attempt(const MessageRecord& message, const Delivery& delivery,
-                        std::string_view content) override;
+                        const MessageContent& content) override;
   std::vector<AttemptResult> attempt_together(const MessageRecord& message,
                                               const std::vector<Delivery>& deliveries,
-                                              std::string_view content) override;
+                                              const MessageContent& content) override;
 
   // Ends attempts in progress (they end temporary, "4.4.2 herald is shutting down") and
   // closes idle connections; later attempts end the same at once. Thread-safe.

@@ -39,7 +39,9 @@ TEST(DsnPythonEmail, ParsesAsAThreePartDeliveryStatusReport) {
   DsnOriginal original;
   original.envelope_sender = "bob@sender.test";
   original.arrival = from_unix_ms(1'700'000'000'000);
-  original.content = "From: bob@sender.test\r\nSubject: hello\r\n\r\nHi\r\n";
+  const MessageContent content =
+      MessageContent::from_text("From: bob@sender.test\r\nSubject: hello\r\n\r\nHi\r\n");
+  original.content = &content;
   original.body_type = "7BIT";
   original.ret = DsnReturn::full;
   original.envid = "QQ314159+2Bx";

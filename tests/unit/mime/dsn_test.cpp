@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+#include <string_view>
+
 #include "mime/report_reader.h"
+#include "support/pieced_body.h"
 
 namespace herald {
 namespace {
@@ -21,11 +25,17 @@ const std::string kContent =
     "\r\n"
     "Hi Alice\r\n";
 
+// The content of an original, kept for the whole test run (DsnOriginal points to it).
+const MessageContent* content_of(std::string_view text) {
+  static std::deque<MessageContent> kept;
+  return &kept.emplace_back(MessageContent::from_text(text));
+}
+
 DsnOriginal original() {
   DsnOriginal o;
   o.envelope_sender = "bob@sender.test";
   o.arrival = kArrival;
-  o.content = kContent;
+  o.content = content_of(kContent);
   o.body_type = "7BIT";
   return o;
 }
@@ -254,7 +264,7 @@ TEST(Dsn, BinaryMimeMessageIsReturnedByItsHeaderEvenWithRetFull) {
 TEST(Dsn, EightBitOriginalIsReturnedAsEightBitRfc822) {
   DsnOriginal o = original();
   o.body_type = "8BITMIME";
-  o.content = "Subject: caf\xC3\xA9\r\n\r\nd\xC3\xA9j\xC3\xA0 vu\r\n";
+  o.content = content_of("Subject: caf\xC3\xA9\r\n\r\nd\xC3\xA9j\xC3\xA0 vu\r\n");
   const DsnMessage dsn = build_dsn(o, request({failed_recipient()}));
   const std::vector<ReportPart> parts = parts_of(dsn.content);
   ASSERT_EQ(parts.size(), 3u);
@@ -270,9 +280,9 @@ TEST(Dsn, Smtputf8OriginalIsReturnedAsMessageGlobal) {
   o.envelope_sender =
       "b\xC3\xB8"
       "b@sender.test";
-  o.content =
+  o.content = content_of(
       "From: b\xC3\xB8"
-      "b@sender.test\r\n\r\nhej\r\n";
+      "b@sender.test\r\n\r\nhej\r\n");
   DsnRecipient r = failed_recipient();
   r.final_recipient = "\xC3\xA5sa@example.test";
   const DsnMessage dsn = build_dsn(o, request({r}));
@@ -312,18 +322,18 @@ TEST(Dsn, MultiLineReplyCannotInjectFields) {
 TEST(Dsn, BoundaryNeverOccursInTheContent) {
   DsnOriginal o = original();
   const std::string content = kContent + "--=_herald_dsn_01HF7YAT00ABCDEFGHJKMNPQRS_0\r\n";
-  o.content = content;
+  o.content = content_of(content);
   const DsnMessage dsn = build_dsn(o, request({failed_recipient()}));
   const std::string boundary =
       test_support::boundary_of(field(top_headers(dsn.content), "Content-Type"));
   EXPECT_EQ(boundary, "=_herald_dsn_01HF7YAT00ABCDEFGHJKMNPQRS_1");
-  EXPECT_EQ(o.content.find(boundary), std::string::npos);
+  EXPECT_EQ(content.find(boundary), std::string::npos);
   EXPECT_EQ(parts_of(dsn.content).size(), 3u);
 }
 
 TEST(Dsn, EveryLineEndsInCrlfEvenWhenTheOriginalHasBareLineFeeds) {
   DsnOriginal o = original();
-  o.content = "Subject: bare\n\nline one\nline two\rline three";
+  o.content = content_of("Subject: bare\n\nline one\nline two\rline three");
   const DsnMessage dsn = build_dsn(o, request({failed_recipient()}));
   for (size_t i = 0; i < dsn.content.size(); ++i) {
     if (dsn.content[i] == '\n') {
@@ -349,6 +359,68 @@ TEST(Dsn, NoLineIsLongerThan998) {
 TEST(MayNotify, NeverTheNullReversePath) {
   EXPECT_FALSE(may_notify(""));
   EXPECT_TRUE(may_notify("bob@sender.test"));
+}
+
+// RFC 3461 4.3 RET=FULL with a body read a piece at a time: under the cap every piece is
+// read once and the original comes back whole, a CRLF split between two pieces one line end;
+// over it the header comes back and no piece is read at all.
+TEST(Dsn, RetFullUnderTheCapReadsEachPieceOnceAndReturnsTheWholeOriginal) {
+  const auto pieced = test_support::pieced_content("Subject: hello\r\n\r\n", "one\r\ntwo\r", {3});
+  // Pieces: "one", "\r\ntwo\r"; the bare CR at the end becomes a line end.
+  DsnOriginal o = original();
+  o.ret = DsnReturn::full;
+  o.content = &pieced.content;
+  const DsnMessage dsn = build_dsn(o, request({failed_recipient()}));
+  const std::vector<ReportPart> parts = parts_of(dsn.content);
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(field(parts[2].headers, "Content-Type"), "message/rfc822");
+  EXPECT_NE(dsn.content.find("Subject: hello\r\n\r\none\r\ntwo\r\n\r\n--"), std::string::npos)
+      << dsn.content;
+  EXPECT_EQ(pieced.body->reads(), 2u);
+}
+
+TEST(Dsn, RetFullOverTheCapReturnsTheHeaderWithoutReadingABodyPiece) {
+  const auto pieced = test_support::pieced_content("Subject: large\r\n\r\n", std::string(4000, 'x'),
+                                                   {1000, 2000, 3000});
+  DsnOriginal o = original();
+  o.ret = DsnReturn::full;
+  o.content = &pieced.content;
+  DsnRequest r = request({failed_recipient()});
+  r.max_returned_size = 2500;
+  const DsnMessage dsn = build_dsn(o, r);
+  const std::vector<ReportPart> parts = parts_of(dsn.content);
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(field(parts[2].headers, "Content-Type"), "text/rfc822-headers");
+  EXPECT_EQ(parts[2].body, "Subject: large\n");
+  EXPECT_EQ(pieced.body->reads(), 0u);
+  EXPECT_LT(dsn.content.size(), 2500u);
+}
+
+// A body whose size() understates it still costs no more than the cap: reading stops at the
+// piece that passes it, and the header goes back instead.
+TEST(Dsn, RetFullStopsReadingAtThePieceThatPassesTheCap) {
+  const auto pieced = test_support::pieced_content("Subject: large\r\n\r\n", std::string(4000, 'x'),
+                                                   {1000, 2000, 3000});
+  pieced.body->claim_size(10);
+  DsnOriginal o = original();
+  o.ret = DsnReturn::full;
+  o.content = &pieced.content;
+  DsnRequest r = request({failed_recipient()});
+  r.max_returned_size = 2500;
+  const DsnMessage dsn = build_dsn(o, r);
+  EXPECT_EQ(field(parts_of(dsn.content)[2].headers, "Content-Type"), "text/rfc822-headers");
+  EXPECT_EQ(pieced.body->reads(), 3u);  // the third passes 2500; the fourth is never read
+  EXPECT_LT(dsn.content.size(), 2500u);
+}
+
+TEST(Dsn, RetHdrsReadsNoBodyPiece) {
+  const auto pieced = test_support::pieced_content("Subject: hello\r\n\r\n", "one\r\n", {});
+  DsnOriginal o = original();
+  o.ret = DsnReturn::headers;
+  o.content = &pieced.content;
+  const DsnMessage dsn = build_dsn(o, request({failed_recipient()}));
+  EXPECT_EQ(parts_of(dsn.content)[2].body, "Subject: hello\n");
+  EXPECT_EQ(pieced.body->reads(), 0u);
 }
 
 }  // namespace

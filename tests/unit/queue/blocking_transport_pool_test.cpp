@@ -19,7 +19,8 @@ class ScriptedTransport final : public Transport {
   enum class Mode { answer, throw_error, answer_short };
   explicit ScriptedTransport(Mode mode) : mode_(mode) {}
 
-  AttemptResult attempt(const MessageRecord&, const Delivery&, std::string_view content) override {
+  AttemptResult attempt(const MessageRecord&, const Delivery&,
+                        const MessageContent& content) override {
     std::unique_lock lock(mutex_);
     ++running_;
     max_running_ = std::max(max_running_, running_);
@@ -29,12 +30,12 @@ class ScriptedTransport final : public Transport {
     if (mode_ == Mode::throw_error) throw std::runtime_error("disk on fire");
     AttemptResult r;
     r.outcome = AttemptResult::Outcome::delivered;
-    r.reply = "2.0.0 " + std::string(content);
+    r.reply = "2.0.0 " + content.to_text();
     return r;
   }
   std::vector<AttemptResult> attempt_together(const MessageRecord& m,
                                               const std::vector<Delivery>& deliveries,
-                                              std::string_view content) override {
+                                              const MessageContent& content) override {
     std::vector<AttemptResult> results = Transport::attempt_together(m, deliveries, content);
     if (mode_ == Mode::answer_short) results.pop_back();
     return results;
@@ -71,7 +72,7 @@ AttemptRequest request_for(size_t deliveries) {
     d.index = static_cast<uint32_t>(i);
     request.deliveries.push_back(d);
   }
-  request.content = std::make_shared<const std::string>("hello");
+  request.content = std::make_shared<const MessageContent>(MessageContent::from_text("hello"));
   return request;
 }
 

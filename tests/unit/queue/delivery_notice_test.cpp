@@ -38,8 +38,8 @@ TEST(DeliveryNotice, FailedForwardedCopyIsReportedToTheOriginalSenderNotTheSrsAd
   ASSERT_EQ(decide_notice(message, forwarded, DsnAction::failed).verdict,
             NoticeDecision::Verdict::send);
   const std::optional<NoticeMessage> notice =
-      build_notice(message, "Subject: hi\r\n\r\nbody\r\n", {{forwarded, facts}}, "mx.example.test",
-                   1 << 20, kNow, route);
+      build_notice(message, MessageContent::from_text("Subject: hi\r\n\r\nbody\r\n"),
+                   {{forwarded, facts}}, "mx.example.test", 1 << 20, kNow, route);
   ASSERT_TRUE(notice);
   EXPECT_EQ(routed, std::vector<std::string>{"someone@sender.test"});
   EXPECT_EQ(notice->record.envelope.rcpt_to, std::vector<std::string>{"someone@sender.test"});

@@ -33,7 +33,7 @@ class FakeTransport final : public Transport {
   explicit FakeTransport(std::vector<Outcome> script) : script_(std::move(script)) {}
 
   AttemptResult attempt(const MessageRecord&, const Delivery& delivery,
-                        std::string_view content) override {
+                        const MessageContent& content) override {
     std::unique_lock lock(mutex_);
     ++running_;
     max_running_ = std::max(max_running_, running_);
@@ -41,7 +41,7 @@ class FakeTransport final : public Transport {
     ++in_mailbox;
     max_per_mailbox_ = std::max(max_per_mailbox_, in_mailbox);
     calls_.push_back(delivery);
-    contents_.emplace_back(content);
+    contents_.push_back(content.to_text());
     changed_.notify_all();
     changed_.wait_for(lock, std::chrono::seconds(10), [&] { return !held_; });
     --running_;
@@ -95,7 +95,7 @@ class FakeTransport final : public Transport {
   }
   std::vector<AttemptResult> attempt_together(const MessageRecord& message,
                                               const std::vector<Delivery>& deliveries,
-                                              std::string_view content) override {
+                                              const MessageContent& content) override {
     {
       std::lock_guard lock(mutex_);
       group_sizes_.push_back(deliveries.size());

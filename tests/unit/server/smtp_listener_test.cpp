@@ -110,7 +110,7 @@ class MemoryStore final : public Store {
 // Counts attempts: proof that the connection handed committed deliveries to the queue.
 class CountingTransport final : public Transport {
  public:
-  AttemptResult attempt(const MessageRecord&, const Delivery&, std::string_view) override {
+  AttemptResult attempt(const MessageRecord&, const Delivery&, const MessageContent&) override {
     ++attempts;
     AttemptResult result;
     result.outcome = AttemptResult::Outcome::delivered;

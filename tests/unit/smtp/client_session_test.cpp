@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -28,10 +29,81 @@ std::string ehlo_reply(const std::vector<std::string>& keywords) {
   return wire;
 }
 
+// A message and its content, cut into the pieces the connection hands over.
+struct Outbound {
+  OutboundMessage message;
+  std::vector<std::string> pieces;
+};
+
+Outbound message(std::vector<std::string> recipients,
+                 std::string content = "Subject: hi\r\n\r\nhello\r\n") {
+  Outbound result;
+  result.message.reverse_path = "alice@example.net";
+  for (std::string& address : recipients) {
+    result.message.recipients.push_back({std::move(address), {}, ""});
+  }
+  result.message.content_size = content.size();
+  result.pieces = {std::move(content)};
+  return result;
+}
+
+// A ClientSession with what the connection does for it: whenever a step asks for content,
+// the next piece of the message sent is handed over, and the steps' outputs are joined.
+class Connection {
+ public:
+  explicit Connection(ClientSettings settings) : session_(std::move(settings)) {}
+
+  ClientStep send(const Outbound& outbound) {
+    pieces_ = outbound.pieces;
+    next_piece_ = 0;
+    return follow(session_.send(outbound.message));
+  }
+  ClientStep on_received(std::string_view bytes) { return follow(session_.on_received(bytes)); }
+  ClientStep on_tls_started() { return session_.on_tls_started(); }
+  ClientStep on_connection_lost(std::string_view reason) {
+    return session_.on_connection_lost(reason);
+  }
+  ClientStep on_deadline(std::string_view reason) { return session_.on_deadline(reason); }
+  ClientStep quit() { return session_.quit(); }
+
+  const std::vector<AttemptResult>& outcomes() const { return session_.outcomes(); }
+  const PeerExtensions& extensions() const { return session_.extensions(); }
+  bool tls_active() const { return session_.tls_active(); }
+  bool in_content() const { return session_.in_content(); }
+  const std::string& failure() const { return session_.failure(); }
+  ClientWait waiting_for() const { return session_.waiting_for(); }
+  size_t replies_read() const { return session_.replies_read(); }
+  ClientSession& session() { return session_; }
+
+  // The steps the session took, each piece's on its own: what the connection writes at once.
+  const std::vector<std::string>& writes() const { return writes_; }
+
+ private:
+  ClientStep follow(ClientStep step) {
+    std::string output = step.output;
+    bool finished = step.message_finished;
+    while (step.next == Next::send_content) {
+      const std::string& piece = pieces_.at(next_piece_++);
+      step = session_.on_content(piece, next_piece_ == pieces_.size());
+      writes_.push_back(step.output);
+      output += step.output;
+      finished = finished || step.message_finished;
+    }
+    step.output = std::move(output);
+    step.message_finished = finished;
+    return step;
+  }
+
+  ClientSession session_;
+  std::vector<std::string> pieces_;
+  size_t next_piece_ = 0;
+  std::vector<std::string> writes_;
+};
+
 // A session that has greeted a peer offering `keywords` and is ready for a message.
-ClientSession ready_session(const std::vector<std::string>& keywords,
-                            ClientSettings client = settings()) {
-  ClientSession session(std::move(client));
+Connection ready_session(const std::vector<std::string>& keywords,
+                         ClientSettings client = settings()) {
+  Connection session(std::move(client));
   const ClientStep greeted = session.on_received("220 mx.example.org ESMTP\r\n");
   EXPECT_EQ(greeted.output, "EHLO herald.example.net\r\n");
   const ClientStep ready = session.on_received(ehlo_reply(keywords));
@@ -39,24 +111,15 @@ ClientSession ready_session(const std::vector<std::string>& keywords,
   return session;
 }
 
-OutboundMessage message(std::vector<std::string> recipients,
-                        std::string_view content = "Subject: hi\r\n\r\nhello\r\n") {
-  OutboundMessage result;
-  result.reverse_path = "alice@example.net";
-  for (std::string& address : recipients) result.recipients.push_back({std::move(address), {}, ""});
-  result.content = content;
-  return result;
-}
-
 TEST(ClientSession, GreetingIsAnsweredWithEhlo) {
-  ClientSession session(settings());
+  Connection session(settings());
   const ClientStep step = session.on_received("220 mx.example.org ESMTP\r\n");
   EXPECT_EQ(step.output, "EHLO herald.example.net\r\n");
   EXPECT_EQ(step.next, Next::read_reply);
 }
 
 TEST(ClientSession, EhloRefusedFallsBackToHelo) {
-  ClientSession session(settings());
+  Connection session(settings());
   session.on_received("220 old.example.org\r\n");
   const ClientStep helo = session.on_received("500 what?\r\n");
   EXPECT_EQ(helo.output, "HELO herald.example.net\r\n");
@@ -66,7 +129,7 @@ TEST(ClientSession, EhloRefusedFallsBackToHelo) {
 }
 
 TEST(ClientSession, RefusedGreetingEndsWithQuitAndAFailure) {
-  ClientSession session(settings());
+  Connection session(settings());
   const ClientStep step = session.on_received("554 no service here\r\n");
   EXPECT_EQ(step.output, "QUIT\r\n");
   EXPECT_EQ(step.next, Next::close);
@@ -96,7 +159,7 @@ TEST(ClientSession, SizeWithoutNumberMeansNoFixedLimit) {
 }
 
 TEST(ClientSession, StartTlsIsOpportunisticAndEhloFollowsTheHandshake) {
-  ClientSession session(settings());
+  Connection session(settings());
   session.on_received("220 mx.example.org\r\n");
   const ClientStep starttls = session.on_received(ehlo_reply({"STARTTLS", "PIPELINING"}));
   EXPECT_EQ(starttls.output, "STARTTLS\r\n");
@@ -113,7 +176,7 @@ TEST(ClientSession, StartTlsIsOpportunisticAndEhloFollowsTheHandshake) {
 }
 
 TEST(ClientSession, RefusedStartTlsContinuesInClearText) {
-  ClientSession session(settings());
+  Connection session(settings());
   session.on_received("220 mx.example.org\r\n");
   session.on_received(ehlo_reply({"STARTTLS"}));
   const ClientStep step = session.on_received("454 4.7.0 TLS not available\r\n");
@@ -122,7 +185,7 @@ TEST(ClientSession, RefusedStartTlsContinuesInClearText) {
 }
 
 TEST(ClientSession, OneRecipientIsDeliveredWithoutPipelining) {
-  ClientSession session = ready_session({});
+  Connection session = ready_session({});
   const std::string content = "Subject: hi\r\n\r\n.leading dot\r\n";
   EXPECT_EQ(session.send(message({"bob@example.org"}, content)).output,
             "MAIL FROM:<alice@example.net>\r\n");
@@ -138,14 +201,14 @@ TEST(ClientSession, OneRecipientIsDeliveredWithoutPipelining) {
 }
 
 TEST(ClientSession, PipelinedGroupIsSentAtOnce) {
-  ClientSession session = ready_session({"PIPELINING"});
+  Connection session = ready_session({"PIPELINING"});
   EXPECT_EQ(session.send(message({"a@example.org", "b@example.org"})).output,
             "MAIL FROM:<alice@example.net>\r\nRCPT TO:<a@example.org>\r\n"
             "RCPT TO:<b@example.org>\r\nDATA\r\n");
 }
 
 TEST(ClientSession, PipelinedRcptRepliesAreMatchedInOrder) {
-  ClientSession session = ready_session({"PIPELINING", "ENHANCEDSTATUSCODES"});
+  Connection session = ready_session({"PIPELINING", "ENHANCEDSTATUSCODES"});
   session.send(message({"a@example.org", "b@example.org", "c@example.org", "d@example.org"}));
   const ClientStep data = session.on_received(
       "250 2.1.0 sender ok\r\n250 2.1.5 a ok\r\n550 5.1.1 no b\r\n450 4.2.1 c later\r\n"
@@ -167,7 +230,7 @@ TEST(ClientSession, PipelinedRcptRepliesAreMatchedInOrder) {
 TEST(ClientSession, PipelinedRepliesSplitAtEveryByteGiveTheSameOutcomes) {
   const std::string replies = "250 ok\r\n250-a\r\n250 ok\r\n550 no\r\n354 go\r\n250 done\r\n";
   for (size_t split = 0; split <= replies.size(); ++split) {
-    ClientSession session = ready_session({"PIPELINING"});
+    Connection session = ready_session({"PIPELINING"});
     session.send(message({"a@example.org", "b@example.org"}));
     session.on_received(replies.substr(0, split));
     session.on_received(replies.substr(split));
@@ -178,7 +241,7 @@ TEST(ClientSession, PipelinedRepliesSplitAtEveryByteGiveTheSameOutcomes) {
 }
 
 TEST(ClientSession, MailRefusalAppliesToEveryRecipient) {
-  ClientSession session = ready_session({});
+  Connection session = ready_session({});
   session.send(message({"a@example.org", "b@example.org"}));
   const ClientStep step = session.on_received("451 4.3.0 try later\r\n");
   EXPECT_EQ(step.output, "RSET\r\n");
@@ -192,7 +255,7 @@ TEST(ClientSession, MailRefusalAppliesToEveryRecipient) {
 }
 
 TEST(ClientSession, NoRecipientAcceptedMeansRsetWithoutData) {
-  ClientSession session = ready_session({});
+  Connection session = ready_session({});
   session.send(message({"a@example.org"}));
   session.on_received("250 ok\r\n");
   EXPECT_EQ(session.on_received("550 no such user\r\n").output, "RSET\r\n");
@@ -201,7 +264,7 @@ TEST(ClientSession, NoRecipientAcceptedMeansRsetWithoutData) {
 }
 
 TEST(ClientSession, PipelinedDataAfterEveryRcptFailedIsConsumed) {
-  ClientSession session = ready_session({"PIPELINING"});
+  Connection session = ready_session({"PIPELINING"});
   session.send(message({"a@example.org"}));
   const ClientStep step = session.on_received("250 ok\r\n550 no\r\n554 no valid recipients\r\n");
   EXPECT_EQ(step.output, "RSET\r\n");
@@ -210,7 +273,7 @@ TEST(ClientSession, PipelinedDataAfterEveryRcptFailedIsConsumed) {
 }
 
 TEST(ClientSession, EndOfDataReplyAppliesToEveryAcceptedRecipient) {
-  ClientSession session = ready_session({"PIPELINING"});
+  Connection session = ready_session({"PIPELINING"});
   session.send(message({"a@example.org", "b@example.org"}));
   session.on_received("250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n");
   session.on_received("552 too much mail\r\n");
@@ -221,7 +284,7 @@ TEST(ClientSession, EndOfDataReplyAppliesToEveryAcceptedRecipient) {
 }
 
 TEST(ClientSession, MessageLargerThanPeerSizeFailsPermanentlyWithoutSending) {
-  ClientSession session = ready_session({"SIZE 10"});
+  Connection session = ready_session({"SIZE 10"});
   const ClientStep step = session.send(message({"a@example.org", "b@example.org"}));
   EXPECT_EQ(step.output, "");
   EXPECT_TRUE(step.message_finished);
@@ -233,13 +296,13 @@ TEST(ClientSession, MessageLargerThanPeerSizeFailsPermanentlyWithoutSending) {
 }
 
 TEST(ClientSession, MailCarriesSizeWhenOffered) {
-  ClientSession session = ready_session({"SIZE 1000"});
+  Connection session = ready_session({"SIZE 1000"});
   EXPECT_EQ(session.send(message({"a@example.org"}, "x\r\n")).output,
             "MAIL FROM:<alice@example.net> SIZE=3\r\n");
 }
 
 TEST(ClientSession, MessageNeedingSmtputf8IsRefusedByAPeerWithoutIt) {
-  ClientSession session = ready_session({"8BITMIME"});
+  Connection session = ready_session({"8BITMIME"});
   const ClientStep step = session.send(message({"jürgen@example.org"}));
   EXPECT_EQ(step.output, "");
   EXPECT_TRUE(step.message_finished);
@@ -248,33 +311,33 @@ TEST(ClientSession, MessageNeedingSmtputf8IsRefusedByAPeerWithoutIt) {
 }
 
 TEST(ClientSession, EightBitMessageIsRefusedByAPeerWithout8BitMime) {
-  ClientSession session = ready_session({});
-  OutboundMessage eight_bit = message({"a@example.org"});
-  eight_bit.body = BodyType::eight_bit_mime;
+  Connection session = ready_session({});
+  Outbound eight_bit = message({"a@example.org"});
+  eight_bit.message.body = BodyType::eight_bit_mime;
   session.send(eight_bit);
   EXPECT_EQ(session.outcomes()[0].outcome, Outcome::permanent);
   EXPECT_NE(session.outcomes()[0].reply.find("8BITMIME"), std::string::npos);
 }
 
 TEST(ClientSession, MailCarriesBodyAndSmtputf8WhenNeeded) {
-  ClientSession session = ready_session({"8BITMIME", "SMTPUTF8"});
-  OutboundMessage utf8 = message({"jürgen@example.org"});
-  utf8.body = BodyType::eight_bit_mime;
+  Connection session = ready_session({"8BITMIME", "SMTPUTF8"});
+  Outbound utf8 = message({"jürgen@example.org"});
+  utf8.message.body = BodyType::eight_bit_mime;
   EXPECT_EQ(session.send(utf8).output, "MAIL FROM:<alice@example.net> BODY=8BITMIME SMTPUTF8\r\n");
 }
 
 TEST(ClientSession, DsnParametersOnlyWhenThePeerOffersDsn) {
-  OutboundMessage with_dsn = message({"a@example.org"});
-  with_dsn.ret = DsnReturn::headers;
-  with_dsn.envid = "id+1=2";
-  with_dsn.recipients[0].notify = {true, true, true, false};
-  with_dsn.recipients[0].original_recipient = "rfc822;a b@example.org";
+  Outbound with_dsn = message({"a@example.org"});
+  with_dsn.message.ret = DsnReturn::headers;
+  with_dsn.message.envid = "id+1=2";
+  with_dsn.message.recipients[0].notify = {true, true, true, false};
+  with_dsn.message.recipients[0].original_recipient = "rfc822;a b@example.org";
 
-  ClientSession without = ready_session({"PIPELINING"});
+  Connection without = ready_session({"PIPELINING"});
   EXPECT_EQ(without.send(with_dsn).output,
             "MAIL FROM:<alice@example.net>\r\nRCPT TO:<a@example.org>\r\nDATA\r\n");
 
-  ClientSession with = ready_session({"PIPELINING", "DSN"});
+  Connection with = ready_session({"PIPELINING", "DSN"});
   EXPECT_EQ(with.send(with_dsn).output,
             "MAIL FROM:<alice@example.net> RET=HDRS ENVID=id+2B1+3D2\r\n"
             "RCPT TO:<a@example.org> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a+20b@example.org\r\n"
@@ -282,15 +345,15 @@ TEST(ClientSession, DsnParametersOnlyWhenThePeerOffersDsn) {
 }
 
 TEST(ClientSession, NotifyNeverIsSent) {
-  OutboundMessage never = message({"a@example.org"});
-  never.recipients[0].notify = {true, false, false, false};
-  ClientSession session = ready_session({"PIPELINING", "DSN"});
+  Outbound never = message({"a@example.org"});
+  never.message.recipients[0].notify = {true, false, false, false};
+  Connection session = ready_session({"PIPELINING", "DSN"});
   EXPECT_NE(session.send(never).output.find("RCPT TO:<a@example.org> NOTIFY=NEVER\r\n"),
             std::string::npos);
 }
 
 TEST(ClientSession, ChunkingSendsBdatLastWithoutDotStuffing) {
-  ClientSession session = ready_session({"PIPELINING", "CHUNKING"});
+  Connection session = ready_session({"PIPELINING", "CHUNKING"});
   const std::string content = ".dot\r\n";
   EXPECT_EQ(session.send(message({"a@example.org"}, content)).output,
             "MAIL FROM:<alice@example.net>\r\nRCPT TO:<a@example.org>\r\n");
@@ -302,7 +365,7 @@ TEST(ClientSession, ChunkingSendsBdatLastWithoutDotStuffing) {
 TEST(ClientSession, ChunkingSplitsLongContent) {
   ClientSettings small = settings();
   small.chunk_size = 4;
-  ClientSession session = ready_session({"CHUNKING"}, small);
+  Connection session = ready_session({"CHUNKING"}, small);
   session.send(message({"a@example.org"}, "abcdefghij"));
   session.on_received("250 ok\r\n");
   EXPECT_EQ(session.on_received("250 ok\r\n").output, "BDAT 4\r\nabcd");
@@ -312,7 +375,7 @@ TEST(ClientSession, ChunkingSplitsLongContent) {
 }
 
 TEST(ClientSession, RefusedChunkFailsAcceptedRecipientsAndResets) {
-  ClientSession session = ready_session({"CHUNKING"});
+  Connection session = ready_session({"CHUNKING"});
   session.send(message({"a@example.org"}));
   session.on_received("250 ok\r\n");
   session.on_received("250 ok\r\n");
@@ -322,7 +385,7 @@ TEST(ClientSession, RefusedChunkFailsAcceptedRecipientsAndResets) {
 }
 
 TEST(ClientSession, ConnectionIsReusedForTheNextMessageThenQuit) {
-  ClientSession session = ready_session({"PIPELINING"});
+  Connection session = ready_session({"PIPELINING"});
   for (int i = 0; i < 2; ++i) {
     EXPECT_EQ(session.send(message({"a@example.org"})).output,
               "MAIL FROM:<alice@example.net>\r\nRCPT TO:<a@example.org>\r\nDATA\r\n");
@@ -337,7 +400,7 @@ TEST(ClientSession, ConnectionIsReusedForTheNextMessageThenQuit) {
 }
 
 TEST(ClientSession, GarbageFromTheServerIsTemporaryForOpenRecipients) {
-  ClientSession session = ready_session({"PIPELINING"});
+  Connection session = ready_session({"PIPELINING"});
   session.send(message({"a@example.org", "b@example.org"}));
   const ClientStep step = session.on_received("250 ok\r\n550 no\r\nHTTP/1.1 400\r\n");
   EXPECT_EQ(step.next, Next::close);
@@ -348,7 +411,7 @@ TEST(ClientSession, GarbageFromTheServerIsTemporaryForOpenRecipients) {
 }
 
 TEST(ClientSession, UnexpectedCodeIsAProtocolViolation) {
-  ClientSession session = ready_session({});
+  Connection session = ready_session({});
   session.send(message({"a@example.org"}));
   const ClientStep step = session.on_received("354 what\r\n");
   EXPECT_EQ(step.next, Next::close);
@@ -356,7 +419,7 @@ TEST(ClientSession, UnexpectedCodeIsAProtocolViolation) {
 }
 
 TEST(ClientSession, ServiceClosingIsTemporaryForOpenRecipients) {
-  ClientSession session = ready_session({"PIPELINING"});
+  Connection session = ready_session({"PIPELINING"});
   session.send(message({"a@example.org"}));
   session.on_received("250 ok\r\n250 ok\r\n354 go\r\n");
   const ClientStep step = session.on_received("421 4.3.2 shutting down\r\n");
@@ -366,7 +429,7 @@ TEST(ClientSession, ServiceClosingIsTemporaryForOpenRecipients) {
 }
 
 TEST(ClientSession, LostConnectionIsTemporaryForOpenRecipients) {
-  ClientSession session = ready_session({});
+  Connection session = ready_session({});
   session.send(message({"a@example.org"}));
   const ClientStep step = session.on_connection_lost("timeout");
   EXPECT_EQ(step.next, Next::close);
@@ -375,7 +438,7 @@ TEST(ClientSession, LostConnectionIsTemporaryForOpenRecipients) {
 }
 
 TEST(ClientSession, DeadlineIsTemporaryForOpenRecipientsWithA4_4_2Reason) {
-  ClientSession session = ready_session({});
+  Connection session = ready_session({});
   session.send(message({"a@example.org"}));
   const ClientStep step = session.on_deadline("timeout after 5m (rcpt_timeout)");
   EXPECT_EQ(step.next, Next::close);
@@ -386,7 +449,7 @@ TEST(ClientSession, DeadlineIsTemporaryForOpenRecipientsWithA4_4_2Reason) {
 
 // RFC 5321 4.5.3.2: which reply is awaited decides which timeout runs.
 TEST(ClientSession, SaysWhichReplyItWaitsFor) {
-  ClientSession session(settings());
+  Connection session(settings());
   EXPECT_EQ(session.waiting_for(), ClientWait::greeting);
   session.on_received("220 mx.example.org ESMTP\r\n");
   EXPECT_EQ(session.waiting_for(), ClientWait::command);  // EHLO
@@ -405,7 +468,7 @@ TEST(ClientSession, SaysWhichReplyItWaitsFor) {
 TEST(ClientSession, BdatChunksWaitAsDataBlocksAndTheLastAsTheEndOfData) {
   ClientSettings small = settings();
   small.chunk_size = 4;
-  ClientSession session = ready_session({"CHUNKING"}, small);
+  Connection session = ready_session({"CHUNKING"}, small);
   session.send(message({"a@example.org"}, "abcdefgh"));
   session.on_received("250 ok\r\n");
   session.on_received("250 ok\r\n");  // BDAT 4
@@ -416,7 +479,7 @@ TEST(ClientSession, BdatChunksWaitAsDataBlocksAndTheLastAsTheEndOfData) {
 
 // A reply sent an octet at a time counts once, when it is complete.
 TEST(ClientSession, CountsCompleteRepliesNotReads) {
-  ClientSession session(settings());
+  Connection session(settings());
   for (const char c : std::string("220 mx.example.org\r\n250-mx.exa")) {
     session.on_received(std::string_view(&c, 1));
   }
@@ -425,11 +488,19 @@ TEST(ClientSession, CountsCompleteRepliesNotReads) {
   EXPECT_EQ(session.replies_read(), 2u);
 }
 
-TEST(DotStuff, LinesStartingWithADotGetAnotherOne) {
-  EXPECT_EQ(dot_stuff(".a\r\nb\r\n.\r\n .c\r\n"), "..a\r\nb\r\n..\r\n .c\r\n");
+// The content stuffed as the session sends it, handed over in `pieces`.
+std::string stuffed(const std::vector<std::string>& pieces) {
+  DotStuffer stuffer;
+  std::string out;
+  for (const std::string& piece : pieces) stuffer.stuff(piece, out);
+  return out;
 }
 
-TEST(DotStuff, MatchesTheGmimeConformanceCase) {
+TEST(DotStuff, LinesStartingWithADotGetAnotherOne) {
+  EXPECT_EQ(stuffed({".a\r\nb\r\n.\r\n .c\r\n"}), "..a\r\nb\r\n..\r\n .c\r\n");
+}
+
+TEST(DotStuff, MatchesTheGmimeConformanceCaseWhereverThePiecesAreCut) {
   const auto read = [](const std::string& name) {
     std::ifstream in(std::string(HERALD_CONFORMANCE_DIR) + "/gmime/" + name, std::ios::binary);
     std::stringstream text;
@@ -437,8 +508,106 @@ TEST(DotStuff, MatchesTheGmimeConformanceCase) {
     return text.str();
   };
   const std::string input = read("smtp-input.txt");
+  const std::string output = read("smtp-output.txt");
   ASSERT_FALSE(input.empty());
-  EXPECT_EQ(dot_stuff(input), read("smtp-output.txt"));
+  EXPECT_EQ(stuffed({input}), output);
+  for (size_t cut = 0; cut <= input.size(); ++cut) {
+    EXPECT_EQ(stuffed({input.substr(0, cut), input.substr(cut)}), output) << "cut at " << cut;
+  }
+}
+
+TEST(DotStuff, KnowsWhetherTheContentEndsInCrlfAcrossPieces) {
+  DotStuffer empty;
+  EXPECT_TRUE(empty.at_line_end());
+  DotStuffer split;
+  std::string out;
+  split.stuff("a\r", out);
+  EXPECT_FALSE(split.at_line_end());
+  split.stuff("\n", out);
+  EXPECT_TRUE(split.at_line_end());
+  split.stuff("", out);
+  EXPECT_TRUE(split.at_line_end());
+  split.stuff("b", out);
+  EXPECT_FALSE(split.at_line_end());
+}
+
+// RFC 5321 4.5.2 across pieces: a "." line that begins a piece is stuffed, and so is one
+// after a CRLF that two pieces split; each piece is written as it comes.
+TEST(ClientSession, DataStuffsDotLinesThatBeginAtAPieceBoundary) {
+  Connection session = ready_session({"PIPELINING"});
+  Outbound m = message({"a@example.org"});
+  m.pieces = {"Subject: hi\r\n\r\nfirst\r\n", ".at a piece start\r",
+              "\n.after a split CRLF\r\nend"};
+  m.message.content_size = 0;
+  for (const std::string& piece : m.pieces) m.message.content_size += piece.size();
+  session.send(m);
+  const ClientStep content = session.on_received("250 ok\r\n250 ok\r\n354 go\r\n");
+  EXPECT_EQ(content.output,
+            "Subject: hi\r\n\r\nfirst\r\n..at a piece start\r\n..after a split CRLF\r\nend"
+            "\r\n.\r\n");
+  EXPECT_EQ(session.writes(),
+            (std::vector<std::string>{"Subject: hi\r\n\r\nfirst\r\n", "..at a piece start\r",
+                                      "\n..after a split CRLF\r\nend\r\n.\r\n"}));
+  EXPECT_EQ(content.next, Next::read_reply);
+  EXPECT_TRUE(session.in_content());
+  EXPECT_TRUE(session.on_received("250 queued\r\n").message_finished);
+  EXPECT_EQ(session.outcomes()[0].outcome, Outcome::delivered);
+}
+
+// RFC 5321 4.1.1.4: no CRLF is added before the final dot when the content ends in one that
+// two pieces split, nor when the last piece is empty.
+TEST(ClientSession, DataAddsNoCrlfWhenTheContentEndsInOneSplitOverPieces) {
+  for (const std::vector<std::string>& pieces :
+       {std::vector<std::string>{"a\r", "\n"}, std::vector<std::string>{"a\r\n", ""}}) {
+    Connection session = ready_session({"PIPELINING"});
+    Outbound m = message({"a@example.org"});
+    m.pieces = pieces;
+    session.send(m);
+    EXPECT_EQ(session.on_received("250 ok\r\n250 ok\r\n354 go\r\n").output, "a\r\n.\r\n");
+  }
+}
+
+TEST(ClientSession, ChunkingSendsAChunkPerPieceAndSkipsEmptyOnes) {
+  Connection session = ready_session({"PIPELINING", "CHUNKING"});
+  Outbound m = message({"a@example.org"});
+  m.pieces = {"Subject: x\r\n\r\n", ".body\r", "", "\nend\r\n"};
+  session.send(m);
+  EXPECT_EQ(session.on_received("250 ok\r\n250 ok\r\n").output, "BDAT 14\r\nSubject: x\r\n\r\n");
+  EXPECT_EQ(session.waiting_for(), ClientWait::chunk);
+  EXPECT_EQ(session.on_received("250 2.0.0 chunk ok\r\n").output, "BDAT 6\r\n.body\r");
+  EXPECT_EQ(session.on_received("250 2.0.0 chunk ok\r\n").output, "BDAT 6 LAST\r\n\nend\r\n");
+  EXPECT_EQ(session.waiting_for(), ClientWait::data_end);
+  EXPECT_TRUE(session.on_received("250 queued\r\n").message_finished);
+  EXPECT_EQ(session.outcomes()[0].outcome, Outcome::delivered);
+}
+
+TEST(ClientSession, ChunkingEndsWithAnEmptyLastChunkWhenTheLastPieceIsEmpty) {
+  Connection session = ready_session({"PIPELINING", "CHUNKING"});
+  Outbound m = message({"a@example.org"});
+  m.pieces = {"Subject: x\r\n\r\nbody\r\n", ""};
+  session.send(m);
+  session.on_received("250 ok\r\n250 ok\r\n");
+  EXPECT_EQ(session.on_received("250 ok\r\n").output, "BDAT 0 LAST\r\n");
+}
+
+// A body piece that cannot be read must not end the data: the server would take a cut
+// message. The connection closes; the recipient is retried.
+TEST(ClientSession, UnavailableContentClosesWithoutTheFinalDot) {
+  Connection session = ready_session({"PIPELINING"});
+  session.send(message({"a@example.org"}));
+  const ClientStep asks = session.session().on_received("250 ok\r\n250 ok\r\n354 go\r\n");
+  ASSERT_EQ(asks.next, Next::send_content);
+  const ClientStep step = session.session().on_content_unavailable("piece 3 lost");
+  EXPECT_EQ(step.output, "");
+  EXPECT_EQ(step.next, Next::close);
+  EXPECT_TRUE(step.message_finished);
+  EXPECT_EQ(session.outcomes()[0].outcome, Outcome::temporary);
+  EXPECT_EQ(session.outcomes()[0].reply, "4.3.0 piece 3 lost");
+}
+
+TEST(ClientSession, ContentWhenNoneIsDueIsACallersBug) {
+  Connection session = ready_session({});
+  EXPECT_THROW(session.session().on_content("x", true), std::logic_error);
 }
 
 }  // namespace

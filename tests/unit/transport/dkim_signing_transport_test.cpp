@@ -27,20 +27,24 @@ constexpr std::string_view kSubmitted =
 // Records what it was given and answers with a fixed result.
 class RecordingTransport final : public Transport {
  public:
-  AttemptResult attempt(const MessageRecord&, const Delivery&, std::string_view content) override {
-    contents.emplace_back(content);
+  AttemptResult attempt(const MessageRecord&, const Delivery&,
+                        const MessageContent& content) override {
+    contents.push_back(content.to_text());
+    bodies.push_back(content.body.get());
     return result;
   }
   std::vector<AttemptResult> attempt_together(const MessageRecord&,
                                               const std::vector<Delivery>& deliveries,
-                                              std::string_view content) override {
-    contents.emplace_back(content);
+                                              const MessageContent& content) override {
+    contents.push_back(content.to_text());
+    bodies.push_back(content.body.get());
     together_calls++;
     return std::vector<AttemptResult>(deliveries.size(), result);
   }
 
   AttemptResult result{AttemptResult::Outcome::delivered, "250 2.0.0 ok", {}};
   std::vector<std::string> contents;
+  std::vector<const MessageBody*> bodies;  // which body each attempt was given
   int together_calls = 0;
 };
 
@@ -85,7 +89,7 @@ class DkimSigningTransportTest : public ::testing::Test {
   // What the inner transport received for one attempt of `message` with `content`.
   std::string sent(const MessageRecord& message, std::string_view content = kSubmitted) {
     inner_.contents.clear();
-    signing_.attempt(message, Delivery{}, content);
+    signing_.attempt(message, Delivery{}, MessageContent::from_text(content));
     EXPECT_EQ(inner_.contents.size(), 1u);
     return inner_.contents.empty() ? "" : inner_.contents.back();
   }
@@ -192,7 +196,8 @@ TEST_F(DkimSigningTransportTest, OurOwnSignatureIsNotAddedTwice) {
 TEST_F(DkimSigningTransportTest, MessageWithoutFromGoesOutUnsignedWithTheInnerResult) {
   inner_.result = {AttemptResult::Outcome::permanent, "550 5.7.1 no thanks", {}};
   const std::string no_from = "To: bob@remote.test\r\nSubject: x\r\n\r\nhi\r\n";
-  const AttemptResult result = signing_.attempt(submitted_by_alice(), Delivery{}, no_from);
+  const AttemptResult result =
+      signing_.attempt(submitted_by_alice(), Delivery{}, MessageContent::from_text(no_from));
   EXPECT_EQ(result.outcome, AttemptResult::Outcome::permanent);
   EXPECT_EQ(result.reply, "550 5.7.1 no thanks");
   EXPECT_EQ(inner_.contents, std::vector<std::string>{no_from});
@@ -200,11 +205,23 @@ TEST_F(DkimSigningTransportTest, MessageWithoutFromGoesOutUnsignedWithTheInnerRe
 
 TEST_F(DkimSigningTransportTest, DeliveriesCarriedTogetherShareOneSignedCopy) {
   const std::vector<Delivery> deliveries(3);
-  const auto results = signing_.attempt_together(submitted_by_alice(), deliveries, kSubmitted);
+  const auto results = signing_.attempt_together(submitted_by_alice(), deliveries,
+                                                 MessageContent::from_text(kSubmitted));
   EXPECT_EQ(results.size(), 3u);
   EXPECT_EQ(inner_.together_calls, 1);
   ASSERT_EQ(inner_.contents.size(), 1u);
   EXPECT_EQ(signature_count(inner_.contents[0]), 2u);
+}
+
+// The signatures go on top of the header; the body the inner transport reads is the
+// original's own, never a copy.
+TEST_F(DkimSigningTransportTest, TheSignedContentSharesTheOriginalsBody) {
+  const MessageContent original = MessageContent::from_text(kSubmitted);
+  signing_.attempt(submitted_by_alice(), Delivery{}, original);
+  ASSERT_EQ(inner_.bodies.size(), 1u);
+  EXPECT_EQ(inner_.bodies[0], original.body.get());
+  EXPECT_EQ(signature_count(inner_.contents[0]), 2u);
+  EXPECT_TRUE(inner_.contents[0].ends_with(kSubmitted));
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/pieced_body.h"
 #include "support/temp_dir.h"
 #include "util/message_id.h"
 
@@ -60,7 +61,9 @@ class MaildirTransportTest : public ::testing::Test {
   fs::path mail_root() const { return temp_.path() / "mail"; }
   fs::path maildir() const { return mail_root() / "example.test" / "alice" / "Maildir"; }
   std::string expected_name() const { return "1700000000.H" + message_.id + "_2.mx.example.test"; }
-  AttemptResult attempt() { return transport_.attempt(message_, delivery_, kContent); }
+  AttemptResult attempt() {
+    return transport_.attempt(message_, delivery_, MessageContent::from_text(kContent));
+  }
 
   TempDir temp_;
   MaildirTransport transport_;
@@ -156,7 +159,8 @@ TEST_F(MaildirTransportTest, UnsafeMailboxNamesAreRefusedPermanently) {
 
 TEST_F(MaildirTransportTest, MissingDataDirectoryIsATemporaryFailureThatSaysWhy) {
   MaildirTransport transport(temp_.path() / "no-such-data-dir" / "mail", "mx.example.test");
-  const AttemptResult r = transport.attempt(message_, delivery_, kContent);
+  const AttemptResult r =
+      transport.attempt(message_, delivery_, MessageContent::from_text(kContent));
   EXPECT_EQ(r.outcome, AttemptResult::Outcome::temporary);
   EXPECT_NE(r.reply.find("mailbox directory not usable"), std::string::npos) << r.reply;
   EXPECT_NE(r.reply.find("No such file or directory"), std::string::npos) << r.reply;
@@ -172,7 +176,7 @@ TEST_F(MaildirTransportTest, FileInThePlaceOfTheMailboxTreeIsATemporaryFailure) 
 
 TEST_F(MaildirTransportTest, HostNameCharactersMaildirReservesAreEscaped) {
   MaildirTransport transport(mail_root(), "odd/host:name");
-  ASSERT_EQ(transport.attempt(message_, delivery_, kContent).outcome,
+  ASSERT_EQ(transport.attempt(message_, delivery_, MessageContent::from_text(kContent)).outcome,
             AttemptResult::Outcome::delivered);
   const auto files = files_in(maildir() / "new");
   ASSERT_EQ(files.size(), 1u);
@@ -237,7 +241,7 @@ TEST_F(MaildirTransportTest, ConcurrentDeliveriesToOneMaildirShareDirectoryFsync
     threads.emplace_back([&, i] {
       Delivery d = delivery_;
       d.index = static_cast<uint32_t>(i);
-      results[i] = transport.attempt(message_, d, kContent);
+      results[i] = transport.attempt(message_, d, MessageContent::from_text(kContent));
       durable_on_return[i] = syncs.covered("1700000000.H" + message_.id + "_" + std::to_string(i) +
                                            ".mx.example.test");
     });
@@ -261,7 +265,8 @@ TEST_F(MaildirTransportTest, FailedDirectoryFsyncIsATemporaryFailureThatSaysWhy)
   SyncRecorder syncs;
   syncs.error = EIO;
   MaildirTransport transport(mail_root(), "mx.example.test", syncs.function());
-  const AttemptResult r = transport.attempt(message_, delivery_, kContent);
+  const AttemptResult r =
+      transport.attempt(message_, delivery_, MessageContent::from_text(kContent));
   EXPECT_EQ(r.outcome, AttemptResult::Outcome::temporary);
   EXPECT_TRUE(r.reply.starts_with("4.3.0 local delivery failed (fsync ")) << r.reply;
   EXPECT_NE(r.reply.find("Input/output error"), std::string::npos) << r.reply;
@@ -270,15 +275,44 @@ TEST_F(MaildirTransportTest, FailedDirectoryFsyncIsATemporaryFailureThatSaysWhy)
 TEST_F(MaildirTransportTest, RepeatedAttemptSyncsNewBeforeCountingTheCopyDelivered) {
   SyncRecorder syncs;
   MaildirTransport transport(mail_root(), "mx.example.test", syncs.function());
-  ASSERT_EQ(transport.attempt(message_, delivery_, kContent).outcome,
+  ASSERT_EQ(transport.attempt(message_, delivery_, MessageContent::from_text(kContent)).outcome,
             AttemptResult::Outcome::delivered);
   ASSERT_EQ(syncs.calls, 1u);
   // As after a crash between the rename and the sync: the file is there, its entry maybe
   // not yet on disk.
-  const AttemptResult again = transport.attempt(message_, delivery_, kContent);
+  const AttemptResult again =
+      transport.attempt(message_, delivery_, MessageContent::from_text(kContent));
   EXPECT_EQ(again.outcome, AttemptResult::Outcome::delivered);
   EXPECT_EQ(syncs.calls, 2u);
   EXPECT_EQ(files_in(maildir() / "new").size(), 1u);
+}
+
+// A body read a piece at a time: a CRLF that two pieces split is one line end, a CR at the
+// end of a piece that no LF follows stays, and a piece that cannot be read leaves nothing in
+// the mailbox.
+TEST_F(MaildirTransportTest, CrlfSplitBetweenPiecesBecomesOneUnixLineEnd) {
+  const auto pieced = test_support::pieced_content("Subject: pieces\r\n\r\n",
+                                                   "one\r\ntwo\r\nthree\rfour\r\n", {4, 8, 16});
+  // Pieces: "one\r", "\ntwo", "\r\nthree\r", "four\r\n".
+  const AttemptResult r = transport_.attempt(message_, delivery_, pieced.content);
+  ASSERT_EQ(r.outcome, AttemptResult::Outcome::delivered) << r.reply;
+  EXPECT_EQ(read_file(maildir() / "new" / expected_name()),
+            "Return-Path: <sender@example.org>\n"
+            "Delivered-To: alice@example.test\n"
+            "Subject: pieces\n"
+            "\n"
+            "one\ntwo\nthree\rfour\n");
+}
+
+TEST_F(MaildirTransportTest, BodyPieceThatCannotBeReadIsTemporaryAndDeliversNothing) {
+  const auto pieced =
+      test_support::pieced_content("Subject: pieces\r\n\r\n", "one\r\ntwo\r\n", {5});
+  pieced.body->fail_at(1);
+  const AttemptResult r = transport_.attempt(message_, delivery_, pieced.content);
+  EXPECT_EQ(r.outcome, AttemptResult::Outcome::temporary);
+  EXPECT_TRUE(r.reply.starts_with("4.3.0 reading the message from the store failed")) << r.reply;
+  EXPECT_TRUE(files_in(maildir() / "new").empty());
+  EXPECT_TRUE(files_in(maildir() / "tmp").empty());
 }
 
 }  // namespace

@@ -80,14 +80,15 @@ TEST_F(SmtpAsyncTest, OneResultPerDeliveryInTheirOrder) {
   SmtpSink sink("127.0.0.1", port, {"-f", "RCPT"});  // refuses every RCPT with a 5xx
   transport({route_to("example.test", "127.0.0.1", port)});
   Finished finished;
-  transport_->start(AttemptRequest{message(),
-                                   {delivery("bob@example.test"), delivery("carol@example.test")},
-                                   std::make_shared<const std::string>(kContent)},
-                    [&finished](std::vector<AttemptResult> results) {
-                      const std::lock_guard lock(finished.mutex);
-                      finished.results.push_back(std::move(results));
-                      ++finished.count;
-                    });
+  transport_->start(
+      AttemptRequest{message(),
+                     {delivery("bob@example.test"), delivery("carol@example.test")},
+                     std::make_shared<const MessageContent>(MessageContent::from_text(kContent))},
+      [&finished](std::vector<AttemptResult> results) {
+        const std::lock_guard lock(finished.mutex);
+        finished.results.push_back(std::move(results));
+        ++finished.count;
+      });
   ASSERT_TRUE(wait_until([&] { return finished.count == 1; }));
 
   ASSERT_EQ(finished.results[0].size(), 2u);

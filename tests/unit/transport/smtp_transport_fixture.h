@@ -92,7 +92,10 @@ class SmtpTransportTest : public ::testing::Test {
   AttemptResult attempt(std::string_view content = kContent,
                         const MessageRecord& record = message(),
                         const Delivery& target = delivery()) {
-    return transport_->attempt(record, target, content);
+    return transport_->attempt(record, target, MessageContent::from_text(content));
+  }
+  AttemptResult attempt(const MessageContent& content) {
+    return transport_->attempt(message(), delivery(), content);
   }
 
   // Outcomes of attempts begun with start(), as their done callbacks report them.
@@ -106,8 +109,9 @@ class SmtpTransportTest : public ::testing::Test {
   void start(Finished& finished, const Delivery& target = delivery(),
              std::string content = kContent) {
     transport_->start(
-        AttemptRequest{
-            message(), {target}, std::make_shared<const std::string>(std::move(content))},
+        AttemptRequest{message(),
+                       {target},
+                       std::make_shared<const MessageContent>(MessageContent::from_text(content))},
         [&finished](std::vector<AttemptResult> results) {
           const std::lock_guard lock(finished.mutex);
           finished.results.push_back(std::move(results));

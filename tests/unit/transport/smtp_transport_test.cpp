@@ -124,7 +124,8 @@ TEST_F(SmtpTransportTest, RecipientsOfOneMessageShareOneTransaction) {
   carol.index = 2;
 
   const std::vector<AttemptResult> results = transport_->attempt_together(
-      message(), {delivery("bob@example.test"), delivery("nobody@example.test"), carol}, kContent);
+      message(), {delivery("bob@example.test"), delivery("nobody@example.test"), carol},
+      MessageContent::from_text(kContent));
 
   ASSERT_EQ(results.size(), 3u);
   EXPECT_EQ(results[0].outcome, Outcome::delivered);

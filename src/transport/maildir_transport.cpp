@@ -212,6 +212,7 @@ void write_and_rename(MaildirFiles& files, const fs::path& maildir, const std::s
     check(file->sync(), "fsync", tmp);
   } catch (const ContentReadError&) {
     // The message may never be read whole (it bounces in the end): nothing of it stays.
+    // A failed unlink leaves a tmp/ file nobody reads, which the next attempt truncates.
     file.reset();
     files.unlink(tmp);
     throw;

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "transport/directory_sync_group.h"
+#include "transport/maildir_files.h"
 
 namespace herald {
 namespace {
@@ -24,7 +25,7 @@ std::atomic<uint64_t> directory_syncs{0};
 
 int counted_sync(const fs::path& dir, std::string& failed_step) {
   ++directory_syncs;
-  return fsync_directory(dir, failed_step);
+  return posix_maildir_files().sync_directory(dir, failed_step);
 }
 
 struct Shared {

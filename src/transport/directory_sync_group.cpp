@@ -1,28 +1,8 @@
 #include "transport/directory_sync_group.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 
 namespace herald {
-
-int fsync_directory(const std::filesystem::path& dir, std::string& failed_step) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    failed_step = "open";
-    return errno;
-  }
-  const int synced = ::fsync(fd);
-  const int error = errno;
-  ::close(fd);
-  if (synced != 0) {
-    failed_step = "fsync";
-    return error;
-  }
-  return 0;
-}
 
 DirectorySyncGroups::DirectorySyncGroups(DirectorySyncFunction sync, unsigned max_in_flight)
     : sync_(std::move(sync)), max_in_flight_(max_in_flight == 0 ? 1 : max_in_flight) {}

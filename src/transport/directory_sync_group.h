@@ -14,13 +14,10 @@
 
 namespace herald {
 
-// Makes a directory's entries durable: open + fsync + close of the directory. Returns 0, or
-// the errno of the step that failed (named in `failed_step`: "open", "fsync").
+// Makes a directory's entries durable (MaildirFiles::sync_directory in Maildir delivery).
+// Returns 0, or the errno of the step that failed (named in `failed_step`: "open", "fsync").
 using DirectorySyncFunction =
     std::function<int(const std::filesystem::path& dir, std::string& failed_step)>;
-
-// The real one: open(O_DIRECTORY) and fsync(2).
-int fsync_directory(const std::filesystem::path& dir, std::string& failed_step);
 
 class DirectorySyncGroups {
  public:
@@ -29,8 +26,7 @@ class DirectorySyncGroups {
   // one sync running starts the next at once, as it would without grouping, and only callers
   // that find both running wait and share: two deliveries into one Maildir (the queue's
   // default per-mailbox concurrency) are then never serialized behind each other's sync.
-  explicit DirectorySyncGroups(DirectorySyncFunction sync = fsync_directory,
-                               unsigned max_in_flight = 2);
+  explicit DirectorySyncGroups(DirectorySyncFunction sync, unsigned max_in_flight = 2);
 
   // Returns once a sync of `dir` that started after this call began has completed, so that
   // every change the caller made in `dir` before calling is durable. A caller that finds no

@@ -1,10 +1,5 @@
 #include "transport/maildir_transport.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -14,16 +9,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A failed system call, carried from the step that failed to attempt(), which turns it into
+// A failed file operation, carried from the step that failed to attempt(), which turns it into
 // an AttemptResult. It never leaves this file.
 struct FileError {
   std::string step;  // "open /…/tmp/NAME"
   int error;         // errno
 };
 
-// `error` is passed in, read at the call site, before anything else can overwrite errno.
 [[noreturn]] void fail(int error, std::string_view step, const fs::path& path) {
   throw FileError{std::string(step) + " " + path.string(), error};
+}
+
+// Each MaildirFiles call returns 0 or an errno.
+void check(int error, std::string_view step, const fs::path& path) {
+  if (error != 0) fail(error, step, path);
 }
 
 AttemptResult result(AttemptResult::Outcome outcome, std::string reply) {
@@ -96,61 +95,47 @@ std::string trace_fields(const MessageRecord& message, const Delivery& delivery)
 // Creates `dir` (mode 0700: mail is private) unless it exists. A new directory's entry is
 // made durable in its parent: otherwise a crash could take the whole mailbox directory,
 // and with it a file we reported delivered.
-void ensure_directory(const fs::path& dir) {
-  if (::mkdir(dir.c_str(), 0700) == 0) {
+void ensure_directory(MaildirFiles& files, const fs::path& dir) {
+  const int made = files.make_directory(dir);
+  if (made == 0) {
     std::string step;
-    if (const int error = fsync_directory(dir.parent_path(), step); error != 0)
-      fail(error, step, dir.parent_path());
-  } else if (errno != EEXIST) {
-    fail(errno, "mkdir", dir);
+    check(files.sync_directory(dir.parent_path(), step), step, dir.parent_path());
+  } else if (made != EEXIST) {
+    fail(made, "mkdir", dir);
   }
 }
 
-void ensure_maildir(const fs::path& mail_root, const fs::path& maildir) {
-  ensure_directory(mail_root);
-  ensure_directory(maildir.parent_path().parent_path());  // <domain>
-  ensure_directory(maildir.parent_path());                // <domain>/<local>
-  ensure_directory(maildir);
-  for (const char* sub : {"tmp", "new", "cur"}) ensure_directory(maildir / sub);
+void ensure_maildir(MaildirFiles& files, const fs::path& mail_root, const fs::path& maildir) {
+  ensure_directory(files, mail_root);
+  ensure_directory(files, maildir.parent_path().parent_path());  // <domain>
+  ensure_directory(files, maildir.parent_path());                // <domain>/<local>
+  ensure_directory(files, maildir);
+  for (const char* sub : {"tmp", "new", "cur"}) ensure_directory(files, maildir / sub);
 }
 
 // Where an earlier attempt left the file: new/NAME, or cur/NAME:2,FLAGS once a mail client
 // has seen it. cur/ is read only when `look_in_cur`, as it can hold many files.
-std::optional<fs::path> existing_copy(const fs::path& maildir, const std::string& name,
-                                      bool look_in_cur) {
-  struct stat st;
+std::optional<fs::path> existing_copy(MaildirFiles& files, const fs::path& maildir,
+                                      const std::string& name, bool look_in_cur) {
   const fs::path in_new = maildir / "new" / name;
-  if (::lstat(in_new.c_str(), &st) == 0) return in_new;
-  if (errno != ENOENT) fail(errno, "stat", in_new);
+  const int looked = files.look_up(in_new);
+  if (looked == 0) return in_new;
+  if (looked != ENOENT) fail(looked, "stat", in_new);
   if (!look_in_cur) return std::nullopt;
 
   const fs::path cur = maildir / "cur";
-  DIR* dir = ::opendir(cur.c_str());
-  if (dir == nullptr) fail(errno, "opendir", cur);
   std::optional<fs::path> found;
-  errno = 0;
-  while (const dirent* entry = ::readdir(dir)) {
-    const std::string_view entry_name(entry->d_name);
-    if (entry_name == name || entry_name.starts_with(name + ":")) {
-      found = cur / entry->d_name;
-      break;
-    }
-  }
-  const int error = errno;
-  ::closedir(dir);
-  if (error != 0) fail(error, "readdir", cur);
+  std::string step;
+  const int scanned = files.scan_directory(
+      cur,
+      [&](std::string_view entry_name) {
+        if (entry_name != name && !entry_name.starts_with(name + ":")) return false;
+        found = cur / entry_name;
+        return true;
+      },
+      step);
+  check(scanned, step, cur);
   return found;
-}
-
-void write_all(int fd, std::string_view bytes, const fs::path& path) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail(errno, "write", path);
-    }
-    bytes.remove_prefix(static_cast<size_t>(n));
-  }
 }
 
 // Maildir files use Unix line ends; stored content has CRLF only in pairs (bare CR and LF
@@ -159,7 +144,7 @@ void write_all(int fd, std::string_view bytes, const fs::path& path) {
 // next piece shows whether it is half of a CRLF split between the two.
 class UnixLineEndWriter {
  public:
-  UnixLineEndWriter(int fd, const fs::path& path) : fd_(fd), path_(path) {}
+  UnixLineEndWriter(MaildirFile& file, const fs::path& path) : file_(file), path_(path) {}
 
   void write(std::string_view text) {
     if (text.empty()) return;
@@ -177,17 +162,17 @@ class UnixLineEndWriter {
       }
       out += text[i];
     }
-    write_all(fd_, out, path_);
+    check(file_.write(out), "write", path_);
   }
 
   // A CR at the very end of the content was no line end's: it is written as it was.
   void finish() {
-    if (held_cr_) write_all(fd_, "\r", path_);
+    if (held_cr_) check(file_.write("\r"), "write", path_);
     held_cr_ = false;
   }
 
  private:
-  int fd_;
+  MaildirFile& file_;
   const fs::path& path_;
   bool held_cr_ = false;
 };
@@ -203,18 +188,19 @@ void sync_entry(DirectorySyncGroups& groups, const fs::path& dir) {
 // piece in memory at a time) and moves it into new/, whose entry the caller then makes
 // durable; each step is needed for "delivered" to survive a crash (the Maildir protocol,
 // made durable). Throws FileError, or ContentReadError when a body piece cannot be read.
-void write_and_rename(const fs::path& maildir, const std::string& name, std::string_view trace,
-                      const MessageContent& content) {
+void write_and_rename(MaildirFiles& files, const fs::path& maildir, const std::string& name,
+                      std::string_view trace, const MessageContent& content) {
   const fs::path tmp = maildir / "tmp" / name;
   const fs::path destination = maildir / "new" / name;
 
   // O_TRUNC: a crash mid-write leaves a partial tmp/NAME that the next attempt simply
   // rewrites. Readers never look in tmp/, so nobody sees it half written.
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) fail(errno, "open", tmp);
+  // On a FileError the file is closed as `file` goes.
+  std::unique_ptr<MaildirFile> file;
+  check(files.open_for_write(tmp, file), "open", tmp);
   try {
-    write_all(fd, trace, tmp);
-    UnixLineEndWriter writer(fd, tmp);
+    check(file->write(trace), "write", tmp);
+    UnixLineEndWriter writer(*file, tmp);
     writer.write(content.header);
     content.read_body([&](std::string_view piece) {
       writer.write(piece);
@@ -223,22 +209,20 @@ void write_and_rename(const fs::path& maildir, const std::string& name, std::str
     writer.finish();
     // Without this fsync the rename below could reach the disk before the data: after a
     // crash new/ would hold an empty or partial message that we had reported delivered.
-    if (::fsync(fd) != 0) fail(errno, "fsync", tmp);
+    check(file->sync(), "fsync", tmp);
   } catch (const ContentReadError&) {
     // The message may never be read whole (it bounces in the end): nothing of it stays.
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  } catch (...) {
-    ::close(fd);
+    // A failed unlink leaves a tmp/ file nobody reads, which the next attempt truncates.
+    file.reset();
+    files.unlink(tmp);
     throw;
   }
   // close() reports late write errors on some file systems (NFS); a lost write must not
   // pass for a delivery.
-  if (::close(fd) != 0) fail(errno, "close", tmp);
+  check(file->close(), "close", tmp);
 
   // rename() is atomic: a reader sees either no file in new/ or the whole message.
-  if (::rename(tmp.c_str(), destination.c_str()) != 0) fail(errno, "rename", tmp);
+  check(files.rename(tmp, destination), "rename", tmp);
 }
 
 std::optional<AttemptResult> unsafe_mailbox(std::string_view mailbox, std::string_view local,
@@ -258,11 +242,14 @@ AttemptResult delivered(const fs::path& file, std::string reply) {
 }  // namespace
 
 MaildirTransport::MaildirTransport(std::filesystem::path mail_root, std::string hostname,
-                                   DirectorySyncFunction sync_directory)
+                                   MaildirFiles& files)
     : mail_root_(fs::absolute(mail_root).lexically_normal()),
+      files_(files),
       hostname_(file_name_host(hostname)),
       started_at_(std::chrono::system_clock::now()),
-      new_dir_syncs_(std::move(sync_directory)) {}
+      new_dir_syncs_([&files](const fs::path& dir, std::string& failed_step) {
+        return files.sync_directory(dir, failed_step);
+      }) {}
 
 AttemptResult MaildirTransport::attempt(const MessageRecord& message, const Delivery& delivery,
                                         const MessageContent& content) {
@@ -279,14 +266,14 @@ AttemptResult MaildirTransport::attempt(const MessageRecord& message, const Deli
   // crash, and moved to cur/ by a mail client since; so may one attempted before.
   const bool look_in_cur = delivery.attempts > 0 || message.received_at < started_at_;
   try {
-    ensure_maildir(mail_root_, maildir);
-    if (auto copy = existing_copy(maildir, name, look_in_cur)) {
+    ensure_maildir(files_, mail_root_, maildir);
+    if (auto copy = existing_copy(files_, maildir, name, look_in_cur)) {
       // An attempt that crashed between its rename and the sync of new/ left a file whose
       // entry may not be durable yet; this sync makes it so before it counts as delivered.
       sync_entry(new_dir_syncs_, copy->parent_path());
       return delivered(*copy, "2.0.0 already in the mailbox (an earlier attempt delivered it)");
     }
-    write_and_rename(maildir, name, trace_fields(message, delivery), content);
+    write_and_rename(files_, maildir, name, trace_fields(message, delivery), content);
     sync_entry(new_dir_syncs_, maildir / "new");
     return delivered(maildir / "new" / name, "2.0.0 delivered to Maildir");
   } catch (const FileError& e) {

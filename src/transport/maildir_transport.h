@@ -7,6 +7,7 @@
 
 #include "queue/transport.h"
 #include "transport/directory_sync_group.h"
+#include "transport/maildir_files.h"
 
 namespace herald {
 
@@ -14,10 +15,11 @@ class MaildirTransport final : public Transport {
  public:
   // The mailbox of local@domain is mail_root/<domain>/<local>/Maildir/ (mail_root is
   // data_dir/mail; it is created on first use, its parent must exist). `hostname` ends every
-  // file name, as Maildir asks. `sync_directory` makes new/'s entries durable (tests count
-  // its calls). Does no I/O.
+  // file name, as Maildir asks. Every file operation goes through `files` (the real disk in
+  // production; tests put one that watches calls or loses power), which must outlive the
+  // transport. Does no I/O.
   MaildirTransport(std::filesystem::path mail_root, std::string hostname,
-                   DirectorySyncFunction sync_directory = fsync_directory);
+                   MaildirFiles& files = posix_maildir_files());
 
   // Writes `content`, headed by Return-Path and Delivered-To, with Unix line ends, a body
   // piece at a time (never the whole message in memory), to new/ with a file name
@@ -34,6 +36,7 @@ class MaildirTransport final : public Transport {
 
  private:
   std::filesystem::path mail_root_;
+  MaildirFiles& files_;
   std::string hostname_;  // as it may appear in a Maildir file name
   TimePoint started_at_;  // messages received before it may be resumed after a crash
   DirectorySyncGroups new_dir_syncs_;

@@ -184,10 +184,11 @@ TEST_F(MaildirTransportTest, HostNameCharactersMaildirReservesAreEscaped) {
       << files[0].filename();
 }
 
-// Counts and watches the syncs of new/: each records the names new/ held when it started, and
-// is added to `completed` when it has ended. The first `held_syncs` do not run until new/ holds
-// `hold_until` files, so that every other delivery arrives while they run.
-struct SyncRecorder {
+// The real disk, with the syncs of new/ counted and watched: each records the names new/ held
+// when it started, and is added to `completed` when it has ended. The first `held_syncs` do not
+// run until new/ holds `hold_until` files, so that every other delivery arrives while they run.
+// Syncs of other directories (after a mkdir) pass untouched.
+struct SyncRecorder : PosixMaildirFiles {
   std::mutex mutex;
   std::vector<std::set<std::string>> completed;
   size_t calls = 0;
@@ -195,27 +196,26 @@ struct SyncRecorder {
   size_t hold_until = 0;
   int error = 0;
 
-  DirectorySyncFunction function() {
-    return [this](const fs::path& dir, std::string& failed_step) {
-      std::set<std::string> seen;
-      for (const fs::path& file : files_in(dir)) seen.insert(file.filename().string());
-      bool held = false;
-      {
-        std::lock_guard lock(mutex);
-        held = calls++ < held_syncs;
-      }
-      // Bounded: a broken group commit fails the assertions below, it does not hang.
-      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-      while (held && files_in(dir).size() < hold_until &&
-             std::chrono::steady_clock::now() < give_up) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
-      const int result = error != 0 ? error : fsync_directory(dir, failed_step);
-      if (error != 0) failed_step = "fsync";
+  int sync_directory(const fs::path& dir, std::string& failed_step) override {
+    if (dir.filename() != "new") return PosixMaildirFiles::sync_directory(dir, failed_step);
+    std::set<std::string> seen;
+    for (const fs::path& file : files_in(dir)) seen.insert(file.filename().string());
+    bool held = false;
+    {
       std::lock_guard lock(mutex);
-      completed.push_back(std::move(seen));
-      return result;
-    };
+      held = calls++ < held_syncs;
+    }
+    // Bounded: a broken group commit fails the assertions below, it does not hang.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (held && files_in(dir).size() < hold_until &&
+           std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    const int result = error != 0 ? error : PosixMaildirFiles::sync_directory(dir, failed_step);
+    if (error != 0) failed_step = "fsync";
+    std::lock_guard lock(mutex);
+    completed.push_back(std::move(seen));
+    return result;
   }
 
   // Whether a sync that started after `name` was in new/ has ended.
@@ -232,7 +232,7 @@ TEST_F(MaildirTransportTest, ConcurrentDeliveriesToOneMaildirShareDirectoryFsync
   // The transport runs up to two syncs of one directory at once; both are held.
   syncs.held_syncs = 2;
   syncs.hold_until = kDeliveries;
-  MaildirTransport transport(mail_root(), "mx.example.test", syncs.function());
+  MaildirTransport transport(mail_root(), "mx.example.test", syncs);
 
   std::vector<AttemptResult> results(kDeliveries);
   std::vector<bool> durable_on_return(kDeliveries);
@@ -264,7 +264,7 @@ TEST_F(MaildirTransportTest, ConcurrentDeliveriesToOneMaildirShareDirectoryFsync
 TEST_F(MaildirTransportTest, FailedDirectoryFsyncIsATemporaryFailureThatSaysWhy) {
   SyncRecorder syncs;
   syncs.error = EIO;
-  MaildirTransport transport(mail_root(), "mx.example.test", syncs.function());
+  MaildirTransport transport(mail_root(), "mx.example.test", syncs);
   const AttemptResult r =
       transport.attempt(message_, delivery_, MessageContent::from_text(kContent));
   EXPECT_EQ(r.outcome, AttemptResult::Outcome::temporary);
@@ -274,7 +274,7 @@ TEST_F(MaildirTransportTest, FailedDirectoryFsyncIsATemporaryFailureThatSaysWhy)
 
 TEST_F(MaildirTransportTest, RepeatedAttemptSyncsNewBeforeCountingTheCopyDelivered) {
   SyncRecorder syncs;
-  MaildirTransport transport(mail_root(), "mx.example.test", syncs.function());
+  MaildirTransport transport(mail_root(), "mx.example.test", syncs);
   ASSERT_EQ(transport.attempt(message_, delivery_, MessageContent::from_text(kContent)).outcome,
             AttemptResult::Outcome::delivered);
   ASSERT_EQ(syncs.calls, 1u);

@@ -161,6 +161,7 @@ unsigned io_thread_count(const Config& config) {
 
 int run_daemon(const Config& config) {
   check_listeners_available(config);
+  for (const std::string& warning : config.warnings) spdlog::warn("{}", warning);
   const std::optional<RunAs> run_as = resolve_run_as(config);
   if (!run_as && ::geteuid() == 0) {
     spdlog::warn(
@@ -212,10 +213,10 @@ int run_daemon(const Config& config) {
                                   config.limits.auth_failure_window);
   InFlightBudget in_flight(config.limits.max_bytes_in_flight);
   std::optional<FreeSpaceMonitor> free_space;
-  if (config.limits.min_free_space > 0) {
+  if (config.queue.min_free_space > 0) {
     const std::filesystem::path& data_dir = config.server.data_dir;
     free_space.emplace(distinct_file_systems({data_dir, data_dir / "store", data_dir / "mail"}),
-                       config.limits.min_free_space, storage_low);
+                       config.queue.min_free_space, storage_low);
     free_space->start(io, kFreeSpaceInterval);
   }
 

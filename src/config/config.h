@@ -23,9 +23,9 @@ struct ServerConfig {
   // authenticated senders: failure DSNs are not sent to them (no backscatter).
   std::vector<std::string> trusted_networks;
   // Started as root, heraldd opens its listeners, keys and store, then runs as this user
-  // (server/privileges.h). Empty: it keeps the identity it was started with (a warning
-  // when that is root). Looked up when heraldd starts, not here: the user belongs to the
-  // machine, not to the file.
+  // (server/privileges.h). Empty (not set): "herald" when started as root, and whoever it
+  // was started as otherwise. "root" keeps root, with a warning. Looked up when heraldd
+  // starts, not here: the user belongs to the machine, not to the file.
   std::string user;
   std::string group;  // empty: the user's primary group
 };

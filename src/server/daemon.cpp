@@ -163,10 +163,12 @@ int run_daemon(const Config& config) {
   check_listeners_available(config);
   for (const std::string& warning : config.warnings) spdlog::warn("{}", warning);
   const std::optional<RunAs> run_as = resolve_run_as(config);
+  // Only `user = "root"` leaves it root (resolve_run_as refuses a missing default user).
   if (!run_as && ::geteuid() == 0) {
     spdlog::warn(
-        "heraldd runs as root: set [server] user (e.g. \"herald\") so that no "
-        "session or delivery runs with root's rights");
+        "heraldd runs as root, as [server] user = \"root\" asks: every session and delivery "
+        "runs with root's rights; name an unprivileged user (the default is \"{}\")",
+        kDefaultUser);
   }
   // Peers that vanish must cost an error code, not the process.
   std::signal(SIGPIPE, SIG_IGN);

@@ -3,6 +3,8 @@ certificate take effect for sessions that start afterwards, while a session in p
 keeps what it started with; a file that does not parse is refused with one error line and
 heraldd carries on with what it had; a setting that needs a restart is named in the log."""
 
+import os
+import pwd
 import signal
 import smtplib
 import ssl
@@ -103,6 +105,11 @@ def make_certificate(directory, name):
                     "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={name}", "-days", "2",
                     "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=seconds(30))
+    # A reload reads them as the user heraldd runs as (started as root: herald by default).
+    if os.geteuid() == 0:
+        herald = pwd.getpwnam("herald")
+        for path in (cert, key):
+            os.chown(path, herald.pw_uid, herald.pw_gid)
     return cert, key
 
 

@@ -246,6 +246,10 @@ int run_daemon(const Config& config) {
     give_data_files(config, *run_as);
     drop_privileges(*run_as);
     spdlog::info("running as user={} uid={} gid={}", run_as->user, run_as->uid, run_as->gid);
+  } else if (::geteuid() != 0) {
+    // Started as its user already (a service manager's User=, CAP_NET_BIND_SERVICE for the
+    // low ports): nothing to give up, and the log says who it runs as all the same.
+    spdlog::info("running as uid={} gid={}, as started", ::geteuid(), ::getegid());
   }
   queue.start();
   for (size_t i = 0; i < listeners.size(); ++i) {

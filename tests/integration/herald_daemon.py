@@ -144,6 +144,7 @@ class HeraldDaemon:
         self.exit_codes = []
         # Put before the heraldd command line, e.g. setpriv to start it as another user.
         self.command_prefix = []
+        self.binary = BIN_DIR / "heraldd"  # a test may start a copy (one given capabilities)
         extra_listeners = ({"submission": self.submission_port,
                             "submissions": self.submissions_port} if submission else None)
         self.config.write_text(config_text(self.data_dir, self.port, limits, queue,
@@ -159,7 +160,7 @@ class HeraldDaemon:
             log.write(f"=== heraldd --config {self.config} (port {self.port})\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [*self.command_prefix, str(BIN_DIR / "heraldd"), "--config", str(self.config)],
+                [*self.command_prefix, str(self.binary), "--config", str(self.config)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         wait_until(self._greets, timeout or seconds(20), f"heraldd to greet on port {self.port}")
         return self

@@ -256,9 +256,9 @@ int run_daemon(const Config& config) {
     settings_at_start.push_back(
         std::make_shared<const SessionSettings>(session_settings(config, listen.protocol, shared)));
     settings.emplace_back(settings_at_start.back());
-    services.push_back(SmtpServices{*settings_at_start.back(), resources, clock, *store, queue,
-                                    commit_pool.get_executor(), auth_limiter,
-                                    sender_verification ? &sender_verification->checks() : nullptr});
+    services.push_back(SmtpServices{
+        *settings_at_start.back(), resources, clock, *store, queue, commit_pool.get_executor(),
+        auth_limiter, sender_verification ? &sender_verification->checks() : nullptr});
     listeners.push_back(
         std::make_unique<Listener>(io, listen, settings.back(), services.back(), registry));
   }

@@ -79,8 +79,8 @@ std::optional<RunAs> resolve_run_as(const Config& config) {
     // Carrying on as root instead would run every session with root's rights unasked.
     throw ConfigError(file + ": [server] user is not set and its default '" + user +
                       "' is not a user on this system; heraldd started as root does not stay "
-                      "root unless told to. Make the user (scripts/bootstrap: adduser --system "
-                      "--group --no-create-home " + user + "), or set [server] user to an "
+                      "root unless told to. Make the user (scripts/bootstrap does: adduser "
+                      "--system --group --no-create-home herald), or set [server] user to an "
                       "unprivileged user (or to \"root\" to stay root)");
   }
   if (pw == nullptr) {

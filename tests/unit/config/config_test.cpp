@@ -115,8 +115,9 @@ TEST(Config, MinFreeSpaceDefaultsToTwiceTheMessageSizeLimit) {
 TEST(Config, MinFreeSpaceIsZeroOrAtLeastOneAndAHalfMessages) {
   EXPECT_EQ(parse(std::string(kMinimal) + "[queue]\nmin_free_space = 0\n").queue.min_free_space,
             0u);
-  const Config c = parse(std::string(kMinimal) +
-                         "[limits]\nmax_message_size = 1000000\n[queue]\nmin_free_space = 1500000\n");
+  const Config c =
+      parse(std::string(kMinimal) +
+            "[limits]\nmax_message_size = 1000000\n[queue]\nmin_free_space = 1500000\n");
   EXPECT_EQ(c.queue.min_free_space, 1500000u);
   const std::string e = error_of(std::string(kMinimal) +
                                  "[limits]\nmax_message_size = 1000000\n[queue]\nmin_free_space = "
@@ -188,8 +189,8 @@ TEST(Config, VerificationLimitsHaveDefaultsAndBounds) {
   const Config defaults = parse(kMinimal);
   EXPECT_EQ(defaults.policy.max_signatures, 5u);
   EXPECT_EQ(defaults.limits.verify_threads, 0u);
-  const Config set = parse(std::string(kMinimal) +
-                           "[limits]\nverify_threads = 2\n[policy]\nmax_signatures = 3\n");
+  const Config set =
+      parse(std::string(kMinimal) + "[limits]\nverify_threads = 2\n[policy]\nmax_signatures = 3\n");
   EXPECT_EQ(set.policy.max_signatures, 3u);
   EXPECT_EQ(set.limits.verify_threads, 2u);
   for (const char* bad : {"[policy]\nmax_signatures = 0", "[policy]\nmax_signatures = 51",

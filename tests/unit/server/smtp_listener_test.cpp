@@ -232,9 +232,10 @@ address = "alice@example.test"
     ListenConfig listen;
     listen.host = "127.0.0.1";
     listen.port = 0;
-    listener_settings_ =
-        std::make_unique<Swappable<SessionSettings>>(std::make_shared<const SessionSettings>(settings_));
-    listener_ = std::make_unique<Listener>(io_, listen, *listener_settings_, *services_, *registry_);
+    listener_settings_ = std::make_unique<Swappable<SessionSettings>>(
+        std::make_shared<const SessionSettings>(settings_));
+    listener_ =
+        std::make_unique<Listener>(io_, listen, *listener_settings_, *services_, *registry_);
     listener_->start();
     const std::string& address = listener_->address();
     port_ = static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));

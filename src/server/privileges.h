@@ -34,8 +34,10 @@ inline constexpr const char* kDefaultUser = "herald";
 // root (it stays root; the caller warns). Throws ConfigError naming the user or group when
 // it does not exist (for the default user too: started as root, heraldd never stays root
 // because a user is missing), or std::runtime_error when heraldd runs as neither root nor
-// that user (it could not become it: "start heraldd as root or as USER").
-std::optional<RunAs> resolve_run_as(const Config& config);
+// that user (it could not become it: "start heraldd as root or as USER"). `default_user`
+// stands in for kDefaultUser in tests.
+std::optional<RunAs> resolve_run_as(const Config& config,
+                                    const std::string& default_user = kDefaultUser);
 
 // Checks that the user can reach and write each directory heraldd will write after the
 // drop: `data_dir` (and every directory above it can be searched), and the directories below

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -160,6 +161,34 @@ void validate_srs(const SrsConfig& srs, const Fail& fail) {
   }
 }
 
+// A count whose absence differs from any value it may take (a key that moved, read in both
+// places).
+template <typename T>
+std::optional<T> count_if_given(TableReader& r, const std::string& key, uint64_t min = 1) {
+  if (!r.node(key)) return std::nullopt;
+  T value{};
+  r.get_count(key, value, min);
+  return value;
+}
+
+// A key that moved keeps working in its old place for one release: taken from there, with a
+// warning, when the new place leaves it out; a file that gives both with different values is
+// refused, since either choice would silently ignore what the operator wrote.
+template <typename T>
+void take_moved_key(const std::optional<T>& at_old, const std::optional<T>& at_new, T& out,
+                    const std::string& old_name, const std::string& new_name, Config& c) {
+  if (!at_old) return;
+  if (at_new && *at_new != *at_old) {
+    throw ConfigError(c.source.filename().string() + ": " + old_name + " = " +
+                      std::to_string(*at_old) + " and " + new_name + " = " +
+                      std::to_string(*at_new) + " disagree; " + old_name + " is now " + new_name +
+                      ", keep only that one");
+  }
+  if (!at_new) out = *at_old;
+  c.warnings.push_back(old_name + " is now " + new_name +
+                       "; the old name is read until the next release");
+}
+
 void validate(Config& c) {
   const std::string file = c.source.filename().string();
   auto fail = [&](const std::string& what) { throw ConfigError(file + ": " + what); };
@@ -184,9 +213,9 @@ void validate(Config& c) {
   if (c.limits.min_deliver_by.count() < 1) fail("[limits] 'min_deliver_by' must be at least 1s");
   // A store that accepts MAIL with less room than one message at its largest fails at the end
   // of data instead, after the client has sent it all.
-  if (c.limits.min_free_space != 0 &&
-      c.limits.min_free_space < c.limits.max_message_size + c.limits.max_message_size / 2) {
-    fail("[limits] 'min_free_space' must be 0 (not checked) or at least 1.5 × max_message_size (" +
+  if (c.queue.min_free_space != 0 &&
+      c.queue.min_free_space < c.limits.max_message_size + c.limits.max_message_size / 2) {
+    fail("[queue] 'min_free_space' must be 0 (not checked) or at least 1.5 × max_message_size (" +
          std::to_string(c.limits.max_message_size + c.limits.max_message_size / 2) + " octets)");
   }
   const OutboundConfig& o = c.outbound;
@@ -218,8 +247,7 @@ void validate(Config& c) {
     fail("[limits] 'max_data_line' must be at least 1000 (RFC 5321 4.5.3.1.6)");
   // Past RFC 8617's own cap on ARC sets a cap on signatures no longer bounds anything a
   // sender has a use for.
-  if (c.limits.max_dkim_signatures > 50)
-    fail("[limits] 'max_dkim_signatures' must be from 1 to 50");
+  if (c.policy.max_signatures > 50) fail("[policy] 'max_signatures' must be from 1 to 50");
   if (c.limits.verify_threads > 64) fail("[limits] 'verify_threads' must be from 0 to 64");
 
   std::set<std::string> domains;
@@ -351,6 +379,9 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_strings("servers", c.dns.servers);
     r.get_duration("timeout", c.dns.timeout);
   }
+  // [queue] min_free_space and [policy] max_signatures, as they were first named in [limits].
+  std::optional<uint64_t> limits_min_free_space;
+  std::optional<uint32_t> limits_max_dkim_signatures;
   {
     TableReader r(table_or_empty(root, "limits", origin), "limits", origin);
     auto& l = c.limits;
@@ -373,9 +404,8 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_duration("end_of_data_timeout", l.end_of_data_timeout);
     r.get_count("max_bytes_in_flight", l.max_bytes_in_flight);
     r.get_count("max_srs_failures", l.max_srs_failures);
-    l.min_free_space = 2 * l.max_message_size;
-    r.get_count("min_free_space", l.min_free_space, 0);
-    r.get_count("max_dkim_signatures", l.max_dkim_signatures);
+    limits_min_free_space = count_if_given<uint64_t>(r, "min_free_space", 0);
+    limits_max_dkim_signatures = count_if_given<uint32_t>(r, "max_dkim_signatures");
     r.get_count("verify_threads", l.verify_threads, 0);
   }
   each_entry(root, "domain", origin, [&](const toml::table& t) {
@@ -443,6 +473,11 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_count("active_limit", q.active_limit, 2);
     r.get_duration("retain", q.retain);
     r.get_count("dsn_max_returned_size", q.dsn_max_returned_size, 0);
+    q.min_free_space = 2 * c.limits.max_message_size;
+    const auto min_free_space = count_if_given<uint64_t>(r, "min_free_space", 0);
+    if (min_free_space) q.min_free_space = *min_free_space;
+    take_moved_key(limits_min_free_space, min_free_space, q.min_free_space,
+                   "[limits] min_free_space", "[queue] min_free_space", c);
   }
   // After [queue]: what a destination leaves unset comes from there.
   each_entry(root, "destination", origin, [&](const toml::table& t) {
@@ -481,6 +516,10 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     p.spf_fail = spf_fail == "reject" ? SpfFailAction::reject : SpfFailAction::accept;
     p.dmarc_reject =
         dmarc_reject == "quarantine" ? DmarcRejectAction::quarantine : DmarcRejectAction::reject;
+    const auto max_signatures = count_if_given<uint32_t>(r, "max_signatures");
+    if (max_signatures) p.max_signatures = *max_signatures;
+    take_moved_key(limits_max_dkim_signatures, max_signatures, p.max_signatures,
+                   "[limits] max_dkim_signatures", "[policy] max_signatures", c);
   }
   if (root.get("arc")) {
     TableReader r(table_or_empty(root, "arc", origin), "arc", origin);

@@ -23,9 +23,9 @@ struct ServerConfig {
   // authenticated senders: failure DSNs are not sent to them (no backscatter).
   std::vector<std::string> trusted_networks;
   // Started as root, heraldd opens its listeners, keys and store, then runs as this user
-  // (server/privileges.h). Empty: it keeps the identity it was started with (a warning
-  // when that is root). Looked up when heraldd starts, not here: the user belongs to the
-  // machine, not to the file.
+  // (server/privileges.h). Empty (not set): "herald" when started as root, and whoever it
+  // was started as otherwise. "root" keeps root, with a warning. Looked up when heraldd
+  // starts, not here: the user belongs to the machine, not to the file.
   std::string user;
   std::string group;  // empty: the user's primary group
 };
@@ -72,15 +72,6 @@ struct LimitsConfig {
   // DATA/BDAT content held in memory by all sessions together; 452 4.3.1 past it.
   uint64_t max_bytes_in_flight = 268435456;
   uint32_t max_srs_failures = 10;  // bad SRS hashes per client within auth_failure_window
-  // Free bytes the file systems of data_dir (store, mailboxes) must keep; below it MAIL gets
-  // 452 4.3.1. When the file leaves it out: 2 × max_message_size, room for the largest
-  // message being written plus as much again for the store's log and compaction. 0: not
-  // checked; otherwise at least 1.5 × max_message_size (Postfix's queue_minfree rule).
-  uint64_t min_free_space = 104857600;
-  // DKIM-Signature fields checked per received message, From-aligned then topmost first (1 to
-  // 50); the rest get one dkim=policy result together. Bounds the key lookups and RSA/Ed25519
-  // operations.
-  uint32_t max_dkim_signatures = 5;
   // Threads hashing bodies and checking DKIM/ARC signatures (0 to 64); 0: half the cores,
   // at least 1 and at most 8 (server/sender_verification.cpp, verify_thread_count).
   uint32_t verify_threads = 0;
@@ -143,6 +134,12 @@ struct QueueConfig {
   // A DSN returns the whole message (RET=FULL, or no RET and a small message) only up to
   // this many octets; above it, its header section, and the DSN says so.
   uint64_t dsn_max_returned_size = 1048576;
+  // Free bytes the file systems of data_dir (store, mailboxes) must keep; below it MAIL gets
+  // 452 4.3.1 and local delivery pauses. When the file leaves it out: 2 × [limits]
+  // max_message_size, room for the largest message being written plus as much again for the
+  // store's log and compaction. 0: not checked; otherwise at least 1.5 × max_message_size
+  // (Postfix's queue_minfree rule). Read from [limits] min_free_space too, its old place.
+  uint64_t min_free_space = 104857600;
 };
 
 // [[destination]]: limits and a retry budget for one recipient domain. Whatever is not set
@@ -195,6 +192,10 @@ struct PolicyConfig {
   // A message failing DMARC whose domain asks p=reject: refused at the end of data with
   // 550 5.7.1, or delivered quarantined (a header and a ledger event) like p=quarantine.
   DmarcRejectAction dmarc_reject = DmarcRejectAction::reject;
+  // DKIM-Signature fields checked per received message, From-aligned then topmost first (1 to
+  // 50); the rest get one dkim=policy result together. Bounds the key lookups and RSA/Ed25519
+  // operations. Read from [limits] max_dkim_signatures too, its old place.
+  uint32_t max_signatures = 5;
 };
 
 // [arc]: the key herald seals forwarded mail with (RFC 8617 5.1); no `key`, no sealing.
@@ -241,6 +242,9 @@ struct Config {
   ArcSealConfig arc;
   SrsConfig srs;
   std::vector<DkimConfig> dkim;
+  // What the file says that still works but should be changed (a key under its old name), one
+  // sentence each; heraldd logs them as warnings when it starts.
+  std::vector<std::string> warnings;
 };
 
 // What is wrong with a configuration file, with its location ("herald.toml:12:3: …").

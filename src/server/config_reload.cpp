@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/ssl/context.hpp>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -16,12 +17,48 @@
 namespace herald {
 namespace {
 
+// The [limits] keys that size what heraldd made once at start: the connection registry, the
+// AUTH and SRS failure counters, the in-flight budget, the verification pool. The others are
+// read by each session from its settings, so new sessions take them from a reload.
+constexpr const char* kRestartOnlyLimits[] = {
+    "max_connections",  "max_connections_per_ip", "max_auth_failures", "auth_failure_window",
+    "max_srs_failures", "max_bytes_in_flight",    "verify_threads"};
+
+// [limits] as a reload applies it: `reread`'s, except the keys of kRestartOnlyLimits, which
+// keep their running value. Mirrors that list key for key.
+LimitsConfig reloaded_limits(const LimitsConfig& running, const LimitsConfig& reread) {
+  LimitsConfig limits = reread;
+  limits.max_connections = running.max_connections;
+  limits.max_connections_per_ip = running.max_connections_per_ip;
+  limits.max_auth_failures = running.max_auth_failures;
+  limits.auth_failure_window = running.auth_failure_window;
+  limits.max_srs_failures = running.max_srs_failures;
+  limits.max_bytes_in_flight = running.max_bytes_in_flight;
+  limits.verify_threads = running.verify_threads;
+  return limits;
+}
+
+// [policy] as a reload applies it: what sessions decide with (spf_fail, dmarc_reject) from
+// `reread`; whether senders are verified at all and how many signatures the verifier checks
+// belong to the verifier made at start (server/sender_verification.h).
+PolicyConfig reloaded_policy(const PolicyConfig& running, const PolicyConfig& reread) {
+  PolicyConfig policy = running;
+  policy.spf_fail = reread.spf_fail;
+  policy.dmarc_reject = reread.dmarc_reject;
+  return policy;
+}
+
 // The settings a reload applies; every other one needs a restart.
 bool applied_by_reload(const std::string& setting) {
-  for (const char* prefix : {"[[domain]]", "[[user]]", "[[alias]]", "[tls]", "[[dkim]]"}) {
+  for (const char* prefix : {"[[domain]]", "[[user]]", "[[alias]]", "[tls]", "[[dkim]]",
+                             "[policy] spf_fail", "[policy] dmarc_reject"}) {
     if (setting.rfind(prefix, 0) == 0) return true;
   }
-  return false;
+  const std::string limits = "[limits] ";
+  if (setting.rfind(limits, 0) != 0) return false;
+  const std::string key = setting.substr(limits.size());
+  return std::none_of(std::begin(kRestartOnlyLimits), std::end(kRestartOnlyLimits),
+                      [&key](const char* restart_only) { return key == restart_only; });
 }
 
 std::string file_text(const std::filesystem::path& file) {
@@ -50,8 +87,12 @@ std::shared_ptr<const SessionResources> make_session_resources(const Config& con
 }
 
 ConfigReloader::ConfigReloader(const Config& running, Swappable<SessionResources>& resources,
-                               Swappable<DkimSigningTable>& dkim_keys)
-    : running_(running), resources_(resources), dkim_keys_(dkim_keys) {
+                               Swappable<DkimSigningTable>& dkim_keys,
+                               std::function<void(const Config&)> apply_session_settings)
+    : running_(running),
+      resources_(resources),
+      dkim_keys_(dkim_keys),
+      apply_session_settings_(std::move(apply_session_settings)) {
   try {
     started_text_ = file_text(running_.source);
     applied_text_ = started_text_;
@@ -76,6 +117,8 @@ bool ConfigReloader::reload() {
     config.aliases = reread.aliases;
     config.tls = reread.tls;
     config.dkim = reread.dkim;
+    config.limits = reloaded_limits(running_.limits, reread.limits);
+    config.policy = reloaded_policy(running_.policy, reread.policy);
     next = make_session_resources(config);
     next_keys = std::make_shared<const DkimSigningTable>(config.dkim);
   } catch (const std::exception& e) {
@@ -84,6 +127,7 @@ bool ConfigReloader::reload() {
   }
   resources_.replace(std::move(next));
   dkim_keys_.replace(std::move(next_keys));
+  apply_session_settings_(config);
   // What was applied is told against the last reload; what waits for a restart against
   // what is running, the file heraldd started with.
   try {

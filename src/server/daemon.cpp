@@ -78,9 +78,20 @@ std::string postmaster_address(const Config& config) {
   return "postmaster@" + config.server.hostname;
 }
 
+// What every listener's sessions share, made once at start; a reload rebuilds the settings
+// around the same objects.
+struct SharedSessionState {
+  const SenderRewriting* srs = nullptr;
+  AuthFailureLimiter* srs_failures = nullptr;
+  InFlightBudget* in_flight_budget = nullptr;
+  const std::atomic<bool>* storage_low = nullptr;
+  const std::atomic<uint64_t>* storage_headroom = nullptr;
+  bool can_seal = false;  // a sender verifier with an ARC sealer exists
+};
+
 // What a session on a listener of `protocol` offers and requires (DESIGN.md section 7).
 SessionSettings session_settings(const Config& config, ListenProtocol protocol,
-                                 const SenderRewriting& srs) {
+                                 const SharedSessionState& shared) {
   SessionSettings settings;
   settings.hostname = config.server.hostname;
   settings.listener = std::string(to_string(protocol));
@@ -92,7 +103,12 @@ SessionSettings session_settings(const Config& config, ListenProtocol protocol,
   settings.verify_senders = protocol == ListenProtocol::smtp && config.policy.verify_inbound;
   settings.policy = config.policy;
   settings.postmaster = postmaster_address(config);
-  settings.srs = &srs;
+  settings.srs = shared.srs;
+  settings.arc_sealing = settings.verify_senders && shared.can_seal;
+  settings.srs_failures = shared.srs_failures;
+  settings.in_flight_budget = shared.in_flight_budget;
+  settings.storage_low = shared.storage_low;
+  settings.storage_headroom = shared.storage_headroom;
   // load_config validated every entry.
   for (const std::string& network : config.server.trusted_networks) {
     settings.trusted_networks.push_back(*IpNetwork::parse(network));
@@ -161,11 +177,14 @@ unsigned io_thread_count(const Config& config) {
 
 int run_daemon(const Config& config) {
   check_listeners_available(config);
+  for (const std::string& warning : config.warnings) spdlog::warn("{}", warning);
   const std::optional<RunAs> run_as = resolve_run_as(config);
+  // Only `user = "root"` leaves it root (resolve_run_as refuses a missing default user).
   if (!run_as && ::geteuid() == 0) {
     spdlog::warn(
-        "heraldd runs as root: set [server] user (e.g. \"herald\") so that no "
-        "session or delivery runs with root's rights");
+        "heraldd runs as root, as [server] user = \"root\" asks: every session and delivery "
+        "runs with root's rights; name an unprivileged user (the default is \"{}\")",
+        kDefaultUser);
   }
   // Peers that vanish must cost an error code, not the process.
   std::signal(SIGPIPE, SIG_IGN);
@@ -212,30 +231,36 @@ int run_daemon(const Config& config) {
                                   config.limits.auth_failure_window);
   InFlightBudget in_flight(config.limits.max_bytes_in_flight);
   std::optional<FreeSpaceMonitor> free_space;
-  if (config.limits.min_free_space > 0) {
+  if (config.queue.min_free_space > 0) {
     const std::filesystem::path& data_dir = config.server.data_dir;
     free_space.emplace(distinct_file_systems({data_dir, data_dir / "store", data_dir / "mail"}),
-                       config.limits.min_free_space, storage_low);
+                       config.queue.min_free_space, storage_low);
     free_space->start(io, kFreeSpaceInterval);
   }
 
-  // Each listener's sessions get the settings of its protocol; deques keep the elements
-  // where the listeners' references point.
-  std::deque<SessionSettings> settings;
+  const SharedSessionState shared{
+      .srs = &srs,
+      .srs_failures = &srs_failures,
+      .in_flight_budget = &in_flight,
+      .storage_low = &storage_low,
+      .storage_headroom = free_space ? &free_space->headroom() : nullptr,
+      .can_seal = sender_verification && sender_verification->checks().sealer != nullptr};
+  // Each listener's sessions get the settings of its protocol, which a SIGHUP replaces;
+  // deques keep the elements where the listeners' references point.
+  std::deque<Swappable<SessionSettings>> settings;
+  // What services' `settings` references bind to; a connection takes its own from `settings`.
+  std::vector<std::shared_ptr<const SessionSettings>> settings_at_start;
   std::deque<SmtpServices> services;
   std::vector<std::unique_ptr<Listener>> listeners;
   for (const ListenConfig& listen : config.listen) {
-    settings.push_back(session_settings(config, listen.protocol, srs));
-    settings.back().arc_sealing = settings.back().verify_senders && sender_verification &&
-                                  sender_verification->checks().sealer != nullptr;
-    settings.back().srs_failures = &srs_failures;
-    settings.back().in_flight_budget = &in_flight;
-    settings.back().storage_low = &storage_low;
-    if (free_space) settings.back().storage_headroom = &free_space->headroom();
-    services.push_back(
-        SmtpServices{settings.back(), resources, clock, *store, queue, commit_pool.get_executor(),
-                     auth_limiter, sender_verification ? &sender_verification->checks() : nullptr});
-    listeners.push_back(std::make_unique<Listener>(io, listen, services.back(), registry));
+    settings_at_start.push_back(
+        std::make_shared<const SessionSettings>(session_settings(config, listen.protocol, shared)));
+    settings.emplace_back(settings_at_start.back());
+    services.push_back(SmtpServices{
+        *settings_at_start.back(), resources, clock, *store, queue, commit_pool.get_executor(),
+        auth_limiter, sender_verification ? &sender_verification->checks() : nullptr});
+    listeners.push_back(
+        std::make_unique<Listener>(io, listen, settings.back(), services.back(), registry));
   }
   // Root was needed for the ports, the keys and the files above; nothing after this line
   // (no session, no delivery, no control request) runs with it.
@@ -243,6 +268,10 @@ int run_daemon(const Config& config) {
     give_data_files(config, *run_as);
     drop_privileges(*run_as);
     spdlog::info("running as user={} uid={} gid={}", run_as->user, run_as->uid, run_as->gid);
+  } else if (::geteuid() != 0) {
+    // Started as its user already (a service manager's User=, CAP_NET_BIND_SERVICE for the
+    // low ports): nothing to give up, and the log says who it runs as all the same.
+    spdlog::info("running as uid={} gid={}, as started", ::geteuid(), ::getegid());
   }
   queue.start();
   for (size_t i = 0; i < listeners.size(); ++i) {
@@ -264,7 +293,12 @@ int run_daemon(const Config& config) {
   });
   // SIGHUP: reread the configuration on the commit pool (file reads, key parsing), one
   // reload at a time: the next SIGHUP is awaited only once this one is done.
-  ConfigReloader reloader(config, resources, outbound.dkim_keys());
+  ConfigReloader reloader(config, resources, outbound.dkim_keys(), [&](const Config& reloaded) {
+    for (size_t i = 0; i < reloaded.listen.size(); ++i) {
+      settings[i].replace(std::make_shared<const SessionSettings>(
+          session_settings(reloaded, reloaded.listen[i].protocol, shared)));
+    }
+  });
   asio::signal_set hangups(io, SIGHUP);
   std::function<void()> await_hangup = [&] {
     hangups.async_wait([&](const boost::system::error_code& ec, int) {

@@ -67,7 +67,7 @@ void FreeSpaceMonitor::check_path(FreeSpaceReading& reading) {
   const bool low = free_bytes < min_free_bytes_;
   if (low && !reading.low) {
     spdlog::warn(
-        "storage low path={} free={} required={} ([limits] min_free_space): MAIL is answered "
+        "storage low path={} free={} required={} ([queue] min_free_space): MAIL is answered "
         "452 4.3.1 until space is freed",
         reading.path.string(), free_bytes, min_free_bytes_);
   } else if (!low && reading.low) {

@@ -1,4 +1,4 @@
-// The disk-space watch behind `[limits] min_free_space`: while a file system heraldd writes
+// The disk-space watch behind `[queue] min_free_space`: while a file system heraldd writes
 // to (the store, the mailboxes) has less free space than that, new SMTP transactions are
 // refused with 452 4.3.1 (SessionSettings::storage_low), so that the disk fills up with
 // refusals instead of with failed commits after whole messages were sent.

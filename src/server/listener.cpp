@@ -53,9 +53,27 @@ void turn_away(tcp::socket& socket, const std::string& hostname) {
   socket.close(ignored);
 }
 
+// `shared` around `settings`: SmtpServices holds its settings by reference, so each
+// connection's copy is built around the snapshot it keeps. Names every SmtpServices member.
+std::unique_ptr<const SmtpServices> services_with(const SmtpServices& shared,
+                                                  const SessionSettings& settings) {
+  return std::make_unique<const SmtpServices>(
+      SmtpServices{settings, shared.resources, shared.clock, shared.store, shared.queue,
+                   shared.commit_executor, shared.auth_limiter, shared.sender_checks});
+}
+
+// The frame keeps the connection's settings and services alive for as long as it runs:
+// they go only after the session has ended (what of the connection outlives run(), its
+// watchdog, reads neither).
 asio::awaitable<void> run_connection(std::shared_ptr<SmtpConnection> connection,
+                                     std::shared_ptr<const SessionSettings> settings,
+                                     std::unique_ptr<const SmtpServices> services,
                                      ConnectionRegistry& registry, uint64_t id) {
   co_await connection->run();
+  // In this order: what refers to the services and settings before them.
+  connection.reset();
+  services.reset();
+  settings.reset();
   registry.release(id);
 }
 
@@ -63,9 +81,13 @@ asio::awaitable<void> run_connection(std::shared_ptr<SmtpConnection> connection,
 
 class Listener::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(asio::io_context& io, const ListenConfig& config, const SmtpServices& services,
-       ConnectionRegistry& registry)
-      : io_(io), services_(services), registry_(registry), acceptor_(asio::make_strand(io)) {
+  Impl(asio::io_context& io, const ListenConfig& config, const Swappable<SessionSettings>& settings,
+       const SmtpServices& services, ConnectionRegistry& registry)
+      : io_(io),
+        settings_(settings),
+        services_(services),
+        registry_(registry),
+        acceptor_(asio::make_strand(io)) {
     boost::system::error_code ec;
     const tcp::endpoint endpoint(asio::ip::make_address(config.host, ec), config.port);
     address_ = config.host + ":" + std::to_string(config.port);
@@ -112,31 +134,39 @@ class Listener::Impl : public std::enable_shared_from_this<Impl> {
 
   void serve(tcp::socket socket) {
     PeerInfo peer = peer_of(socket);
+    // The settings of the moment, a reload's included, for this session to its end.
+    std::shared_ptr<const SessionSettings> settings = settings_.current();
     const std::optional<uint64_t> id = registry_.admit(peer.ip);
     if (!id) {
       spdlog::warn("refused peer={}:{} reason=too-many-connections", peer.ip, peer.port);
-      turn_away(socket, services_.settings.hostname);
+      turn_away(socket, settings->hostname);
       return;
     }
     const auto executor = socket.get_executor();
+    std::unique_ptr<const SmtpServices> services = services_with(services_, *settings);
     auto connection =
-        std::make_shared<SmtpConnection>(std::move(socket), std::move(peer), services_, *id);
+        std::make_shared<SmtpConnection>(std::move(socket), std::move(peer), *services, *id);
     registry_.set_stop(*id, [weak = std::weak_ptr<SmtpConnection>(connection)] {
       if (const auto c = weak.lock()) c->request_shutdown();
     });
-    asio::co_spawn(executor, run_connection(std::move(connection), registry_, *id), asio::detached);
+    asio::co_spawn(executor,
+                   run_connection(std::move(connection), std::move(settings), std::move(services),
+                                  registry_, *id),
+                   asio::detached);
   }
 
   asio::io_context& io_;
+  const Swappable<SessionSettings>& settings_;
   const SmtpServices& services_;
   ConnectionRegistry& registry_;
   tcp::acceptor acceptor_;
   std::string address_;
 };
 
-Listener::Listener(asio::io_context& io, const ListenConfig& config, const SmtpServices& services,
+Listener::Listener(asio::io_context& io, const ListenConfig& config,
+                   const Swappable<SessionSettings>& settings, const SmtpServices& services,
                    ConnectionRegistry& registry)
-    : impl_(std::make_shared<Impl>(io, config, services, registry)) {}
+    : impl_(std::make_shared<Impl>(io, config, settings, services, registry)) {}
 
 Listener::~Listener() = default;
 

@@ -8,6 +8,8 @@
 #include "config/config.h"
 #include "server/connection_registry.h"
 #include "smtp/server_connection.h"
+#include "smtp/server_session.h"
+#include "util/swappable.h"
 
 namespace boost::asio {
 class io_context;
@@ -18,8 +20,12 @@ namespace herald {
 class Listener {
  public:
   // Binds and listens at once; throws std::runtime_error naming the address when it cannot.
-  // `services` and `registry` must outlive the listener and every connection it starts.
-  Listener(boost::asio::io_context& io, const ListenConfig& config, const SmtpServices& services,
+  // Each connection gets `services` with the SessionSettings current in `settings` when it
+  // is accepted, and keeps those to its end, whatever a reload swaps in meanwhile
+  // (`services.settings` itself is not used). `settings`, `services` and `registry` must
+  // outlive the listener and every connection it starts.
+  Listener(boost::asio::io_context& io, const ListenConfig& config,
+           const Swappable<SessionSettings>& settings, const SmtpServices& services,
            ConnectionRegistry& registry);
   ~Listener();
 

@@ -65,24 +65,35 @@ bool is_maildir_leaf(const fs::path& path) {
 
 }  // namespace
 
-std::optional<RunAs> resolve_run_as(const Config& config) {
+std::optional<RunAs> resolve_run_as(const Config& config, const std::string& default_user) {
   const ServerConfig& server = config.server;
-  if (server.user.empty()) return std::nullopt;
+  const bool started_as_root = ::geteuid() == 0;
+  // Not set: started as root, root is given up all the same, for the default user; started
+  // as anyone else, that is who heraldd runs as.
+  if (server.user.empty() && !started_as_root) return std::nullopt;
+  const std::string user = server.user.empty() ? default_user : server.user;
   const std::string file = config.source.filename().string();
   RunAs run_as;
-  const passwd* pw = ::getpwnam(server.user.c_str());
+  const passwd* pw = ::getpwnam(user.c_str());
+  if (pw == nullptr && server.user.empty()) {
+    // Carrying on as root instead would run every session with root's rights unasked.
+    const std::string make_user = "adduser --system --group --no-create-home " + user;
+    throw ConfigError(file + ": [server] user is not set and its default '" + user +
+                      "' is not a user on this system; heraldd started as root does not stay "
+                      "root unless told to. Make the user (scripts/bootstrap does: " +
+                      make_user + "), or set [server] user to an unprivileged user (or to " +
+                      "\"root\" to stay root)");
+  }
   if (pw == nullptr) {
-    throw ConfigError(file + ": [server] user '" + server.user +
+    throw ConfigError(file + ": [server] user '" + user +
                       "' is not a user on this system (scripts/bootstrap makes 'herald': "
                       "adduser --system --group --no-create-home herald)");
   }
-  run_as.user = server.user;
+  run_as.user = user;
   run_as.uid = pw->pw_uid;
   run_as.gid = pw->pw_gid;
-  if (run_as.uid == 0) {
-    throw ConfigError(file + ": [server] user '" + server.user +
-                      "' is root; name an unprivileged user such as 'herald'");
-  }
+  // Asked for by name: heraldd stays root (and says so). Nothing to give up, nothing to chown.
+  if (run_as.uid == 0 && started_as_root) return std::nullopt;
   if (!server.group.empty()) {
     const group* gr = ::getgrnam(server.group.c_str());
     if (gr == nullptr) {

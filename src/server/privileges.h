@@ -24,11 +24,20 @@ struct RunAs {
   std::vector<gid_t> groups;  // the user's supplementary groups, the primary one included
 };
 
-// The account [server] user and group name, looked up in the system's user database, or
-// nullopt when no user is configured. Throws ConfigError naming the user or group when it
-// does not exist, or when heraldd runs as neither root nor that user (it could not become
-// it: "start heraldd as root or as USER").
-std::optional<RunAs> resolve_run_as(const Config& config);
+// The user heraldd started as root runs as when [server] user is not set (scripts/bootstrap
+// makes it).
+inline constexpr const char* kDefaultUser = "herald";
+
+// The account [server] user and group name, looked up in the system's user database; when
+// the user is not set, kDefaultUser if heraldd was started as root. nullopt when there is
+// nothing to become: no user set and not started as root, or `user = "root"` and started as
+// root (it stays root; the caller warns). Throws ConfigError naming the user or group when
+// it does not exist (for the default user too: started as root, heraldd never stays root
+// because a user is missing), or std::runtime_error when heraldd runs as neither root nor
+// that user (it could not become it: "start heraldd as root or as USER"). `default_user`
+// stands in for kDefaultUser in tests.
+std::optional<RunAs> resolve_run_as(const Config& config,
+                                    const std::string& default_user = kDefaultUser);
 
 // Checks that the user can reach and write each directory heraldd will write after the
 // drop: `data_dir` (and every directory above it can be searched), and the directories below

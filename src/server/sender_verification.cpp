@@ -43,7 +43,7 @@ struct SenderVerification::Parts {
         resolver(io, config.dns),
         authenticator(
             resolver, clock,
-            MessageAuthenticatorOptions{config.limits.max_dkim_signatures, pool.get_executor()}),
+            MessageAuthenticatorOptions{config.policy.max_signatures, pool.get_executor()}),
         sealer(load_sealer(config.arc)),
         checks{resolver,          authenticator,      SpfOptions{}, sealer ? &*sealer : nullptr,
                io.get_executor(), pool.get_executor()},

@@ -56,14 +56,15 @@ def _array_of_tables(name, entries):
 def config_text(data_dir, port, limits=None, queue=None, log_level="info", extra_listeners=None,
                 password_hashes=None, dns_servers=None, outbound=None, destinations=None,
                 routes=None, trusted_networks=None, server=None, dkim=None, policy=None,
-                aliases=None, srs=None, arc=None):
+                aliases=None, srs=None, arc=None, host="127.0.0.1"):
     """The shared test configuration. Relay tests add: dns_servers (["127.0.0.1:PORT"] of a
     test nsd), outbound ({[outbound] keys}, e.g. mx_port), destinations ([{[[destination]]
     keys}]), routes ([{"domain": ..., "to": "host:port"}]), trusted_networks (["127.0.0.0/8"],
     [server] trusted_networks), server ({other [server] keys}), dkim ([{[[dkim]] keys}]),
     policy ({[policy] keys}), aliases ([{[[alias]] keys}] beside the shared ones), srs
-    ({[srs] keys}) and arc ({[arc] keys}). Without dns_servers there is no DNS that knows the test
-    domains, so sender verification is off unless `policy` says otherwise."""
+    ({[srs] keys}) and arc ({[arc] keys}); host is the smtp listener's loopback address.
+    Without dns_servers there is no DNS that knows the test domains, so sender verification is
+    off unless `policy` says otherwise."""
     server_extra = dict(server or {})
     if trusted_networks is not None:
         server_extra["trusted_networks"] = list(trusted_networks)
@@ -79,7 +80,7 @@ log_level = "{log_level}"
 {server_lines}
 [[listen]]
 protocol = "smtp"
-address = "127.0.0.1:{port}"
+address = "{host}:{port}"
 
 {_listeners(extra_listeners)}{_table("limits", limits)}{_table("queue", queue)}\
 {dns}{_table("policy", policy)}{_table("srs", srs)}{_table("arc", arc)}{_table("outbound", outbound)}{_array_of_tables("destination", destinations)}\
@@ -103,6 +104,16 @@ to = ["alice@example.test", "bob@example.test"]
 {_array_of_tables("alias", aliases)}"""
 
 
+def _passable_by_others(directory):
+    """Lets every user through `directory` and each one above it (o+x): a heraldd started as
+    root runs as [server] user, by default herald, which must reach its data_dir and reread
+    herald.toml there (pytest's /tmp/pytest-of-root is mode 0700)."""
+    for path in (directory, *directory.parents):
+        mode = path.stat().st_mode
+        if not mode & 0o001:
+            path.chmod(mode | 0o001)
+
+
 class HeraldDaemon:
     """A heraldd process on `port` with its data in `data_dir`.
 
@@ -113,26 +124,31 @@ class HeraldDaemon:
     """
 
     def __init__(self, work_dir, limits=None, queue=None, submission=False, password_hashes=None,
-                 **relay_options):
+                 host="127.0.0.1", port=None, **relay_options):
         """submission=True adds a `submission` and a `submissions` listener, on
         submission_port and submissions_port; password_hashes maps alice/bob's addresses to
-        their [[user]] password_hash; relay_options are config_text's dns_servers, outbound,
+        their [[user]] password_hash; host and port are the smtp listener's (port: a free
+        one by default); relay_options are config_text's dns_servers, outbound,
         destinations, routes, trusted_networks, server, dkim, policy, aliases, srs and arc."""
         self.work = pathlib.Path(work_dir)
+        if os.geteuid() == 0:
+            _passable_by_others(self.work)
         self.data_dir = self.work / "data"
         self.config = self.work / "herald.toml"
         self.log = self.work / "heraldd.log"
-        self.port = free_port()
+        self.host = host
+        self.port = port or free_port()
         self.submission_port = free_port() if submission else None
         self.submissions_port = free_port() if submission else None
         self.process = None
         self.exit_codes = []
         # Put before the heraldd command line, e.g. setpriv to start it as another user.
         self.command_prefix = []
+        self.binary = BIN_DIR / "heraldd"  # a test may start a copy (one given capabilities)
         extra_listeners = ({"submission": self.submission_port,
                             "submissions": self.submissions_port} if submission else None)
         self.config.write_text(config_text(self.data_dir, self.port, limits, queue,
-                                           extra_listeners=extra_listeners,
+                                           host=host, extra_listeners=extra_listeners,
                                            password_hashes=password_hashes,
                                            **relay_options))
 
@@ -144,7 +160,7 @@ class HeraldDaemon:
             log.write(f"=== heraldd --config {self.config} (port {self.port})\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [*self.command_prefix, str(BIN_DIR / "heraldd"), "--config", str(self.config)],
+                [*self.command_prefix, str(self.binary), "--config", str(self.config)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         wait_until(self._greets, timeout or seconds(20), f"heraldd to greet on port {self.port}")
         return self
@@ -156,7 +172,7 @@ class HeraldDaemon:
             last = (self.log_text().strip().splitlines() or [""])[-1]
             raise AssertionError(f"heraldd exited with {code} during start-up: {last}")
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=seconds(2)) as s:
+            with socket.create_connection((self.host, self.port), timeout=seconds(2)) as s:
                 if s.recv(512).startswith(b"220"):
                     s.sendall(b"QUIT\r\n")
                     while s.recv(512):  # until the daemon closes: the probe is over

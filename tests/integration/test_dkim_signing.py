@@ -17,6 +17,7 @@ and that herald's own DSNs are signed
 import email
 import email.policy
 import os
+import pwd
 import signal
 import subprocess
 
@@ -53,6 +54,11 @@ def make_keys(directory, domain="example.test"):
         key_file = directory / f"{selector}.pem"
         result = keygen(domain, selector, "--algorithm", algorithm, "--key-out", str(key_file))
         assert result.returncode == 0, result.stderr
+        # A SIGHUP reload reads the keys as the user heraldd runs as (herald when started as
+        # root), as an operator's root:herald 0640 would let it.
+        if os.geteuid() == 0:
+            herald = pwd.getpwnam("herald")
+            os.chown(key_file, herald.pw_uid, herald.pw_gid)
         zone.txt(f"{selector}._domainkey", record_of(result.stdout))
         entries.append({"domain": domain, "selector": selector, "key": str(key_file)})
     return entries, zone

@@ -124,13 +124,13 @@ def test_allowed_sender_with_rsa_and_ed25519_signatures_passes_everything(
     assert auth["sender_verified"] == "yes", auth
 
 
-def test_signatures_past_max_dkim_signatures_get_one_policy_result(
+def test_signatures_past_max_signatures_get_one_policy_result(
         start_herald, world, swaks, tmp_path):
     # Seven signatures, alternately RSA and Ed25519; the cap of 5 checks the topmost five (the
     # last ones added) on the verification pool and sums up the other two in one result.
     keys, nsd = world
-    herald = start_herald(dns_servers=[nsd.address],
-                          limits={"max_dkim_signatures": 5, "verify_threads": 2})
+    herald = start_herald(dns_servers=[nsd.address], limits={"verify_threads": 2},
+                          policy={"max_signatures": 5})
     data = message("news@good.test", "many signatures")
     for i in range(7):
         selector, algorithm = ("rsa", "rsa-sha256") if i % 2 == 0 else ("ed", "ed25519-sha256")

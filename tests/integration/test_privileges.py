@@ -1,7 +1,7 @@
-"""heraldd started as root gives root up for [server] user once its ports, keys and store
-are open: the process's ids are that user's, and the mail it delivers belongs to it. An
-unknown user, or a data_dir that user cannot write, stops the start with a line that says
-what to fix.
+"""heraldd started as root gives root up for [server] user (by default herald) once its
+ports, keys and store are open: the process's ids are that user's, and the mail it delivers
+belongs to it; only user = "root" keeps root, with a warning. An unknown user, or a data_dir
+that user cannot write, stops the start with a line that says what to fix.
 
 These tests need root (to start heraldd as root and to become another user) and the system
 user `herald` that scripts/bootstrap makes. Their directories are made below /tmp and not
@@ -109,6 +109,35 @@ def test_heraldd_runs_as_the_configured_user_and_delivers_as_it(work_dir, swaks)
     wait_until(lambda: "reloaded " in daemon.log_text() or "reload refused" in daemon.log_text(),
                seconds(20), "heraldd to reload")
     assert "reload refused" not in daemon.log_text(), daemon.log_text()
+
+
+def test_started_as_root_without_a_user_it_runs_as_herald_by_default(work_dir, swaks):
+    account = herald_account()
+    path, daemons = work_dir
+    daemon = HeraldDaemon(path)  # no [server] user
+    daemons.append(daemon)
+    daemon.start()
+    assert status_ids(daemon.process.pid, "Uid") == [account.pw_uid] * 4
+    assert status_ids(daemon.process.pid, "Gid") == [account.pw_gid] * 4
+    assert f"running as user=herald uid={account.pw_uid}" in daemon.log_text()
+    assert "heraldd runs as root" not in daemon.log_text()
+    swaks(daemon, "--from", "sender@remote.test", "--to", "alice@example.test")
+    [message] = daemon.wait_for_messages("alice@example.test", 1)
+    assert message.stat().st_uid == account.pw_uid
+    assert daemon.data_dir.stat().st_uid == account.pw_uid
+
+
+def test_user_root_keeps_root_and_warns(work_dir, swaks):
+    path, daemons = work_dir
+    daemon = HeraldDaemon(path, server={"user": "root"})
+    daemons.append(daemon)
+    daemon.start()
+    assert status_ids(daemon.process.pid, "Uid") == [0] * 4
+    [warning] = [l for l in daemon.log_text().splitlines() if "heraldd runs as root" in l]
+    assert 'as [server] user = "root" asks' in warning, warning
+    swaks(daemon, "--from", "sender@remote.test", "--to", "alice@example.test")
+    [message] = daemon.wait_for_messages("alice@example.test", 1)
+    assert message.stat().st_uid == 0
 
 
 def test_started_as_the_user_already_it_runs_the_same(work_dir, swaks):

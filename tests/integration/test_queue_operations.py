@@ -9,6 +9,7 @@ file lets the next attempt deliver. The retry backoff is an hour, so nothing but
 operator's command brings that next attempt within a test's time.
 """
 
+import os
 import re
 
 from herald_daemon import QUEUED_AS
@@ -32,6 +33,10 @@ def block_mailbox(herald, address):
     """A plain file where the user's directory (the Maildir's parent) would be."""
     user_dir = herald.maildir(address).parent
     user_dir.parent.mkdir(parents=True, exist_ok=True)
+    # The domain's directory is heraldd's, as if it had made it: once the file is gone, heraldd
+    # (started as root, it runs as herald) makes the user's directory there.
+    mail_root = (herald.data_dir / "mail").stat()
+    os.chown(user_dir.parent, mail_root.st_uid, mail_root.st_gid)
     user_dir.write_text("in the way\n")
     return user_dir
 

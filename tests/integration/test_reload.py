@@ -3,6 +3,8 @@ certificate take effect for sessions that start afterwards, while a session in p
 keeps what it started with; a file that does not parse is refused with one error line and
 heraldd carries on with what it had; a setting that needs a restart is named in the log."""
 
+import os
+import pwd
 import signal
 import smtplib
 import ssl
@@ -86,15 +88,53 @@ def test_a_broken_file_is_refused_and_the_running_configuration_stays(herald, sw
 def test_settings_that_need_a_restart_are_named_and_not_applied(herald, swaks):
     text = herald.config.read_text()
     herald.config.write_text(text.replace('data_dir = "', 'data_dir = "/elsewhere').replace(
-        "[[domain]]", "[limits]\nmax_recipients = 2\n\n[[domain]]"))
+        "[[domain]]", "[limits]\nmax_connections_per_ip = 1\n\n[[domain]]"))
     hang_up(herald, "reloaded ")
     log = herald.log_text()
     assert "reload: [server] data_dir changed; takes effect after a restart" in log, log
-    assert "reload: [limits] max_recipients changed; takes effect after a restart" in log, log
-    transcript = swaks(herald, "--from", "sender@remote.test", "--to",
-                       "alice@example.test,bob@example.test,team@example.test")
-    assert QUEUED_AS.search(transcript), transcript  # three recipients: the old limit holds
+    assert "reload: [limits] max_connections_per_ip changed; takes effect after a restart" in log
+    # Two sessions from one address at once: the old limit holds.
+    first, second = open_session(herald), open_session(herald)
+    first.quit()
+    second.quit()
+    transcript = swaks(herald, "--from", "sender@remote.test", "--to", "alice@example.test")
+    assert QUEUED_AS.search(transcript), transcript
     herald.wait_for_messages("alice@example.test", 1)  # delivered in the old data_dir
+
+
+def announced_size(client):
+    """The SIZE a (new) EHLO on the session announces."""
+    code, text = client.ehlo("client.remote.test")
+    assert code == 250, text
+    [size] = [line.split()[1] for line in text.decode().splitlines() if line.startswith("SIZE ")]
+    return int(size)
+
+
+def test_limits_and_policy_apply_to_new_sessions_while_open_ones_keep_theirs(start_herald):
+    herald = start_herald(limits={"max_message_size": 1000000})
+    in_progress = smtplib.SMTP("127.0.0.1", herald.port, timeout=seconds(30))
+    assert announced_size(in_progress) == 1000000
+
+    text = herald.config.read_text()
+    assert "max_message_size = 1000000\n" in text and "[policy]\n" in text, text
+    herald.config.write_text(
+        text.replace("max_message_size = 1000000\n", "max_message_size = 2000000\n")
+        .replace("[policy]\n", '[policy]\nspf_fail = "reject"\nmax_signatures = 3\n'))
+    hang_up(herald, "reloaded ")
+    log = herald.log_text()
+    for applied in ("[limits] max_message_size", "[policy] spf_fail"):
+        assert f"reload: {applied} changed; applied to new sessions and attempts" in log, log
+    assert "reload: [policy] max_signatures changed; takes effect after a restart" in log, log
+
+    fresh = smtplib.SMTP("127.0.0.1", herald.port, timeout=seconds(30))
+    assert announced_size(fresh) == 2000000
+    assert fresh.mail("sender@remote.test", ["SIZE=1500000"])[0] == 250
+    fresh.quit()
+    # The session that began before the reload keeps the limits it began with.
+    assert announced_size(in_progress) == 1000000
+    code, text = in_progress.mail("sender@remote.test", ["SIZE=1500000"])
+    assert code == 552, text
+    in_progress.quit()
 
 
 def make_certificate(directory, name):
@@ -103,6 +143,11 @@ def make_certificate(directory, name):
                     "ec_paramgen_curve:P-256", "-nodes", "-subj", f"/CN={name}", "-days", "2",
                     "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=seconds(30))
+    # A reload reads them as the user heraldd runs as (started as root: herald by default).
+    if os.geteuid() == 0:
+        herald = pwd.getpwnam("herald")
+        for path in (cert, key):
+            os.chown(path, herald.pw_uid, herald.pw_gid)
     return cert, key
 
 

@@ -107,21 +107,23 @@ TEST(Config, DnsTimeoutAndAuthLimitsAreReadAsDurationsAndCounts) {
 }
 
 TEST(Config, MinFreeSpaceDefaultsToTwiceTheMessageSizeLimit) {
-  EXPECT_EQ(parse(kMinimal).limits.min_free_space, 2 * 52428800u);
+  EXPECT_EQ(parse(kMinimal).queue.min_free_space, 2 * 52428800u);
   const Config c = parse(std::string(kMinimal) + "[limits]\nmax_message_size = 1000000\n");
-  EXPECT_EQ(c.limits.min_free_space, 2000000u);
+  EXPECT_EQ(c.queue.min_free_space, 2000000u);
 }
 
 TEST(Config, MinFreeSpaceIsZeroOrAtLeastOneAndAHalfMessages) {
-  EXPECT_EQ(parse(std::string(kMinimal) + "[limits]\nmin_free_space = 0\n").limits.min_free_space,
+  EXPECT_EQ(parse(std::string(kMinimal) + "[queue]\nmin_free_space = 0\n").queue.min_free_space,
             0u);
-  const Config c = parse(std::string(kMinimal) +
-                         "[limits]\nmax_message_size = 1000000\nmin_free_space = 1500000\n");
-  EXPECT_EQ(c.limits.min_free_space, 1500000u);
+  const Config c =
+      parse(std::string(kMinimal) +
+            "[limits]\nmax_message_size = 1000000\n[queue]\nmin_free_space = 1500000\n");
+  EXPECT_EQ(c.queue.min_free_space, 1500000u);
   const std::string e = error_of(std::string(kMinimal) +
-                                 "[limits]\nmax_message_size = 1000000\nmin_free_space = "
+                                 "[limits]\nmax_message_size = 1000000\n[queue]\nmin_free_space = "
                                  "1499999\n");
-  EXPECT_NE(e.find("'min_free_space' must be 0 (not checked) or at least 1.5"), std::string::npos)
+  EXPECT_NE(e.find("[queue] 'min_free_space' must be 0 (not checked) or at least 1.5"),
+            std::string::npos)
       << e;
   EXPECT_NE(e.find("1500000 octets"), std::string::npos) << e;
 }
@@ -185,17 +187,17 @@ TEST(Config, CommandLineLimitBelowRfcMinimumIsAnError) {
 
 TEST(Config, VerificationLimitsHaveDefaultsAndBounds) {
   const Config defaults = parse(kMinimal);
-  EXPECT_EQ(defaults.limits.max_dkim_signatures, 5u);
+  EXPECT_EQ(defaults.policy.max_signatures, 5u);
   EXPECT_EQ(defaults.limits.verify_threads, 0u);
   const Config set =
-      parse(std::string(kMinimal) + "[limits]\nmax_dkim_signatures = 3\nverify_threads = 2\n");
-  EXPECT_EQ(set.limits.max_dkim_signatures, 3u);
+      parse(std::string(kMinimal) + "[limits]\nverify_threads = 2\n[policy]\nmax_signatures = 3\n");
+  EXPECT_EQ(set.policy.max_signatures, 3u);
   EXPECT_EQ(set.limits.verify_threads, 2u);
-  for (const char* bad : {"max_dkim_signatures = 0", "max_dkim_signatures = 51",
-                          "verify_threads = -1", "verify_threads = 65"}) {
-    const std::string e = error_of(std::string(kMinimal) + "[limits]\n" + bad + "\n");
-    EXPECT_NE(e.find(std::string(bad).substr(0, std::string(bad).find(' '))), std::string::npos)
-        << bad << ": " << e;
+  for (const char* bad : {"[policy]\nmax_signatures = 0", "[policy]\nmax_signatures = 51",
+                          "[limits]\nverify_threads = -1", "[limits]\nverify_threads = 65"}) {
+    const std::string line = std::string(bad).substr(std::string(bad).find('\n') + 1);
+    const std::string e = error_of(std::string(kMinimal) + bad + "\n");
+    EXPECT_NE(e.find(line.substr(0, line.find(' '))), std::string::npos) << bad << ": " << e;
   }
 }
 

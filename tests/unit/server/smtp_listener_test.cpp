@@ -232,7 +232,10 @@ address = "alice@example.test"
     ListenConfig listen;
     listen.host = "127.0.0.1";
     listen.port = 0;
-    listener_ = std::make_unique<Listener>(io_, listen, *services_, *registry_);
+    listener_settings_ = std::make_unique<Swappable<SessionSettings>>(
+        std::make_shared<const SessionSettings>(settings_));
+    listener_ =
+        std::make_unique<Listener>(io_, listen, *listener_settings_, *services_, *registry_);
     listener_->start();
     const std::string& address = listener_->address();
     port_ = static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
@@ -270,6 +273,7 @@ address = "alice@example.test"
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
       boost::asio::make_work_guard(io_);
   std::unique_ptr<SmtpServices> services_;
+  std::unique_ptr<Swappable<SessionSettings>> listener_settings_;  // what a reload replaces
   std::unique_ptr<ConnectionRegistry> registry_;
   std::unique_ptr<Listener> listener_;
   std::thread io_thread_;
@@ -301,6 +305,25 @@ TEST_F(SmtpListenerTest, PipelinedTransactionIsCommittedQueuedAndAnsweredInOrder
   EXPECT_EQ(store_.message(id)->envelope.peer_ip, "127.0.0.1");
   for (int i = 0; i < 500 && transport_.attempts == 0; ++i) std::this_thread::sleep_for(10ms);
   EXPECT_EQ(transport_.attempts, 1);
+}
+
+TEST_F(SmtpListenerTest, ReplacedSettingsReachNewSessionsWhileAnOpenOneKeepsItsOwn) {
+  start();
+  Client open(port_);
+  open.line();
+  open.send("EHLO client.example\r\n");
+  EXPECT_NE(open.reply().find("SIZE 52428800\r\n"), std::string::npos);
+
+  SessionSettings reloaded = settings_;
+  reloaded.limits.max_message_size = 1000000;
+  listener_settings_->replace(std::make_shared<const SessionSettings>(reloaded));
+
+  Client fresh(port_);
+  fresh.line();
+  fresh.send("EHLO client.example\r\n");
+  EXPECT_NE(fresh.reply().find("SIZE 1000000\r\n"), std::string::npos);
+  open.send("EHLO client.example\r\n");
+  EXPECT_NE(open.reply().find("SIZE 52428800\r\n"), std::string::npos);
 }
 
 TEST_F(SmtpListenerTest, StoreFailureAnswers451AndTheSessionGoesOn) {

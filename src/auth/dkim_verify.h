@@ -20,7 +20,7 @@ namespace herald {
 class DkimMessage;
 class Resolver;
 
-// [limits] max_dkim_signatures by default. RFC 6376 6.1 lets a verifier limit the signatures
+// [policy] max_signatures by default. RFC 6376 6.1 lets a verifier limit the signatures
 // it tries, against denial of service. Mail that went through an ESP and a mailing list
 // carries two or three (author, ESP, list); five leaves room for that and still bounds what
 // a stack of signatures costs: five key lookups and five public-key operations.

@@ -47,7 +47,7 @@ struct MessageAuthentication {
 };
 
 struct MessageAuthenticatorOptions {
-  size_t max_dkim_signatures = kDefaultMaxDkimSignatures;  // [limits] max_dkim_signatures
+  size_t max_dkim_signatures = kDefaultMaxDkimSignatures;  // [policy] max_signatures
   // Runs the body hashes and public-key operations (verify_executor.h); null: in place.
   VerifyExecutor executor;
 };

@@ -149,8 +149,14 @@ void prepare_data_dir(const Config& config, const std::optional<RunAs>& run_as) 
     if (run_as) give_to(*run_as, directory);
   };
   make(data_dir);
-  // Before anything is made inside: a data_dir the user cannot write is refused untouched.
-  if (run_as) check_writable_by(*run_as, data_dir);
+  if (run_as) {
+    if (const size_t changed = adopt_data_dir(*run_as, data_dir)) {
+      spdlog::info("data_dir {} and the {} entries in it given to {} (it was root's)",
+                   data_dir.string(), changed - 1, run_as->user);
+    }
+    // Before anything is made inside: a data_dir the user cannot write is refused untouched.
+    check_writable_by(*run_as, data_dir);
+  }
   for (const char* below : {"store", "mail", "tls"}) make(data_dir / below);
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 
 namespace herald {
@@ -146,6 +147,40 @@ void check_writable_by(const RunAs& run_as, const fs::path& data_dir) {
     if (!permitted(*st, run_as, 3)) refuse(run_as, it->path(), *st, "writable", chown_fix);
     if (is_maildir_leaf(it->path())) it.disable_recursion_pending();
   }
+}
+
+namespace {
+
+bool holds_only_herald_data(const fs::path& data_dir) {
+  static const std::set<std::string> kOwn = {"store", "mail", "tls", "srs.secret", "control.sock"};
+  for (const auto& entry : fs::directory_iterator(data_dir)) {
+    if (!kOwn.contains(entry.path().filename().string())) return false;
+  }
+  return true;
+}
+
+void change_owner(const RunAs& run_as, const fs::path& path) {
+  if (::lchown(path.c_str(), run_as.uid, run_as.gid) != 0) {
+    throw std::runtime_error("cannot chown " + path.string() + " to " + run_as.user + ": " +
+                             std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+size_t adopt_data_dir(const RunAs& run_as, const fs::path& data_dir) {
+  if (::geteuid() != 0) return 0;
+  const auto top = status_of(data_dir);
+  if (!top || top->st_uid == run_as.uid || !holds_only_herald_data(data_dir)) return 0;
+  size_t changed = 0;
+  change_owner(run_as, data_dir);
+  ++changed;
+  for (auto it = fs::recursive_directory_iterator(data_dir);
+       it != fs::recursive_directory_iterator(); ++it) {
+    change_owner(run_as, it->path());
+    ++changed;
+  }
+  return changed;
 }
 
 void give_to(const RunAs& run_as, const fs::path& path) {

@@ -47,6 +47,15 @@ std::optional<RunAs> resolve_run_as(const Config& config,
 // ("chown -R herald:herald /var/lib/herald").
 void check_writable_by(const RunAs& run_as, const std::filesystem::path& data_dir);
 
+// The first start as the user over a data_dir that root's heraldd filled (an upgrade from a
+// herald that ran as root): when heraldd runs as root and `data_dir` is not the user's but
+// holds only what heraldd keeps there (store, mail, tls, srs.secret, control.sock), it and
+// everything in it become the user's (lchown, links not followed), once, with a log line;
+// later starts find it the user's and walk nothing. A data_dir holding anything else is left
+// alone (check_writable_by then says what to run): herald never chowns what is not its own.
+// Returns how many entries changed owner. Throws std::runtime_error naming a path that fails.
+size_t adopt_data_dir(const RunAs& run_as, const std::filesystem::path& data_dir);
+
 // Makes `path` (a file heraldd made as root inside data_dir, e.g. the generated TLS pair)
 // the user's, so that a reload after the drop can read it again. Does nothing when not
 // root. Throws std::runtime_error naming the path on failure.

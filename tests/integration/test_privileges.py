@@ -167,12 +167,42 @@ def test_an_unknown_user_stops_the_start_and_is_named(work_dir):
     assert "not a user on this system" in line, output
 
 
-def test_a_data_dir_the_user_cannot_write_stops_the_start_with_the_chown_to_run(work_dir):
+def test_a_data_dir_of_roots_that_herald_filled_becomes_the_users_at_the_first_start_as_it(
+        work_dir, swaks):
+    """An upgrade from a herald that ran as root: the store, the Maildirs and the TLS pair it
+    left are root's. Started as herald, heraldd makes data_dir and everything in it herald's
+    once, and carries on with what was there."""
+    account = herald_account()
+    path, daemons = work_dir
+    as_root = HeraldDaemon(path, server={"user": "root"})
+    as_root.start()
+    swaks(as_root, "--from", "sender@remote.test", "--to", "alice@example.test")
+    [first] = as_root.wait_for_messages("alice@example.test", 1)
+    assert first.stat().st_uid == 0
+    assert as_root.stop() == 0
+
+    daemon = HeraldDaemon(path, server={"user": "herald"})
+    daemons.append(daemon)
+    daemon.start()
+    assert status_ids(daemon.process.pid, "Uid") == [account.pw_uid] * 4
+    assert f"data_dir {daemon.data_dir} and the" in daemon.log_text()
+    for entry in [daemon.data_dir, *daemon.data_dir.rglob("*")]:
+        if entry.name == "control.sock":
+            continue  # made anew by this start
+        assert entry.lstat().st_uid == account.pw_uid, entry
+    swaks(daemon, "--from", "sender@remote.test", "--to", "alice@example.test")
+    assert len(daemon.wait_for_messages("alice@example.test", 2)) == 2
+    assert len(daemon.queue_list("--all")) == 2
+
+
+def test_a_data_dir_holding_what_is_not_heralds_is_left_alone_and_named(work_dir):
     herald_account()
     path, _ = work_dir
     daemon = HeraldDaemon(path, server={"user": "herald"})
-    daemon.data_dir.mkdir(mode=0o755)  # root's, as a careless first start would leave it
+    daemon.data_dir.mkdir(mode=0o755)  # root's, and with something herald did not put there
+    (daemon.data_dir / "notes.txt").write_text("the operator's\n")
     code, output = start_failure(daemon)
+    assert (daemon.data_dir / "notes.txt").stat().st_uid == 0, "herald chowned a stranger's file"
     assert code != 0
     assert f"{daemon.data_dir} is not writable by user herald" in output, output
     assert f"run: chown -R herald:herald {daemon.data_dir}" in output, output

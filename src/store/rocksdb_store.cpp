@@ -26,8 +26,8 @@ void require_own_deliveries(const MessageRecord& message, const std::vector<Deli
     // would be read in the wrong band.
     if (d.priority != message.qos.priority) {
       throw std::invalid_argument("delivery " + d.message_id + "/" + std::to_string(d.index) +
-                                  " has priority " + std::to_string(d.priority) +
-                                  ", its message " + std::to_string(message.qos.priority));
+                                  " has priority " + std::to_string(d.priority) + ", its message " +
+                                  std::to_string(message.qos.priority));
     }
   }
 }

@@ -44,8 +44,8 @@ class DueIndexTest : public ::testing::Test {
 
   // Commits message `id` of `priority` with deliveries due at the given times on
   // `transport`.
-  MessageRecord commit(std::string id, std::vector<TimePoint> due,
-                       std::string transport = "local", int priority = 0) {
+  MessageRecord commit(std::string id, std::vector<TimePoint> due, std::string transport = "local",
+                       int priority = 0) {
     MessageRecord m = stored_message(std::move(id));
     m.qos.priority = priority;
     std::vector<Delivery> deliveries;
@@ -166,11 +166,12 @@ TEST_F(DueIndexTest, SlicesHonourAfterUntilAndLimit) {
   const auto second = store_->due_deliveries(DuePosition::of(first.back().delivery), kForever, 10);
   EXPECT_EQ(keys_of(second), (std::vector<std::string>{"A/2", "A/3"}));
   // `until` is inclusive, to the millisecond.
-  EXPECT_EQ(keys_of(store_->due_deliveries(DuePosition::start_of("local", kNormal), kStoreT0 + 1s, 10)),
-            (std::vector<std::string>{"A/0", "A/1"}));
   EXPECT_EQ(
-      keys_of(store_->due_deliveries(DuePosition::start_of("local", kNormal), kStoreT0 + 1s - 1us, 10)),
-      (std::vector<std::string>{"A/0"}));
+      keys_of(store_->due_deliveries(DuePosition::start_of("local", kNormal), kStoreT0 + 1s, 10)),
+      (std::vector<std::string>{"A/0", "A/1"}));
+  EXPECT_EQ(keys_of(store_->due_deliveries(DuePosition::start_of("local", kNormal),
+                                           kStoreT0 + 1s - 1us, 10)),
+            (std::vector<std::string>{"A/0"}));
   EXPECT_TRUE(store_->due_deliveries(DuePosition::start_of("local", kNormal), kForever, 0).empty());
 }
 
@@ -219,7 +220,9 @@ TEST_F(DueIndexTest, UpdateMovesTheEntryAndLeavesNoOldOne) {
   store_->update_delivery(d, event_at(kStoreT0, "deferred"));
   EXPECT_EQ(keys_of(all_due()), (std::vector<std::string>{"B/0", "A/0"}));
   EXPECT_EQ(raw_due_keys().size(), 2u) << "the old entry of A/0 is gone, not skipped";
-  EXPECT_EQ(store_->due_deliveries(DuePosition::start_of("local", kNormal), kStoreT0 + 5s, 10).size(), 1u);
+  EXPECT_EQ(
+      store_->due_deliveries(DuePosition::start_of("local", kNormal), kStoreT0 + 5s, 10).size(),
+      1u);
   // A new transport moves it to that transport's part of the index.
   d.transport = "smtp";
   store_->update_delivery(d, event_at(kStoreT0, "rerouted"));

@@ -138,8 +138,8 @@ class ExpectedStore {
     }
     std::set<std::string> due_found;
     for (const char* transport : kTransports) {
-      for (const DueDelivery& d : test_support::due_in_every_band(
-               store, transport, kStoreT0 + std::chrono::hours(1000))) {
+      for (const DueDelivery& d :
+           test_support::due_in_every_band(store, transport, kStoreT0 + std::chrono::hours(1000))) {
         EXPECT_TRUE(due_found.insert(key_of(d.delivery)).second) << key_of(d.delivery);
         EXPECT_EQ(encode_delivery(d.delivery), encode_delivery(deliveries_.at(key_of(d.delivery))));
       }

@@ -106,12 +106,12 @@ TEST_F(StoreMigrationLayoutTwoTest, ReadWriteOpenFilesTheDueIndexInBandsAndMarks
     EXPECT_EQ(keys_of(due_in_every_band(*store, "local", TimePoint::max())),
               (std::vector<std::string>{"A/0", "B/0"}))
         << "A is due later and comes first: priority 5";
-    EXPECT_EQ(keys_of(store->due_deliveries(DuePosition::start_of("local", 4), TimePoint::max(),
-                                            10)),
-              (std::vector<std::string>{"A/0"}));
-    EXPECT_EQ(keys_of(store->due_deliveries(DuePosition::start_of("smtp", 12), TimePoint::max(),
-                                            10)),
-              (std::vector<std::string>{"C/0"}));
+    EXPECT_EQ(
+        keys_of(store->due_deliveries(DuePosition::start_of("local", 4), TimePoint::max(), 10)),
+        (std::vector<std::string>{"A/0"}));
+    EXPECT_EQ(
+        keys_of(store->due_deliveries(DuePosition::start_of("smtp", 12), TimePoint::max(), 10)),
+        (std::vector<std::string>{"C/0"}));
     // Every pending delivery took its message's priority, held ones too.
     EXPECT_EQ(store->deliveries("A")[0].priority, 5);
     EXPECT_EQ(store->deliveries("A")[1].priority, 5);

@@ -99,9 +99,11 @@ class StoreMigrationTest : public ::testing::Test {
 TEST_F(StoreMigrationTest, ReadWriteOpenBuildsTheIndexesAndMarksTheLayout) {
   {
     auto store = open_rocksdb_store(dir(), StoreMode::read_write);
-    EXPECT_EQ(keys_of(store->due_deliveries(DuePosition::start_of("local", kNormal), TimePoint::max(), 10)),
+    EXPECT_EQ(keys_of(store->due_deliveries(DuePosition::start_of("local", kNormal),
+                                            TimePoint::max(), 10)),
               (std::vector<std::string>{"A/0"}));
-    EXPECT_EQ(keys_of(store->due_deliveries(DuePosition::start_of("smtp", kNormal), TimePoint::max(), 10)),
+    EXPECT_EQ(keys_of(store->due_deliveries(DuePosition::start_of("smtp", kNormal),
+                                            TimePoint::max(), 10)),
               (std::vector<std::string>{"D/0"}));
     EXPECT_EQ(store->unfinished_deliveries(std::nullopt, 10).size(), 3u) << "A/0, A/1, D/0";
     ASSERT_EQ(store->damaged_records(10).size(), 1u) << "E/0, met by the pending walk";
@@ -132,14 +134,16 @@ TEST_F(StoreMigrationTest, AMigratedStoreIsNotMigratedAgain) {
     for (const auto& key : raw.keys("due")) raw.erase("due", key);
   }
   auto store = open_rocksdb_store(dir(), StoreMode::read_write);
-  EXPECT_TRUE(store->due_deliveries(DuePosition::start_of("local", kNormal), TimePoint::max(), 10).empty());
+  EXPECT_TRUE(
+      store->due_deliveries(DuePosition::start_of("local", kNormal), TimePoint::max(), 10).empty());
 }
 
 TEST_F(StoreMigrationTest, ReadOnlyOpenReadsAStoreNotYetMigrated) {
   auto reader = open_rocksdb_store(dir(), StoreMode::read_only);
   EXPECT_EQ(test_support::all_unfinished(*reader).size(), 3u) << "E/0 skipped";
   EXPECT_EQ(reader->message("A")->id, "A");
-  EXPECT_TRUE(reader->due_deliveries(DuePosition::start_of("local", kNormal), TimePoint::max(), 10).empty());
+  EXPECT_TRUE(reader->due_deliveries(DuePosition::start_of("local", kNormal), TimePoint::max(), 10)
+                  .empty());
   EXPECT_TRUE(reader->damaged_records(10).empty());
   EXPECT_THROW(reader->remove_finished(TimePoint::max() - 1h, 10), StoreError);
   reader.reset();
@@ -149,7 +153,8 @@ TEST_F(StoreMigrationTest, ReadOnlyOpenReadsAStoreNotYetMigrated) {
 TEST_F(StoreMigrationTest, ReadOnlyOpenOfAMigratedStoreReadsTheIndex) {
   auto daemon = open_rocksdb_store(dir(), StoreMode::read_write);
   auto reader = open_rocksdb_store(dir(), StoreMode::read_only);
-  EXPECT_EQ(keys_of(reader->due_deliveries(DuePosition::start_of("local", kNormal), TimePoint::max(), 10)),
+  EXPECT_EQ(keys_of(reader->due_deliveries(DuePosition::start_of("local", kNormal),
+                                           TimePoint::max(), 10)),
             (std::vector<std::string>{"A/0"}));
 }
 

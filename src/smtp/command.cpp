@@ -29,10 +29,6 @@ bool is_let_dig(unsigned char c) {
   return is_alpha(c) || is_digit(c);
 }
 
-char to_upper(char c) {
-  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
 bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() &&
          equals_ignoring_ascii_case(text.substr(0, prefix.size()), prefix);

@@ -142,23 +142,19 @@ PowerLossFileSystem::PowerLossFileSystem(fs::path trash)
 }
 
 void PowerLossFileSystem::fail_after(uint64_t operations) {
-  std::lock_guard lock(mutex_);
-  remaining_ = operations;
+  power_.fail_after(operations);
 }
 
 void PowerLossFileSystem::fail_now() {
-  std::lock_guard lock(mutex_);
-  failed_ = true;
+  power_.fail_now();
 }
 
 bool PowerLossFileSystem::failed() const {
-  std::lock_guard lock(mutex_);
-  return failed_;
+  return power_.failed();
 }
 
 uint64_t PowerLossFileSystem::operations() const {
-  std::lock_guard lock(mutex_);
-  return operations_;
+  return power_.operations();
 }
 
 void PowerLossFileSystem::set_syncs_ignored(bool ignored) {
@@ -177,17 +173,7 @@ uint64_t PowerLossFileSystem::unmodelled_calls() const {
 }
 
 bool PowerLossFileSystem::admit() {
-  std::lock_guard lock(mutex_);
-  if (failed_) return false;
-  if (remaining_) {
-    if (*remaining_ == 0) {
-      failed_ = true;
-      return false;
-    }
-    --*remaining_;
-  }
-  ++operations_;
-  return true;
+  return power_.admit();
 }
 
 void PowerLossFileSystem::grew(FileState& file, uint64_t bytes) {
@@ -260,9 +246,7 @@ void PowerLossFileSystem::lose_power() {
   for (const auto& entry : fs::directory_iterator(trash_)) fs::remove_all(entry.path(), ec);
   files_.clear();
   changes_.clear();
-  failed_ = false;
-  remaining_.reset();
-  operations_ = 0;
+  power_.restore();
 }
 
 fs::path PowerLossFileSystem::trash_name() {

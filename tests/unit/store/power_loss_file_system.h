@@ -42,6 +42,8 @@
 #include <string>
 #include <vector>
 
+#include "support/power_switch.h"
+
 namespace herald::test_support {
 
 class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
@@ -150,9 +152,7 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
 
   const std::filesystem::path trash_;
   mutable std::mutex mutex_;
-  bool failed_ = false;
-  std::optional<uint64_t> remaining_;  // changing calls still let through; none: no limit
-  uint64_t operations_ = 0;
+  test_support::PowerSwitch power_;
   bool syncs_ignored_ = false;
   uint64_t unmodelled_ = 0;
   uint64_t trash_count_ = 0;

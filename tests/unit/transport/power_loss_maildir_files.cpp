@@ -62,32 +62,19 @@ PowerLossMaildirFiles::PowerLossMaildirFiles(fs::path trash) : trash_(std::move(
 }
 
 void PowerLossMaildirFiles::fail_after(uint64_t operations) {
-  std::lock_guard lock(mutex_);
-  remaining_ = operations;
+  power_.fail_after(operations);
 }
 
 bool PowerLossMaildirFiles::failed() const {
-  std::lock_guard lock(mutex_);
-  return failed_;
+  return power_.failed();
 }
 
 uint64_t PowerLossMaildirFiles::operations() const {
-  std::lock_guard lock(mutex_);
-  return operations_;
+  return power_.operations();
 }
 
 bool PowerLossMaildirFiles::admit() {
-  std::lock_guard lock(mutex_);
-  if (failed_) return false;
-  if (remaining_) {
-    if (*remaining_ == 0) {
-      failed_ = true;
-      return false;
-    }
-    --*remaining_;
-  }
-  ++operations_;
-  return true;
+  return power_.admit();
 }
 
 void PowerLossMaildirFiles::grew(FileState& file, uint64_t bytes) {
@@ -158,9 +145,7 @@ void PowerLossMaildirFiles::lose_power() {
   for (const auto& entry : fs::directory_iterator(trash_)) fs::remove_all(entry.path(), ec);
   files_.clear();
   changes_.clear();
-  failed_ = false;
-  remaining_.reset();
-  operations_ = 0;
+  power_.restore();
 }
 
 int PowerLossMaildirFiles::open_for_write(const fs::path& file,

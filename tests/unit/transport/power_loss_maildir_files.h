@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "support/power_switch.h"
 #include "transport/maildir_files.h"
 
 namespace herald::test_support {
@@ -107,9 +108,7 @@ class PowerLossMaildirFiles final : public MaildirFiles {
   PosixMaildirFiles disk_;
   const std::filesystem::path trash_;
   mutable std::mutex mutex_;
-  bool failed_ = false;
-  std::optional<uint64_t> remaining_;  // changing calls still let through; none: no limit
-  uint64_t operations_ = 0;
+  test_support::PowerSwitch power_;
   uint64_t trash_count_ = 0;
   uint64_t changes_made_ = 0;  // the number of the latest Change
   // Every file written since the last lose_power(), by its current name.

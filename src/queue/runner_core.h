@@ -86,13 +86,6 @@ struct Lane {
   // after it are only in the store.
   std::array<DuePosition, DuePosition::kBands> covered;
   size_t attempts = 0;  // in progress
-  // The due index may hold entries of this lane that the window has not read: at start, after
-  // a read that filled the room, and when an entry was left to the store (not taken in,
-  // evicted, or placed beyond the window). Otherwise a refill has nothing new to find until
-  // time brings more into its lookahead, and reading every band at every round of the loop
-  // would cost 19 index reads a round for nothing.
-  bool unread_in_store = true;
-  TimePoint next_timed_refill = TimePoint::min();
 };
 
 // An attempt's results, handed back by the transport.

@@ -15,10 +15,6 @@ constexpr auto kLookahead = std::chrono::minutes(1);
 // At most this many deliveries per read of the due index.
 constexpr size_t kRefillSlice = 1000;
 
-// How often a refill reads anyway, for deliveries that time brings into the lookahead: far
-// less than the lookahead itself, so that each is in the window long before it is due.
-constexpr auto kTimedRefill = std::chrono::seconds(1);
-
 // Past every real entry of `band` of `transport` due at or before `until`: message ids are
 // ASCII, and 0xFF sorts after every ASCII byte (strings compare as unsigned bytes).
 DuePosition end_of(const std::string& transport, uint8_t band, TimePoint until) {
@@ -55,10 +51,7 @@ void QueueRunner::Impl::take_in(const runner::Intake& in) {
       continue;
     }
     if (!waits(d) || lane->entries.contains(d.key())) continue;
-    if (!window_takes(*lane, *in.message, d)) {
-      lane->unread_in_store = true;  // a refill reads it
-      continue;
-    }
+    if (!window_takes(*lane, *in.message, d)) continue;  // a refill reads it
     if (!stored) stored = store.deliveries(d.message_id);
     if (d.index >= stored->size()) continue;
     const Delivery& now = (*stored)[d.index];
@@ -78,11 +71,7 @@ void QueueRunner::Impl::place(Lane& lane, std::shared_ptr<const MessageRecord> m
                               const Delivery& delivery) {
   if (!waits(delivery) || lane.entries.contains(delivery.key())) return;
   const DuePosition position = DuePosition::of(delivery);
-  if (position <= lane.covered[position.band]) {
-    admit(lane, std::move(message), delivery);
-  } else {
-    lane.unread_in_store = true;
-  }
+  if (position <= lane.covered[position.band]) admit(lane, std::move(message), delivery);
 }
 
 void QueueRunner::Impl::admit(Lane& lane, std::shared_ptr<const MessageRecord> message,
@@ -104,7 +93,6 @@ void QueueRunner::Impl::admit(Lane& lane, std::shared_ptr<const MessageRecord> m
 void QueueRunner::Impl::evict_one(Lane& lane) {
   const DuePosition victim = lane.by_eviction.begin()->second;
   forget(lane, DeliveryKey{victim.message_id, victim.index});
-  lane.unread_in_store = true;
   DuePosition& covered = lane.covered[victim.band];
   if (victim > covered) return;
   const auto below = lane.waiting.lower_bound(victim);
@@ -148,9 +136,7 @@ void QueueRunner::Impl::forget(Lane& lane, const DeliveryKey& key) {
 void QueueRunner::Impl::refill(Lane& lane) {
   const size_t limit = settings.queue.active_limit;
   if (lane.entries.size() >= limit) return;
-  const TimePoint now = clock.now();
-  if (!lane.unread_in_store && now < lane.next_timed_refill) return;
-  const TimePoint until = now + kLookahead;
+  const TimePoint until = clock.now() + kLookahead;
   size_t room = std::min(limit - lane.entries.size(), kRefillSlice);
   for (uint8_t band = 0; band < DuePosition::kBands && room > 0; ++band) {
     DuePosition& covered = lane.covered[band];
@@ -173,8 +159,6 @@ void QueueRunner::Impl::refill(Lane& lane) {
     }
     room -= due.size();
   }
-  lane.unread_in_store = room == 0;  // the read stopped at the room: more may wait
-  lane.next_timed_refill = now + kTimedRefill;
 }
 
 }  // namespace herald

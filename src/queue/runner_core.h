@@ -80,6 +80,13 @@ struct Lane {
   // written by the loop since and is known to it); those after it are only in the store.
   DuePosition covered;
   size_t attempts = 0;  // in progress
+  // The due index may hold entries of this lane that the window has not read: at start, after
+  // a read that filled the room, and when an entry was left to the store (not taken in,
+  // evicted, or placed beyond the window). Otherwise a refill has nothing new to find until
+  // time brings more into its lookahead, and reading the index at every round of the loop
+  // (thousands a second under load) would be work for nothing.
+  bool unread_in_store = true;
+  TimePoint next_timed_refill = TimePoint::min();
 };
 
 // An attempt's results, handed back by the transport.

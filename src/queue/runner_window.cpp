@@ -15,6 +15,10 @@ constexpr auto kLookahead = std::chrono::minutes(1);
 // At most this many deliveries per read of the due index.
 constexpr size_t kRefillSlice = 1000;
 
+// How often a refill reads anyway, for deliveries that time brings into the lookahead: far
+// less than the lookahead itself, so that each is in the window long before it is due.
+constexpr auto kTimedRefill = std::chrono::seconds(1);
+
 // Past every real entry of `transport` due at or before `until`: message ids are ASCII,
 // and 0xFF sorts after every ASCII byte (strings compare as unsigned bytes).
 DuePosition end_of(const std::string& transport, TimePoint until) {
@@ -51,7 +55,10 @@ void QueueRunner::Impl::take_in(const runner::Intake& in) {
       continue;
     }
     if (!waits(d) || lane->entries.contains(d.key())) continue;
-    if (!window_takes(*lane, *in.message, d)) continue;  // a refill reads it
+    if (!window_takes(*lane, *in.message, d)) {
+      lane->unread_in_store = true;  // a refill reads it
+      continue;
+    }
     if (!stored) stored = store.deliveries(d.message_id);
     if (d.index >= stored->size()) continue;
     const Delivery& now = (*stored)[d.index];
@@ -69,7 +76,11 @@ bool QueueRunner::Impl::window_takes(const Lane& lane, const MessageRecord& mess
 void QueueRunner::Impl::place(Lane& lane, std::shared_ptr<const MessageRecord> message,
                               const Delivery& delivery) {
   if (!waits(delivery) || lane.entries.contains(delivery.key())) return;
-  if (DuePosition::of(delivery) <= lane.covered) admit(lane, std::move(message), delivery);
+  if (DuePosition::of(delivery) <= lane.covered) {
+    admit(lane, std::move(message), delivery);
+  } else {
+    lane.unread_in_store = true;
+  }
 }
 
 void QueueRunner::Impl::admit(Lane& lane, std::shared_ptr<const MessageRecord> message,
@@ -90,6 +101,7 @@ void QueueRunner::Impl::admit(Lane& lane, std::shared_ptr<const MessageRecord> m
 void QueueRunner::Impl::evict_one(Lane& lane) {
   const DuePosition victim = lane.by_eviction.begin()->second;
   forget(lane, DeliveryKey{victim.message_id, victim.index});
+  lane.unread_in_store = true;
   if (victim > lane.covered) return;
   const auto below = lane.waiting.lower_bound(victim);
   // Nothing waits below it: read again from the start; what is known is skipped.
@@ -128,7 +140,9 @@ void QueueRunner::Impl::forget(Lane& lane, const DeliveryKey& key) {
 void QueueRunner::Impl::refill(Lane& lane) {
   const size_t limit = settings.queue.active_limit;
   if (lane.entries.size() >= limit) return;
-  const TimePoint until = clock.now() + kLookahead;
+  const TimePoint now = clock.now();
+  if (!lane.unread_in_store && now < lane.next_timed_refill) return;
+  const TimePoint until = now + kLookahead;
   const size_t room = std::min(limit - lane.entries.size(), kRefillSlice);
   std::vector<DueDelivery> due;
   try {
@@ -147,6 +161,8 @@ void QueueRunner::Impl::refill(Lane& lane) {
   } else {
     lane.covered = std::max(lane.covered, DuePosition::of(due.back().delivery));
   }
+  lane.unread_in_store = due.size() == room;  // the read stopped at the room: more may wait
+  lane.next_timed_refill = now + kTimedRefill;
 }
 
 }  // namespace herald

@@ -107,7 +107,7 @@ asio::awaitable<void> SmtpConnection::Impl::converse() {
 // (true) or the connection closes (false).
 asio::awaitable<bool> SmtpConnection::Impl::follow(SessionStep step) {
   for (;;) {
-    co_await discard_abandoned_bodies(false);
+    if (session_.has_abandoned_bodies()) co_await discard_abandoned_bodies(false);
     if (step.reply) {
       output_ += step.reply->wire();
       if (output_.size() >= kMaxPendingOutput) co_await flush();

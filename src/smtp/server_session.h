@@ -161,6 +161,10 @@ class ServerSession {
   // Bodies written ahead whose transactions ended without a commit (refused, reset, failed
   // to commit): the connection drops them with Store::discard_body.
   std::vector<ArrivingBody> take_abandoned_bodies();
+  // Octets of header section the session holds now (arriving, or of the message to commit):
+  // what the end-of-data steps read and edit, linearly.
+  uint64_t header_octets() const;
+  bool has_abandoned_bodies() const { return !abandoned_.empty(); }
   // The body being written ahead, if any: what the connection drops when it closes.
   const std::optional<ArrivingBody>& arriving_body() const { return arriving_; }
   SessionStep on_chunk_end();

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "smtp/server_session.h"
@@ -43,6 +44,11 @@ BodyPiece ServerSession::take_piece() {
 
 void ServerSession::on_piece_not_stored() {
   transaction_.reader->refuse(ContentProblem::not_stored);
+}
+
+uint64_t ServerSession::header_octets() const {
+  const uint64_t arriving = transaction_.reader ? transaction_.reader->header().size() : 0;
+  return std::max<uint64_t>(arriving, accepted_.content.header.size());
 }
 
 std::vector<ArrivingBody> ServerSession::take_abandoned_bodies() {

@@ -3,6 +3,7 @@
 // arriving") and committed with its record.
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "store/record_codec.h"
@@ -15,6 +16,15 @@ namespace {
 // The keys of every piece of `id`'s body: ID/ up to, not including, ID0 ('0' follows '/').
 std::pair<std::string, std::string> piece_range(std::string_view id) {
   return {std::string(id) + "/", std::string(id) + "0"};
+}
+
+// As add_content counts them: the pieces written ahead, then the rest cut into pieces, at
+// least one.
+uint32_t body_pieces_of(const ContentToCommit& content) {
+  const size_t rest = content.rest.size();
+  const auto cut =
+      static_cast<uint32_t>((rest + MessageBody::kMaxPieceSize - 1) / MessageBody::kMaxPieceSize);
+  return std::max<uint32_t>(content.pieces_written + cut, 1);
 }
 
 }  // namespace
@@ -40,16 +50,26 @@ MessageRecord RocksDbStore::add_content(rocksdb::WriteBatch& batch, const Messag
   return stored;
 }
 
-void RocksDbStore::erase_content(rocksdb::WriteBatch& batch, std::string_view id) {
+std::optional<uint32_t> RocksDbStore::pieces_committed_in(const StoreWrite& parts,
+                                                          std::string_view id) {
+  for (const auto& m : parts.messages) {
+    if (m.record.id == id) return body_pieces_of(m.content);
+  }
+  return std::nullopt;
+}
+
+void RocksDbStore::erase_content(rocksdb::WriteBatch& batch, std::string_view id,
+                                 std::optional<uint32_t> pieces) {
   erase(batch, content_, id);
   // Point deletes by the record's count: range tombstones, one per finished message, would
   // pile up in the memtable and slow every read behind them.
-  std::optional<uint32_t> pieces;
-  if (const auto value = get(messages_, id)) {
-    try {
-      pieces = decode_message_record(*value).body_pieces;
-    } catch (const StoreError&) {
-      // Undecodable: its pieces are not counted anywhere else, so they go by range.
+  if (!pieces) {
+    if (const auto value = get(messages_, id)) {
+      try {
+        pieces = decode_message_record(*value).body_pieces;
+      } catch (const StoreError&) {
+        // Undecodable: its pieces are not counted anywhere else, so they go by range.
+      }
     }
   }
   if (!pieces) {

@@ -201,7 +201,7 @@ void RocksDbStore::add_updates(rocksdb::WriteBatch& batch, const StoreWrite& par
     // No delivery left pending: the content goes in the same batch, so a crash cannot drop
     // it under a delivery that still needs it. The message finishes only in the write that
     // takes its last pending delivery; updating a delivery already final changes nothing.
-    if (change.any_terminal) erase_content(batch, id);
+    if (change.any_terminal) erase_content(batch, id, pieces_committed_in(parts, id));
     if (pending_before) put(batch, finished_, finished_key(finish_time(change), id), "");
   }
 }

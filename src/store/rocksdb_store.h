@@ -147,7 +147,12 @@ class RocksDbStore final : public Store {
   MessageRecord add_content(rocksdb::WriteBatch& batch, const MessageRecord& message,
                             const ContentToCommit& content);
   // Deletes the content of message `id`: header and every piece its record counts.
-  void erase_content(rocksdb::WriteBatch& batch, std::string_view id);
+  // `pieces`: the count when the caller knows it (a message committed in the same write,
+  // whose record is not stored yet); otherwise it is read from the record.
+  void erase_content(rocksdb::WriteBatch& batch, std::string_view id,
+                     std::optional<uint32_t> pieces = std::nullopt);
+  // The body pieces of message `id` if `parts` commits it, as add_content stores them.
+  static std::optional<uint32_t> pieces_committed_in(const StoreWrite& parts, std::string_view id);
   // Deletes every piece of `id`'s body by one range (uncounted: a crash's leftovers).
   void erase_pieces(rocksdb::WriteBatch& batch, std::string_view id);
 

@@ -1,6 +1,6 @@
 // Bodies for the tests of the streamed DKIM body hash: one string cut into pieces at given
-// offsets (so that a CRLF, a run of WSP or the empty lines at the end fall across pieces),
-// and one whose pieces cannot be read.
+// offsets (so that a CRLF, a run of WSP or the empty lines at the end fall across pieces;
+// support/pieced_body.h), the offsets to cut at, and a body whose pieces cannot be read.
 #pragma once
 
 #include <memory>
@@ -9,27 +9,12 @@
 #include <vector>
 
 #include "mime/message_content.h"
+#include "support/pieced_body.h"
 
 namespace herald::test_support {
 
-class PieceBody : public MessageBody {
- public:
-  // `cuts` ascending, each at most text.size(); equal cuts make empty pieces.
-  PieceBody(std::string text, std::vector<size_t> cuts)
-      : text_(std::move(text)), cuts_(std::move(cuts)) {}
-
-  uint64_t size() const override { return text_.size(); }
-  size_t piece_count() const override { return cuts_.size() + 1; }
-  std::string piece(size_t index) const override {
-    const size_t start = index == 0 ? 0 : cuts_[index - 1];
-    const size_t end = index == cuts_.size() ? text_.size() : cuts_[index];
-    return text_.substr(start, end - start);
-  }
-
- private:
-  std::string text_;
-  std::vector<size_t> cuts_;
-};
+// The body cut at given offsets: the one the transport and DSN tests use.
+using PieceBody = PiecedBody;
 
 // Cuts every `step` octets.
 inline std::vector<size_t> every(size_t step, size_t size) {

@@ -51,7 +51,8 @@ class SpdlogLogger final : public rocksdb::Logger {
   }
 };
 
-rocksdb::DBOptions database_options(StoreMode mode, rocksdb::Env* env = rocksdb::Env::Default()) {
+rocksdb::DBOptions database_options(StoreMode mode, rocksdb::Env* env = rocksdb::Env::Default(),
+                                    size_t memtable_budget = kMemtableBudget) {
   rocksdb::DBOptions options;
   options.env = env;
   options.create_if_missing = mode == StoreMode::read_write;
@@ -61,6 +62,8 @@ rocksdb::DBOptions database_options(StoreMode mode, rocksdb::Env* env = rocksdb:
   // WAL is recycled. Kept small because every `herald` command replays the whole WAL when it
   // opens the store as a secondary: at 256 MiB a `queue show` took most of a second.
   options.max_total_wal_size = 32ull << 20;
+  // One budget for every family's memtables (rocksdb_layout.cpp says why it alone flushes).
+  options.db_write_buffer_size = memtable_budget;
   // Required by secondary instances, which must keep every table file they know open.
   if (mode == StoreMode::read_only) options.max_open_files = -1;
   return options;
@@ -107,7 +110,7 @@ std::vector<rocksdb::ColumnFamilyDescriptor> existing_families(
     throw StoreError("cannot open store " + directory.string() +
                      " for reading: " + status.ToString());
   }
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = column_families(false);
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = column_families(false, kMemtableBudget);
   std::erase_if(families, [&](const rocksdb::ColumnFamilyDescriptor& family) {
     return std::find(names.begin(), names.end(), family.name) == names.end();
   });
@@ -142,13 +145,15 @@ rocksdb::ColumnFamilyHandle* OpenDatabase::family(std::string_view name) const {
   return nullptr;
 }
 
-OpenDatabase open_read_write(const std::filesystem::path& directory, rocksdb::Env* env) {
+OpenDatabase open_read_write(const std::filesystem::path& directory, rocksdb::Env* env,
+                             size_t memtable_budget) {
   create_directory_durably(directory);
   OpenDatabase opened;
   rocksdb::DB* db = nullptr;
   const rocksdb::Status status =
-      rocksdb::DB::Open(database_options(StoreMode::read_write, env), directory.string(),
-                        column_families(true), &opened.handles, &db);
+      rocksdb::DB::Open(database_options(StoreMode::read_write, env, memtable_budget),
+                        directory.string(), column_families(true, memtable_budget),
+                        &opened.handles, &db);
   if (is_lock_conflict(status)) {
     throw StoreError(
         "store " + directory.string() +

@@ -46,16 +46,22 @@ struct OpenDatabase {
 // Creates the store (directories made durable) when absent, and every family of
 // store/rocksdb_layout.h that is missing. RocksDB reaches its files through `env` (the
 // directories above are made with plain POSIX calls). Exclusive: throws StoreError naming the
-// other process when one holds the store, or saying what failed.
-OpenDatabase open_read_write(const std::filesystem::path& directory, rocksdb::Env* env);
+// other process when one holds the store, or saying what failed. Memtables of all families
+// together hold at most about `memtable_budget` octets before one is flushed.
+OpenDatabase open_read_write(const std::filesystem::path& directory, rocksdb::Env* env,
+                             size_t memtable_budget);
+
+// What heraldd's memtables may hold, all families together: bodies pass through as they
+// arrive (1 GiB of DATA in flight is 4,096 pieces of 256 KiB), and records are small.
+inline constexpr size_t kMemtableBudget = size_t{32} << 20;
 
 // open_rocksdb_store(directory, StoreMode::read_write) with RocksDB's files reached through
-// `env`, which must outlive the store, and, unless `memtable_bytes` is 0, memtables of that
-// size instead of RocksDB's 64 MiB: how the power-loss tests put a file system that forgets
+// `env`, which must outlive the store, and, unless `memtable_budget` is 0, that memtable
+// budget instead of kMemtableBudget: how the power-loss tests put a file system that forgets
 // unsynced writes under the store, and make it flush, compact and switch WAL files while
 // they write. Production passes rocksdb::Env::Default() and 0.
 std::unique_ptr<Store> open_read_write_store(const std::filesystem::path& directory,
-                                             rocksdb::Env* env, size_t memtable_bytes);
+                                             rocksdb::Env* env, size_t memtable_budget);
 
 // A secondary instance over the store in `directory`, with every family of the layout that
 // exists there except content: a store not yet migrated to layout 2 has no due, finished or

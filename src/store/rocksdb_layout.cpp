@@ -1,5 +1,6 @@
 #include "store/rocksdb_layout.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -10,15 +11,23 @@ namespace {
 // instead of rewriting the body each time a level is merged.
 constexpr uint64_t kMinBlobSize = 2048;
 
-constexpr size_t kContentMemtableBytes = 16 * 1024 * 1024;
-
 constexpr size_t kTimeBytes = 8;
 constexpr size_t kIndexDigits = 10;
 
 }  // namespace
 
-std::vector<rocksdb::ColumnFamilyDescriptor> column_families(bool with_content) {
+std::vector<rocksdb::ColumnFamilyDescriptor> column_families(bool with_content,
+                                                             size_t memtable_budget) {
   rocksdb::ColumnFamilyOptions plain;
+  // A family whose own memtable fills is flushed by a path of RocksDB 7.8 (ScheduleFlushes)
+  // that, when switching the memtable fails (a write error, a full disk), keeps a reference
+  // to every other family waiting with it, and closing the store then aborts the process.
+  // The budget's flushes (HandleWriteBufferManagerFlush) take one family at a time and do
+  // not: the budget flushes at 7/8 of itself, long before any family reaches twice it.
+  plain.write_buffer_size = 2 * memtable_budget;
+  // Arena blocks small beside the budget, so that nine families each holding a little do
+  // not make it flush at once (RocksDB would size them from write_buffer_size).
+  plain.arena_block_size = std::min<size_t>(size_t{1} << 20, memtable_budget / 32);
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, plain},
       {kMessages, plain},
@@ -36,9 +45,6 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(bool with_content) 
     // Content is deleted once every delivery of its message is final; garbage collection
     // reclaims the blob files that then hold mostly dead bodies.
     content.enable_blob_garbage_collection = true;
-    // Bodies pass through as they arrive: smaller memtables keep what heraldd holds of them
-    // in memory small (1 GiB of DATA in flight is 4,096 pieces of 256 KiB).
-    content.write_buffer_size = kContentMemtableBytes;
     families.emplace_back(kContent, content);
   }
   return families;

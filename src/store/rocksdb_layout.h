@@ -49,8 +49,11 @@ inline constexpr std::string_view kLayoutKey = "layout";
 inline constexpr std::string_view kLayoutVersion = "2";
 
 // Every family with the options it is opened with, content last. `with_content` false
-// leaves content out (secondary instances cannot read blob files).
-std::vector<rocksdb::ColumnFamilyDescriptor> column_families(bool with_content);
+// leaves content out (secondary instances cannot read blob files). `memtable_budget` is the
+// store's memtable memory, all families together (DBOptions::db_write_buffer_size): each
+// family's own limit is set past it, so that only the budget ever starts a flush.
+std::vector<rocksdb::ColumnFamilyDescriptor> column_families(bool with_content,
+                                                             size_t memtable_budget);
 
 inline rocksdb::Slice slice(std::string_view s) {
   return rocksdb::Slice(s.data(), s.size());

@@ -276,18 +276,9 @@ std::vector<std::unique_lock<std::mutex>> RocksDbStore::lock_messages(
 }
 
 std::unique_ptr<Store> open_read_write_store(const std::filesystem::path& directory,
-                                             rocksdb::Env* env, size_t memtable_bytes) {
-  OpenDatabase opened = open_read_write(directory, env);
-  if (memtable_bytes != 0) {
-    for (auto* family : opened.handles) {
-      // Arena blocks as RocksDB sizes them for memtables that size: the 8 MiB ones it
-      // chose for 64 MiB would fill a small memtable at its creation.
-      const rocksdb::Status status =
-          opened.db->SetOptions(family, {{"write_buffer_size", std::to_string(memtable_bytes)},
-                                         {"arena_block_size", std::to_string(memtable_bytes / 8)}});
-      if (!status.ok()) throw StoreError("cannot size the memtables: " + status.ToString());
-    }
-  }
+                                             rocksdb::Env* env, size_t memtable_budget) {
+  OpenDatabase opened =
+      open_read_write(directory, env, memtable_budget != 0 ? memtable_budget : kMemtableBudget);
   migrate_to_current_layout(opened);
   auto store = std::make_unique<RocksDbStore>(std::move(opened), StoreMode::read_write, nullptr);
   if (const size_t dropped = store->drop_arriving_bodies()) {

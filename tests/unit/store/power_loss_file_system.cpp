@@ -1,6 +1,7 @@
 #include "store/power_loss_file_system.h"
 
 #include <algorithm>
+#include <stdexcept>
 #include <system_error>
 
 namespace herald::test_support {
@@ -27,7 +28,8 @@ class TrackedWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
 
   IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
                   rocksdb::IODebugContext* dbg) override {
-    if (!owner_.admit()) return power_lost();
+    const auto admitted = owner_.admit();
+    if (!admitted) return power_lost();
     IOStatus status = target()->Append(data, options, dbg);
     if (status.ok()) owner_.grew(*state_, data.size());
     return status;
@@ -35,7 +37,8 @@ class TrackedWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
   IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
                   const rocksdb::DataVerificationInfo& info,
                   rocksdb::IODebugContext* dbg) override {
-    if (!owner_.admit()) return power_lost();
+    const auto admitted = owner_.admit();
+    if (!admitted) return power_lost();
     IOStatus status = target()->Append(data, options, info, dbg);
     if (status.ok()) owner_.grew(*state_, data.size());
     return status;
@@ -43,7 +46,8 @@ class TrackedWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
   IOStatus PositionedAppend(const rocksdb::Slice& data, uint64_t offset,
                             const rocksdb::IOOptions& options,
                             rocksdb::IODebugContext* dbg) override {
-    if (!owner_.admit()) return power_lost();
+    const auto admitted = owner_.admit();
+    if (!admitted) return power_lost();
     IOStatus status = target()->PositionedAppend(data, offset, options, dbg);
     if (status.ok()) grew_to(offset + data.size());
     return status;
@@ -52,20 +56,23 @@ class TrackedWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
                             const rocksdb::IOOptions& options,
                             const rocksdb::DataVerificationInfo& info,
                             rocksdb::IODebugContext* dbg) override {
-    if (!owner_.admit()) return power_lost();
+    const auto admitted = owner_.admit();
+    if (!admitted) return power_lost();
     IOStatus status = target()->PositionedAppend(data, offset, options, info, dbg);
     if (status.ok()) grew_to(offset + data.size());
     return status;
   }
   IOStatus Truncate(uint64_t size, const rocksdb::IOOptions& options,
                     rocksdb::IODebugContext* dbg) override {
-    if (!owner_.admit()) return power_lost();
+    const auto admitted = owner_.admit();
+    if (!admitted) return power_lost();
     IOStatus status = target()->Truncate(size, options, dbg);
     if (status.ok()) owner_.resized(*state_, size);
     return status;
   }
   IOStatus Flush(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
-    if (!owner_.admit()) return power_lost();
+    const auto admitted = owner_.admit();
+    if (!admitted) return power_lost();
     return target()->Flush(options, dbg);
   }
   IOStatus Sync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
@@ -77,7 +84,8 @@ class TrackedWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
   // Forwarded (bytes_per_sync uses it) but, as sync_file_range(2), it makes nothing durable.
   IOStatus RangeSync(uint64_t offset, uint64_t nbytes, const rocksdb::IOOptions& options,
                      rocksdb::IODebugContext* dbg) override {
-    if (!owner_.admit()) return power_lost();
+    const auto admitted = owner_.admit();
+    if (!admitted) return power_lost();
     return target()->RangeSync(offset, nbytes, options, dbg);
   }
   // Close always reaches the file (its descriptor must go) and makes nothing durable.
@@ -85,7 +93,8 @@ class TrackedWritableFile : public rocksdb::FSWritableFileOwnerWrapper {
  private:
   template <typename Call>
   IOStatus sync(Call call) {
-    if (!owner_.admit()) return power_lost();
+    const auto admitted = owner_.admit();
+    if (!admitted) return power_lost();
     // Only bytes written before the sync began are known to be covered by it.
     const uint64_t size = owner_.size_of(*state_);
     IOStatus status = call();
@@ -110,14 +119,16 @@ class TrackedDirectory : public rocksdb::FSDirectoryWrapper {
       : FSDirectoryWrapper(std::move(directory)), owner_(owner), path_(std::move(path)) {}
 
   IOStatus Fsync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
-    if (!owner_.admit()) return power_lost();
+    const auto admitted = owner_.admit();
+    if (!admitted) return power_lost();
     IOStatus status = FSDirectoryWrapper::Fsync(options, dbg);
     if (status.ok() && !owner_.syncs_ignored()) owner_.directory_synced(path_);
     return status;
   }
   IOStatus FsyncWithDirOptions(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg,
                                const rocksdb::DirFsyncOptions& dir_options) override {
-    if (!owner_.admit()) return power_lost();
+    const auto admitted = owner_.admit();
+    if (!admitted) return power_lost();
     IOStatus status = FSDirectoryWrapper::FsyncWithDirOptions(options, dbg, dir_options);
     if (status.ok() && !owner_.syncs_ignored()) owner_.directory_synced(path_);
     return status;
@@ -172,8 +183,59 @@ uint64_t PowerLossFileSystem::unmodelled_calls() const {
   return unmodelled_;
 }
 
-bool PowerLossFileSystem::admit() {
-  return power_.admit();
+void PowerLossFileSystem::stop_after(uint64_t operations) {
+  std::lock_guard lock(stop_mutex_);
+  until_stop_ = operations;
+  stopped_ever_ = false;
+}
+
+bool PowerLossFileSystem::wait_for_stop(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(stop_mutex_);
+  return stop_changed_.wait_for(lock, timeout, [&] { return stopped_now_ && in_progress_ == 0; });
+}
+
+bool PowerLossFileSystem::stopped() const {
+  std::lock_guard lock(stop_mutex_);
+  return stopped_ever_;
+}
+
+void PowerLossFileSystem::disk_after_power_failure(const fs::path& directory,
+                                                   const fs::path& image) {
+  std::unique_lock stop_lock(stop_mutex_);
+  if (!stopped_now_ || in_progress_ != 0) {
+    throw std::logic_error("disk_after_power_failure() before the stop");
+  }
+  fs::copy(directory, image, fs::copy_options::recursive);
+  {
+    std::lock_guard lock(mutex_);
+    roll_back_copy(normal_path(directory), normal_path(image));
+  }
+  stopped_now_ = false;
+  stop_changed_.notify_all();
+}
+
+PowerLossFileSystem::Admission PowerLossFileSystem::admit() {
+  {
+    std::unique_lock lock(stop_mutex_);
+    if (until_stop_ && *until_stop_ == 0) {
+      until_stop_.reset();
+      stopped_now_ = stopped_ever_ = true;
+      stop_changed_.notify_all();
+    } else if (until_stop_) {
+      --*until_stop_;
+    }
+    stop_changed_.wait(lock, [&] { return !stopped_now_; });
+    if (!power_.admit()) return Admission(nullptr);
+    ++in_progress_;
+  }
+  return Admission(this);
+}
+
+PowerLossFileSystem::Admission::~Admission() {
+  if (owner_ == nullptr) return;
+  std::lock_guard lock(owner_->stop_mutex_);
+  --owner_->in_progress_;
+  owner_->stop_changed_.notify_all();
 }
 
 void PowerLossFileSystem::grew(FileState& file, uint64_t bytes) {
@@ -249,6 +311,60 @@ void PowerLossFileSystem::lose_power() {
   power_.restore();
 }
 
+void PowerLossFileSystem::roll_back_copy(const fs::path& directory, const fs::path& image) {
+  const auto in_image = [&](const fs::path& path) -> std::optional<fs::path> {
+    const fs::path relative = path.lexically_relative(directory);
+    if (relative.empty() || *relative.begin() == "..") return std::nullopt;
+    return relative == "." ? image : image / relative;
+  };
+  // Durable lengths by current name, moved as the changes are undone.
+  std::map<fs::path, uint64_t> synced;
+  for (const auto& [path, state] : files_) synced[path] = state->synced;
+  const auto move = [&](const fs::path& from, const fs::path& to) {
+    const auto found = synced.find(from);
+    if (found == synced.end()) {
+      synced.erase(to);
+      return;
+    }
+    const uint64_t length = found->second;
+    synced.erase(found);
+    synced[to] = length;
+  };
+  std::error_code ec;
+  for (auto change = changes_.rbegin(); change != changes_.rend(); ++change) {
+    const auto path = in_image(change->path);
+    if (!path) continue;  // outside the database: not in the image
+    switch (change->kind) {
+      case Change::Kind::created:
+        fs::remove_all(*path, ec);
+        std::erase_if(synced, [&](const auto& file) {
+          const auto [end, _] = std::mismatch(change->path.begin(), change->path.end(),
+                                              file.first.begin(), file.first.end());
+          return end == change->path.end();
+        });
+        break;
+      case Change::Kind::renamed:
+        if (const auto from = in_image(change->from)) fs::rename(*path, *from, ec);
+        move(change->path, change->from);
+        if (change->saved) {
+          fs::copy_file(*change->saved, *path, fs::copy_options::overwrite_existing, ec);
+          move(*change->saved, change->path);
+        }
+        break;
+      case Change::Kind::deleted:
+        fs::copy_file(*change->saved, *path, fs::copy_options::overwrite_existing, ec);
+        move(*change->saved, change->path);
+        break;
+    }
+  }
+  for (const auto& [name, length] : synced) {
+    const auto path = in_image(name);
+    if (path && fs::exists(*path, ec) && fs::file_size(*path, ec) > length) {
+      fs::resize_file(*path, length, ec);
+    }
+  }
+}
+
 fs::path PowerLossFileSystem::trash_name() {
   std::lock_guard lock(mutex_);
   return trash_ / std::to_string(++trash_count_);
@@ -274,7 +390,8 @@ IOStatus PowerLossFileSystem::NewWritableFile(const std::string& fname,
                                               const rocksdb::FileOptions& options,
                                               std::unique_ptr<rocksdb::FSWritableFile>* result,
                                               rocksdb::IODebugContext* dbg) {
-  if (!admit()) return power_lost();
+  const auto admitted = admit();
+  if (!admitted) return power_lost();
   const fs::path path = normal_path(fname);
   std::error_code ec;
   const bool existed = fs::exists(path, ec);
@@ -294,7 +411,8 @@ IOStatus PowerLossFileSystem::ReopenWritableFile(const std::string& fname,
                                                  const rocksdb::FileOptions& options,
                                                  std::unique_ptr<rocksdb::FSWritableFile>* result,
                                                  rocksdb::IODebugContext* dbg) {
-  if (!admit()) return power_lost();
+  const auto admitted = admit();
+  if (!admitted) return power_lost();
   const fs::path path = normal_path(fname);
   std::error_code ec;
   const bool existed = fs::exists(path, ec);
@@ -346,7 +464,8 @@ IOStatus PowerLossFileSystem::NewDirectory(const std::string& name,
 IOStatus PowerLossFileSystem::DeleteFile(const std::string& fname,
                                          const rocksdb::IOOptions& options,
                                          rocksdb::IODebugContext* dbg) {
-  if (!admit()) return power_lost();
+  const auto admitted = admit();
+  if (!admitted) return power_lost();
   const fs::path path = normal_path(fname);
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return target()->DeleteFile(fname, options, dbg);
@@ -363,7 +482,8 @@ IOStatus PowerLossFileSystem::DeleteFile(const std::string& fname,
 IOStatus PowerLossFileSystem::RenameFile(const std::string& source, const std::string& target,
                                          const rocksdb::IOOptions& options,
                                          rocksdb::IODebugContext* dbg) {
-  if (!admit()) return power_lost();
+  const auto admitted = admit();
+  if (!admitted) return power_lost();
   const fs::path from = normal_path(source);
   const fs::path to = normal_path(target);
   std::error_code ec;
@@ -397,7 +517,8 @@ IOStatus PowerLossFileSystem::LinkFile(const std::string& source, const std::str
 IOStatus PowerLossFileSystem::Truncate(const std::string& fname, size_t size,
                                        const rocksdb::IOOptions& options,
                                        rocksdb::IODebugContext* dbg) {
-  if (!admit()) return power_lost();
+  const auto admitted = admit();
+  if (!admitted) return power_lost();
   IOStatus status = target()->Truncate(fname, size, options, dbg);
   if (!status.ok()) return status;
   std::lock_guard lock(mutex_);
@@ -412,7 +533,8 @@ IOStatus PowerLossFileSystem::Truncate(const std::string& fname, size_t size,
 IOStatus PowerLossFileSystem::make_directory(const std::string& dirname, bool only_if_missing,
                                              const rocksdb::IOOptions& options,
                                              rocksdb::IODebugContext* dbg) {
-  if (!admit()) return power_lost();
+  const auto admitted = admit();
+  if (!admitted) return power_lost();
   const fs::path path = normal_path(dirname);
   std::error_code ec;
   const bool existed = fs::exists(path, ec);

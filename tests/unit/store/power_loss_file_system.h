@@ -22,10 +22,18 @@
 // directory removal are forwarded and counted (unmodelled_calls()), so a test notices if RocksDB
 // starts to use them.
 //
-// Power can be made to fail after a number of changing calls (Append, Sync, file creation,
-// rename, delete, directory fsync...): from then on each of those fails with an IOError and
-// changes nothing, as if the machine had stopped there. Reads keep working, so the process
-// can wind down; lose_power() is then called once nothing uses the file system any more.
+// Power can fail in two ways, after a number of changing calls (Append, Sync, file creation,
+// rename, delete, directory fsync...):
+//   - fail_after: from then on each of those fails with an IOError and changes nothing, as if
+//     the machine had stopped there. Reads keep working, so the process can wind down;
+//     lose_power() is then called once nothing uses the file system any more. What a failed
+//     open leaves is tested this way.
+//   - stop_after: the machine stops. That call and every later one wait, without an answer,
+//     while disk_after_power_failure() copies the disk as the failure leaves it; then they go
+//     on as if nothing had happened, so the process never meets an error. RocksDB's error
+//     paths are not what these tests are about, and Debian's RocksDB 7.8 (built with its
+//     assertions) aborts on some of them: a flush that syncs a closed WAL whose last write
+//     had failed (WritableFileWriter's "sync_without_flush_called_").
 //
 // Thread-safety: every call may come from any thread (RocksDB's writers and background
 // threads); lose_power() must not run concurrently with anything else.
@@ -33,6 +41,8 @@
 
 #include <rocksdb/file_system.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -62,6 +72,17 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
 
   // Lets `operations` more changing calls through, then fails all later ones.
   void fail_after(uint64_t operations);
+  // Lets `operations` more changing calls through, then holds all later ones until
+  // disk_after_power_failure() has run.
+  void stop_after(uint64_t operations);
+  // Waits up to `timeout` for the stop of stop_after() with no changing call in progress.
+  bool wait_for_stop(std::chrono::milliseconds timeout);
+  // Whether the machine has stopped since the last stop_after() (its count ran out).
+  bool stopped() const;
+  // After wait_for_stop(): copies `directory` (a database this file system writes) to
+  // `image` as a power failure at the stop leaves it, then lets the held calls go on.
+  void disk_after_power_failure(const std::filesystem::path& directory,
+                                const std::filesystem::path& image);
   // Fails every changing call from now on.
   void fail_now();
   bool failed() const;
@@ -120,8 +141,21 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
 
   // --- for the file and directory wrappers (power_loss_file_system.cpp) --------------------
 
-  // Whether a changing call may go ahead; false once power has failed.
-  bool admit();
+  // A changing call let through: the stop waits until none is in progress.
+  class Admission {
+   public:
+    explicit Admission(PowerLossFileSystem* owner) : owner_(owner) {}
+    Admission(const Admission&) = delete;
+    Admission& operator=(const Admission&) = delete;
+    ~Admission();
+    explicit operator bool() const { return owner_ != nullptr; }
+
+   private:
+    PowerLossFileSystem* owner_;
+  };
+  // Whether a changing call may go ahead; false once power has failed. Holds the call while
+  // the machine is stopped.
+  Admission admit();
   bool syncs_ignored() const;
   // Records `bytes` more written to `file`, or its length set to `size` (Truncate).
   void grew(FileState& file, uint64_t bytes);
@@ -149,10 +183,21 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
   rocksdb::IOStatus make_directory(const std::string& dirname, bool only_if_missing,
                                    const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg);
   void count_unmodelled();
+  // The durable state the model knows (files' synced lengths, undone directory changes)
+  // applied to `image`, a copy of `directory`. Holds mutex_.
+  void roll_back_copy(const std::filesystem::path& directory, const std::filesystem::path& image);
 
   const std::filesystem::path trash_;
   mutable std::mutex mutex_;
   test_support::PowerSwitch power_;
+  // The stop of stop_after(): admitted calls in progress, calls still let through before it,
+  // whether it has come (and is not yet over), whether it ever came.
+  mutable std::mutex stop_mutex_;
+  std::condition_variable stop_changed_;
+  uint64_t in_progress_ = 0;
+  std::optional<uint64_t> until_stop_;
+  bool stopped_now_ = false;
+  bool stopped_ever_ = false;
   bool syncs_ignored_ = false;
   uint64_t unmodelled_ = 0;
   uint64_t trash_count_ = 0;

@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -191,10 +192,10 @@ class PowerLossStoreTest : public ::testing::Test {
 
   std::filesystem::path dir(const std::string& name = "store") const { return temp_.path() / name; }
 
-  // `memtable_bytes` as open_read_write_store's (0: RocksDB's default).
+  // `memtable_budget` as open_read_write_store's (0: heraldd's).
   std::unique_ptr<Store> open_over_file_system(const std::filesystem::path& directory,
-                                               size_t memtable_bytes = 0) {
-    return store_layout::open_read_write_store(directory, env_.get(), memtable_bytes);
+                                               size_t memtable_budget = 0) {
+    return store_layout::open_read_write_store(directory, env_.get(), memtable_budget);
   }
 
   // Power fails now (if it has not yet); the store goes without being able to write another
@@ -204,6 +205,25 @@ class PowerLossStoreTest : public ::testing::Test {
     store.reset();
     file_system_->lose_power();
     EXPECT_EQ(file_system_->unmodelled_calls(), 0u);
+  }
+
+  // Power fails `operations` changing calls from now, while the store goes on writing: the
+  // machine stops there (PowerLossFileSystem::stop_after).
+  void stop_after(uint64_t operations) { file_system_->stop_after(operations); }
+
+  // Waits for that stop while `writing()` says writers are still at work; then copies
+  // `directory` as the power failure left it, lets the writers go on (they never see an
+  // error) and returns the copy. nullopt when the writers all finished before the stop.
+  std::optional<std::filesystem::path> disk_after_stop(const std::filesystem::path& directory,
+                                                       const std::function<bool()>& writing) {
+    while (!file_system_->wait_for_stop(std::chrono::milliseconds(10))) {
+      if (!writing()) return std::nullopt;
+    }
+    std::filesystem::path image = directory;
+    image += "-after-power-loss";
+    file_system_->disk_after_power_failure(directory, image);
+    EXPECT_EQ(file_system_->unmodelled_calls(), 0u);
+    return image;
   }
 
   // Reopened as heraldd opens it, straight on the disk.

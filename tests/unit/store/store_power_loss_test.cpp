@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <atomic>
 #include <cstdio>
 #include <optional>
 #include <random>
@@ -32,16 +33,17 @@ using StorePowerLossTest = test_support::PowerLossStoreTest;
 // Each seed picks the moment power fails (and the sizes and shapes of what is written).
 constexpr std::array<uint32_t, 6> kSeeds = {1, 7, 42, 1234, 31337, 271828};
 constexpr int kThreads = 6;
-// Memtables this small fill every few commits: the writing goes on across flushes (table and
+// A memtable budget this small fills every few commits: the writing goes on across flushes (table and
 // blob files, manifest updates, a new WAL each time), compactions and file deletions.
-constexpr size_t kMemtableBytes = 256 << 10;
+constexpr size_t kMemtableBudget = 256 << 10;
 
 // --- (a) commits ------------------------------------------------------------------------
 
-// What one writing thread saw: the commits that returned, and the one that threw, if any.
+// What one writing thread saw: the commits that returned before power failed, and the one
+// that was under way then (or returned after), if any.
 struct CommitLog {
   std::vector<NewMessage> returned;
-  std::optional<NewMessage> failed;
+  std::optional<NewMessage> in_doubt;
 };
 
 TEST_F(StorePowerLossTest, PowerLossDuringGroupCommitKeepsEveryAcknowledgedMessageWhole) {
@@ -49,13 +51,14 @@ TEST_F(StorePowerLossTest, PowerLossDuringGroupCommitKeepsEveryAcknowledgedMessa
     SCOPED_TRACE("seed " + std::to_string(seed));
     const fs::path directory = dir("commit-" + std::to_string(seed));
     std::mt19937 random(seed);
-    auto store = open_over_file_system(directory, kMemtableBytes);
+    auto store = open_over_file_system(directory, kMemtableBudget);
     // A thread's commits each cost an operation at least (the WAL append of its group; about
     // two with the sync), one after the other: power fails while they write, at a moment
     // each seed picks.
     constexpr int kCommitsPerThread = 500;
-    file_system_->fail_after(20 + random() % (kCommitsPerThread - 30));
+    stop_after(20 + random() % (kCommitsPerThread - 30));
     std::vector<CommitLog> logs(kThreads);
+    std::atomic<int> writing = kThreads;
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t, thread_seed = random()] {
@@ -64,31 +67,32 @@ TEST_F(StorePowerLossTest, PowerLossDuringGroupCommitKeepsEveryAcknowledgedMessa
           char id[32];
           std::snprintf(id, sizeof id, "%u-%02d-%04d", seed, t, n);
           NewMessage m = random_message(own, id);
-          try {
-            store->commit_message(m.record, m.content, m.deliveries, m.events);
-            logs[t].returned.push_back(std::move(m));
-          } catch (const StoreError&) {
-            logs[t].failed = std::move(m);
-            return;
+          store->commit_message(m.record, m.content, m.deliveries, m.events);
+          if (file_system_->stopped()) {
+            logs[t].in_doubt = std::move(m);
+            break;
           }
+          logs[t].returned.push_back(std::move(m));
         }
+        --writing;
       });
     }
+    const auto disk = disk_after_stop(directory, [&] { return writing > 0; });
     for (auto& thread : threads) thread.join();
-    const bool cut_while_writing = file_system_->failed();
-    lose_power(store);
+    store.reset();
+    ASSERT_TRUE(disk) << "the commits all returned before power failed";
 
-    store = reopen(directory);
+    store = reopen(*disk);
     ExpectedStore expected;
     for (const CommitLog& log : logs) {
       for (const NewMessage& m : log.returned) expected.add(m);
-      // A commit that threw is there whole or not at all.
-      if (log.failed && store->message(log.failed->record.id)) expected.add(*log.failed);
-      if (log.failed && !store->message(log.failed->record.id)) {
-        EXPECT_FALSE(any_part_present(*store, log.failed->record.id)) << log.failed->record.id;
+      // A commit under way is there whole or not at all.
+      if (log.in_doubt && store->message(log.in_doubt->record.id)) expected.add(*log.in_doubt);
+      if (log.in_doubt && !store->message(log.in_doubt->record.id)) {
+        EXPECT_FALSE(any_part_present(*store, log.in_doubt->record.id))
+            << log.in_doubt->record.id;
       }
     }
-    EXPECT_TRUE(cut_while_writing);
     expected.check(*store);
     store.reset();
   }
@@ -141,9 +145,11 @@ struct QueueWrite {
   }
 };
 
+// The writes that returned before power failed, and the one under way then (or returned
+// after), if any.
 struct WriteLog {
   std::vector<QueueWrite> returned;
-  std::optional<QueueWrite> failed;
+  std::optional<QueueWrite> in_doubt;
 };
 
 // The outcomes the queue writes for one message: each delivery deferred (an update of its
@@ -220,11 +226,12 @@ TEST_F(StorePowerLossTest, PowerLossDuringOutcomesKeepsEveryRecordedOutcome) {
         }
       }
     }
-    auto store = open_over_file_system(directory, kMemtableBytes);
+    auto store = open_over_file_system(directory, kMemtableBudget);
     // A thread's writes each cost an operation at least (the WAL append; about two with its
     // sync), and it makes at least kNewPerThread of them: power fails while they write.
-    file_system_->fail_after(1 + random() % (kNewPerThread - 10));
+    stop_after(1 + random() % (kNewPerThread - 10));
     std::vector<WriteLog> logs(kThreads);
+    std::atomic<int> writing = kThreads;
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t, thread_seed = random()] {
@@ -243,32 +250,33 @@ TEST_F(StorePowerLossTest, PowerLossDuringOutcomesKeepsEveryRecordedOutcome) {
           }
           for (QueueWrite& write : outcomes_for(m, own, step)) writes.push_back(std::move(write));
           for (QueueWrite& write : writes) {
-            try {
-              write.write_to(*store);
-              logs[t].returned.push_back(std::move(write));
-            } catch (const StoreError&) {
-              logs[t].failed = std::move(write);
+            write.write_to(*store);
+            if (file_system_->stopped()) {
+              logs[t].in_doubt = std::move(write);
+              --writing;
               return;
             }
+            logs[t].returned.push_back(std::move(write));
           }
         }
+        --writing;
       });
     }
+    const auto disk = disk_after_stop(directory, [&] { return writing > 0; });
     for (auto& thread : threads) thread.join();
-    const bool cut_while_writing = file_system_->failed();
-    lose_power(store);
+    store.reset();
+    ASSERT_TRUE(disk) << "the writes all returned before power failed";
 
-    store = reopen(directory);
+    store = reopen(*disk);
     for (const WriteLog& log : logs) {
       for (const QueueWrite& write : log.returned) write.apply_to(expected);
-      // A write that threw is there whole or not at all: every part of it is checked
-      // against the expectation this chooses.
-      if (log.failed && log.failed->shown_in(*store)) log.failed->apply_to(expected);
-      if (log.failed && log.failed->message && !log.failed->shown_in(*store)) {
-        EXPECT_FALSE(any_part_present(*store, log.failed->message->record.id));
+      // A write under way is there whole or not at all: every part of it is checked against
+      // the expectation this chooses.
+      if (log.in_doubt && log.in_doubt->shown_in(*store)) log.in_doubt->apply_to(expected);
+      if (log.in_doubt && log.in_doubt->message && !log.in_doubt->shown_in(*store)) {
+        EXPECT_FALSE(any_part_present(*store, log.in_doubt->message->record.id));
       }
     }
-    EXPECT_TRUE(cut_while_writing);
     expected.check(*store);
     store.reset();
   }

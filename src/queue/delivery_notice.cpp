@@ -139,6 +139,7 @@ std::optional<NoticeMessage> build_notice(const MessageRecord& message,
     d.mailbox = target.mailbox;
     d.transport = target.transport;
     d.next_attempt = now;
+    d.priority = r.qos.priority;
     // RFC 3461 4.1: nobody is notified about a notification.
     d.notify.given = true;
     notice.events.push_back(

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -45,8 +46,9 @@ struct Entry {
 };
 
 // One transport, its schedule, and its window onto the store's due index: the deliveries of
-// this transport due soonest, at most [queue] active_limit of them, in memory; the rest
-// only in the store, read in slices as room frees up.
+// this transport of the highest priority and, within one, due soonest, at most [queue]
+// active_limit of them, in memory; the rest only in the store, read in slices as room
+// frees up.
 struct Lane {
   Lane(std::string name, AsyncTransport& transport, SchedulerConfig config, size_t max_attempts,
        size_t reserved_for_urgent, bool claims, bool pauses_on_low_storage)
@@ -56,8 +58,11 @@ struct Lane {
         max_attempts(max_attempts),
         reserved_for_urgent(std::min(reserved_for_urgent, max_attempts - 1)),
         claims(claims),
-        pauses_on_low_storage(pauses_on_low_storage),
-        covered(DuePosition::start_of(std::move(name))) {}
+        pauses_on_low_storage(pauses_on_low_storage) {
+    for (uint8_t band = 0; band < DuePosition::kBands; ++band) {
+      covered[band] = DuePosition::start_of(this->name, band);
+    }
+  }
 
   std::string name;  // the Delivery::transport it carries
   AsyncTransport& transport;
@@ -76,9 +81,10 @@ struct Lane {
   // The same entries in the order they leave a full window: lowest priority first, and of
   // those the one due last.
   std::set<std::pair<int, DuePosition>, std::greater<>> by_eviction;
-  // Every due-index entry of this lane at or before `covered` is in `entries` (or was
-  // written by the loop since and is known to it); those after it are only in the store.
-  DuePosition covered;
+  // Per priority band b: every due-index entry of this lane in band b at or before
+  // covered[b] is in `entries` (or was written by the loop since and is known to it); those
+  // after it are only in the store.
+  std::array<DuePosition, DuePosition::kBands> covered;
   size_t attempts = 0;  // in progress
   // The due index may hold entries of this lane that the window has not read: at start, after
   // a read that filled the room, and when an entry was left to the store (not taken in,

@@ -19,10 +19,10 @@ constexpr size_t kRefillSlice = 1000;
 // less than the lookahead itself, so that each is in the window long before it is due.
 constexpr auto kTimedRefill = std::chrono::seconds(1);
 
-// Past every real entry of `transport` due at or before `until`: message ids are ASCII,
-// and 0xFF sorts after every ASCII byte (strings compare as unsigned bytes).
-DuePosition end_of(const std::string& transport, TimePoint until) {
-  return DuePosition{transport, until, std::string(1, '\xff'), 0};
+// Past every real entry of `band` of `transport` due at or before `until`: message ids are
+// ASCII, and 0xFF sorts after every ASCII byte (strings compare as unsigned bytes).
+DuePosition end_of(const std::string& transport, uint8_t band, TimePoint until) {
+  return DuePosition{transport, band, until, std::string(1, '\xff'), 0};
 }
 
 bool waits(const Delivery& d) {
@@ -68,7 +68,8 @@ void QueueRunner::Impl::take_in(const runner::Intake& in) {
 
 bool QueueRunner::Impl::window_takes(const Lane& lane, const MessageRecord& message,
                                      const Delivery& d) const {
-  if (DuePosition::of(d) <= lane.covered) return true;
+  const DuePosition position = DuePosition::of(d);
+  if (position <= lane.covered[position.band]) return true;
   if (lane.entries.size() < settings.queue.active_limit) return true;
   return !lane.by_eviction.empty() && -lane.by_eviction.begin()->first < message.qos.priority;
 }
@@ -76,7 +77,8 @@ bool QueueRunner::Impl::window_takes(const Lane& lane, const MessageRecord& mess
 void QueueRunner::Impl::place(Lane& lane, std::shared_ptr<const MessageRecord> message,
                               const Delivery& delivery) {
   if (!waits(delivery) || lane.entries.contains(delivery.key())) return;
-  if (DuePosition::of(delivery) <= lane.covered) {
+  const DuePosition position = DuePosition::of(delivery);
+  if (position <= lane.covered[position.band]) {
     admit(lane, std::move(message), delivery);
   } else {
     lane.unread_in_store = true;
@@ -97,16 +99,19 @@ void QueueRunner::Impl::admit(Lane& lane, std::shared_ptr<const MessageRecord> m
 }
 
 // The lowest priority, due last, goes back to being only in the store. If the window
-// covered it, it now ends before it: below the one given up, everything is still known.
+// covered it, its band's coverage now ends before it: below the one given up, everything of
+// the band is still known.
 void QueueRunner::Impl::evict_one(Lane& lane) {
   const DuePosition victim = lane.by_eviction.begin()->second;
   forget(lane, DeliveryKey{victim.message_id, victim.index});
   lane.unread_in_store = true;
-  if (victim > lane.covered) return;
+  DuePosition& covered = lane.covered[victim.band];
+  if (victim > covered) return;
   const auto below = lane.waiting.lower_bound(victim);
-  // Nothing waits below it: read again from the start; what is known is skipped.
-  lane.covered =
-      below == lane.waiting.begin() ? DuePosition::start_of(lane.name) : *std::prev(below);
+  // Nothing of the band waits below it: read the band again from its start; what is known
+  // is skipped.
+  const bool band_below = below != lane.waiting.begin() && std::prev(below)->band == victim.band;
+  covered = band_below ? *std::prev(below) : DuePosition::start_of(lane.name, victim.band);
 }
 
 void QueueRunner::Impl::wait_in_window(Lane& lane, const Entry& entry) {
@@ -137,31 +142,38 @@ void QueueRunner::Impl::forget(Lane& lane, const DeliveryKey& key) {
   lane.entries.erase(it);
 }
 
+// Reads the bands from the highest priority down, each from its coverage, until the room
+// is filled: urgent mail due now comes in before bulk mail due earlier, however much of it
+// the store holds.
 void QueueRunner::Impl::refill(Lane& lane) {
   const size_t limit = settings.queue.active_limit;
   if (lane.entries.size() >= limit) return;
   const TimePoint now = clock.now();
   if (!lane.unread_in_store && now < lane.next_timed_refill) return;
   const TimePoint until = now + kLookahead;
-  const size_t room = std::min(limit - lane.entries.size(), kRefillSlice);
-  std::vector<DueDelivery> due;
-  try {
-    due = store.due_deliveries(lane.covered, until, room);
-  } catch (const StoreError& e) {
-    spdlog::warn("queue: reading the {} due index failed: {}; tried again shortly", lane.name,
-                 e.what());
-    return;
+  size_t room = std::min(limit - lane.entries.size(), kRefillSlice);
+  for (uint8_t band = 0; band < DuePosition::kBands && room > 0; ++band) {
+    DuePosition& covered = lane.covered[band];
+    std::vector<DueDelivery> due;
+    try {
+      due = store.due_deliveries(covered, until, room);
+    } catch (const StoreError& e) {
+      spdlog::warn("queue: reading the {} due index failed: {}; tried again shortly", lane.name,
+                   e.what());
+      return;
+    }
+    for (DueDelivery& d : due) {
+      // Busy ones were claimed (their entry moved) or are being recorded: the loop knows them.
+      if (!lane.entries.contains(d.delivery.key())) admit(lane, std::move(d.message), d.delivery);
+    }
+    if (due.size() < room) {
+      covered = std::max(covered, end_of(lane.name, band, until));
+    } else {
+      covered = std::max(covered, DuePosition::of(due.back().delivery));
+    }
+    room -= due.size();
   }
-  for (DueDelivery& d : due) {
-    // Busy ones were claimed (their entry moved) or are being recorded: the loop knows them.
-    if (!lane.entries.contains(d.delivery.key())) admit(lane, std::move(d.message), d.delivery);
-  }
-  if (due.size() < room) {
-    lane.covered = std::max(lane.covered, end_of(lane.name, until));
-  } else {
-    lane.covered = std::max(lane.covered, DuePosition::of(due.back().delivery));
-  }
-  lane.unread_in_store = due.size() == room;  // the read stopped at the room: more may wait
+  lane.unread_in_store = room == 0;  // a read stopped at the room: more may wait
   lane.next_timed_refill = now + kTimedRefill;
 }
 

@@ -96,6 +96,7 @@ SessionStep ServerSession::accept_content() {
     d.mailbox = target.address;
     d.transport = target.remote ? "smtp" : "local";
     d.next_attempt = now;
+    d.priority = m.record.qos.priority;
     // RFC 3461 4.1, 4.2: every mailbox a RCPT expands to answers to that RCPT's request.
     d.notify = recipient.parameters.notify;
     d.original_recipient = recipient.parameters.original_recipient;

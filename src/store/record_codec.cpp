@@ -265,6 +265,7 @@ std::string encode_delivery(const Delivery& d) {
       {"held", d.held},
       {"delay_notified", d.delay_notified},
       {"envelope_sender", d.envelope_sender},
+      {"priority", d.priority},
   });
 }
 
@@ -318,6 +319,10 @@ Delivery decode_delivery(std::string_view text) {
   if (r.has("held")) d.held = r.boolean("held");
   if (r.has("delay_notified")) d.delay_notified = r.boolean("delay_notified");
   if (r.has("envelope_sender")) d.envelope_sender = r.string("envelope_sender");
+  if (r.has("priority")) {
+    d.priority = r.integer<int>("priority");
+    if (d.priority < -9 || d.priority > 9) r.fail("priority", "a priority from -9 to 9");
+  }
   return d;
 }
 

@@ -114,6 +114,10 @@ struct Delivery {
   // an alias forwards (auth/srs.h). Empty: the envelope's mail_from. DSNs still go to the
   // envelope's mail_from, the original sender.
   std::string envelope_sender;
+  // Its message's qos.priority (-9..9, higher first), copied when the delivery is made: the
+  // store files the delivery's due entry under it (store.h, DuePosition) without reading the
+  // message. Stored deliveries written before it existed read as 0 until the store migrates.
+  int priority = 0;
 
   DeliveryKey key() const { return DeliveryKey{message_id, index}; }
 };

@@ -105,28 +105,33 @@ TimePoint decode_time(std::string_view eight_bytes) {
   return from_unix_ms(static_cast<int64_t>(ordered ^ (uint64_t{1} << 63)));
 }
 
-std::string due_prefix(std::string_view transport) {
+std::string due_prefix(std::string_view transport, uint8_t band) {
   std::string prefix(transport);
   prefix.push_back('\0');
+  prefix.push_back(static_cast<char>(band));
   return prefix;
 }
 
 std::string due_key(const DuePosition& position) {
-  return due_prefix(position.transport) + encode_time(position.due) +
+  return due_prefix(position.transport, position.band) + encode_time(position.due) +
          delivery_key(position.message_id, position.index);
 }
 
 std::optional<DuePosition> parse_due_key(std::string_view key) {
+  // Transport names hold no NUL, so the first one ends the transport.
   const size_t end_of_transport = key.find('\0');
   if (end_of_transport == std::string_view::npos ||
-      key.size() < end_of_transport + 1 + kTimeBytes) {
+      key.size() < end_of_transport + 2 + kTimeBytes) {
     return std::nullopt;
   }
-  const auto delivery = parse_delivery_key(key.substr(end_of_transport + 1 + kTimeBytes));
+  const auto band = static_cast<uint8_t>(key[end_of_transport + 1]);
+  if (band >= DuePosition::kBands) return std::nullopt;
+  const auto delivery = parse_delivery_key(key.substr(end_of_transport + 2 + kTimeBytes));
   if (!delivery) return std::nullopt;
   DuePosition position;
   position.transport = std::string(key.substr(0, end_of_transport));
-  position.due = decode_time(key.substr(end_of_transport + 1, kTimeBytes));
+  position.band = band;
+  position.due = decode_time(key.substr(end_of_transport + 2, kTimeBytes));
   position.message_id = delivery->message_id;
   position.index = delivery->index;
   return position;

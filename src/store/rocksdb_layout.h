@@ -4,7 +4,7 @@
 // what they are read in order of. Times in keys are Unix milliseconds as 8 big-endian bytes
 // offset by 2^63, so that byte order is numeric order, before 1970 too.
 //
-//   default      "layout"                -> "2" once the indexes below are complete
+//   default      "layout"                -> "3" once the indexes below are complete
 //                "arriving/" ID          -> empty; a body being written ahead of its commit
 //   messages     ID                      -> MessageRecord (JSON, store/record_codec.h)
 //   content      ID                      -> the header section (a record with body_pieces 0:
@@ -14,8 +14,10 @@
 //   deliveries   ID/INDEX                -> Delivery (JSON); INDEX is 10 decimal digits
 //   ledger       ID/SEQUENCE             -> LedgerEvent (JSON); SEQUENCE is 20 decimal digits
 //   pending      ID/INDEX                -> empty; present while that delivery is not terminal
-//   due          TRANSPORT 0x00 TIME ID/INDEX -> empty; one per delivery neither terminal
-//                                           nor held, TIME its next_attempt
+//   due          TRANSPORT 0x00 BAND TIME ID/INDEX -> empty; one per delivery neither
+//                                           terminal nor held, BAND one byte, 9 - its
+//                                           priority (0: priority 9, read first), TIME its
+//                                           next_attempt
 //   finished     TIME ID                 -> empty; one per message with no pending delivery,
 //                                           TIME when it finished
 //   quarantine   TIME FAMILY 0x00 KEY    -> DamagedRecord (JSON), TIME when it was found
@@ -44,9 +46,10 @@ inline constexpr const char* kFinished = "finished";
 inline constexpr const char* kQuarantine = "quarantine";
 
 // The marker in the default family. Stores written before the indexes existed (layout 1)
-// have none; opening one read-write builds the indexes first (store/rocksdb_migration.h).
+// have none; layout 2 had due keys without the band. Opening an older store read-write
+// brings it to this layout first (store/rocksdb_migration.h).
 inline constexpr std::string_view kLayoutKey = "layout";
-inline constexpr std::string_view kLayoutVersion = "2";
+inline constexpr std::string_view kLayoutVersion = "3";
 
 // Every family with the options it is opened with, content last. `with_content` false
 // leaves content out (secondary instances cannot read blob files). `memtable_budget` is the
@@ -77,9 +80,10 @@ std::string rows_prefix(std::string_view message_id);
 std::string encode_time(TimePoint t);
 TimePoint decode_time(std::string_view eight_bytes);
 
-// The due entry at `position`; its first bytes, TRANSPORT 0x00, are due_prefix(transport).
+// The due entry at `position`; its first bytes, TRANSPORT 0x00 BAND, are
+// due_prefix(transport, band).
 std::string due_key(const DuePosition& position);
-std::string due_prefix(std::string_view transport);
+std::string due_prefix(std::string_view transport, uint8_t band);
 // nullopt when `key` is not a due entry.
 std::optional<DuePosition> parse_due_key(std::string_view key);
 

@@ -3,6 +3,7 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include <optional>
 #include <string>
 
 #include "store/record_codec.h"
@@ -21,13 +22,18 @@ void check(const rocksdb::Status& status, std::string_view doing) {
   }
 }
 
-// Puts keys with empty values into synced writes of kKeysPerWrite.
+// Puts and deletes keys in synced writes of kKeysPerWrite.
 class BatchedWriter {
  public:
   explicit BatchedWriter(rocksdb::DB& db) : db_(db) {}
 
   void put(rocksdb::ColumnFamilyHandle* family, std::string_view key, std::string_view value) {
     check(batch_.Put(family, slice(key), slice(value)), "batch");
+    if (batch_.Count() >= kKeysPerWrite) flush();
+  }
+
+  void erase(rocksdb::ColumnFamilyHandle* family, std::string_view key) {
+    check(batch_.Delete(family, slice(key)), "batch");
     if (batch_.Count() >= kKeysPerWrite) flush();
   }
 
@@ -44,11 +50,56 @@ class BatchedWriter {
   rocksdb::WriteBatch batch_;
 };
 
-// Puts the due entry of every pending delivery that is neither held nor terminal; returns
-// how many.
+// Deletes every entry of the due index, whatever layout wrote it; returns how many.
+size_t clear_due_index(const OpenDatabase& database, BatchedWriter& writer) {
+  auto* due = database.family(kDue);
+  size_t cleared = 0;
+  std::unique_ptr<rocksdb::Iterator> it(database.db->NewIterator({}, due));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    writer.erase(due, it->key().ToStringView());
+    ++cleared;
+  }
+  check(it->status(), "read the due index");
+  writer.flush();
+  return cleared;
+}
+
+// The qos.priority of message `id`, from the record read last when it is the same message
+// (pending keys come grouped by message); nullopt when its record is missing or damaged.
+class PriorityOfMessage {
+ public:
+  explicit PriorityOfMessage(const OpenDatabase& database) : database_(database) {}
+
+  std::optional<int> operator()(const std::string& id) {
+    if (id == id_) return priority_;
+    id_ = id;
+    priority_.reset();
+    std::string value;
+    const rocksdb::Status status =
+        database_.db->Get({}, database_.family(kMessages), slice(id), &value);
+    if (status.IsNotFound()) return priority_;  // quarantined by the first read that meets it
+    check(status, "read a message record");
+    try {
+      priority_ = decode_message_record(value).qos.priority;
+    } catch (const StoreError&) {
+      // Left for the readers to quarantine.
+    }
+    return priority_;
+  }
+
+ private:
+  const OpenDatabase& database_;
+  std::string id_;
+  std::optional<int> priority_;
+};
+
+// Gives every pending delivery its message's priority (rewriting its record when that
+// changes it) and puts the due entry of each that is neither held nor terminal; returns how
+// many entries.
 size_t build_due_index(const OpenDatabase& database, BatchedWriter& writer) {
   rocksdb::DB& db = *database.db;
   auto* deliveries = database.family(kDeliveries);
+  PriorityOfMessage priority_of(database);
   size_t built = 0;
   std::unique_ptr<rocksdb::Iterator> it(db.NewIterator({}, database.family(kPending)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -57,8 +108,16 @@ size_t build_due_index(const OpenDatabase& database, BatchedWriter& writer) {
     if (status.IsNotFound()) continue;  // quarantined by the first read that meets it
     check(status, "read a delivery");
     try {
-      const Delivery delivery = decode_delivery(value);
-      if (is_terminal(delivery.state) || delivery.held) continue;
+      Delivery delivery = decode_delivery(value);
+      if (is_terminal(delivery.state)) continue;
+      // A message whose record cannot be read keeps its deliveries at their priority; the
+      // first read through the index quarantines them with it.
+      const std::optional<int> priority = priority_of(delivery.message_id);
+      if (priority && *priority != delivery.priority) {
+        delivery.priority = *priority;
+        writer.put(deliveries, it->key().ToStringView(), encode_delivery(delivery));
+      }
+      if (delivery.held) continue;
       writer.put(database.family(kDue), due_key(DuePosition::of(delivery)), "");
       ++built;
     } catch (const StoreError& error) {
@@ -128,25 +187,30 @@ void migrate_to_current_layout(const OpenDatabase& database) {
   rocksdb::DB& db = *database.db;
   std::string layout;
   const rocksdb::Status status = db.Get({}, db.DefaultColumnFamily(), slice(kLayoutKey), &layout);
-  if (status.ok()) {
-    if (layout == kLayoutVersion) return;
+  if (!status.ok() && !status.IsNotFound()) check(status, "read the layout");
+  const bool has_marker = status.ok();
+  if (has_marker && layout == kLayoutVersion) return;
+  if (has_marker && layout != "2") {
     throw StoreError("store has layout " + layout + ", which this herald does not know (" +
                      std::string(kLayoutVersion) + "); was it written by a newer herald?");
   }
-  if (!status.IsNotFound()) check(status, "read the layout");
 
   BatchedWriter writer(db);
+  // Layout 2's entries have no band, and a crash part way through leaves some of each kind:
+  // the index is built again from the pending set whatever it holds.
+  const size_t cleared = clear_due_index(database, writer);
   const size_t due = build_due_index(database, writer);
-  const size_t finished = build_finished_index(database, writer);
+  // Layout 2 has the finished index already.
+  const size_t finished = has_marker ? 0 : build_finished_index(database, writer);
   writer.flush();
   // The marker goes in a write of its own after every index key is durable.
   writer.put(db.DefaultColumnFamily(), kLayoutKey, kLayoutVersion);
   writer.flush();
-  if (due > 0 || finished > 0) {
+  if (cleared > 0 || due > 0 || finished > 0) {
     spdlog::info(
-        "store: migrated to layout {}: {} deliveries in the due index, {} finished "
-        "messages in the finished index",
-        kLayoutVersion, due, finished);
+        "store: migrated from layout {} to layout {}: {} deliveries in the due index (in "
+        "priority bands), {} finished messages in the finished index",
+        has_marker ? layout : "1", kLayoutVersion, due, finished);
   }
 }
 

@@ -11,13 +11,14 @@ namespace herald::store_layout {
 std::vector<DueDelivery> RocksDbStore::due_deliveries(const DuePosition& after, TimePoint until,
                                                       size_t limit) {
   std::vector<DueDelivery> out;
-  // A store not yet migrated, read by the CLI, has no index to read.
+  // A store not yet migrated, read by the CLI, has no index to read in this layout.
   if (due_ == nullptr || limit == 0) return out;
   const std::string start = due_key(after);
-  // Past every entry of the transport due at `until` (what follows the time is a message id,
-  // which is ASCII) and before any due later or of another transport. As the iterator's
-  // bound it also spares RocksDB stepping over the deleted entries beyond it.
-  const std::string bound = due_prefix(after.transport) + encode_time(until) + "\xff";
+  // Past every entry of the transport's band due at `until` (what follows the time is a
+  // message id, which is ASCII) and before any due later, of another band or of another
+  // transport. As the iterator's bound it also spares RocksDB stepping over the deleted
+  // entries beyond it.
+  const std::string bound = due_prefix(after.transport, after.band) + encode_time(until) + "\xff";
   const rocksdb::Slice bound_slice = slice(bound);
   rocksdb::ReadOptions options;
   options.iterate_upper_bound = &bound_slice;

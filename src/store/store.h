@@ -23,19 +23,28 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Where a delivery stands in the due index, ordered as the index is: by transport, then the
-// time it is due (milliseconds, as records store times), then message id, then index.
+// Where a delivery stands in the due index, ordered as the index is: by transport, then
+// priority band (highest priority first), then the time it is due (milliseconds, as records
+// store times), then message id, then index. Each band is read apart (Store::due_deliveries),
+// so urgent mail due now is found before a backlog of bulk mail due earlier.
 struct DuePosition {
+  // Bands 0 .. kBands-1: band 0 holds priority 9, band 18 priority -9.
+  static constexpr uint8_t kBands = 19;
+
   std::string transport;
+  uint8_t band = 0;
   TimePoint due;
   std::string message_id;
   uint32_t index = 0;
 
   auto operator<=>(const DuePosition&) const = default;
-  // The entry of `delivery`: its transport, next_attempt truncated to milliseconds, its key.
+  // The band of `priority` (-9..9; outside that range, the nearest end): 9 - priority.
+  static uint8_t band_of(int priority);
+  // The entry of `delivery`: its transport, the band of its priority, next_attempt truncated
+  // to milliseconds, its key.
   static DuePosition of(const Delivery& delivery);
-  // Before every entry of `transport`.
-  static DuePosition start_of(std::string transport);
+  // Before every entry of `band` of `transport`.
+  static DuePosition start_of(std::string transport, uint8_t band);
 };
 
 // A delivery read from the due index, with the record of its message.
@@ -109,14 +118,14 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Writes the message record, its content, its deliveries and the given ledger events as
-  // one atomic write, and returns only after that write is on stable storage (fsync'd).
-  // This is the step behind every "250 queued": if it is skipped or returns early, an
-  // acknowledged message can be lost in a crash. Concurrent calls share fsyncs (group
-  // commit). Every delivery starts in the pending set. The record is stored with
-  // size and body_pieces set from `content`. The pieces written ahead become part
-  // of the message in this write (they are synced with it: one WAL). Throws StoreError;
-  // then nothing was written.
+  // Writes the message record, its content, its deliveries (each with the record's
+  // qos.priority, else std::invalid_argument) and the given ledger events as one atomic
+  // write, and returns only after that write is on stable storage (fsync'd). This is the
+  // step behind every "250 queued": if it is skipped or returns early, an acknowledged
+  // message can be lost in a crash. Concurrent calls share fsyncs (group commit). Every
+  // delivery starts in the pending set. The record is stored with size and body_pieces set
+  // from `content`. The pieces written ahead become part of the message in this write
+  // (they are synced with it: one WAL). Throws StoreError; then nothing was written.
   virtual void commit_message(const MessageRecord& message, const ContentToCommit& content,
                               const std::vector<Delivery>& deliveries,
                               const std::vector<LedgerEvent>& events) = 0;
@@ -171,12 +180,14 @@ class Store {
   // DuePosition::of(delivery); every write above moves it in the same batch. The queue reads
   // it in slices, never whole.
 
-  // Up to `limit` deliveries of `after.transport` whose entries come after `after` (not
-  // itself) and are due at or before `until`, in index order, each with its message record
-  // (shared between deliveries of one message within one call). An entry whose delivery or
-  // message record is missing or undecodable is moved to the quarantine (damaged_records)
-  // with a log line, leaves the due index and the pending set, and is skipped: one damaged
-  // record never stops the queue. Throws StoreError on I/O failure.
+  // Up to `limit` deliveries of `after.transport` in `after.band` whose entries come after
+  // `after` (not itself) and are due at or before `until`, in index order, each with its
+  // message record (shared between deliveries of one message within one call). Other bands
+  // are not read: a caller wanting every band walks them, highest priority (band 0) first.
+  // An entry whose delivery or message record is missing or undecodable is moved to the
+  // quarantine (damaged_records) with a log line, leaves the due index and the pending set,
+  // and is skipped: one damaged record never stops the queue. Throws StoreError on I/O
+  // failure.
   virtual std::vector<DueDelivery> due_deliveries(const DuePosition& after, TimePoint until,
                                                   size_t limit) = 0;
 

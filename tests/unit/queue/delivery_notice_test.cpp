@@ -19,6 +19,7 @@ TEST(DeliveryNotice, FailedForwardedCopyIsReportedToTheOriginalSenderNotTheSrsAd
   message.envelope.mail_from = "someone@sender.test";
   message.envelope.rcpt_to = {"alice@example.test"};
   message.envelope.sender_verified = true;
+  message.qos.priority = 6;
   Delivery forwarded;
   forwarded.message_id = message.id;
   forwarded.recipient = "alice@example.test";
@@ -47,6 +48,9 @@ TEST(DeliveryNotice, FailedForwardedCopyIsReportedToTheOriginalSenderNotTheSrsAd
   ASSERT_EQ(notice->deliveries.size(), 1u);
   EXPECT_EQ(notice->deliveries[0].mailbox, "someone@sender.test");
   EXPECT_EQ(notice->deliveries[0].envelope_sender, "");
+  // The DSN keeps its original's priority, and so do its deliveries.
+  EXPECT_EQ(notice->record.qos.priority, 6);
+  EXPECT_EQ(notice->deliveries[0].priority, 6);
 }
 
 }  // namespace

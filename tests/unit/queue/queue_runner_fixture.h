@@ -226,6 +226,7 @@ class QueueRunnerTest : public ::testing::Test {
       d.mailbox = mailbox;
       d.transport = transport;
       d.next_attempt = m.received_at;
+      d.priority = m.qos.priority;
       d.notify = notify;
       deliveries.push_back(d);
     }

@@ -1,5 +1,7 @@
 // The runner's window onto the store's due index (issue 8: a queue core that does not live
 // in memory): what it holds, what it reads back after a restart, claims and batches.
+#include <set>
+
 #include "queue/queue_runner_fixture.h"
 
 namespace herald {
@@ -48,6 +50,42 @@ TEST_F(QueueRunnerTest, NewMailIsTakenInWhileTheWindowIsFullOfABacklog) {
   for (const Delivery& d : backlog) ASSERT_TRUE(wait_for_state(d, DeliveryState::delivered, 1));
   const auto called = transport.messages_called();
   EXPECT_EQ(called.at(1), fresh[0].message_id) << "the urgent one went at the next free slot";
+}
+
+// Issue 8: the due index is read a priority band at a time, highest first, so after a
+// restart urgent mail due now is in the first window although a backlog of bulk mail larger
+// than the window was due before it.
+TEST_F(QueueRunnerTest, ARestartTakesUrgentMailDueLaterBeforeABacklogDueEarlier) {
+  config_.active_limit = 10;
+  config_.local_delivery_workers = 1;
+  config_.fair_share_every = 0;
+  const auto bulk = commit_many(100, "alice@example.test");
+  clock_.advance(std::chrono::seconds(30));
+  MessageRecord urgent;
+  urgent.qos.priority = 5;
+  std::set<std::string> urgent_ids;
+  std::vector<Delivery> urgent_deliveries;
+  for (int i = 0; i < 3; ++i) {
+    const Delivery d = commit({"oncall@example.test"}, urgent).at(0);
+    urgent_ids.insert(d.message_id);
+    urgent_deliveries.push_back(d);
+  }
+  FakeTransport transport({Outcome::delivered});
+  transport.hold();
+  QueueRunner runner(*store_, transport, nullptr, clock_, settings());
+  runner.start();
+  ASSERT_TRUE(transport.wait_for_calls(1));
+  EXPECT_LE(runner.deliveries_in_memory(), 10u);
+  transport.release();
+  for (const Delivery& d : urgent_deliveries) {
+    ASSERT_TRUE(wait_for_state(d, DeliveryState::delivered, 1));
+  }
+  for (const Delivery& d : bulk) ASSERT_TRUE(wait_for_state(d, DeliveryState::delivered, 1));
+  const auto called = transport.messages_called();
+  ASSERT_EQ(called.size(), 103u) << "each exactly once";
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(urgent_ids.contains(called[i])) << "attempt " << i << " was bulk mail";
+  }
 }
 
 TEST_F(QueueRunnerTest, DeliveriesDueLaterStayInTheStoreUntilTheirTime) {

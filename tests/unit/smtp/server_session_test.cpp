@@ -443,6 +443,7 @@ TEST_F(ServerSessionTest, MtPriorityFromAnAuthenticatedUserIsHonoured) {
   send_content("From: alice@example.test\r\n\r\nx\r\n.\r\n");
   const AcceptedMessage& m = session_.message_to_commit();
   EXPECT_EQ(m.record.qos.priority, -3);
+  EXPECT_EQ(m.deliveries.at(0).priority, -3) << "its due entry is filed under it";
   const auto& fields = m.events.front().fields;
   EXPECT_EQ(fields.back(), (std::pair<std::string, std::string>{"priority", "-3"}));
 }

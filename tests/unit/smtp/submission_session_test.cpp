@@ -396,6 +396,7 @@ TEST(SmtpListenerSession, ATrustedNetworkRelaysWithoutAuthAndKeepsItsPriority) {
   ASSERT_EQ(session.on_data_end().next, SessionStep::Next::commit);
   const AcceptedMessage& m = session.message_to_commit();
   EXPECT_EQ(m.record.qos.priority, 4);
+  EXPECT_EQ(m.deliveries.at(0).priority, 4);
   EXPECT_EQ(m.deliveries.at(0).transport, "smtp");
   EXPECT_EQ(m.record.envelope.authenticated_as, "");
 }

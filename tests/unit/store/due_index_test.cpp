@@ -25,6 +25,8 @@ using test_support::stored_message;
 using test_support::TempDir;
 
 const TimePoint kForever = TimePoint::max();
+// The band of priority 0, which every delivery of these tests has unless it says otherwise.
+const uint8_t kNormal = DuePosition::band_of(0);
 
 std::vector<std::string> keys_of(const std::vector<DueDelivery>& due) {
   std::vector<std::string> out;
@@ -40,10 +42,12 @@ class DueIndexTest : public ::testing::Test {
   void open() { store_ = open_rocksdb_store(dir(), StoreMode::read_write); }
   void close() { store_.reset(); }
 
-  // Commits message `id` with deliveries due at the given times on `transport`.
-  MessageRecord commit(std::string id, std::vector<TimePoint> due,
-                       std::string transport = "local") {
-    const MessageRecord m = stored_message(std::move(id));
+  // Commits message `id` of `priority` with deliveries due at the given times on
+  // `transport`.
+  MessageRecord commit(std::string id, std::vector<TimePoint> due, std::string transport = "local",
+                       int priority = 0) {
+    MessageRecord m = stored_message(std::move(id));
+    m.qos.priority = priority;
     std::vector<Delivery> deliveries;
     for (const TimePoint t : due) {
       deliveries.push_back(
@@ -55,7 +59,7 @@ class DueIndexTest : public ::testing::Test {
   }
 
   std::vector<DueDelivery> all_due(const std::string& transport = "local") {
-    return store_->due_deliveries(DuePosition::start_of(transport), kForever, 1'000'000);
+    return test_support::due_in_every_band(*store_, transport, kForever);
   }
 
   // The due entries as stored, read with the store closed.
@@ -78,12 +82,31 @@ TEST(DuePositionTest, OfTruncatesToMillisecondsAndStartOfComesFirst) {
   d.next_attempt = kStoreT0 + 1'999us;
   const DuePosition p = DuePosition::of(d);
   EXPECT_EQ(p.transport, "smtp");
+  EXPECT_EQ(p.band, kNormal);
   EXPECT_EQ(p.due, kStoreT0 + 1ms);
   EXPECT_EQ(p.message_id, "M1");
   EXPECT_EQ(p.index, 3u);
-  EXPECT_LT(DuePosition::start_of("smtp"), p);
+  EXPECT_LT(DuePosition::start_of("smtp", kNormal), p);
   d.next_attempt = from_unix_ms(-9'000'000'000'000);  // the earliest time a record holds
-  EXPECT_LT(DuePosition::start_of("smtp"), DuePosition::of(d));
+  EXPECT_LT(DuePosition::start_of("smtp", kNormal), DuePosition::of(d));
+}
+
+TEST(DuePositionTest, TheBandIsNineMinusThePriorityAndOrdersBeforeTime) {
+  EXPECT_EQ(DuePosition::band_of(9), 0);
+  EXPECT_EQ(DuePosition::band_of(0), 9);
+  EXPECT_EQ(DuePosition::band_of(-9), 18);
+  EXPECT_EQ(DuePosition::band_of(42), 0) << "out of range: the nearest end";
+  EXPECT_EQ(DuePosition::band_of(-42), 18);
+  Delivery bulk;
+  bulk.message_id = "A";
+  bulk.next_attempt = kStoreT0;
+  Delivery urgent = bulk;
+  urgent.message_id = "B";
+  urgent.priority = 5;
+  urgent.next_attempt = kStoreT0 + 1h;
+  EXPECT_EQ(DuePosition::of(urgent).band, 4);
+  EXPECT_LT(DuePosition::of(urgent), DuePosition::of(bulk)) << "due later, but urgent";
+  EXPECT_LT(DuePosition::of(urgent), DuePosition::start_of("local", kNormal));
 }
 
 TEST_F(DueIndexTest, EntriesComeByTimeThenIdThenIndexWithinOneTransport) {
@@ -102,21 +125,54 @@ TEST_F(DueIndexTest, EntriesComeByTimeThenIdThenIndexWithinOneTransport) {
   EXPECT_EQ(keys_of(all_due("smtp")), (std::vector<std::string>{"X/0"}));
 }
 
+TEST_F(DueIndexTest, BandsComeHighestPriorityFirstAndEachIsReadApart) {
+  open();
+  commit("A", {kStoreT0}, "local", -3);
+  commit("B", {kStoreT0 + 1s});
+  commit("C", {kStoreT0 + 2s}, "local", 5);
+  commit("D", {kStoreT0 - 1s}, "local", 5);
+  commit("E", {kStoreT0}, "local", 9);
+  EXPECT_EQ(keys_of(all_due()), (std::vector<std::string>{"E/0", "D/0", "C/0", "B/0", "A/0"}));
+  // One read stays in the band of `after`.
+  EXPECT_EQ(keys_of(store_->due_deliveries(DuePosition::start_of("local", 4), kForever, 10)),
+            (std::vector<std::string>{"D/0", "C/0"}));
+  EXPECT_TRUE(store_->due_deliveries(DuePosition::start_of("local", 5), kForever, 10).empty());
+  EXPECT_EQ(keys_of(store_->due_deliveries(DuePosition::start_of("local", 0), kForever, 10)),
+            (std::vector<std::string>{"E/0"}));
+  // The delivery comes back with its priority; its entry is in its band.
+  const auto urgent = store_->due_deliveries(DuePosition::start_of("local", 4), kForever, 1);
+  ASSERT_EQ(urgent.size(), 1u);
+  EXPECT_EQ(urgent[0].delivery.priority, 5);
+  EXPECT_EQ(urgent[0].message->qos.priority, 5);
+}
+
+TEST_F(DueIndexTest, ADeliveryWhosePriorityIsNotItsMessagesIsRefused) {
+  open();
+  MessageRecord m = stored_message("A");
+  m.qos.priority = 3;
+  Delivery d = stored_delivery(m, 0, kStoreT0);
+  d.priority = 0;
+  EXPECT_THROW(store_->commit_message(m, "Subject: t\r\n\r\nbody\r\n", {d}, {}),
+               std::invalid_argument);
+  EXPECT_FALSE(store_->message("A"));
+}
+
 TEST_F(DueIndexTest, SlicesHonourAfterUntilAndLimit) {
   open();
   commit("A", {kStoreT0, kStoreT0 + 1s, kStoreT0 + 2s, kStoreT0 + 3s});
-  const auto first = store_->due_deliveries(DuePosition::start_of("local"), kForever, 2);
+  const auto first = store_->due_deliveries(DuePosition::start_of("local", kNormal), kForever, 2);
   ASSERT_EQ(keys_of(first), (std::vector<std::string>{"A/0", "A/1"}));
   // `after` itself is left out; the next slice starts behind it.
   const auto second = store_->due_deliveries(DuePosition::of(first.back().delivery), kForever, 10);
   EXPECT_EQ(keys_of(second), (std::vector<std::string>{"A/2", "A/3"}));
   // `until` is inclusive, to the millisecond.
-  EXPECT_EQ(keys_of(store_->due_deliveries(DuePosition::start_of("local"), kStoreT0 + 1s, 10)),
-            (std::vector<std::string>{"A/0", "A/1"}));
   EXPECT_EQ(
-      keys_of(store_->due_deliveries(DuePosition::start_of("local"), kStoreT0 + 1s - 1us, 10)),
-      (std::vector<std::string>{"A/0"}));
-  EXPECT_TRUE(store_->due_deliveries(DuePosition::start_of("local"), kForever, 0).empty());
+      keys_of(store_->due_deliveries(DuePosition::start_of("local", kNormal), kStoreT0 + 1s, 10)),
+      (std::vector<std::string>{"A/0", "A/1"}));
+  EXPECT_EQ(keys_of(store_->due_deliveries(DuePosition::start_of("local", kNormal),
+                                           kStoreT0 + 1s - 1us, 10)),
+            (std::vector<std::string>{"A/0"}));
+  EXPECT_TRUE(store_->due_deliveries(DuePosition::start_of("local", kNormal), kForever, 0).empty());
 }
 
 TEST_F(DueIndexTest, DeliveriesOfOneMessageShareOneRecord) {
@@ -164,7 +220,9 @@ TEST_F(DueIndexTest, UpdateMovesTheEntryAndLeavesNoOldOne) {
   store_->update_delivery(d, event_at(kStoreT0, "deferred"));
   EXPECT_EQ(keys_of(all_due()), (std::vector<std::string>{"B/0", "A/0"}));
   EXPECT_EQ(raw_due_keys().size(), 2u) << "the old entry of A/0 is gone, not skipped";
-  EXPECT_EQ(store_->due_deliveries(DuePosition::start_of("local"), kStoreT0 + 5s, 10).size(), 1u);
+  EXPECT_EQ(
+      store_->due_deliveries(DuePosition::start_of("local", kNormal), kStoreT0 + 5s, 10).size(),
+      1u);
   // A new transport moves it to that transport's part of the index.
   d.transport = "smtp";
   store_->update_delivery(d, event_at(kStoreT0, "rerouted"));
@@ -350,7 +408,7 @@ TEST_F(DueIndexTest, HundredThousandEntriesReadInSlicesComeOnceEachInOrder) {
     }
   }
   std::set<std::string> seen;
-  DuePosition after = DuePosition::start_of("local");
+  DuePosition after = DuePosition::start_of("local", kNormal);
   size_t slices = 0;
   while (true) {
     const auto slice = store_->due_deliveries(after, kForever, 1'000);

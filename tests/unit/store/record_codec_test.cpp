@@ -100,6 +100,21 @@ TEST(RecordCodec, DeliveryWrittenBeforeEnvelopeSendersDecodesToTheMessagesSender
   EXPECT_EQ(back.envelope_sender, "");
 }
 
+TEST(RecordCodec, DeliveryKeepsItsPriorityAndOneWrittenBeforeItReadsAsZero) {
+  Delivery d;
+  d.message_id = "01HZY3NDEKTSV4RRFFQ69G5FAV";
+  d.priority = -7;
+  EXPECT_EQ(decode_delivery(encode_delivery(d)).priority, -7);
+  const Delivery old = decode_delivery(
+      R"({"message_id":"01HZY3NDEKTSV4RRFFQ69G5FAV","index":0,"recipient":"a@example.test",)"
+      R"("mailbox":"a@example.test","transport":"local","state":"queued","attempts":0,)"
+      R"("next_attempt":1700000060000,"last_reply":""})");
+  EXPECT_EQ(old.priority, 0);
+  std::string bad = encode_delivery(d);
+  bad.replace(bad.find("\"priority\":-7"), 14, "\"priority\":10");
+  EXPECT_THROW(decode_delivery(bad), StoreError);
+}
+
 TEST(RecordCodec, LedgerEventRoundTripsWithOrderedRepeatedFields) {
   LedgerEvent e;
   e.at = from_unix_ms(1'700'000'000'999);

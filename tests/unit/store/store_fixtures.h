@@ -37,6 +37,7 @@ inline Delivery stored_delivery(const MessageRecord& m, uint32_t index, TimePoin
   d.mailbox = d.recipient;
   d.transport = std::move(transport);
   d.next_attempt = next_attempt;
+  d.priority = m.qos.priority;
   return d;
 }
 
@@ -45,6 +46,23 @@ inline LedgerEvent event_at(TimePoint at, std::string type) {
   e.at = at;
   e.type = std::move(type);
   return e;
+}
+
+// Every due delivery of `transport` due at or before `until`, as the queue reads them: each
+// band from its start, highest priority first, `slice` at a time.
+inline std::vector<DueDelivery> due_in_every_band(Store& store, const std::string& transport,
+                                                  TimePoint until, size_t slice = 1000) {
+  std::vector<DueDelivery> out;
+  for (uint8_t band = 0; band < DuePosition::kBands; ++band) {
+    DuePosition after = DuePosition::start_of(transport, band);
+    for (;;) {
+      std::vector<DueDelivery> read = store.due_deliveries(after, until, slice);
+      if (read.empty()) break;
+      after = DuePosition::of(read.back().delivery);
+      for (DueDelivery& d : read) out.push_back(std::move(d));
+    }
+  }
+  return out;
 }
 
 // A RocksDB database opened directly, with the families given (create them when missing)

@@ -1,5 +1,6 @@
 // A store of layout 1, as herald wrote it before the due, finished and quarantine families
-// existed, written here with raw RocksDB calls; opened by the store of today.
+// existed, written here with raw RocksDB calls; opened by the store of today. Layout 2:
+// store_migration_layout2_test.cpp.
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
@@ -24,6 +25,8 @@ using test_support::RawRocksDb;
 using test_support::stored_delivery;
 using test_support::stored_message;
 using test_support::TempDir;
+
+const uint8_t kNormal = DuePosition::band_of(0);
 
 std::string row(const std::string& id, uint64_t n, int digits) {
   char text[32];
@@ -96,9 +99,11 @@ class StoreMigrationTest : public ::testing::Test {
 TEST_F(StoreMigrationTest, ReadWriteOpenBuildsTheIndexesAndMarksTheLayout) {
   {
     auto store = open_rocksdb_store(dir(), StoreMode::read_write);
-    EXPECT_EQ(keys_of(store->due_deliveries(DuePosition::start_of("local"), TimePoint::max(), 10)),
+    EXPECT_EQ(keys_of(store->due_deliveries(DuePosition::start_of("local", kNormal),
+                                            TimePoint::max(), 10)),
               (std::vector<std::string>{"A/0"}));
-    EXPECT_EQ(keys_of(store->due_deliveries(DuePosition::start_of("smtp"), TimePoint::max(), 10)),
+    EXPECT_EQ(keys_of(store->due_deliveries(DuePosition::start_of("smtp", kNormal),
+                                            TimePoint::max(), 10)),
               (std::vector<std::string>{"D/0"}));
     EXPECT_EQ(store->unfinished_deliveries(std::nullopt, 10).size(), 3u) << "A/0, A/1, D/0";
     ASSERT_EQ(store->damaged_records(10).size(), 1u) << "E/0, met by the pending walk";
@@ -129,14 +134,16 @@ TEST_F(StoreMigrationTest, AMigratedStoreIsNotMigratedAgain) {
     for (const auto& key : raw.keys("due")) raw.erase("due", key);
   }
   auto store = open_rocksdb_store(dir(), StoreMode::read_write);
-  EXPECT_TRUE(store->due_deliveries(DuePosition::start_of("local"), TimePoint::max(), 10).empty());
+  EXPECT_TRUE(
+      store->due_deliveries(DuePosition::start_of("local", kNormal), TimePoint::max(), 10).empty());
 }
 
 TEST_F(StoreMigrationTest, ReadOnlyOpenReadsAStoreNotYetMigrated) {
   auto reader = open_rocksdb_store(dir(), StoreMode::read_only);
   EXPECT_EQ(test_support::all_unfinished(*reader).size(), 3u) << "E/0 skipped";
   EXPECT_EQ(reader->message("A")->id, "A");
-  EXPECT_TRUE(reader->due_deliveries(DuePosition::start_of("local"), TimePoint::max(), 10).empty());
+  EXPECT_TRUE(reader->due_deliveries(DuePosition::start_of("local", kNormal), TimePoint::max(), 10)
+                  .empty());
   EXPECT_TRUE(reader->damaged_records(10).empty());
   EXPECT_THROW(reader->remove_finished(TimePoint::max() - 1h, 10), StoreError);
   reader.reset();
@@ -146,13 +153,14 @@ TEST_F(StoreMigrationTest, ReadOnlyOpenReadsAStoreNotYetMigrated) {
 TEST_F(StoreMigrationTest, ReadOnlyOpenOfAMigratedStoreReadsTheIndex) {
   auto daemon = open_rocksdb_store(dir(), StoreMode::read_write);
   auto reader = open_rocksdb_store(dir(), StoreMode::read_only);
-  EXPECT_EQ(keys_of(reader->due_deliveries(DuePosition::start_of("local"), TimePoint::max(), 10)),
+  EXPECT_EQ(keys_of(reader->due_deliveries(DuePosition::start_of("local", kNormal),
+                                           TimePoint::max(), 10)),
             (std::vector<std::string>{"A/0"}));
 }
 
 TEST_F(StoreMigrationTest, AStoreOfAnUnknownLayoutIsRefused) {
   open_rocksdb_store(dir(), StoreMode::read_write).reset();
-  RawRocksDb(dir()).put("default", "layout", "3");
+  RawRocksDb(dir()).put("default", "layout", "4");
   EXPECT_THROW(open_rocksdb_store(dir(), StoreMode::read_write), StoreError);
 }
 

@@ -32,8 +32,7 @@ constexpr uint64_t kMaxCuts = 400;
 
 std::set<std::string> due_keys(Store& store, const std::string& transport) {
   std::set<std::string> keys;
-  for (const DueDelivery& d :
-       store.due_deliveries(DuePosition::start_of(transport), kStoreT0 + 1000h, 1000)) {
+  for (const DueDelivery& d : test_support::due_in_every_band(store, transport, kStoreT0 + 1000h)) {
     EXPECT_TRUE(keys.insert(key_of(d.delivery)).second) << "twice: " << key_of(d.delivery);
   }
   return keys;

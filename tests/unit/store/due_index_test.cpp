@@ -18,6 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using test_support::event_at;
+using test_support::keys_of;
 using test_support::kStoreT0;
 using test_support::RawRocksDb;
 using test_support::stored_delivery;
@@ -27,14 +28,6 @@ using test_support::TempDir;
 const TimePoint kForever = TimePoint::max();
 // The band of priority 0, which every delivery of these tests has unless it says otherwise.
 const uint8_t kNormal = DuePosition::band_of(0);
-
-std::vector<std::string> keys_of(const std::vector<DueDelivery>& due) {
-  std::vector<std::string> out;
-  for (const auto& d : due) {
-    out.push_back(d.delivery.message_id + "/" + std::to_string(d.delivery.index));
-  }
-  return out;
-}
 
 class DueIndexTest : public ::testing::Test {
  protected:

@@ -48,6 +48,15 @@ inline LedgerEvent event_at(TimePoint at, std::string type) {
   return e;
 }
 
+// "ID/INDEX" of each, in order.
+inline std::vector<std::string> keys_of(const std::vector<DueDelivery>& due) {
+  std::vector<std::string> out;
+  for (const auto& d : due) {
+    out.push_back(d.delivery.message_id + "/" + std::to_string(d.delivery.index));
+  }
+  return out;
+}
+
 // Every due delivery of `transport` due at or before `until`, as the queue reads them: each
 // band from its start, highest priority first, `slice` at a time.
 inline std::vector<DueDelivery> due_in_every_band(Store& store, const std::string& transport,

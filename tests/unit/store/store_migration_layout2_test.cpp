@@ -21,18 +21,12 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using test_support::due_in_every_band;
 using test_support::event_at;
+using test_support::keys_of;
 using test_support::kStoreT0;
 using test_support::RawRocksDb;
 using test_support::stored_delivery;
 using test_support::stored_message;
 using test_support::TempDir;
-
-std::vector<std::string> keys_of(const std::vector<DueDelivery>& due) {
-  std::vector<std::string> out;
-  for (const auto& d : due)
-    out.push_back(d.delivery.message_id + "/" + std::to_string(d.delivery.index));
-  return out;
-}
 
 // A delivery as layout 2 stored it: without the priority field.
 std::string layout_two_delivery(const Delivery& d) {

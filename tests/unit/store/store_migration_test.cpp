@@ -20,6 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using test_support::event_at;
+using test_support::keys_of;
 using test_support::kStoreT0;
 using test_support::RawRocksDb;
 using test_support::stored_delivery;
@@ -32,13 +33,6 @@ std::string row(const std::string& id, uint64_t n, int digits) {
   char text[32];
   std::snprintf(text, sizeof text, "%0*llu", digits, static_cast<unsigned long long>(n));
   return id + "/" + text;
-}
-
-std::vector<std::string> keys_of(const std::vector<DueDelivery>& due) {
-  std::vector<std::string> out;
-  for (const auto& d : due)
-    out.push_back(d.delivery.message_id + "/" + std::to_string(d.delivery.index));
-  return out;
 }
 
 class StoreMigrationTest : public ::testing::Test {

@@ -33,8 +33,8 @@ using StorePowerLossTest = test_support::PowerLossStoreTest;
 // Each seed picks the moment power fails (and the sizes and shapes of what is written).
 constexpr std::array<uint32_t, 6> kSeeds = {1, 7, 42, 1234, 31337, 271828};
 constexpr int kThreads = 6;
-// A memtable budget this small fills every few commits: the writing goes on across flushes (table and
-// blob files, manifest updates, a new WAL each time), compactions and file deletions.
+// A memtable budget this small fills every few commits: the writing goes on across flushes (table
+// and blob files, manifest updates, a new WAL each time), compactions and file deletions.
 constexpr size_t kMemtableBudget = 256 << 10;
 
 // --- (a) commits ------------------------------------------------------------------------
@@ -89,8 +89,7 @@ TEST_F(StorePowerLossTest, PowerLossDuringGroupCommitKeepsEveryAcknowledgedMessa
       // A commit under way is there whole or not at all.
       if (log.in_doubt && store->message(log.in_doubt->record.id)) expected.add(*log.in_doubt);
       if (log.in_doubt && !store->message(log.in_doubt->record.id)) {
-        EXPECT_FALSE(any_part_present(*store, log.in_doubt->record.id))
-            << log.in_doubt->record.id;
+        EXPECT_FALSE(any_part_present(*store, log.in_doubt->record.id)) << log.in_doubt->record.id;
       }
     }
     expected.check(*store);

@@ -16,6 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using test_support::event_at;
+using test_support::keys_of;
 using test_support::kStoreT0;
 using test_support::RawRocksDb;
 using test_support::stored_delivery;
@@ -44,14 +45,6 @@ class StoreQuarantineTest : public ::testing::Test {
                             {stored_delivery(m, 0, kStoreT0), stored_delivery(m, 1, kStoreT0)},
                             {event_at(kStoreT0, "received")});
     }
-  }
-
-  static std::vector<std::string> keys_of(const std::vector<DueDelivery>& due) {
-    std::vector<std::string> out;
-    for (const auto& d : due) {
-      out.push_back(d.delivery.message_id + "/" + std::to_string(d.delivery.index));
-    }
-    return out;
   }
 
   static std::vector<DueDelivery> all_due(Store& store) {

@@ -15,6 +15,7 @@ namespace {
 // What a decoder function needs besides the body.
 struct Context {
   uint8_t flags;
+  Sender sender;
   ProtocolVersion version;
   const DecoderLimits& limits;
 
@@ -35,9 +36,14 @@ void check_topic_name(WireReader& reader, std::string_view name, const TopicLimi
 void check_topic_filter(WireReader& reader, std::string_view filter, const TopicLimits& limits) {
   const TopicError error = mqtt::check_topic_filter(filter, limits);
   if (error == TopicError::none || reader.failed()) return;
-  const bool over_limit = error == TopicError::too_long || error == TopicError::too_many_levels;
-  reader.fail(over_limit ? ReasonCode::topic_filter_invalid : ReasonCode::malformed_packet,
-              fmt::format("topic filter: {}", to_string(error)));
+  ReasonCode reason = ReasonCode::malformed_packet;
+  if (error == TopicError::too_long || error == TopicError::too_many_levels) {
+    reason = ReasonCode::topic_filter_invalid;
+  } else if (error == TopicError::bad_shared_subscription) {
+    // MQTT 5 4.8.2 gives the share name's rules, not the packet's format.
+    reason = ReasonCode::protocol_error;
+  }
+  reader.fail(reason, fmt::format("topic filter: {}", to_string(error)));
 }
 
 void packet_identifier(WireReader& reader, uint16_t& packet_id) {
@@ -68,7 +74,8 @@ void reason_code(WireReader& reader, PacketType type, ReasonCode& reason) {
   reader.byte(byte);
   reason = static_cast<ReasonCode>(byte);
   if (!reader.failed() && !reason_code_allowed(type, reason)) {
-    reader.fail(ReasonCode::malformed_packet,
+    // E.g. MQTT 5 [MQTT-3.4.2-1]: the sender "MUST use one of the PUBACK Reason Codes".
+    reader.fail(ReasonCode::protocol_error,
                 fmt::format("reason code 0x{:02X} is not one {} may carry", byte, to_string(type)));
   }
 }
@@ -155,7 +162,7 @@ std::variant<Packet, DecodeError> decode_connack(WireReader& reader, const Conte
     uint8_t return_code = 0;
     reader.byte(return_code);
     if (!reader.failed() && return_code > 5) {
-      reader.fail(ReasonCode::malformed_packet,
+      reader.fail(ReasonCode::protocol_error,
                   fmt::format("CONNACK return code {} is reserved", return_code));
     }
     if (!reader.failed()) connack.reason = kReturnCodes[return_code];
@@ -183,6 +190,10 @@ std::variant<Packet, DecodeError> decode_publish(WireReader& reader, const Conte
   if (qos > 0) packet_identifier(reader, publish.packet_id);
   if (context.v5()) read_properties(reader, PropertyContext::publish, publish.properties);
   if (reader.failed()) return *reader.error();
+  // MQTT 5 3.3.4 [MQTT-3.3.4-6]: subscription identifiers go from the server only.
+  if (context.sender == Sender::client && !publish.properties.subscription_identifiers.empty()) {
+    return DecodeError{ReasonCode::protocol_error, "subscription identifier in a client's PUBLISH"};
+  }
   // MQTT 5 3.3.2.1: an empty topic name stands for the topic alias, so needs one; 3.1.1
   // 4.7.3 [MQTT-4.7.3-1]: a topic name is never empty.
   if (publish.topic.empty()) {
@@ -282,7 +293,7 @@ std::variant<Packet, DecodeError> decode_suback(WireReader& reader, const Contex
     // MQTT 3.1.1 3.9.3: only 0x00-0x02 and 0x80.
     if (!context.v5() && !reader.failed() && static_cast<uint8_t>(reason) > 2 &&
         reason != ReasonCode::unspecified_error) {
-      reader.fail(ReasonCode::malformed_packet, "SUBACK return code is reserved in 3.1.1");
+      reader.fail(ReasonCode::protocol_error, "SUBACK return code is reserved in 3.1.1");
     }
   }
   if (!reader.failed() && suback.reasons.empty()) {
@@ -366,10 +377,28 @@ bool flags_valid(PacketType type, uint8_t flags) {
   }
 }
 
+// MQTT 5 2.1.2 table 2-1: the direction of flow of each packet type.
+bool sent_by(PacketType type, Sender sender) {
+  switch (type) {
+    case PacketType::connect:
+    case PacketType::subscribe:
+    case PacketType::unsubscribe:
+    case PacketType::pingreq:
+      return sender == Sender::client;
+    case PacketType::connack:
+    case PacketType::suback:
+    case PacketType::unsuback:
+    case PacketType::pingresp:
+      return sender == Sender::server;
+    default:
+      return true;
+  }
+}
+
 }  // namespace
 
 std::variant<Packet, DecodeError> decode_body(FixedHeader header, std::string_view body,
-                                              std::optional<ProtocolVersion> version,
+                                              Sender sender, std::optional<ProtocolVersion> version,
                                               const DecoderLimits& limits) {
   // MQTT 5 2.1.2 table 2-1: 0 is reserved; so is 15 (AUTH) in MQTT 3.1.1.
   const bool v5 = version == ProtocolVersion::v5;
@@ -378,6 +407,11 @@ std::variant<Packet, DecodeError> decode_body(FixedHeader header, std::string_vi
                        fmt::format("reserved packet type {}", header.type)};
   }
   const auto type = static_cast<PacketType>(header.type);
+  if (!sent_by(type, sender)) {
+    return DecodeError{ReasonCode::protocol_error,
+                       fmt::format("{} from a {}", to_string(type),
+                                   sender == Sender::client ? "client" : "server")};
+  }
   if (!flags_valid(type, header.flags)) {
     return DecodeError{
         ReasonCode::malformed_packet,
@@ -390,7 +424,7 @@ std::variant<Packet, DecodeError> decode_body(FixedHeader header, std::string_vi
     return DecodeError{ReasonCode::protocol_error,
                        fmt::format("{} before CONNECT", to_string(type))};
   }
-  const Context context{header.flags, *version, limits};
+  const Context context{header.flags, sender, *version, limits};
   switch (type) {
     case PacketType::connect:
       break;

@@ -24,7 +24,7 @@ struct FixedHeader {
 // 3.1.1 has no reason codes), a break of the packet's format is 0x81 and a break of a rule
 // on values is 0x82.
 std::variant<Packet, DecodeError> decode_body(FixedHeader header, std::string_view body,
-                                              std::optional<ProtocolVersion> version,
+                                              Sender sender, std::optional<ProtocolVersion> version,
                                               const DecoderLimits& limits);
 
 }  // namespace herald::mqtt

@@ -67,7 +67,7 @@ DecodeResult PacketDecoder::next() {
   }
   if (pending.size() < packet_size) return NeedMore{};
   const std::string_view body = pending.substr(frame.header_size, frame.remaining_length);
-  auto decoded = decode_body(frame.header, body, version_, limits_);
+  auto decoded = decode_body(frame.header, body, sender_, version_, limits_);
   if (auto* error = std::get_if<DecodeError>(&decoded)) return fail(std::move(*error));
   start_ += packet_size;
   if (start_ == buffer_.size()) {

@@ -25,6 +25,10 @@ struct DecoderLimits {
   TopicLimits topic;
 };
 
+// Who sent the packets a decoder reads: the client (herald is the server) or the server
+// (herald, or a test, is the client). Some packets and properties only go one way.
+enum class Sender { client, server };
+
 // next() found no complete packet in what was fed.
 struct NeedMore {
   bool operator==(const NeedMore&) const = default;
@@ -36,7 +40,8 @@ using DecodeResult = std::variant<NeedMore, Packet, DecodeError>;
 // memory is what was fed and not yet taken, never more than the caller fed.
 class PacketDecoder {
  public:
-  explicit PacketDecoder(DecoderLimits limits = {}) : limits_(limits) {}
+  explicit PacketDecoder(Sender sender, DecoderLimits limits = {})
+      : sender_(sender), limits_(limits) {}
 
   // The protocol version every packet after CONNECT is read in. The server's session sets
   // it from the CONNECT it accepted, a client from the CONNECT it sent. Until it is set,
@@ -55,8 +60,11 @@ class PacketDecoder {
   //  - unsupported_protocol_version (0x84): a CONNECT for a level other than 4 or 5 (the
   //    session answers CONNACK 0x01 in 3.1.1 terms, MQTT 3.1.1 3.1.2.2);
   //  - topic_name_invalid (0x90) / topic_filter_invalid (0x8F): a topic over the limits;
-  //  - protocol_error (0x82) and malformed_packet (0x81): everything else, as the spec
-  //    names it (see packet_body_decoder.h).
+  //  - protocol_error (0x82): a packet the sender never sends (CONNACK, SUBACK, UNSUBACK or
+  //    PINGRESP from a client; CONNECT, SUBSCRIBE, UNSUBSCRIBE or PINGREQ from a server), a
+  //    subscription identifier in a client's PUBLISH [MQTT-3.3.4-6], and the rest of what
+  //    the spec calls a protocol error;
+  //  - malformed_packet (0x81): everything else (see packet_body_decoder.h).
   DecodeResult next();
 
   // Bytes fed and not yet taken as packets.
@@ -65,6 +73,7 @@ class PacketDecoder {
  private:
   DecodeResult fail(DecodeError error);
 
+  Sender sender_;
   DecoderLimits limits_;
   std::optional<ProtocolVersion> version_;
   std::string buffer_;

@@ -269,6 +269,7 @@ void read_properties(WireReader& reader, PropertyContext context, Properties& pr
     // Every id the spec defines fits in one byte, so a longer one is unknown too.
     const ContextSet allowed = id < 256 ? allowed_contexts(id) : 0;
     if ((allowed & in({context})) == 0) {
+      // MQTT 5 2.2.2.2 defines each packet's properties; anything else is not that packet.
       list.fail(ReasonCode::malformed_packet,
                 allowed == 0 ? fmt::format("unknown property 0x{:02X}", id)
                              : fmt::format("property 0x{:02X} is not allowed in {}", id,

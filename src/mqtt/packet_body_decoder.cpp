@@ -56,8 +56,9 @@ void packet_identifier(WireReader& reader, uint16_t& packet_id) {
 
 void expect_end(WireReader& reader) {
   if (!reader.failed() && !reader.empty()) {
-    reader.fail(ReasonCode::malformed_packet,
-                fmt::format("{} bytes after the end of the packet's content", reader.remaining()));
+    reader.fail(
+        ReasonCode::malformed_packet,
+        fmt::format("the packet goes on after its content ({} more bytes)", reader.remaining()));
   }
 }
 
@@ -92,7 +93,11 @@ std::variant<Packet, DecodeError> decode_connect(WireReader& reader, const Decod
     return DecodeError{ReasonCode::malformed_packet,
                        fmt::format("protocol name \"{}\" is not MQTT", protocol_name)};
   }
-  if (protocol_name != "MQTT" || (level != 4 && level != 5)) {
+  if (protocol_name == "MQIsdp") {
+    return DecodeError{ReasonCode::unsupported_protocol_version,
+                       "MQTT 3.1 (\"MQIsdp\") is not supported; use MQTT 3.1.1 or 5"};
+  }
+  if (level != 4 && level != 5) {
     return DecodeError{ReasonCode::unsupported_protocol_version,
                        fmt::format("protocol level {} is not 4 (MQTT 3.1.1) or 5 (MQTT 5)", level)};
   }

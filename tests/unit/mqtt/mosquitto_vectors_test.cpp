@@ -491,7 +491,10 @@ TEST(MosquittoVectors, HeraldDiffersWhereTheSpecSaysOtherwise) {
       continue;
     }
     const auto* error = std::get_if<DecodeError>(&result);
-    ASSERT_TRUE(error) << label << ": " << describe(result);
+    if (!error) {
+      ADD_FAILURE() << label << " was not refused: " << describe(result);
+      continue;
+    }
     EXPECT_EQ(error->reason, *d.herald) << label << ": " << describe(result);
   }
 }

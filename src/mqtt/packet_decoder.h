@@ -36,8 +36,10 @@ struct NeedMore {
 
 using DecodeResult = std::variant<NeedMore, Packet, DecodeError>;
 
-// Not thread-safe: one decoder belongs to one connection. Work is linear in the input, and
-// memory is what was fed and not yet taken, never more than the caller fed.
+// Not thread-safe: one decoder belongs to one connection. Work is linear in the input.
+// Memory is what was fed and not yet taken: a caller that calls next() until NeedMore after
+// each feed() holds less than max_packet_size plus one feed's bytes, however long the
+// packet a peer announces.
 class PacketDecoder {
  public:
   explicit PacketDecoder(Sender sender, DecoderLimits limits = {})

@@ -90,8 +90,8 @@ std::variant<Packet, DecodeError> decode_connect(WireReader& reader, const Decod
   if (reader.failed()) return *reader.error();
   // MQTT 5 3.1.2.1 / 3.1.2.2: "MQTT" with level 5 or 4; MQTT 3.1 said "MQIsdp" and level 3.
   if (protocol_name != "MQTT" && protocol_name != "MQIsdp") {
-    return DecodeError{ReasonCode::malformed_packet,
-                       fmt::format("protocol name \"{}\" is not MQTT", protocol_name)};
+    // Not quoted in the message: it is the peer's text, up to 65,535 bytes of it.
+    return DecodeError{ReasonCode::malformed_packet, "protocol name is not \"MQTT\""};
   }
   if (protocol_name == "MQIsdp") {
     return DecodeError{ReasonCode::unsupported_protocol_version,

@@ -5,9 +5,9 @@
 
 namespace herald::mqtt {
 
-// Well-formed UTF-8 (RFC 3629: no overlong forms, nothing above U+10FFFF) without the
-// surrogates U+D800..U+DFFF and without U+0000 [MQTT-1.5.4-1], [MQTT-1.5.4-2]. A string
-// that fails this is a malformed packet.
+// Well-formed UTF-8 (RFC 3629, as util/utf8.h checks it: no overlong forms, no surrogates
+// U+D800..U+DFFF, nothing above U+10FFFF) without U+0000 [MQTT-1.5.4-1], [MQTT-1.5.4-2].
+// A string that fails this is a malformed packet.
 bool is_mqtt_utf8(std::string_view text);
 
 // Whether well-formed `text` holds the control characters U+0001..U+001F, U+007F..U+009F

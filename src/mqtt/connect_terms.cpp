@@ -77,6 +77,7 @@ void settle_limits(const Connect& connect, const ServerTerms& server, SessionTer
                    Connack& connack) {
   const Properties& asked = connect.properties;
   terms.client_receive_maximum = asked.receive_maximum.value_or(kNoReceiveLimit);
+  terms.send_quota = std::min(terms.client_receive_maximum, server.max_in_flight);
   terms.server_receive_maximum = server.receive_maximum;
   terms.client_maximum_packet_size = asked.maximum_packet_size;
   terms.server_maximum_packet_size = server.maximum_packet_size;

@@ -27,6 +27,9 @@ struct ServerTerms {
   uint32_t max_session_expiry = 7 * 24 * 3600;
   // QoS 1 and 2 PUBLISHes a client may have unacknowledged towards herald (0x93 past it).
   uint16_t receive_maximum = 100;
+  // QoS 1 and 2 PUBLISHes herald leaves unacknowledged towards one client, whatever larger
+  // Receive Maximum the client allows: what a session holds in flight stays small.
+  uint16_t max_in_flight = 100;
   uint32_t maximum_packet_size = 1024 * 1024;  // the decoder's limit
   uint16_t topic_alias_maximum = 16;           // aliases a client may set
   size_t max_client_id_length = 256;           // octets; MQTT 5 requires 23 to be allowed
@@ -44,7 +47,9 @@ struct SessionTerms {
   // Seconds the session outlives the connection: 0 ends it with the connection,
   // kSessionNeverExpires keeps it until the client cleans it.
   uint32_t session_expiry = 0;
-  uint16_t client_receive_maximum = 65'535;  // QoS > 0 PUBLISHes herald may leave unacked
+  uint16_t client_receive_maximum = 65'535;  // as the client allows (absent: 65,535)
+  // QoS > 0 PUBLISHes herald leaves unacked: the client's maximum or herald's, the smaller.
+  uint16_t send_quota = 65'535;
   uint16_t server_receive_maximum = 65'535;  // what herald accepts unacked from the client
   std::optional<uint32_t> client_maximum_packet_size;  // herald sends nothing larger
   uint32_t server_maximum_packet_size = 0;

@@ -47,6 +47,7 @@ TEST(SettleConnect, AnOrdinaryMqtt5ConnectIsAcceptedWithHeraldsLimitsInTheConnac
   EXPECT_EQ(out.terms->keep_alive, seconds(60));
   EXPECT_EQ(out.terms->session_expiry, 0u);
   EXPECT_EQ(out.terms->client_receive_maximum, 65'535);  // absent: no limit (3.1.2.11.3)
+  EXPECT_EQ(out.terms->send_quota, 100);                 // herald's max_in_flight
   EXPECT_EQ(out.terms->server_receive_maximum, 100);
   EXPECT_FALSE(out.terms->client_maximum_packet_size);
   EXPECT_EQ(out.terms->client_topic_alias_maximum, 0);
@@ -72,6 +73,7 @@ TEST(SettleConnect, TheClientsOwnLimitsAreKeptForWhatHeraldSends) {
   const ConnectOutcome out = settle_connect(c, kServer, "unused");
   ASSERT_TRUE(out.terms);
   EXPECT_EQ(out.terms->client_receive_maximum, 5);
+  EXPECT_EQ(out.terms->send_quota, 5);
   EXPECT_EQ(out.terms->client_maximum_packet_size, 4096u);
   EXPECT_EQ(out.terms->client_topic_alias_maximum, 8);
   EXPECT_FALSE(out.terms->request_problem_information);

@@ -208,7 +208,15 @@ void PowerLossFileSystem::disk_after_power_failure(const fs::path& directory,
   fs::copy(directory, image, fs::copy_options::recursive);
   {
     std::lock_guard lock(mutex_);
-    roll_back_copy(normal_path(directory), normal_path(image));
+    const fs::path from = normal_path(directory);
+    const fs::path to = normal_path(image);
+    roll_back(
+        [&](const fs::path& path) -> std::optional<fs::path> {
+          const fs::path relative = path.lexically_relative(from);
+          if (relative.empty() || *relative.begin() == "..") return std::nullopt;
+          return relative == "." ? to : to / relative;
+        },
+        SavedFiles::copy_back);
   }
   stopped_now_ = false;
   stop_changed_.notify_all();
@@ -275,47 +283,22 @@ void PowerLossFileSystem::directory_synced(const fs::path& directory) {
 
 void PowerLossFileSystem::lose_power() {
   std::lock_guard lock(mutex_);
+  roll_back([](const fs::path& path) { return std::optional<fs::path>(path); },
+            SavedFiles::move_back);
   std::error_code ec;
-  for (auto change = changes_.rbegin(); change != changes_.rend(); ++change) {
-    switch (change->kind) {
-      case Change::Kind::created:
-        fs::remove_all(change->path, ec);
-        std::erase_if(files_, [&](const auto& file) {
-          const auto [end, _] = std::mismatch(change->path.begin(), change->path.end(),
-                                              file.first.begin(), file.first.end());
-          return end == change->path.end();
-        });
-        break;
-      case Change::Kind::renamed:
-        fs::rename(change->path, change->from, ec);
-        move_state(change->path, change->from);
-        if (change->saved) {
-          fs::rename(*change->saved, change->path, ec);
-          move_state(*change->saved, change->path);
-        }
-        break;
-      case Change::Kind::deleted:
-        fs::rename(*change->saved, change->path, ec);
-        move_state(*change->saved, change->path);
-        break;
-    }
-  }
-  for (const auto& [path, state] : files_) {
-    if (fs::exists(path, ec) && fs::file_size(path, ec) > state->synced) {
-      fs::resize_file(path, state->synced, ec);
-    }
-  }
   for (const auto& entry : fs::directory_iterator(trash_)) fs::remove_all(entry.path(), ec);
   files_.clear();
   changes_.clear();
   power_.restore();
 }
 
-void PowerLossFileSystem::roll_back_copy(const fs::path& directory, const fs::path& image) {
-  const auto in_image = [&](const fs::path& path) -> std::optional<fs::path> {
-    const fs::path relative = path.lexically_relative(directory);
-    if (relative.empty() || *relative.begin() == "..") return std::nullopt;
-    return relative == "." ? image : image / relative;
+void PowerLossFileSystem::roll_back(const Placement& in_image, SavedFiles saved_files) {
+  const auto bring_back = [&](const fs::path& saved, const fs::path& path, std::error_code& ec) {
+    if (saved_files == SavedFiles::move_back) {
+      fs::rename(saved, path, ec);
+    } else {
+      fs::copy_file(saved, path, fs::copy_options::overwrite_existing, ec);
+    }
   };
   // Durable lengths by current name, moved as the changes are undone.
   std::map<fs::path, uint64_t> synced;
@@ -347,12 +330,12 @@ void PowerLossFileSystem::roll_back_copy(const fs::path& directory, const fs::pa
         if (const auto from = in_image(change->from)) fs::rename(*path, *from, ec);
         move(change->path, change->from);
         if (change->saved) {
-          fs::copy_file(*change->saved, *path, fs::copy_options::overwrite_existing, ec);
+          bring_back(*change->saved, *path, ec);
           move(*change->saved, change->path);
         }
         break;
       case Change::Kind::deleted:
-        fs::copy_file(*change->saved, *path, fs::copy_options::overwrite_existing, ec);
+        bring_back(*change->saved, *path, ec);
         move(*change->saved, change->path);
         break;
     }

@@ -45,6 +45,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -183,9 +184,16 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
   rocksdb::IOStatus make_directory(const std::string& dirname, bool only_if_missing,
                                    const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg);
   void count_unmodelled();
-  // The durable state the model knows (files' synced lengths, undone directory changes)
-  // applied to `image`, a copy of `directory`. Holds mutex_.
-  void roll_back_copy(const std::filesystem::path& directory, const std::filesystem::path& image);
+  // Where a file the model follows is on the disk being rolled back; nullopt: not on it.
+  using Placement =
+      std::function<std::optional<std::filesystem::path>(const std::filesystem::path&)>;
+  // Deleted and replaced files come back from the trash moved (the disk itself) or copied
+  // (a copy of it, the trash kept for the running store).
+  enum class SavedFiles { move_back, copy_back };
+  // Puts the disk `in_image` places files on into the state power loss leaves: directory
+  // changes not made durable undone, latest first, and files cut to their synced length.
+  // Changes nothing of the model. Holds mutex_.
+  void roll_back(const Placement& in_image, SavedFiles saved_files);
 
   const std::filesystem::path trash_;
   mutable std::mutex mutex_;

@@ -218,6 +218,43 @@ struct SrsConfig {
   std::chrono::seconds max_age{std::chrono::hours(24 * 21)};  // a bounce older is refused
 };
 
+// [mqtt]: the MQTT face (docs/mqtt.md). Who may publish and subscribe where: [[device]]
+// entries, anonymous clients only when allow_anonymous, and `deny` for everybody.
+enum class QueueFullAction { refuse, dead_letter };
+struct MqttConfig {
+  bool allow_anonymous = false;
+  std::vector<std::string> anonymous_publish;    // topic filters an anonymous client may publish to
+  std::vector<std::string> anonymous_subscribe;  // and subscribe to (a filter inside one of them)
+  std::vector<std::string> deny;  // filters nobody may publish to (0x87) or subscribe to (0x80)
+  std::chrono::seconds max_keepalive{300};          // told as Server Keep Alive (MQTT 5)
+  std::chrono::seconds max_session_expiry{std::chrono::hours(24 * 7)};
+  std::chrono::seconds connect_timeout{10};  // from accepting a connection to its CONNECT
+  uint32_t receive_maximum = 100;            // QoS > 0 PUBLISHes unacked from a client (1..65535)
+  uint32_t max_in_flight = 100;              // QoS > 0 PUBLISHes unacked towards a client (1..65535)
+  uint32_t max_packet_size = 1048576;        // octets, whole packet (at least 64)
+  uint32_t topic_alias_maximum = 16;         // aliases a client may set (0..65535)
+  uint32_t max_client_id_length = 256;       // octets (at least 23, MQTT 5 3.1.3.1)
+  uint32_t max_topic_length = 1024;          // octets of a topic name or filter (1..65535)
+  uint32_t max_topic_levels = 32;            // levels of a topic name or filter (1..1024)
+  uint32_t max_subscriptions = 100;          // filters per session; SUBACK 0x97 past it
+  uint32_t max_queued_messages = 1000;       // per session, waiting and in flight
+  uint64_t max_queued_bytes = 16777216;      // payload octets per session, waiting and in flight
+  // What a publish finds when a subscriber's queue is full: refused (0x97) or the oldest
+  // lowest-priority message moved to a dead-letter record to make room.
+  QueueFullAction queue_full = QueueFullAction::refuse;
+  bool dead_letter_events = false;            // publish an event on $herald/dead-letter/CLIENT
+  uint32_t max_connections = 100000;          // MQTT connections, all mqtt listeners
+  uint32_t max_connections_per_ip = 1000;     // per client address (IPv4, or IPv6 /64)
+};
+
+// [[device]]: an MQTT client identity and the topics it may use (filters, MQTT 5 4.7).
+struct DeviceConfig {
+  std::string username;       // as the client sends it in CONNECT; case-sensitive
+  std::string password_hash;  // crypt(3), as `herald hash-password` prints
+  std::vector<std::string> publish;
+  std::vector<std::string> subscribe;
+};
+
 struct DkimConfig {
   std::string domain;
   std::string selector;
@@ -242,6 +279,8 @@ struct Config {
   ArcSealConfig arc;
   SrsConfig srs;
   std::vector<DkimConfig> dkim;
+  MqttConfig mqtt;
+  std::vector<DeviceConfig> devices;
   // What the file says that still works but should be changed (a key under its old name), one
   // sentence each; heraldd logs them as warnings when it starts.
   std::vector<std::string> warnings;

@@ -29,11 +29,12 @@ ListenProtocol parse_protocol(const std::string& s, const toml::node& n,
       {"submission", ListenProtocol::submission},
       {"submissions", ListenProtocol::submissions},
       {"mqtt", ListenProtocol::mqtt},
+      {"mqtts", ListenProtocol::mqtts},
       {"http", ListenProtocol::http}};
   auto it = names.find(s);
   if (it == names.end()) {
     throw ConfigError(where(origin, n) + ": protocol '" + s +
-                      "' is not one of smtp, submission, submissions, mqtt, http");
+                      "' is not one of smtp, submission, submissions, mqtt, mqtts, http");
   }
   return it->second;
 }
@@ -303,6 +304,8 @@ std::string_view to_string(ListenProtocol p) {
       return "submissions";
     case ListenProtocol::mqtt:
       return "mqtt";
+    case ListenProtocol::mqtts:
+      return "mqtts";
     case ListenProtocol::http:
       return "http";
   }

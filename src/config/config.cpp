@@ -10,6 +10,7 @@
 #include <sstream>
 #include <utility>
 
+#include "config/mqtt_tables.h"
 #include "config/toml_table_reader.h"
 #include "util/ascii.h"
 #include "util/ip_network.h"
@@ -345,7 +346,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     TableReader top(root, "top level", origin);
     for (const char* key :
          {"server", "listen", "tls", "dns", "limits", "domain", "user", "alias", "route", "queue",
-          "destination", "outbound", "policy", "arc", "srs", "dkim"}) {
+          "destination", "outbound", "policy", "arc", "srs", "dkim", "mqtt", "device"}) {
       top.node(key);
     }
   }
@@ -551,6 +552,8 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_path("key", d.key);
     c.dkim.push_back(d);
   });
+  c.mqtt = config_reading::read_mqtt(root, origin);
+  c.devices = config_reading::read_devices(root, origin);
   validate(c);
   return c;
 }

@@ -56,13 +56,14 @@ def _array_of_tables(name, entries):
 def config_text(data_dir, port, limits=None, queue=None, log_level="info", extra_listeners=None,
                 password_hashes=None, dns_servers=None, outbound=None, destinations=None,
                 routes=None, trusted_networks=None, server=None, dkim=None, policy=None,
-                aliases=None, srs=None, arc=None, host="127.0.0.1"):
+                aliases=None, srs=None, arc=None, mqtt=None, host="127.0.0.1"):
     """The shared test configuration. Relay tests add: dns_servers (["127.0.0.1:PORT"] of a
     test nsd), outbound ({[outbound] keys}, e.g. mx_port), destinations ([{[[destination]]
     keys}]), routes ([{"domain": ..., "to": "host:port"}]), trusted_networks (["127.0.0.0/8"],
     [server] trusted_networks), server ({other [server] keys}), dkim ([{[[dkim]] keys}]),
     policy ({[policy] keys}), aliases ([{[[alias]] keys}] beside the shared ones), srs
-    ({[srs] keys}) and arc ({[arc] keys}); host is the smtp listener's loopback address.
+    ({[srs] keys}), arc ({[arc] keys}) and mqtt ({[mqtt] keys}); host is the smtp
+    listener's loopback address.
     Without dns_servers there is no DNS that knows the test domains, so sender verification is
     off unless `policy` says otherwise."""
     server_extra = dict(server or {})
@@ -83,7 +84,7 @@ protocol = "smtp"
 address = "{host}:{port}"
 
 {_listeners(extra_listeners)}{_table("limits", limits)}{_table("queue", queue)}\
-{dns}{_table("policy", policy)}{_table("srs", srs)}{_table("arc", arc)}{_table("outbound", outbound)}{_array_of_tables("destination", destinations)}\
+{dns}{_table("policy", policy)}{_table("srs", srs)}{_table("arc", arc)}{_table("mqtt", mqtt)}{_table("outbound", outbound)}{_array_of_tables("destination", destinations)}\
 {_array_of_tables("route", routes)}{_array_of_tables("dkim", dkim)}[[domain]]
 name = "example.test"
 
@@ -124,9 +125,10 @@ class HeraldDaemon:
     """
 
     def __init__(self, work_dir, limits=None, queue=None, submission=False, password_hashes=None,
-                 host="127.0.0.1", port=None, **relay_options):
+                 host="127.0.0.1", port=None, mqtt=None, **relay_options):
         """submission=True adds a `submission` and a `submissions` listener, on
-        submission_port and submissions_port; password_hashes maps alice/bob's addresses to
+        submission_port and submissions_port; mqtt={[mqtt] keys} adds that table and an
+        `mqtt` listener on mqtt_port; password_hashes maps alice/bob's addresses to
         their [[user]] password_hash; host and port are the smtp listener's (port: a free
         one by default); relay_options are config_text's dns_servers, outbound,
         destinations, routes, trusted_networks, server, dkim, policy, aliases, srs and arc."""
@@ -140,16 +142,19 @@ class HeraldDaemon:
         self.port = port or free_port()
         self.submission_port = free_port() if submission else None
         self.submissions_port = free_port() if submission else None
+        self.mqtt_port = free_port() if mqtt is not None else None
         self.process = None
         self.exit_codes = []
         # Put before the heraldd command line, e.g. setpriv to start it as another user.
         self.command_prefix = []
         self.binary = BIN_DIR / "heraldd"  # a test may start a copy (one given capabilities)
         extra_listeners = ({"submission": self.submission_port,
-                            "submissions": self.submissions_port} if submission else None)
+                            "submissions": self.submissions_port} if submission else {})
+        if mqtt is not None:
+            extra_listeners["mqtt"] = self.mqtt_port
         self.config.write_text(config_text(self.data_dir, self.port, limits, queue,
                                            host=host, extra_listeners=extra_listeners,
-                                           password_hashes=password_hashes,
+                                           password_hashes=password_hashes, mqtt=mqtt,
                                            **relay_options))
 
     # --- process -------------------------------------------------------------------------

@@ -9,10 +9,11 @@ Mosquitto's own CONNACK properties against every broker) or by packet type and r
 only (`--connack reason`, the fair rule for other brokers).
 
 Sequences run concurrently, except those that could see or disturb one another through the
-broker: whatever publishes, subscribes or brings its own CONNECT runs serially in data order
-(retained messages set by one are read by later ones), beside the concurrent rest.
+broker: whatever publishes, subscribes, brings its own CONNECT or shares its client id runs
+serially in data order (retained messages set by one are read by later ones), beside the
+concurrent rest.
 
-    /usr/bin/python3 tests/mqtt_conformance/runner.py --port 1884 [--connack exact]
+    /usr/bin/python3 tests/mqtt_conformance/runner.py --port PORT [--connack exact]
         [--json results.json]
 """
 
@@ -121,7 +122,7 @@ def utf8_string(text):
 def connect_packet(client_id, ver):
     """The README's default CONNECT: clean session, keep-alive 60, protocol level `ver`, and
     for 5.0 the one property Receive Maximum = 20."""
-    protocol_name = "MQIsdp" if ver == 3 else "MQTT"
+    protocol_name = "MQIsdp" if ver == 3 else "MQTT"  # MQTT 3.1 had the older name
     header = utf8_string(protocol_name) + bytes([ver, 0x02]) + (60).to_bytes(2, "big")
     if ver == 5:
         header += bytes([3, 0x21]) + (20).to_bytes(2, "big")
@@ -133,25 +134,31 @@ def publish_packet(topic, qos, payload, packet_id):
     return packet(PUBLISH << 4 | qos << 1, body)
 
 
+def decode_remaining_length(data, start):
+    """(value, bytes it takes) of the variable byte integer at data[start:], or (None, 0)
+    when it is cut short or runs past the four bytes MQTT allows."""
+    value = 0
+    for index in range(4):
+        if start + index >= len(data):
+            return None, 0
+        digit = data[start + index]
+        value |= (digit & 0x7F) << (7 * index)
+        if not digit & 0x80:
+            return value, index + 1
+    return None, 0
+
+
 def packet_types(data):
-    """The control packet types in `data` read the way a broker frames them, one fixed header
-    after another; stops at a remaining length that is not a valid one (the broker stops
-    there too)."""
+    """The control packet types in `data` framed the way a broker frames them, one fixed
+    header after another, up to a remaining length that is not one (where the broker stops
+    reading too)."""
     types, position = [], 0
     while position < len(data):
         types.append(data[position] >> 4)
-        size, shift, position = 0, 0, position + 1
-        for _ in range(4):
-            if position >= len(data):
-                return types
-            size |= (data[position] & 0x7F) << shift
-            shift += 7
-            position += 1
-            if not data[position - 1] & 0x80:
-                break
-        else:
-            return types
-        position += size
+        size, length_bytes = decode_remaining_length(data, position + 1)
+        if size is None:
+            break
+        position += 1 + length_bytes + size
     return types
 
 
@@ -159,8 +166,8 @@ def packet_types(data):
 
 @dataclasses.dataclass
 class Failure:
-    """Why a sequence failed: the step ("connect", "msgs[N] send|recv|publish" or "end"),
-    what happened, and for a comparison the bytes expected and the bytes got."""
+    """Why a sequence failed: the step ("connection", "connect", "msgs[N] send|recv|publish"
+    or "end"), what happened, and the bytes expected and got where there are some."""
     step: str
     reason: str
     expected: bytes = None
@@ -174,7 +181,9 @@ class Failure:
     def __str__(self):
         text = f"{self.step}: {self.reason}"
         if self.expected is not None:
-            text += f" (expected {self.expected.hex(' ')}, got {self.got.hex(' ')})"
+            text += f"; expected {self.expected.hex(' ') or 'nothing'}"
+        if self.got is not None:
+            text += f"; got {self.got.hex(' ') or 'nothing'}"
         return text
 
 
@@ -195,25 +204,25 @@ class Result:
         return self.failure is None
 
 
-def read_exactly(sock, size, step):
+def read_exactly(sock, size, step, expected=None):
     """`size` bytes from the broker, or StepFailed saying whether it closed the connection or
-    went quiet for the socket timeout (with what it did send)."""
+    went quiet for the socket timeout (with what it did send, and `expected` if given)."""
     data = b""
     while len(data) < size:
         try:
             chunk = sock.recv(size - len(data))
         except socket.timeout:
-            raise StepFailed(Failure(step, "timeout", got=data)) from None
+            raise StepFailed(Failure(step, "timeout", expected, data)) from None
         except ConnectionError:
             chunk = b""
         if not chunk:
-            raise StepFailed(Failure(step, "connection closed", got=data))
+            raise StepFailed(Failure(step, "connection closed", expected, data))
         data += chunk
     return data
 
 
 def expect_bytes(sock, expected, step):
-    got = read_exactly(sock, len(expected), step)
+    got = read_exactly(sock, len(expected), step, expected)
     if got != expected:
         raise StepFailed(Failure(step, "different bytes", expected, got))
 
@@ -221,26 +230,34 @@ def expect_bytes(sock, expected, step):
 def send_bytes(sock, data, step):
     try:
         sock.sendall(data)
+    except socket.timeout:
+        raise StepFailed(Failure(step, "timeout")) from None
     except ConnectionError:
         raise StepFailed(Failure(step, "connection closed")) from None
 
 
+def connect_to(host, port, timeout, step):
+    try:
+        return socket.create_connection((host, port), timeout=timeout)
+    except OSError as error:
+        raise StepFailed(Failure(step, f"cannot connect: {error}")) from None
+
+
 def expect_connack_reason(sock, step):
     """A CONNACK with reason code 0 whatever its properties: byte 0x20, the remaining length,
-    then flags and the reason code (3.1.1 3.2.2.3, 5.0 3.2.2.2)."""
-    first = read_exactly(sock, 1, step)
-    size, shift = 0, 0
-    for _ in range(4):
-        digit = read_exactly(sock, 1, step)[0]
-        size |= (digit & 0x7F) << shift
-        shift += 7
-        if not digit & 0x80:
-            break
-    body = read_exactly(sock, size, step) if size else b""
-    if first != bytes([CONNACK << 4]) or len(body) < 2 or body[1] != 0:
-        got = first + remaining_length(size) + body
-        raise StepFailed(Failure(step, "not a CONNACK with reason code 0", got=got,
-                                 expected=bytes([CONNACK << 4, 2, 0, 0])))
+    then the acknowledge flags and the reason code (3.1.1 3.2.2.3, 5.0 3.2.2.2)."""
+    received = read_exactly(sock, 1, step)
+    if received != bytes([CONNACK << 4]):
+        raise StepFailed(Failure(step, "not a CONNACK", got=received))
+    size = None
+    while size is None:
+        if len(received) > 4:
+            raise StepFailed(Failure(step, "CONNACK with a malformed length", got=received))
+        received += read_exactly(sock, 1, step)
+        size, length_bytes = decode_remaining_length(received, 1)
+    body = read_exactly(sock, size, step)
+    if size < 2 or body[1] != 0:
+        raise StepFailed(Failure(step, "CONNACK without reason code 0", got=received + body))
 
 
 def expect_connack(sock, ver, connack_mode, step="connect"):
@@ -256,7 +273,7 @@ def publish_as_helper(host, port, message, timeout, step):
     exchange, and disconnects."""
     qos, packet_id = message["qos"], 1
     ident = packet_id.to_bytes(2, "big")
-    with socket.create_connection((host, port), timeout=timeout) as helper:
+    with connect_to(host, port, timeout, step + " (helper)") as helper:
         send_bytes(helper, connect_packet(HELPER_CLIENT_ID, 4), step + " (helper)")
         expect_connack_reason(helper, step + " (helper CONNACK)")
         send_bytes(helper, publish_packet(message["topic"], qos, message["payload"].encode(),
@@ -309,12 +326,10 @@ def run_sequence(sequence, host, port, connack_mode="reason", timeout=SOCKET_TIM
     started = time.monotonic()
     failure = None
     try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
+        with connect_to(host, port, timeout, "connection") as sock:
             play(sock, sequence, host, port, connack_mode, timeout)
     except StepFailed as failed:
         failure = failed.failure
-    except OSError as error:
-        failure = Failure("connection", f"cannot connect: {error}")
     return Result(sequence, failure, time.monotonic() - started)
 
 
@@ -407,7 +422,7 @@ def results_document(results, host, port, connack_mode, seconds):
         "passed": sum(r.passed for r in results), "total": len(results),
         "tests": [{"file": r.sequence.file, "group": r.sequence.group,
                    "name": r.sequence.name, "full_name": r.sequence.full_name,
-                   "passed": r.passed,
+                   "passed": r.passed, "seconds": round(r.seconds, 3),
                    "failure": r.failure.as_dict() if r.failure else None}
                   for r in results],
     }

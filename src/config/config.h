@@ -226,25 +226,25 @@ struct MqttConfig {
   std::vector<std::string> anonymous_publish;    // topic filters an anonymous client may publish to
   std::vector<std::string> anonymous_subscribe;  // and subscribe to (a filter inside one of them)
   std::vector<std::string> deny;  // filters nobody may publish to (0x87) or subscribe to (0x80)
-  std::chrono::seconds max_keepalive{300};          // told as Server Keep Alive (MQTT 5)
+  std::chrono::seconds max_keepalive{300};  // told as Server Keep Alive (MQTT 5)
   std::chrono::seconds max_session_expiry{std::chrono::hours(24 * 7)};
   std::chrono::seconds connect_timeout{10};  // from accepting a connection to its CONNECT
   uint32_t receive_maximum = 100;            // QoS > 0 PUBLISHes unacked from a client (1..65535)
-  uint32_t max_in_flight = 100;              // QoS > 0 PUBLISHes unacked towards a client (1..65535)
-  uint32_t max_packet_size = 1048576;        // octets, whole packet (at least 64)
-  uint32_t topic_alias_maximum = 16;         // aliases a client may set (0..65535)
-  uint32_t max_client_id_length = 256;       // octets (at least 23, MQTT 5 3.1.3.1)
-  uint32_t max_topic_length = 1024;          // octets of a topic name or filter (1..65535)
-  uint32_t max_topic_levels = 32;            // levels of a topic name or filter (1..1024)
-  uint32_t max_subscriptions = 100;          // filters per session; SUBACK 0x97 past it
-  uint32_t max_queued_messages = 1000;       // per session, waiting and in flight
-  uint64_t max_queued_bytes = 16777216;      // payload octets per session, waiting and in flight
+  uint32_t max_in_flight = 100;          // QoS > 0 PUBLISHes unacked towards a client (1..65535)
+  uint32_t max_packet_size = 1048576;    // octets, whole packet (at least 64)
+  uint32_t topic_alias_maximum = 16;     // aliases a client may set (0..65535)
+  uint32_t max_client_id_length = 256;   // octets (at least 23, MQTT 5 3.1.3.1)
+  uint32_t max_topic_length = 1024;      // octets of a topic name or filter (1..65535)
+  uint32_t max_topic_levels = 32;        // levels of a topic name or filter (1..1024)
+  uint32_t max_subscriptions = 100;      // filters per session; SUBACK 0x97 past it
+  uint32_t max_queued_messages = 1000;   // per session, waiting and in flight
+  uint64_t max_queued_bytes = 16777216;  // payload octets per session, waiting and in flight
   // What a publish finds when a subscriber's queue is full: refused (0x97) or the oldest
   // lowest-priority message moved to a dead-letter record to make room.
   QueueFullAction queue_full = QueueFullAction::refuse;
-  bool dead_letter_events = false;            // publish an event on $herald/dead-letter/CLIENT
-  uint32_t max_connections = 100000;          // MQTT connections, all mqtt listeners
-  uint32_t max_connections_per_ip = 1000;     // per client address (IPv4, or IPv6 /64)
+  bool dead_letter_events = false;         // publish an event on $herald/dead-letter/CLIENT
+  uint32_t max_connections = 100000;       // MQTT connections, all mqtt listeners
+  uint32_t max_connections_per_ip = 1000;  // per client address (IPv4, or IPv6 /64)
 };
 
 // [[device]]: an MQTT client identity and the topics it may use (filters, MQTT 5 4.7).

@@ -119,8 +119,10 @@ PublishResult Broker::publish(const SharedMessage& message, std::optional<Subscr
   }
   for (size_t i = 0; fits && i < matches.shared.size(); ++i) {
     const Subscription& member = pick_member(matches.shared[i], *message);
-    Outgoing outgoing{message, lower(message->qos, member.options.max_qos),
-                      message->retain && member.options.retain_as_published, {}};
+    Outgoing outgoing{message,
+                      lower(message->qos, member.options.max_qos),
+                      message->retain && member.options.retain_as_published,
+                      {}};
     if (member.identifier) outgoing.identifiers.push_back(*member.identifier);
     fits = charge(sessions_.at(member.subscriber), outgoing, result, copies);
   }

@@ -41,9 +41,9 @@ struct BrokerLimits {
 
 // What became of a published message.
 struct PublishResult {
-  size_t copies = 0;         // sessions it was queued for
-  size_t dropped_qos0 = 0;   // QoS 0 copies left out because a subscriber's queue was full
-  bool refused_full = false; // a QoS > 0 copy did not fit: nothing was queued (0x97)
+  size_t copies = 0;          // sessions it was queued for
+  size_t dropped_qos0 = 0;    // QoS 0 copies left out because a subscriber's queue was full
+  bool refused_full = false;  // a QoS > 0 copy did not fit: nothing was queued (0x97)
 };
 
 class Broker {

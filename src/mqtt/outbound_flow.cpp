@@ -34,17 +34,16 @@ OutboundFlow::Answer OutboundFlow::finish(uint16_t packet_id, bool delivered) {
 
 OutboundFlow::Answer OutboundFlow::on_puback(uint16_t packet_id, ReasonCode reason) {
   const auto found = exchanges_.find(packet_id);
-  if (found == exchanges_.end() || found->second.stage != Stage::awaiting_puback) {
-    return Answer{.known = false};
-  }
+  if (found == exchanges_.end()) return Answer{.known = false};
+  if (found->second.stage != Stage::awaiting_puback) return Answer{.out_of_turn = true};
   return finish(packet_id, !is_failure(reason));
 }
 
 OutboundFlow::Answer OutboundFlow::on_pubrec(uint16_t packet_id, ReasonCode reason) {
   const auto found = exchanges_.find(packet_id);
-  if (found == exchanges_.end() || found->second.stage == Stage::awaiting_puback) {
-    return Answer{.send_pubrel = true, .known = false};
-  }
+  // An unknown one with an error code ends nothing and needs no PUBREL [MQTT-4.3.3-4].
+  if (found == exchanges_.end()) return Answer{.send_pubrel = !is_failure(reason), .known = false};
+  if (found->second.stage == Stage::awaiting_puback) return Answer{.out_of_turn = true};
   if (is_failure(reason)) return finish(packet_id, false);
   found->second.stage = Stage::awaiting_pubcomp;  // a repeated PUBREC gets PUBREL again
   return Answer{.send_pubrel = true};
@@ -52,9 +51,8 @@ OutboundFlow::Answer OutboundFlow::on_pubrec(uint16_t packet_id, ReasonCode reas
 
 OutboundFlow::Answer OutboundFlow::on_pubcomp(uint16_t packet_id) {
   const auto found = exchanges_.find(packet_id);
-  if (found == exchanges_.end() || found->second.stage != Stage::awaiting_pubcomp) {
-    return Answer{.known = false};
-  }
+  if (found == exchanges_.end()) return Answer{.known = false};
+  if (found->second.stage != Stage::awaiting_pubcomp) return Answer{.out_of_turn = true};
   return finish(packet_id, true);
 }
 

@@ -38,11 +38,16 @@ class OutboundFlow {
     bool delivered = false;         // over with success (PUBACK or PUBCOMP, not an error)
     bool send_pubrel = false;       // PUBREC received: PUBREL next (0x92 if unknown)
     bool known = true;              // false: no exchange had this identifier
+    // An exchange has this identifier but is not waiting for this answer (a PUBACK to a
+    // QoS 2 PUBLISH, PUBREC to QoS 1, PUBCOMP before PUBREC): a protocol error, as
+    // Mosquitto's tests have it; the exchange is left as it was.
+    bool out_of_turn = false;
   };
 
   Answer on_puback(uint16_t packet_id, ReasonCode reason);
   // A PUBREC with an error code (0x80 or more) ends the exchange [MQTT-4.3.3-4]; otherwise
-  // PUBREL is sent, also for an identifier herald does not know (with 0x92, MQTT 5 3.6.2.1).
+  // PUBREL is sent, also for an identifier herald does not know (with 0x92, MQTT 5 3.6.2.1)
+  // unless that PUBREC carries an error code.
   Answer on_pubrec(uint16_t packet_id, ReasonCode reason);
   Answer on_pubcomp(uint16_t packet_id);
   // Ends an exchange herald gave up before sending its PUBLISH (a packet larger than the

@@ -7,6 +7,7 @@
 
 #include "mqtt/properties.h"
 #include "mqtt/topic.h"
+#include "mqtt/utf8.h"
 #include "mqtt/wire.h"
 
 namespace herald::mqtt {
@@ -81,6 +82,14 @@ void reason_code(WireReader& reader, PacketType type, ReasonCode& reason) {
   }
 }
 
+// MQTT 5 1.5.4 lets a receiver refuse control characters; in a client identifier or a user
+// name they would reach herald's log lines and an operator's terminal.
+void refuse_control_characters(WireReader& reader, std::string_view text, std::string_view what) {
+  if (!reader.failed() && has_discouraged_code_points(text)) {
+    reader.fail(ReasonCode::malformed_packet, std::string(what) + " with control characters");
+  }
+}
+
 // MQTT 5 3.1 / MQTT 3.1.1 3.1.
 std::variant<Packet, DecodeError> decode_connect(WireReader& reader, const DecoderLimits& limits) {
   std::string protocol_name;
@@ -127,6 +136,7 @@ std::variant<Packet, DecodeError> decode_connect(WireReader& reader, const Decod
   if (v5) read_properties(reader, PropertyContext::connect, connect.properties);
   // 3.1.3.1 [MQTT-3.1.3-4]: the client identifier is a UTF-8 string.
   reader.utf8_string(connect.client_id, "client identifier");
+  refuse_control_characters(reader, connect.client_id, "client identifier");
   if (will) {
     Will& w = connect.will.emplace();
     w.qos = static_cast<QoS>(will_qos);
@@ -136,7 +146,10 @@ std::variant<Packet, DecodeError> decode_connect(WireReader& reader, const Decod
     check_topic_name(reader, w.topic, limits.topic, "will topic");
     reader.binary_data(w.payload, "will payload");
   }
-  if (username) reader.utf8_string(connect.username.emplace(), "user name");
+  if (username) {
+    reader.utf8_string(connect.username.emplace(), "user name");
+    refuse_control_characters(reader, *connect.username, "user name");
+  }
   if (password) reader.binary_data(connect.password.emplace(), "password");
   return finish(reader, std::move(connect));
 }

@@ -235,9 +235,8 @@ void append_publish(std::string& out, const Publish& head, std::string_view payl
     body.out().two_byte_integer(head.packet_id);
   }
   body.properties(head.properties);
-  const auto flags =
-      static_cast<uint8_t>((head.dup ? 0x08 : 0) | (static_cast<uint8_t>(head.qos) << 1) |
-                           (head.retain ? 0x01 : 0));
+  const auto flags = static_cast<uint8_t>(
+      (head.dup ? 0x08 : 0) | (static_cast<uint8_t>(head.qos) << 1) | (head.retain ? 0x01 : 0));
   body.append_to(out, PacketType::publish, flags, payload);
 }
 

@@ -10,7 +10,6 @@ namespace herald::mqtt {
 
 namespace {
 
-
 ReasonCode connack_refusal(LoginRefusal refusal) {
   return refusal == LoginRefusal::bad_credentials ? ReasonCode::bad_user_name_or_password
                                                   : ReasonCode::not_authorized;
@@ -18,8 +17,8 @@ ReasonCode connack_refusal(LoginRefusal refusal) {
 
 }  // namespace
 
-Session::Session(const SessionOptions& options, std::shared_ptr<Broker> broker,
-                 const Clock& clock, std::shared_ptr<SessionSink> sink)
+Session::Session(const SessionOptions& options, std::shared_ptr<Broker> broker, const Clock& clock,
+                 std::shared_ptr<SessionSink> sink)
     : options_(options),
       broker_(std::move(broker)),
       clock_(clock),
@@ -176,14 +175,20 @@ void Session::on_login(const LoginResult& result) {
     refuse_connect(ReasonCode::not_authorized);
     return;
   }
+  Connack connack = std::move(*pending_connack_);
+  pending_connack_.reset();
+  if (v5()) connack.properties.retain_available = false;
+  // [MQTT-3.1.2-24]: nothing larger than the client takes, the CONNACK included.
+  const std::string bytes = encode_packet(connack, terms_->version);
+  if (terms_->client_maximum_packet_size && bytes.size() > *terms_->client_maximum_packet_size) {
+    end(std::nullopt, false);
+    return;
+  }
   attachment_ = broker_->attach(terms_->client_id, sink_);
   inbound_.emplace(*terms_);
   outbound_.emplace(*terms_);
   aliases_.emplace(terms_->client_topic_alias_maximum);
-  Connack connack = std::move(*pending_connack_);
-  pending_connack_.reset();
-  if (v5()) connack.properties.retain_available = false;
-  send(connack);
+  output_ += bytes;
   phase_ = Phase::connected;
   handle_buffered();
 }

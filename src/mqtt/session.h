@@ -34,7 +34,7 @@ namespace herald::mqtt {
 
 struct SessionOptions {
   ServerTerms terms;
-  DecoderLimits limits;           // packet size and topic limits of what the client sends
+  DecoderLimits limits;              // packet size and topic limits of what the client sends
   uint32_t max_subscriptions = 100;  // filters per session; SUBACK 0x97 past it
   uint32_t oldest_every = 8;         // SessionQueue's oldest-first share
 };
@@ -53,6 +53,7 @@ struct SessionCounts {
   uint64_t refused = 0;       // PUBLISHes answered with an error code, or dropped at QoS 0
   uint64_t expired = 0;       // copies that outlived their expiry in the queue
   uint64_t dropped_qos0 = 0;  // QoS 0 copies a full subscriber queue left out
+  uint64_t withheld = 0;      // copies on topics this client may not receive (deny filters)
 };
 
 // Not thread-safe: one session belongs to one connection and runs on its strand. `options`
@@ -114,7 +115,6 @@ class Session {
  private:
   enum class Phase { awaiting_connect, awaiting_login, connected, ended };
 
-
   void handle_buffered();
   void handle(Packet& packet);
   void on_connect(Connect& connect);
@@ -157,8 +157,8 @@ class Session {
   PacketDecoder decoder_;
   Phase phase_ = Phase::awaiting_connect;
   std::optional<Credentials> credentials_;
-  std::optional<Connect> connect_;  // while the login is checked; its will until the end
-  std::optional<Connack> pending_connack_;  // what settle_connect() said, sent after the login
+  std::optional<Connect> connect_;           // while the login is checked; its will until the end
+  std::optional<Connack> pending_connack_;   // what settle_connect() said, sent after the login
   std::unordered_set<std::string> filters_;  // what the session subscribed to, for the limit
   std::optional<SessionTerms> terms_;
   bool session_expiry_was_zero_ = true;  // the CONNECT asked for none [MQTT-3.14.2-2]

@@ -88,7 +88,7 @@ void Session::on_publish(Publish& publish) {
   if (!reason) {
     const QoS qos = publish.qos;
     const PublishResult result = route(publish);
-    reason = result.refused_full ? ReasonCode::quota_exceeded
+    reason = result.refused_full                              ? ReasonCode::quota_exceeded
              : result.copies == 0 && qos != QoS::at_most_once ? ReasonCode::no_matching_subscribers
                                                               : ReasonCode::success;
   }
@@ -155,6 +155,13 @@ void Session::on_unsubscribe(const Unsubscribe& unsubscribe) {
 
 void Session::on_delivery(Outgoing outgoing) {
   if (phase_ != Phase::connected) return;  // the budget went with the attachment
+  // A subscription may overlap a deny filter ("#" beside "test/nosubscribe"): what lies in
+  // it never reaches the client, whoever put it there.
+  if (!grant_->may_receive(outgoing.message->topic)) {
+    attachment_->budget->release(outgoing.message->size());
+    ++counts_.withheld;
+    return;
+  }
   queue_.push(std::move(outgoing));
   pump();
 }
@@ -190,7 +197,8 @@ void Session::send_copy(Outgoing& outgoing, std::optional<uint16_t> packet_id) {
     head.properties.subscription_identifiers = outgoing.identifiers;
     if (message.expires_at) {
       const auto left = std::chrono::ceil<std::chrono::seconds>(*message.expires_at - clock_.now());
-      head.properties.message_expiry_interval = static_cast<uint32_t>(std::max<int64_t>(left.count(), 1));
+      head.properties.message_expiry_interval =
+          static_cast<uint32_t>(std::max<int64_t>(left.count(), 1));
     }
     aliases_->apply(head);
   }
@@ -213,10 +221,14 @@ void Session::on_puback(const Puback& puback) {
 
 void Session::on_pubrec(const Pubrec& pubrec) {
   const OutboundFlow::Answer answer = outbound_->on_pubrec(pubrec.packet_id, pubrec.reason);
+  if (answer.out_of_turn) {
+    end(ReasonCode::protocol_error, true);
+    return;
+  }
   if (answer.send_pubrel) {
-    send(Pubrel{.packet_id = pubrec.packet_id,
-                .reason = answer.known ? ReasonCode::success
-                                       : ReasonCode::packet_identifier_not_found});
+    send(Pubrel{
+        .packet_id = pubrec.packet_id,
+        .reason = answer.known ? ReasonCode::success : ReasonCode::packet_identifier_not_found});
   }
   finish_exchange(answer);
 }
@@ -225,7 +237,13 @@ void Session::on_pubcomp(const Pubcomp& pubcomp) {
   finish_exchange(outbound_->on_pubcomp(pubcomp.packet_id));
 }
 
+// An unknown identifier is let pass (a late duplicate); one answered out of turn ends the
+// connection.
 void Session::finish_exchange(const OutboundFlow::Answer& answer) {
+  if (answer.out_of_turn) {
+    end(ReasonCode::protocol_error, true);
+    return;
+  }
   if (!answer.finished) return;
   const auto it = in_flight_.find(*answer.finished);
   if (it == in_flight_.end()) return;

@@ -12,8 +12,9 @@ bool is_mqtt_utf8(std::string_view text);
 
 // Whether well-formed `text` holds the control characters U+0001..U+001F, U+007F..U+009F
 // or a non-character (U+FDD0..U+FDEF, U+nFFFE, U+nFFFF), which MQTT 5 1.5.4 says a sender
-// SHOULD NOT use and a receiver MAY refuse. herald refuses them in topic names and filters
-// only, where they would otherwise reach subscribers and ACLs.
+// SHOULD NOT use and a receiver MAY refuse. herald refuses them in topic names and filters,
+// where they would otherwise reach subscribers and ACLs, and in client identifiers, which
+// its logs show.
 bool has_discouraged_code_points(std::string_view text);
 
 }  // namespace herald::mqtt

@@ -57,10 +57,9 @@ class Listener::Impl {
       : settings_(settings),
         services_(services),
         registry_(registry),
-        acceptor_(io, config,
-                  [this](tcp::socket socket, PeerInfo peer) {
-                    serve(std::move(socket), std::move(peer));
-                  }) {}
+        acceptor_(io, config, [this](tcp::socket socket, PeerInfo peer) {
+          serve(std::move(socket), std::move(peer));
+        }) {}
 
   TcpAcceptor& acceptor() { return acceptor_; }
 

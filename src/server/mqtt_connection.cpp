@@ -179,8 +179,9 @@ class Connection final : public ConnectionEvents,
   void extend_deadline() {
     if (!session_.connected() || session_.ended()) return;
     const std::chrono::seconds keep_alive = session_.keep_alive();
-    deadline_ = keep_alive.count() == 0 ? Steady::time_point::max()
-                                        : Steady::now() + std::chrono::milliseconds(keep_alive) * 3 / 2;
+    deadline_ = keep_alive.count() == 0
+                    ? Steady::time_point::max()
+                    : Steady::now() + std::chrono::milliseconds(keep_alive) * 3 / 2;
   }
   void close() {
     boost::system::error_code ignored;
@@ -213,8 +214,8 @@ asio::awaitable<void> Connection<Stream>::run() {
   spdlog::info(
       "mqtt session id={} peer={}:{} client='{}' received={} sent={} refused={} expired={} "
       "dropped={}",
-      id_, peer_.ip, peer_.port, session_.client_id(), counts.received, counts.sent,
-      counts.refused, counts.expired, counts.dropped_qos0);
+      id_, peer_.ip, peer_.port, session_.client_id(), counts.received, counts.sent, counts.refused,
+      counts.expired, counts.dropped_qos0);
 }
 
 template <typename Stream>
@@ -282,17 +283,16 @@ asio::awaitable<mqtt::LoginResult> log_in(const mqtt::AccessPolicy& policy,
 // connection reads nothing meanwhile (the session takes no input).
 template <typename Stream>
 asio::awaitable<void> Connection<Stream>::check_login() {
-  mqtt::LoginResult result =
-      co_await asio::co_spawn(services_.login_executor,
-                              log_in(services_.policy, *session_.credentials_to_check()),
-                              asio::use_awaitable);
+  mqtt::LoginResult result = co_await asio::co_spawn(
+      services_.login_executor, log_in(services_.policy, *session_.credentials_to_check()),
+      asio::use_awaitable);
   session_.on_login(result);
   extend_deadline();  // from the CONNECT deadline to the keep-alive it settled
 }
 
 template <typename Stream>
-std::function<void()> start(Stream stream, PeerInfo peer, const MqttServices& services,
-                            uint64_t id, std::function<void()> finished) {
+std::function<void()> start(Stream stream, PeerInfo peer, const MqttServices& services, uint64_t id,
+                            std::function<void()> finished) {
   const asio::any_io_executor executor = stream.socket().get_executor();
   auto sink = std::make_shared<Sink>(executor);
   auto connection =

@@ -65,10 +65,9 @@ class MqttFace::Impl {
     }
     for (const ListenConfig& listen : config.listen) {
       if (!is_mqtt(listen.protocol)) continue;
-      services_.push_back(MqttServices{options_, broker_, policy_, clock,
-                                       login_pool_.get_executor(),
-                                       listen.protocol == ListenProtocol::mqtts ? &tls : nullptr,
-                                       config.mqtt.connect_timeout});
+      services_.push_back(MqttServices{
+          options_, broker_, policy_, clock, login_pool_.get_executor(),
+          listen.protocol == ListenProtocol::mqtts ? &tls : nullptr, config.mqtt.connect_timeout});
       const MqttServices& services = services_.back();
       protocols_.push_back(listen.protocol);
       acceptors_.push_back(std::make_unique<TcpAcceptor>(

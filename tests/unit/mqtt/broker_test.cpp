@@ -85,7 +85,8 @@ TEST_F(BrokerTest, ASharedMemberWithAFullQueueIsPassedOver) {
   broker.subscribe(a.attachment.id, "$share/g/t", at(QoS::at_least_once), std::nullopt);
   broker.subscribe(b.attachment.id, "$share/g/t", at(QoS::at_least_once), std::nullopt);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(a.attachment.budget->try_charge(1));
-  for (uint64_t i = 1; i <= 4; ++i) broker.publish(message("t", QoS::at_least_once, i), std::nullopt);
+  for (uint64_t i = 1; i <= 4; ++i)
+    broker.publish(message("t", QoS::at_least_once, i), std::nullopt);
   EXPECT_TRUE(a.sink->delivered.empty());
   EXPECT_EQ(b.sink->delivered.size(), 3u) << "b's own budget of 3 holds the rest";
 }

@@ -36,7 +36,8 @@ TEST(OutboundFlow, QoS2EndsAtPubcomp) {
   OutboundFlow flow(terms(1));
   const auto id = flow.start(QoS::exactly_once, 7);
   ASSERT_TRUE(id);
-  EXPECT_FALSE(flow.on_puback(*id, ReasonCode::success).known);  // wrong answer for QoS 2
+  EXPECT_TRUE(flow.on_puback(*id, ReasonCode::success).out_of_turn);  // not for QoS 2
+  EXPECT_TRUE(flow.on_pubcomp(*id).out_of_turn);                      // not before PUBREC
   auto rec = flow.on_pubrec(*id, ReasonCode::success);
   EXPECT_TRUE(rec.send_pubrel);
   EXPECT_FALSE(rec.finished);
@@ -73,8 +74,19 @@ TEST(OutboundFlow, AnswersForUnknownIdentifiersChangeNothing) {
   EXPECT_FALSE(rec.known);
   EXPECT_FALSE(flow.on_puback(999, ReasonCode::success).known);
   EXPECT_FALSE(flow.on_pubcomp(999).known);
-  EXPECT_FALSE(flow.on_pubrec(*id, ReasonCode::success).known);  // QoS 1: not a PUBREC's
   EXPECT_EQ(flow.in_flight(), 1u);
+}
+
+// Mosquitto's FLOW sequences: the wrong answer to an exchange in flight is a protocol error
+// for the session to end the connection with; the exchange itself is untouched.
+TEST(OutboundFlow, AnAnswerOutOfTurnIsToldApart) {
+  OutboundFlow flow(terms(5));
+  const auto id = flow.start(QoS::at_least_once, 1);
+  const auto rec = flow.on_pubrec(*id, ReasonCode::success);
+  EXPECT_TRUE(rec.out_of_turn);
+  EXPECT_FALSE(rec.send_pubrel);
+  EXPECT_TRUE(flow.on_pubcomp(*id).out_of_turn);
+  EXPECT_EQ(flow.on_puback(*id, ReasonCode::success).finished, 1u);
 }
 
 // MQTT 5 2.2.1: identifiers in use are never given again; they wrap after 65,535.

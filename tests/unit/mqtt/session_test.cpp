@@ -125,9 +125,8 @@ class SessionTest : public ::testing::Test {
   std::shared_ptr<Broker> broker =
       std::make_shared<Broker>(BrokerLimits{.max_queued_messages = 10, .max_queued_bytes = 10000});
   SessionOptions options;
-  const std::shared_ptr<const Grant> everything =
-      std::make_shared<Grant>("", std::vector<std::string>{"#"}, std::vector<std::string>{"#"},
-                              std::vector<std::string>{});
+  const std::shared_ptr<const Grant> everything = std::make_shared<Grant>(
+      "", std::vector<std::string>{"#"}, std::vector<std::string>{"#"}, std::vector<std::string>{});
   std::list<Client> clients;
 };
 
@@ -225,9 +224,9 @@ TEST_F(SessionTest, QoS1WithNobodySubscribedSaysSoInMqtt5) {
 }
 
 TEST_F(SessionTest, AnUnauthorizedPublishIsRefusedInMqtt5AndClosesMqtt311) {
-  const auto limited = std::make_shared<Grant>("d", std::vector<std::string>{"mine/#"},
-                                               std::vector<std::string>{"#"},
-                                               std::vector<std::string>{});
+  const auto limited =
+      std::make_shared<Grant>("d", std::vector<std::string>{"mine/#"},
+                              std::vector<std::string>{"#"}, std::vector<std::string>{});
   Client& v5 = connect("v5", {}, limited);
   v5.send(publish("theirs", QoS::at_least_once, 1));
   EXPECT_EQ(v5.read_all<Puback>().at(0).reason, ReasonCode::not_authorized);
@@ -263,6 +262,20 @@ TEST_F(SessionTest, QoS2IsRoutedOnceAndCompletedByPubrel) {
   EXPECT_EQ(subscriber.read_all<Pubrel>().at(0).packet_id, copies[0].packet_id);
   subscriber.send(Pubcomp{.packet_id = copies[0].packet_id});
   EXPECT_FALSE(subscriber.session->ended());
+}
+
+TEST_F(SessionTest, AnAcknowledgementOutOfTurnIsAProtocolError) {
+  Client& subscriber = connect("sub");
+  subscribe(subscriber, "t", QoS::at_least_once);
+  Client& publisher = connect("pub");
+  publisher.send(publish("t", QoS::at_least_once, 1));
+  settle();
+  const auto copies = subscriber.read_all<Publish>();
+  ASSERT_EQ(copies.size(), 1u);
+  subscriber.send(Pubcomp{.packet_id = 999});  // unknown: let pass
+  EXPECT_FALSE(subscriber.session->ended());
+  subscriber.send(Pubrec{.packet_id = copies[0].packet_id});  // a PUBREC to QoS 1
+  EXPECT_EQ(subscriber.read_all<Disconnect>().at(0).reason, ReasonCode::protocol_error);
 }
 
 TEST_F(SessionTest, RetainIsNotOfferedYetSoARetainedPublishEndsTheConnection) {
@@ -433,9 +446,9 @@ TEST_F(SessionTest, SubscriptionsAreLimitedAndUnsubscribeSaysWhatWasHeld) {
 }
 
 TEST_F(SessionTest, AForbiddenSubscriptionIsRefusedAlone) {
-  const auto limited = std::make_shared<Grant>(
-      "d", std::vector<std::string>{}, std::vector<std::string>{"home/#"},
-      std::vector<std::string>{"home/secret/#"});
+  const auto limited =
+      std::make_shared<Grant>("d", std::vector<std::string>{}, std::vector<std::string>{"home/#"},
+                              std::vector<std::string>{"home/secret/#"});
   Client& client = connect("c", {}, limited);
   Subscribe subscribe{.packet_id = 1};
   for (const char* filter : {"home/+/t", "other", "home/secret/x"}) {

@@ -239,6 +239,11 @@ struct MqttConfig {
   uint32_t max_subscriptions = 100;      // filters per session; SUBACK 0x97 past it
   uint32_t max_queued_messages = 1000;   // per session, waiting and in flight
   uint64_t max_queued_bytes = 16777216;  // payload octets per session, waiting and in flight
+  // What all MQTT sessions hold in memory together: messages being routed or waiting (each
+  // counted once, however many subscribers share it) and packets partly read. Past it QoS > 0
+  // publishes get 0x97, QoS 0 ones are dropped, and a client whose packet does not fit is
+  // disconnected with 0x89 (server busy).
+  uint64_t max_bytes_in_flight = 268435456;
   // What a publish finds when a subscriber's queue is full: refused (0x97) or the oldest
   // lowest-priority message moved to a dead-letter record to make room.
   QueueFullAction queue_full = QueueFullAction::refuse;

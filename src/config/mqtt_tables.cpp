@@ -104,6 +104,7 @@ MqttConfig read_mqtt(const toml::table& root, const std::filesystem::path& origi
   r.get_count("max_subscriptions", m.max_subscriptions);
   r.get_count("max_queued_messages", m.max_queued_messages);
   r.get_count("max_queued_bytes", m.max_queued_bytes);
+  r.get_count("max_bytes_in_flight", m.max_bytes_in_flight);
   m.queue_full = read_queue_full(r);
   r.get<bool>("dead_letter_events", m.dead_letter_events);
   r.get_count("max_connections", m.max_connections);

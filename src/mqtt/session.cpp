@@ -24,7 +24,8 @@ Session::Session(const SessionOptions& options, std::shared_ptr<Broker> broker, 
       clock_(clock),
       sink_(std::move(sink)),
       decoder_(Sender::client, options.limits),
-      queue_(options.oldest_every) {}
+      queue_(options.oldest_every),
+      input_charge_(options.memory) {}
 
 Session::~Session() {
   if (attachment_) broker_->detach(attachment_->id);
@@ -52,6 +53,7 @@ std::string Session::take_output() {
   std::string out = std::move(output_);
   output_.clear();
   handle_buffered();  // what waited for the backlog to go, and copies the queue holds
+  charge_input();
   return out;
 }
 
@@ -63,6 +65,17 @@ void Session::on_bytes(std::string_view bytes) {
   if (ended_) return;
   decoder_.feed(bytes);
   handle_buffered();
+  charge_input();
+}
+
+// The decoder holds at most one packet's bytes plus one read; a hostile client trickling
+// maximum-size packets over many connections is what the global budget stops.
+void Session::charge_input() {
+  if (ended_) return;
+  input_charge_.reset();
+  if (!input_charge_.grow_to(decoder_.buffered())) {
+    end(ReasonCode::server_busy, phase_ == Phase::connected);
+  }
 }
 
 // Stops at a login to check and at the end; what is left waits in the decoder.
@@ -75,6 +88,7 @@ void Session::handle_buffered() {
       on_decode_error(*error);
       break;
     }
+    ++packets_read_;
     handle(std::get<Packet>(result));
   }
   if (phase_ == Phase::connected) pump();
@@ -232,6 +246,7 @@ void Session::end(std::optional<ReasonCode> disconnect_reason, bool publish_will
   phase_ = Phase::ended;
   ended_ = true;
   credentials_.reset();
+  input_charge_.reset();
   if (attachment_) {
     broker_->detach(attachment_->id);
   }

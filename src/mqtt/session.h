@@ -28,6 +28,7 @@
 #include "mqtt/outbound_flow.h"
 #include "mqtt/packet_decoder.h"
 #include "mqtt/session_queue.h"
+#include "smtp/in_flight_budget.h"
 #include "util/clock.h"
 
 namespace herald::mqtt {
@@ -37,6 +38,10 @@ struct SessionOptions {
   DecoderLimits limits;              // packet size and topic limits of what the client sends
   uint32_t max_subscriptions = 100;  // filters per session; SUBACK 0x97 past it
   uint32_t oldest_every = 8;         // SessionQueue's oldest-first share
+  // What all sessions hold in memory ([mqtt] max_bytes_in_flight): each message routed
+  // (once, however many subscribers share it) and each packet partly read. Must outlive
+  // every session and every message; null: not counted (tests).
+  InFlightBudget* memory = nullptr;
 };
 
 // What the client presented in its CONNECT, for the connection to check off the io threads
@@ -111,6 +116,9 @@ class Session {
   bool connected() const { return attachment_.has_value(); }
   const std::string& client_id() const;
   const SessionCounts& counts() const { return counts_; }
+  // Complete packets read from the client so far: what keeps the connection alive (MQTT 5
+  // 3.1.2.10 counts packets, not bytes, so a client trickling one never ends it).
+  uint64_t packets_read() const { return packets_read_; }
 
  private:
   enum class Phase { awaiting_connect, awaiting_login, connected, ended };
@@ -140,6 +148,8 @@ class Session {
   void send_copy(Outgoing& outgoing, std::optional<uint16_t> packet_id);
   void finish_exchange(const OutboundFlow::Answer& answer);
 
+  void charge_input();
+  // Null when options_.memory has no room for it.
   SharedMessage make_message(std::string topic, QoS qos, const Properties& properties,
                              std::string payload, int priority) const;
 
@@ -173,6 +183,8 @@ class Session {
   std::unordered_map<OutboundFlow::Token, uint64_t> in_flight_;
   OutboundFlow::Token next_token_ = 1;
   std::string output_;
+  InFlightCharge input_charge_;  // what the decoder holds of a packet not complete yet
+  uint64_t packets_read_ = 0;
   bool ended_ = false;
   SessionCounts counts_;
 };

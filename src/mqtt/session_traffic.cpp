@@ -30,7 +30,14 @@ ReasonCode granted(QoS qos) {
 
 SharedMessage Session::make_message(std::string topic, QoS qos, const Properties& properties,
                                     std::string payload, int priority) const {
-  auto message = std::make_shared<Message>();
+  // One charge per message, given back when the last subscriber's copy of it goes.
+  InFlightBudget* memory = options_.memory;
+  const uint64_t size = topic.size() + payload.size();
+  if (memory != nullptr && !memory->try_charge(size)) return nullptr;
+  std::shared_ptr<Message> message(new Message, [memory, size](const Message* m) {
+    if (memory != nullptr) memory->release(size);
+    delete m;
+  });
   message->topic = std::move(topic);
   message->qos = qos;
   message->properties = forwarded(properties);
@@ -55,10 +62,15 @@ std::optional<ReasonCode> Session::refusal_of(const Publish& publish) const {
   return std::nullopt;
 }
 
+// A message that does not fit in memory is refused as a full queue would be.
 PublishResult Session::route(Publish& publish) {
   const SharedMessage message =
       make_message(std::move(publish.topic), publish.qos, publish.properties,
                    std::move(publish.payload), *priority_of(publish.properties));
+  if (!message) {
+    ++counts_.dropped_qos0;
+    return PublishResult{.refused_full = publish.qos != QoS::at_most_once};
+  }
   PublishResult result = broker_->publish(message, attachment_->id);
   counts_.dropped_qos0 += result.dropped_qos0;
   return result;
@@ -256,7 +268,7 @@ void Session::publish_will_message() {
   const std::optional<int> priority = priority_of(will.properties);
   const SharedMessage message = make_message(std::move(will.topic), will.qos, will.properties,
                                              std::move(will.payload), priority.value_or(0));
-  broker_->publish(message, std::nullopt);
+  if (message) broker_->publish(message, std::nullopt);
 }
 
 }  // namespace herald::mqtt

@@ -28,6 +28,13 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr auto kFarewellTimeout = std::chrono::seconds(5);
 constexpr size_t kReadSize = 16 * 1024;
 
+// The writer gathers whatever is pending into one write, so Nagle's delay would only hold
+// back an acknowledgement or a copy a device waits for (tens of milliseconds at p99).
+void no_delay(tcp::socket& socket) {
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+}
+
 // A plain connection holds no read buffer while it waits: it waits for the socket to be
 // readable, then reads into its io thread's buffer and hands the bytes to the session at
 // once. A hundred thousand idle devices cost no buffers.
@@ -36,6 +43,7 @@ class PlainStream {
   explicit PlainStream(tcp::socket socket) : socket_(std::move(socket)) {
     boost::system::error_code ignored;
     socket_.non_blocking(true, ignored);
+    no_delay(socket_);
   }
 
   asio::awaitable<void> handshake(boost::system::error_code&) { co_return; }
@@ -70,7 +78,9 @@ class PlainStream {
 // connection (tens of KiB); docs/mqtt.md says so.
 class TlsStream {
  public:
-  TlsStream(tcp::socket socket, asio::ssl::context& context) : ssl_(std::move(socket), context) {}
+  TlsStream(tcp::socket socket, asio::ssl::context& context) : ssl_(std::move(socket), context) {
+    no_delay(ssl_.next_layer());
+  }
 
   asio::awaitable<void> handshake(boost::system::error_code& ec) {
     std::tie(ec) = co_await ssl_.async_handshake(asio::ssl::stream_base::server, kTuple);
@@ -136,7 +146,8 @@ class Connection final : public ConnectionEvents,
         peer_(std::move(peer)),
         id_(id),
         stream_(std::move(stream)),
-        session_(services.options, services.broker, services.clock, std::move(sink)),
+        session_(services.shared->options, services.shared->broker, services.clock,
+                 std::move(sink)),
         deadline_timer_(stream_.socket().get_executor()),
         input_wake_(stream_.socket().get_executor(), Steady::time_point::max()),
         output_wake_(stream_.socket().get_executor(), Steady::time_point::max()) {}
@@ -174,8 +185,8 @@ class Connection final : public ConnectionEvents,
       }
     }
   }
-  // One and a half keep-alives from the last read (MQTT 5 3.1.2.10), once connected;
-  // before, the CONNECT deadline stands.
+  // One and a half keep-alives from the last packet read (MQTT 5 3.1.2.10), once
+  // connected; before, the CONNECT deadline stands.
   void extend_deadline() {
     if (!session_.connected() || session_.ended()) return;
     const std::chrono::seconds keep_alive = session_.keep_alive();
@@ -189,12 +200,13 @@ class Connection final : public ConnectionEvents,
     stream_.socket().close(ignored);
   }
 
-  const MqttServices& services_;
+  const MqttServices services_;  // first: what the session refers to goes after it
   const PeerInfo peer_;
   const uint64_t id_;
   Stream stream_;
   mqtt::Session session_;
   Steady::time_point deadline_ = Steady::time_point::max();
+  uint64_t packets_seen_ = 0;  // session_.packets_read() when the deadline last moved
   asio::steady_timer deadline_timer_;
   asio::steady_timer input_wake_;   // the reader waits here while the session takes no input
   asio::steady_timer output_wake_;  // the writer waits here while there is nothing to write
@@ -230,7 +242,8 @@ asio::awaitable<void> Connection<Stream>::read_loop() {
     if (ec) {
       session_.on_connection_lost();
     } else {
-      extend_deadline();
+      if (session_.packets_read() != packets_seen_) extend_deadline();
+      packets_seen_ = session_.packets_read();
       if (session_.credentials_to_check()) co_await check_login();
     }
     wake();
@@ -284,7 +297,7 @@ asio::awaitable<mqtt::LoginResult> log_in(const mqtt::AccessPolicy& policy,
 template <typename Stream>
 asio::awaitable<void> Connection<Stream>::check_login() {
   mqtt::LoginResult result = co_await asio::co_spawn(
-      services_.login_executor, log_in(services_.policy, *session_.credentials_to_check()),
+      services_.login_executor, log_in(services_.shared->policy, *session_.credentials_to_check()),
       asio::use_awaitable);
   session_.on_login(result);
   extend_deadline();  // from the CONNECT deadline to the keep-alive it settled
@@ -312,6 +325,16 @@ std::function<void()> start(Stream stream, PeerInfo peer, const MqttServices& se
 }
 
 }  // namespace
+
+MqttShared::MqttShared(const mqtt::SessionOptions& session_options,
+                       const mqtt::BrokerLimits& limits, const MqttConfig& mqtt,
+                       const std::vector<DeviceConfig>& devices, uint64_t max_bytes_in_flight)
+    : memory(max_bytes_in_flight),
+      options(session_options),
+      broker(std::make_shared<mqtt::Broker>(limits)),
+      policy(mqtt, devices) {
+  options.memory = &memory;
+}
 
 std::function<void()> start_mqtt_connection(tcp::socket socket, PeerInfo peer,
                                             const MqttServices& services, uint64_t id,

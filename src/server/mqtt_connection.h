@@ -8,10 +8,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
+#include "config/config.h"
 #include "mqtt/access_policy.h"
 #include "mqtt/broker.h"
 #include "mqtt/session.h"
+#include "smtp/in_flight_budget.h"
 #include "smtp/server_session.h"
 #include "util/clock.h"
 
@@ -21,12 +24,24 @@ class context;
 
 namespace herald {
 
-// What every MQTT connection of a listener shares. All must outlive the connections.
+// What every MQTT connection shares. Each connection keeps it alive to its end: at shutdown
+// a connection's frame goes only with the io_context, after the daemon's wiring, and its
+// session's messages still hold charges on `memory` then.
+struct MqttShared {
+  MqttShared(const mqtt::SessionOptions& session_options, const mqtt::BrokerLimits& limits,
+             const MqttConfig& mqtt, const std::vector<DeviceConfig>& devices,
+             uint64_t max_bytes_in_flight);
+
+  InFlightBudget memory;  // [mqtt] max_bytes_in_flight; options.memory points here
+  mqtt::SessionOptions options;
+  std::shared_ptr<mqtt::Broker> broker;
+  const mqtt::AccessPolicy policy;  // throws ConfigError for a bad [mqtt] or [[device]] filter
+};
+
+// What the connections of one listener share; copied into each.
 struct MqttServices {
-  const mqtt::SessionOptions& options;
-  std::shared_ptr<mqtt::Broker> broker;  // shared with every session, which detaches at its end
-  const mqtt::AccessPolicy& policy;
-  const Clock& clock;
+  std::shared_ptr<MqttShared> shared;
+  const Clock& clock;                           // must outlive the io_context
   boost::asio::any_io_executor login_executor;  // where AccessPolicy::login runs (crypt(3))
   boost::asio::ssl::context* tls = nullptr;     // mqtts: TLS from the first byte; null: plain
   std::chrono::seconds connect_timeout{10};     // accepting to CONNECT (and its TLS handshake)

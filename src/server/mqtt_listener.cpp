@@ -53,10 +53,10 @@ mqtt::SessionOptions session_options(const MqttConfig& mqtt, const QueueConfig& 
 class MqttFace::Impl {
  public:
   Impl(asio::io_context& io, const Config& config, const Clock& clock, asio::ssl::context& tls)
-      : options_(session_options(config.mqtt, config.queue)),
-        broker_(std::make_shared<mqtt::Broker>(
-            mqtt::BrokerLimits{config.mqtt.max_queued_messages, config.mqtt.max_queued_bytes})),
-        policy_(config.mqtt, config.devices),
+      : shared_(std::make_shared<MqttShared>(
+            session_options(config.mqtt, config.queue),
+            mqtt::BrokerLimits{config.mqtt.max_queued_messages, config.mqtt.max_queued_bytes},
+            config.mqtt, config.devices, config.mqtt.max_bytes_in_flight)),
         registry_(config.mqtt.max_connections, config.mqtt.max_connections_per_ip),
         login_pool_(kLoginThreads) {
     if (config.mqtt.queue_full == QueueFullAction::dead_letter) {
@@ -65,9 +65,9 @@ class MqttFace::Impl {
     }
     for (const ListenConfig& listen : config.listen) {
       if (!is_mqtt(listen.protocol)) continue;
-      services_.push_back(MqttServices{
-          options_, broker_, policy_, clock, login_pool_.get_executor(),
-          listen.protocol == ListenProtocol::mqtts ? &tls : nullptr, config.mqtt.connect_timeout});
+      services_.push_back(MqttServices{shared_, clock, login_pool_.get_executor(),
+                                       listen.protocol == ListenProtocol::mqtts ? &tls : nullptr,
+                                       config.mqtt.connect_timeout});
       const MqttServices& services = services_.back();
       protocols_.push_back(listen.protocol);
       acceptors_.push_back(std::make_unique<TcpAcceptor>(
@@ -110,12 +110,10 @@ class MqttFace::Impl {
     registry_.set_stop(*id, std::move(stop));
   }
 
-  const mqtt::SessionOptions options_;
-  const std::shared_ptr<mqtt::Broker> broker_;
-  const mqtt::AccessPolicy policy_;
+  const std::shared_ptr<MqttShared> shared_;
   ConnectionRegistry registry_;
   asio::thread_pool login_pool_;
-  std::deque<MqttServices> services_;  // one per listener; connections refer to them
+  std::deque<MqttServices> services_;  // one per listener; each connection takes a copy
   std::vector<ListenProtocol> protocols_;
   std::vector<std::unique_ptr<TcpAcceptor>> acceptors_;
 };

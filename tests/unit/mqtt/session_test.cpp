@@ -476,6 +476,37 @@ TEST_F(SessionTest, ASessionExpiryCannotBeAddedOnTheWayOut) {
   EXPECT_EQ(client.read_all<Disconnect>().at(0).reason, ReasonCode::protocol_error);
 }
 
+// A message is charged once from its routing until the last copy is written out (herald
+// keeps no copy of what is in flight: sessions end with their connections for now).
+TEST_F(SessionTest, MessagesAndPartPacketsAreChargedToTheSharedMemoryBudget) {
+  InFlightBudget memory(4096);
+  options.memory = &memory;
+  Connect small_window;
+  small_window.properties.receive_maximum = 1;
+  Client& subscriber = connect("sub", small_window);
+  subscribe(subscriber, "t");
+  Client& publisher = connect("pub");
+  publisher.send(publish("t", QoS::at_least_once, 1, std::string(1000, 'a')));
+  publisher.send(publish("t", QoS::at_least_once, 2, std::string(2000, 'b')));
+  settle();
+  EXPECT_EQ(memory.in_use(), 2001u) << "the first went out, the second waits for the window";
+  publisher.send(publish("t", QoS::at_least_once, 3, std::string(2500, 'c')));
+  const auto pubacks = publisher.read_all<Puback>();
+  ASSERT_EQ(pubacks.size(), 3u);
+  EXPECT_EQ(pubacks[2].reason, ReasonCode::quota_exceeded);
+  const auto first = subscriber.read_all<Publish>();
+  ASSERT_EQ(first.size(), 1u);
+  subscriber.send(Puback{.packet_id = first[0].packet_id});
+  EXPECT_EQ(subscriber.read_all<Publish>().size(), 1u);
+  EXPECT_EQ(memory.in_use(), 0u) << "given back once the last copy was written";
+  // Part of a packet larger than the budget: the client is told the server is busy.
+  const std::string big = encode_packet(publish("t", QoS::at_most_once, 0, std::string(8000, 'd')),
+                                        ProtocolVersion::v5);
+  publisher.session->on_bytes(std::string_view(big).substr(0, 5000));
+  EXPECT_EQ(publisher.read_all<Disconnect>().at(0).reason, ReasonCode::server_busy);
+  EXPECT_EQ(memory.in_use(), 0u);
+}
+
 TEST_F(SessionTest, AClientThatDoesNotReadStopsBeingRead) {
   Client& client = connect("c");
   const std::string ping = encode_packet(Pingreq{}, ProtocolVersion::v5);

@@ -61,6 +61,8 @@ struct SessionCounts {
 // daemon's wiring at shutdown, and detaches on its way out); `sink` is what the broker
 // delivers this session's copies to (the connection, which hands them to on_delivery() on
 // its strand).
+// `peer` is the connection's "ip:port", which the session only passes to the broker (what
+// `herald mqtt sessions` shows).
 class Session {
  public:
   // Output the client has not read yet past which the session stops handling its packets
@@ -68,7 +70,7 @@ class Session {
   static constexpr size_t kOutputHighWater = 64 * 1024;
 
   Session(const SessionOptions& options, std::shared_ptr<Broker> broker, const Clock& clock,
-          std::shared_ptr<SessionSink> sink);
+          std::shared_ptr<SessionSink> sink, std::string peer);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -139,6 +141,7 @@ class Session {
   void pump();
   void send_copy(Outgoing& outgoing, std::optional<uint16_t> packet_id);
   void finish_exchange(const OutboundFlow::Answer& answer);
+  void update_stats();
 
   SharedMessage make_message(std::string topic, QoS qos, const Properties& properties,
                              std::string payload, int priority) const;
@@ -154,6 +157,7 @@ class Session {
   const std::shared_ptr<Broker> broker_;
   const Clock& clock_;
   std::shared_ptr<SessionSink> sink_;
+  const std::string peer_;
   PacketDecoder decoder_;
   Phase phase_ = Phase::awaiting_connect;
   std::optional<Credentials> credentials_;

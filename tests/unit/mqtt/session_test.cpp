@@ -69,7 +69,8 @@ class SessionTest : public ::testing::Test {
     Client& client = clients.emplace_back();
     client.version = version;
     client.decoder.set_version(version);
-    client.session = std::make_unique<Session>(options, broker, clock, client.sink, "127.0.0.1:50000");
+    client.session =
+        std::make_unique<Session>(options, broker, clock, client.sink, "127.0.0.1:50000");
     return client;
   }
 

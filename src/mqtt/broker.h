@@ -4,8 +4,9 @@
 // copy to the subscriber's QueueBudget and hands it to the subscriber's SessionSink.
 //
 // Thread-safe. Publishing, the hot path, takes a shared lock (many publishers route at
-// once); subscribing, attaching and detaching take it exclusively. A sink is called under
-// the shared lock and must not block or call back into the broker.
+// once), as does an operator's snapshot; subscribing, attaching and detaching take it
+// exclusively. A sink is called under the shared lock and must not block or call back into
+// the broker.
 #pragma once
 
 #include <atomic>

@@ -60,9 +60,8 @@ struct SessionCounts {
 // and `clock` must outlive it; it shares `broker` (a connection's frame may outlive the
 // daemon's wiring at shutdown, and detaches on its way out); `sink` is what the broker
 // delivers this session's copies to (the connection, which hands them to on_delivery() on
-// its strand).
-// `peer` is the connection's "ip:port", which the session only passes to the broker (what
-// `herald mqtt sessions` shows).
+// its strand); `peer`, the connection's "ip:port", it only passes on to the broker (for
+// `herald mqtt sessions`).
 class Session {
  public:
   // Output the client has not read yet past which the session stops handling its packets

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mqtt/packet.h"
@@ -26,6 +27,11 @@ struct SessionSnapshot {
 
   bool operator==(const SessionSnapshot&) const = default;
 };
+
+// The version as operators name it (and the control protocol writes it): "5" or "3.1.1".
+inline std::string_view version_name(ProtocolVersion version) {
+  return version == ProtocolVersion::v5 ? "5" : "3.1.1";
+}
 
 // The first sessions by client id (byte order) and how many there are in all.
 struct SessionList {

@@ -58,13 +58,10 @@ std::variant<ControlRequest, MqttSessionsRequest, std::string> parse_mqtt_reques
   return MqttSessionsRequest{.limit = *n};
 }
 
-std::string_view version_text(mqtt::ProtocolVersion version) {
-  return version == mqtt::ProtocolVersion::v5 ? "5" : "3.1.1";
-}
-
 std::optional<mqtt::ProtocolVersion> version_from(std::string_view text) {
-  if (text == "5") return mqtt::ProtocolVersion::v5;
-  if (text == "3.1.1") return mqtt::ProtocolVersion::v3_1_1;
+  for (const auto version : {mqtt::ProtocolVersion::v5, mqtt::ProtocolVersion::v3_1_1}) {
+    if (text == mqtt::version_name(version)) return version;
+  }
   return std::nullopt;
 }
 
@@ -160,10 +157,10 @@ std::string mqtt_sessions_response_text(const mqtt::SessionList& list) {
   std::string text;
   for (const mqtt::SessionSnapshot& session : list.sessions) {
     text += printable(session.client_id) + "\t" + printable(session.peer) + "\t" +
-            std::string(version_text(session.version)) + "\t" + format_utc(session.connected) +
-            "\t" + std::to_string(session.subscriptions) + "\t" + std::to_string(session.held) +
-            "\t" + std::to_string(session.held_bytes) + "\t" + std::to_string(session.in_flight) +
-            "\n";
+            std::string(mqtt::version_name(session.version)) + "\t" +
+            format_utc(session.connected) + "\t" + std::to_string(session.subscriptions) + "\t" +
+            std::to_string(session.held) + "\t" + std::to_string(session.held_bytes) + "\t" +
+            std::to_string(session.in_flight) + "\n";
   }
   return text + control_response_line(ControlResponse{.ok = true, .changed = list.total});
 }

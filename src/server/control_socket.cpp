@@ -176,18 +176,19 @@ class ControlSocket::Impl : public std::enable_shared_from_this<Impl> {
       co_return control_response_line(error_response(std::move(*error)));
     }
     if (const auto* request = std::get_if<MqttSessionsRequest>(&parsed)) {
-      co_return mqtt_sessions_response_text(co_await list_sessions(*request));
+      co_return co_await list_sessions(*request);
     }
     co_return control_response_line(co_await change_queue(std::get<ControlRequest>(parsed)));
   }
 
-  asio::awaitable<mqtt::SessionList> list_sessions(MqttSessionsRequest request) {
-    if (sessions_ == nullptr) co_return mqtt::SessionList{};
+  // The answer's text is made in the pool as well: with --all it may run to megabytes.
+  asio::awaitable<std::string> list_sessions(MqttSessionsRequest request) {
+    if (sessions_ == nullptr) co_return mqtt_sessions_response_text(mqtt::SessionList{});
     const mqtt::SessionDirectory& sessions = *sessions_;
     co_return co_await asio::co_spawn(
         blocking_executor_,
-        [&]() -> asio::awaitable<mqtt::SessionList> {
-          co_return sessions.list_sessions(request.limit);
+        [&]() -> asio::awaitable<std::string> {
+          co_return mqtt_sessions_response_text(sessions.list_sessions(request.limit));
         },
         asio::use_awaitable);
   }

@@ -17,10 +17,6 @@ std::string right_aligned(const std::string& text, size_t width) {
   return text.size() < width ? std::string(width - text.size(), ' ') + text : text;
 }
 
-std::string version_name(mqtt::ProtocolVersion version) {
-  return version == mqtt::ProtocolVersion::v5 ? "5" : "3.1.1";
-}
-
 // The broker reads a session's held count and its in-flight count a moment apart, so the
 // second may briefly pass the first: nothing waits then.
 uint32_t queued(const mqtt::SessionSnapshot& session) {
@@ -52,7 +48,7 @@ void write_header(const Widths& widths, std::ostream& out) {
 void write_row(const Widths& widths, const mqtt::SessionSnapshot& session, std::ostream& out) {
   out << padded(truncated(printable(session.client_id), widths.client), widths.client) << kGap
       << padded(printable(session.peer), widths.peer) << kGap
-      << padded(version_name(session.version), 7) << kGap
+      << padded(std::string(mqtt::version_name(session.version)), 7) << kGap
       << padded(format_utc(session.connected), kConnectedWidth) << kGap
       << right_aligned(std::to_string(session.subscriptions), 13) << kGap
       << right_aligned(std::to_string(queued(session)), 6) << kGap

@@ -1,6 +1,7 @@
 // The control socket over a real Unix-domain socket, with a QueueControl that records what
 // reaches it: requests arrive with the right id, off the io thread; bad requests change
-// nothing; the socket file is private and survives a crashed predecessor.
+// nothing; the socket file is private and survives a crashed predecessor. `mqtt sessions`
+// answers a line per session from a SessionDirectory, read back by the client.
 #include "server/control_socket.h"
 
 #include <gtest/gtest.h>

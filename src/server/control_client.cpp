@@ -53,7 +53,7 @@ class Conversation {
   // The next line without its LF. Throws when the daemon closes before one, or sends one
   // longer than any it writes.
   std::string next_line() {
-    for (size_t end; (end = buffer_.find('\n')) == std::string::npos;) {
+    while (buffer_.find('\n') == std::string::npos) {
       if (buffer_.size() >= kMaxAnswerLine) throw failure(path_, "heraldd's answer is too long");
       char chunk[4096];
       const ssize_t n = ::recv(fd_.get(), chunk, sizeof chunk, 0);

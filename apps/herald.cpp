@@ -12,12 +12,13 @@
 //   herald [--config FILE] queue show ID
 //   herald [--config FILE] queue retry ID|--all
 //   herald [--config FILE] queue hold|release|bounce ID
+//   herald [--config FILE] mqtt sessions [--all]
 //   herald hash-password [--scheme yescrypt|sha512crypt|bcrypt]   (password on stdin)
 //   herald dkim keygen DOMAIN SELECTOR [--algorithm rsa|ed25519] --key-out FILE
 //
 // Exit status: 0 done, 1 not found, the store could not be read, heraldd is not running or
-// refused the change (or no hash could be made, or the key file could not be written),
-// 2 bad usage or config (or an empty password).
+// refused the change or the listing (or no hash could be made, or the key file could not be
+// written), 2 bad usage or config (or an empty password).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
@@ -156,6 +157,14 @@ int main(int argc, char** argv) {
     if (verb != ControlVerb::retry) add_id(command)->required();
   }
 
+  auto* mqtt_command = app.add_subcommand("mqtt", "look at the MQTT broker of the running heraldd");
+  mqtt_command->require_subcommand(1);
+  auto* sessions_command = mqtt_command->add_subcommand(
+      "sessions", "list the connected sessions with what each has queued and in flight");
+  bool all_sessions = false;
+  sessions_command->add_flag("--all", all_sessions,
+                             "every session, not only the first 1000 by client id");
+
   auto* hash_command = app.add_subcommand(
       "hash-password", "read a password on stdin and print a crypt(3) hash for [[user]]");
   std::string scheme = "yescrypt";
@@ -209,6 +218,11 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (sessions_command->parsed()) {
+    constexpr size_t kDefaultSessionLimit = 1000;
+    return run_mqtt_sessions(control_socket_path(config.server.data_dir),
+                             all_sessions ? std::nullopt : std::optional(kDefaultSessionLimit));
+  }
   for (const auto& [command, verb] : control_commands) {
     if (command->parsed()) {
       return run_queue_control(control_socket_path(config.server.data_dir),

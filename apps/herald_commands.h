@@ -3,7 +3,9 @@
 // and returns the process's exit status.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "server/control_protocol.h"
@@ -19,6 +21,11 @@ constexpr int kExitUsage = 2;
 // as `request` says; prints "VERB TARGET: N deliveries changed". Returns 0, or
 // kExitNotFound (with the reason on stderr) when heraldd is not running or refuses.
 int run_queue_control(const std::filesystem::path& socket_path, const ControlRequest& request);
+
+// Asks the running heraldd for its MQTT sessions, the first `limit` by client id (nullopt:
+// every one), and prints them as a table (server/mqtt_session_listing.h). Returns 0, or
+// kExitNotFound (with the reason on stderr) when heraldd is not running or answers an error.
+int run_mqtt_sessions(const std::filesystem::path& socket_path, std::optional<size_t> limit);
 
 // Reads a password from stdin (twice, without echo, on a terminal) and prints its
 // crypt(3) hash in `scheme_name`, which must be one password_scheme_from_name knows.

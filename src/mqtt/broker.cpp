@@ -17,20 +17,24 @@ Broker::Broker(BrokerLimits limits) : limits_(limits) {}
 
 Broker::~Broker() = default;
 
-Broker::Attachment Broker::attach(const std::string& client_id, std::shared_ptr<SessionSink> sink) {
+Broker::Attachment Broker::attach(SessionOrigin origin, std::shared_ptr<SessionSink> sink) {
   std::shared_ptr<SessionSink> previous;
   Attachment attachment;
+  attachment.budget =
+      std::make_shared<QueueBudget>(limits_.max_queued_messages, limits_.max_queued_bytes);
+  attachment.stats = std::make_shared<SessionStats>();
   {
     std::unique_lock lock(mutex_);
-    if (const auto it = by_client_.find(client_id); it != by_client_.end()) {
+    if (const auto it = by_client_.find(origin.client_id); it != by_client_.end()) {
       previous = sessions_.at(it->second).sink;
       detach_locked(it->second);
     }
     attachment.id = next_id_++;
-    attachment.budget =
-        std::make_shared<QueueBudget>(limits_.max_queued_messages, limits_.max_queued_bytes);
-    sessions_.emplace(attachment.id, Session{client_id, std::move(sink), attachment.budget});
-    by_client_.emplace(client_id, attachment.id);
+    by_client_.emplace(origin.client_id, attachment.id);
+    sessions_.emplace(attachment.id, Session{.origin = std::move(origin),
+                                             .sink = std::move(sink),
+                                             .budget = attachment.budget,
+                                             .stats = attachment.stats});
   }
   // Outside the lock: the old connection may be on this thread's strand's neighbour, and
   // what it does next must not wait for us.
@@ -47,20 +51,27 @@ void Broker::detach_locked(SubscriberId id) {
   const auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
   tree_.remove(id);
-  by_client_.erase(it->second.client_id);
+  by_client_.erase(it->second.origin.client_id);
   sessions_.erase(it);
 }
 
 bool Broker::subscribe(SubscriberId id, std::string_view filter, SubscriptionOptions options,
                        std::optional<uint32_t> identifier) {
   std::unique_lock lock(mutex_);
-  if (!sessions_.contains(id)) return false;
-  return tree_.subscribe(filter, Subscription{id, options, identifier});
+  const auto it = sessions_.find(id);
+  if (it == sessions_.end()) return false;
+  const bool replaced = tree_.subscribe(filter, Subscription{id, options, identifier});
+  if (!replaced) ++it->second.subscriptions;
+  return replaced;
 }
 
 bool Broker::unsubscribe(SubscriberId id, std::string_view filter) {
   std::unique_lock lock(mutex_);
-  return tree_.unsubscribe(filter, id);
+  const bool held = tree_.unsubscribe(filter, id);
+  if (const auto it = sessions_.find(id); held && it != sessions_.end()) {
+    --it->second.subscriptions;
+  }
+  return held;
 }
 
 size_t Broker::subscriptions_of(SubscriberId id) const {
@@ -71,6 +82,29 @@ size_t Broker::subscriptions_of(SubscriberId id) const {
 size_t Broker::sessions() const {
   std::shared_lock lock(mutex_);
   return sessions_.size();
+}
+
+SessionList Broker::snapshot(std::optional<size_t> limit) const {
+  SessionList list;
+  std::shared_lock lock(mutex_);
+  list.total = sessions_.size();
+  const size_t wanted = std::min(list.total, limit.value_or(list.total));
+  list.sessions.reserve(wanted);
+  for (const auto& [client_id, id] : by_client_) {
+    if (list.sessions.size() == wanted) break;
+    const Session& session = sessions_.at(id);
+    list.sessions.push_back(SessionSnapshot{
+        .client_id = session.origin.client_id,
+        .peer = session.origin.peer,
+        .version = session.origin.version,
+        .connected = session.origin.connected,
+        .subscriptions = session.subscriptions,
+        .held = session.budget->messages(),
+        .held_bytes = session.budget->bytes(),
+        .in_flight = session.stats->in_flight.load(std::memory_order_relaxed),
+    });
+  }
+  return list;
 }
 
 // Charges one copy; false only when a QoS > 0 copy does not fit (the message is refused).

@@ -4,11 +4,13 @@
 // copy to the subscriber's QueueBudget and hands it to the subscriber's SessionSink.
 //
 // Thread-safe. Publishing, the hot path, takes a shared lock (many publishers route at
-// once); subscribing, attaching and detaching take it exclusively. A sink is called under
-// the shared lock and must not block or call back into the broker.
+// once), as does an operator's snapshot; subscribing, attaching and detaching take it
+// exclusively. A sink is called under the shared lock and must not block or call back into
+// the broker.
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -17,6 +19,7 @@
 #include <unordered_map>
 
 #include "mqtt/session_queue.h"
+#include "mqtt/session_snapshot.h"
 #include "mqtt/topic_tree.h"
 
 namespace herald::mqtt {
@@ -32,6 +35,21 @@ class SessionSink {
   // A new connection with the same client identifier took the session (MQTT 5 3.1.4-3):
   // end this connection (DISCONNECT 0x8E).
   virtual void taken_over() = 0;
+};
+
+// Who a session is, as snapshot() shows it; fixed when it attaches.
+struct SessionOrigin {
+  std::string client_id;
+  std::string peer;  // the connection's "ip:port"
+  ProtocolVersion version = ProtocolVersion::v5;
+  TimePoint connected{};
+};
+
+// What only the session knows of itself, kept where snapshot() can read it. The session
+// writes it on its strand; snapshot() reads it from any thread (hence atomic, relaxed: a
+// count a moment old is what an operator's listing shows anyway).
+struct SessionStats {
+  std::atomic<uint32_t> in_flight{0};  // QoS 1 and 2 copies sent, not yet acknowledged
 };
 
 struct BrokerLimits {
@@ -51,15 +69,18 @@ class Broker {
   explicit Broker(BrokerLimits limits);
   ~Broker();
 
-  // A connection's session. The budget is shared with the broker, which charges it.
+  // A connection's session. The budget is shared with the broker, which charges it; the
+  // stats with snapshot(), which reads them.
   struct Attachment {
     SubscriberId id = 0;
     std::shared_ptr<QueueBudget> budget;
+    std::shared_ptr<SessionStats> stats;
   };
 
-  // Makes `client_id` the session of `sink`. A connection holding that client identifier
-  // already is told taken_over() and detached first, its subscriptions gone with it.
-  Attachment attach(const std::string& client_id, std::shared_ptr<SessionSink> sink);
+  // Makes `origin.client_id` the session of `sink`. A connection holding that client
+  // identifier already is told taken_over() and detached first, its subscriptions gone with
+  // it.
+  Attachment attach(SessionOrigin origin, std::shared_ptr<SessionSink> sink);
 
   // Ends session `id`: its subscriptions go, and no more copies are queued for it. A no-op
   // for a session already detached (taken over).
@@ -83,14 +104,21 @@ class Broker {
   // Sessions attached now.
   size_t sessions() const;
 
+  // The first `limit` sessions attached now (nullopt: all), in client id order, and how
+  // many there are. Holds the shared lock while it copies them: publishers go on, and
+  // attaching or subscribing waits for as long as copying `limit` sessions takes.
+  SessionList snapshot(std::optional<size_t> limit) const;
+
   // The arrival number of a new message (Message::sequence): increasing, from any thread.
   uint64_t next_sequence() { return sequence_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
  private:
   struct Session {
-    std::string client_id;
+    SessionOrigin origin;
     std::shared_ptr<SessionSink> sink;
     std::shared_ptr<QueueBudget> budget;
+    std::shared_ptr<SessionStats> stats;
+    size_t subscriptions = 0;
   };
   struct Copy {
     const Session* session;
@@ -106,7 +134,8 @@ class Broker {
   mutable std::shared_mutex mutex_;
   TopicTree tree_;
   std::unordered_map<SubscriberId, Session> sessions_;
-  std::unordered_map<std::string, SubscriberId> by_client_;
+  // Ordered, so that snapshot() reads the first `limit` sessions without sorting them all.
+  std::map<std::string, SubscriberId, std::less<>> by_client_;
   SubscriberId next_id_ = 1;
   std::atomic<uint64_t> sequence_{0};
 };

@@ -18,11 +18,12 @@ ReasonCode connack_refusal(LoginRefusal refusal) {
 }  // namespace
 
 Session::Session(const SessionOptions& options, std::shared_ptr<Broker> broker, const Clock& clock,
-                 std::shared_ptr<SessionSink> sink)
+                 std::shared_ptr<SessionSink> sink, std::string peer)
     : options_(options),
       broker_(std::move(broker)),
       clock_(clock),
       sink_(std::move(sink)),
+      peer_(std::move(peer)),
       decoder_(Sender::client, options.limits),
       queue_(options.oldest_every),
       input_charge_(options.memory) {}
@@ -198,7 +199,11 @@ void Session::on_login(const LoginResult& result) {
     end(std::nullopt, false);
     return;
   }
-  attachment_ = broker_->attach(terms_->client_id, sink_);
+  attachment_ = broker_->attach(SessionOrigin{.client_id = terms_->client_id,
+                                              .peer = peer_,
+                                              .version = terms_->version,
+                                              .connected = clock_.now()},
+                                sink_);
   inbound_.emplace(*terms_);
   outbound_.emplace(*terms_);
   aliases_.emplace(terms_->client_topic_alias_maximum);

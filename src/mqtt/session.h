@@ -65,7 +65,8 @@ struct SessionCounts {
 // and `clock` must outlive it; it shares `broker` (a connection's frame may outlive the
 // daemon's wiring at shutdown, and detaches on its way out); `sink` is what the broker
 // delivers this session's copies to (the connection, which hands them to on_delivery() on
-// its strand).
+// its strand); `peer`, the connection's "ip:port", it only passes on to the broker (for
+// `herald mqtt sessions`).
 class Session {
  public:
   // Output the client has not read yet past which the session stops handling its packets
@@ -73,7 +74,7 @@ class Session {
   static constexpr size_t kOutputHighWater = 64 * 1024;
 
   Session(const SessionOptions& options, std::shared_ptr<Broker> broker, const Clock& clock,
-          std::shared_ptr<SessionSink> sink);
+          std::shared_ptr<SessionSink> sink, std::string peer);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -147,6 +148,7 @@ class Session {
   void pump();
   void send_copy(Outgoing& outgoing, std::optional<uint16_t> packet_id);
   void finish_exchange(const OutboundFlow::Answer& answer);
+  void update_stats();
 
   void charge_input();
   // Null when options_.memory has no room for it.
@@ -164,6 +166,7 @@ class Session {
   const std::shared_ptr<Broker> broker_;
   const Clock& clock_;
   std::shared_ptr<SessionSink> sink_;
+  const std::string peer_;
   PacketDecoder decoder_;
   Phase phase_ = Phase::awaiting_connect;
   std::optional<Credentials> credentials_;

@@ -198,6 +198,7 @@ void Session::pump() {
   }
   for (const Outgoing& gone : expired) attachment_->budget->release(gone.message->size());
   counts_.expired += expired.size();
+  update_stats();
 }
 
 void Session::send_copy(Outgoing& outgoing, std::optional<uint16_t> packet_id) {
@@ -261,6 +262,16 @@ void Session::finish_exchange(const OutboundFlow::Answer& answer) {
   if (it == in_flight_.end()) return;
   attachment_->budget->release(it->second);
   in_flight_.erase(it);
+  update_stats();
+}
+
+// The window changes only where copies start (pump) and where exchanges end (here): the two
+// places that call this.
+void Session::update_stats() {
+  if (attachment_) {
+    attachment_->stats->in_flight.store(static_cast<uint32_t>(outbound_->in_flight()),
+                                        std::memory_order_relaxed);
+  }
 }
 
 void Session::publish_will_message() {

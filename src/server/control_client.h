@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <stdexcept>
+#include <string>
+#include <variant>
 
 #include "server/control_protocol.h"
 
@@ -22,5 +24,10 @@ class ControlSocketUnreachable : public std::runtime_error {
 // answered something that is not a response line).
 ControlResponse send_control_request(const std::filesystem::path& socket_path,
                                      const ControlRequest& request);
+
+// Asks for the MQTT sessions and returns them, or the daemon's `error` text. Throws as
+// send_control_request does, and std::runtime_error for a session line it cannot read.
+std::variant<mqtt::SessionList, std::string> request_mqtt_sessions(
+    const std::filesystem::path& socket_path, const MqttSessionsRequest& request);
 
 }  // namespace herald

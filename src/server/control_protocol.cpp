@@ -3,8 +3,11 @@
 #include <array>
 #include <charconv>
 #include <utility>
+#include <vector>
 
+#include "server/printable_text.h"
 #include "util/message_id.h"
+#include "util/time_text.h"
 
 namespace herald {
 namespace {
@@ -17,6 +20,9 @@ constexpr std::array<std::pair<ControlVerb, std::string_view>, 4> kVerbs = {{
 }};
 
 constexpr std::string_view kAll = "--all";
+constexpr std::string_view kMqtt = "mqtt";
+constexpr std::string_view kSessions = "sessions";
+constexpr size_t kSessionFields = 8;
 
 std::string printable_ascii(std::string_view text) {
   std::string out(text);
@@ -25,6 +31,48 @@ std::string printable_ascii(std::string_view text) {
     if (u < 0x20 || u >= 0x7f) c = '?';
   }
   return out;
+}
+
+template <typename Number>
+std::optional<Number> number_from(std::string_view text) {
+  Number n{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return n;
+}
+
+// What follows "mqtt": " sessions" or " sessions LIMIT".
+std::variant<ControlRequest, MqttSessionsRequest, std::string> parse_mqtt_request(
+    std::string_view rest) {
+  const std::string_view usage = " (mqtt sessions [LIMIT])";
+  if (!rest.starts_with(' ')) return "expected an mqtt request" + std::string(usage);
+  rest.remove_prefix(1);
+  const std::string_view what = rest.substr(0, rest.find(' '));
+  if (what != kSessions) {
+    return "unknown mqtt request '" + printable_ascii(what) + "'" + std::string(usage);
+  }
+  if (what.size() == rest.size()) return MqttSessionsRequest{};
+  const std::string_view limit = rest.substr(what.size() + 1);
+  const std::optional<size_t> n = number_from<size_t>(limit);
+  if (!n) return "'" + printable_ascii(limit) + "' is not a number of sessions";
+  return MqttSessionsRequest{.limit = *n};
+}
+
+std::optional<mqtt::ProtocolVersion> version_from(std::string_view text) {
+  for (const auto version : {mqtt::ProtocolVersion::v5, mqtt::ProtocolVersion::v3_1_1}) {
+    if (text == mqtt::version_name(version)) return version;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string_view> split_tabs(std::string_view line) {
+  std::vector<std::string_view> fields;
+  for (size_t start = 0;;) {
+    const size_t tab = line.find('\t', start);
+    fields.push_back(line.substr(start, tab - start));
+    if (tab == std::string_view::npos) return fields;
+    start = tab + 1;
+  }
 }
 
 }  // namespace
@@ -36,7 +84,11 @@ std::string_view to_string(ControlVerb verb) {
   return "?";
 }
 
-std::variant<ControlRequest, std::string> parse_control_request(std::string_view line) {
+std::variant<ControlRequest, MqttSessionsRequest, std::string> parse_control_request(
+    std::string_view line) {
+  if (line.starts_with(kMqtt) && (line.size() == kMqtt.size() || line[kMqtt.size()] == ' ')) {
+    return parse_mqtt_request(line.substr(kMqtt.size()));
+  }
   const size_t space = line.find(' ');
   if (space == std::string_view::npos) {
     return std::string("expected VERB ID (retry, hold, release, bounce)");
@@ -74,6 +126,12 @@ std::string control_request_line(const ControlRequest& request) {
   return std::string(to_string(request.verb)) + " " + std::string(argument) + "\n";
 }
 
+std::string control_request_line(const MqttSessionsRequest& request) {
+  std::string line = std::string(kMqtt) + " " + std::string(kSessions);
+  if (request.limit) line += " " + std::to_string(*request.limit);
+  return line + "\n";
+}
+
 std::string control_response_line(const ControlResponse& response) {
   if (response.ok) return "ok " + std::to_string(response.changed) + "\n";
   return "error " + printable_ascii(response.error) + "\n";
@@ -82,13 +140,10 @@ std::string control_response_line(const ControlResponse& response) {
 std::optional<ControlResponse> parse_control_response(std::string_view line) {
   ControlResponse response;
   if (line.starts_with("ok ")) {
-    const std::string_view number = line.substr(3);
-    const auto [end, ec] =
-        std::from_chars(number.data(), number.data() + number.size(), response.changed);
-    if (ec != std::errc() || end != number.data() + number.size() || number.empty()) {
-      return std::nullopt;
-    }
+    const std::optional<size_t> changed = number_from<size_t>(line.substr(3));
+    if (!changed) return std::nullopt;
     response.ok = true;
+    response.changed = *changed;
     return response;
   }
   if (line.starts_with("error ")) {
@@ -96,6 +151,44 @@ std::optional<ControlResponse> parse_control_response(std::string_view line) {
     return response;
   }
   return std::nullopt;
+}
+
+std::string mqtt_sessions_response_text(const mqtt::SessionList& list) {
+  std::string text;
+  for (const mqtt::SessionSnapshot& session : list.sessions) {
+    text += printable(session.client_id) + "\t" + printable(session.peer) + "\t" +
+            std::string(mqtt::version_name(session.version)) + "\t" +
+            format_utc(session.connected) + "\t" + std::to_string(session.subscriptions) + "\t" +
+            std::to_string(session.held) + "\t" + std::to_string(session.held_bytes) + "\t" +
+            std::to_string(session.in_flight) + "\n";
+  }
+  return text + control_response_line(ControlResponse{.ok = true, .changed = list.total});
+}
+
+bool is_mqtt_session_line(std::string_view line) {
+  return line.find('\t') != std::string_view::npos;
+}
+
+std::optional<mqtt::SessionSnapshot> parse_mqtt_session_line(std::string_view line) {
+  const std::vector<std::string_view> fields = split_tabs(line);
+  if (fields.size() != kSessionFields) return std::nullopt;
+  const auto version = version_from(fields[2]);
+  const auto connected = parse_utc(fields[3]);
+  const auto subscriptions = number_from<size_t>(fields[4]);
+  const auto held = number_from<uint32_t>(fields[5]);
+  const auto held_bytes = number_from<uint64_t>(fields[6]);
+  const auto in_flight = number_from<uint32_t>(fields[7]);
+  if (!version || !connected || !subscriptions || !held || !held_bytes || !in_flight) {
+    return std::nullopt;
+  }
+  return mqtt::SessionSnapshot{.client_id = std::string(fields[0]),
+                               .peer = std::string(fields[1]),
+                               .version = *version,
+                               .connected = *connected,
+                               .subscriptions = *subscriptions,
+                               .held = *held,
+                               .held_bytes = *held_bytes,
+                               .in_flight = *in_flight};
 }
 
 }  // namespace herald

@@ -82,10 +82,11 @@ ControlResponse error_response(std::string text) {
 class ControlSocket::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(asio::io_context& io, std::filesystem::path path, QueueControl& control,
-       asio::any_io_executor blocking_executor)
+       const mqtt::SessionDirectory* sessions, asio::any_io_executor blocking_executor)
       : io_(io),
         path_(std::move(path)),
         control_(control),
+        sessions_(sessions),
         blocking_executor_(std::move(blocking_executor)),
         acceptor_(asio::make_strand(io)) {
     if (path_.native().size() >= sizeof(sockaddr_un{}.sun_path)) {
@@ -148,33 +149,51 @@ class ControlSocket::Impl : public std::enable_shared_from_this<Impl> {
                                          '\n', asio::as_tuple(asio::use_awaitable)) ||
                   timer.async_wait(asio::as_tuple(asio::use_awaitable)));
 
-    ControlResponse response;
+    std::string reply;
     if (read.index() == 1) {
-      response = error_response("no request within " +
-                                std::to_string(kControlRequestTimeout.count()) + " seconds");
+      reply = control_response_line(error_response(
+          "no request within " + std::to_string(kControlRequestTimeout.count()) + " seconds"));
     } else if (const auto [ec, length] = std::get<0>(read); ec == asio::error::not_found) {
-      response =
-          error_response("request longer than " + std::to_string(kMaxControlRequest) + " octets");
+      reply = control_response_line(
+          error_response("request longer than " + std::to_string(kMaxControlRequest) + " octets"));
     } else if (ec) {
-      response = error_response("request ended without a line feed");
+      reply = control_response_line(error_response("request ended without a line feed"));
     } else {
       std::string_view line(buffer.data(), length - 1);
       if (line.ends_with('\r')) line.remove_suffix(1);
-      response = co_await answer(line);
+      reply = co_await answer(line);
     }
-    const std::string reply = control_response_line(response);
     co_await asio::async_write(socket, asio::buffer(reply), asio::as_tuple(asio::use_awaitable));
     boost::system::error_code ignored;
     socket.shutdown(unix_socket::socket::shutdown_both, ignored);
   }
 
-  asio::awaitable<ControlResponse> answer(std::string_view line) {
+  // The whole answer, LFs included.
+  asio::awaitable<std::string> answer(std::string_view line) {
     auto parsed = parse_control_request(line);
     if (auto* error = std::get_if<std::string>(&parsed)) {
       spdlog::warn("control: refused request: {}", *error);
-      co_return error_response(std::move(*error));
+      co_return control_response_line(error_response(std::move(*error)));
     }
-    const ControlRequest request = std::get<ControlRequest>(std::move(parsed));
+    if (const auto* request = std::get_if<MqttSessionsRequest>(&parsed)) {
+      co_return co_await list_sessions(*request);
+    }
+    co_return control_response_line(co_await change_queue(std::get<ControlRequest>(parsed)));
+  }
+
+  // The answer's text is made in the pool as well: with --all it may run to megabytes.
+  asio::awaitable<std::string> list_sessions(MqttSessionsRequest request) {
+    if (sessions_ == nullptr) co_return mqtt_sessions_response_text(mqtt::SessionList{});
+    const mqtt::SessionDirectory& sessions = *sessions_;
+    co_return co_await asio::co_spawn(
+        blocking_executor_,
+        [&]() -> asio::awaitable<std::string> {
+          co_return mqtt_sessions_response_text(sessions.list_sessions(request.limit));
+        },
+        asio::use_awaitable);
+  }
+
+  asio::awaitable<ControlResponse> change_queue(ControlRequest request) {
     const std::string target = target_text(request);
     QueueControl& control = control_;
     std::optional<size_t> changed;
@@ -204,14 +223,17 @@ class ControlSocket::Impl : public std::enable_shared_from_this<Impl> {
   asio::io_context& io_;
   const std::filesystem::path path_;
   QueueControl& control_;
+  const mqtt::SessionDirectory* sessions_;
   asio::any_io_executor blocking_executor_;
   unix_socket::acceptor acceptor_;
   std::atomic<bool> stopped_{false};
 };
 
 ControlSocket::ControlSocket(asio::io_context& io, std::filesystem::path path,
-                             QueueControl& control, asio::any_io_executor blocking_executor)
-    : impl_(std::make_shared<Impl>(io, std::move(path), control, std::move(blocking_executor))) {}
+                             QueueControl& control, const mqtt::SessionDirectory* sessions,
+                             asio::any_io_executor blocking_executor)
+    : impl_(std::make_shared<Impl>(io, std::move(path), control, sessions,
+                                   std::move(blocking_executor))) {}
 
 ControlSocket::~ControlSocket() {
   impl_->stop();

@@ -1,5 +1,6 @@
 // heraldd's control socket: a Unix-domain stream socket (data_dir/control.sock) through which
-// `herald queue retry | hold | release | bounce` reach the running daemon's QueueControl.
+// `herald queue retry | hold | release | bounce` reach the running daemon's QueueControl, and
+// `herald mqtt sessions` its MQTT face's sessions.
 // The protocol is in server/control_protocol.h. Who may use it is decided by the file's
 // mode, 0600: the user heraldd runs as (and root).
 #pragma once
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "mqtt/session_snapshot.h"
 #include "queue/queue_control.h"
 
 namespace boost::asio {
@@ -29,10 +31,13 @@ class ControlSocket {
   // naming it, as it does when the socket cannot be made.
   //
   // Each request's QueueControl call blocks on the store, so it runs on `blocking_executor`
-  // (a thread pool, never the io threads); the connection waits for it on `io`. `control`
-  // must outlive every call: stop the io threads and join that pool before destroying it.
-  // Destroy the ControlSocket before `io`.
+  // (a thread pool, never the io threads); the connection waits for it on `io`. So does a
+  // listing of `sessions`, which holds the broker's lock for as long as its copying takes;
+  // null `sessions` (no MQTT face) lists none. `control` and `sessions` must outlive every
+  // call: stop the io threads and join that pool before destroying them. Destroy the
+  // ControlSocket before `io`.
   ControlSocket(boost::asio::io_context& io, std::filesystem::path path, QueueControl& control,
+                const mqtt::SessionDirectory* sessions,
                 boost::asio::any_io_executor blocking_executor);
   ~ControlSocket();  // removes the socket file, as stop() does
   ControlSocket(const ControlSocket&) = delete;

@@ -302,9 +302,10 @@ int run_daemon(const Config& config) {
 
   mqtt.start();
 
-  // Operators steer the queue through it (herald queue retry/hold/release/bounce); its
-  // calls block on the store, so they run on the commit pool, never on an io thread.
-  ControlSocket control(io, control_socket_path(config.server.data_dir), queue,
+  // Operators steer the queue through it (herald queue retry/hold/release/bounce) and look
+  // at the MQTT sessions (herald mqtt sessions); its calls block on the store or the
+  // broker's lock, so they run on the commit pool, never on an io thread.
+  ControlSocket control(io, control_socket_path(config.server.data_dir), queue, &mqtt,
                         commit_pool.get_executor());
   control.start();
 

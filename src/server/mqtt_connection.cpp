@@ -35,6 +35,14 @@ void no_delay(tcp::socket& socket) {
   socket.set_option(tcp::no_delay(true), ignored);
 }
 
+// The peer as `herald mqtt sessions` shows it: an IPv6 address in brackets, so that the port
+// stays apart from it.
+std::string peer_text(const PeerInfo& peer) {
+  const std::string port = std::to_string(peer.port);
+  return peer.ip.find(':') == std::string::npos ? peer.ip + ":" + port
+                                                : "[" + peer.ip + "]:" + port;
+}
+
 // A plain connection holds no read buffer while it waits: it waits for the socket to be
 // readable, then reads into its io thread's buffer and hands the bytes to the session at
 // once. A hundred thousand idle devices cost no buffers.
@@ -146,8 +154,8 @@ class Connection final : public ConnectionEvents,
         peer_(std::move(peer)),
         id_(id),
         stream_(std::move(stream)),
-        session_(services.shared->options, services.shared->broker, services.clock,
-                 std::move(sink)),
+        session_(services.shared->options, services.shared->broker, services.clock, std::move(sink),
+                 peer_text(peer_)),
         deadline_timer_(stream_.socket().get_executor()),
         input_wake_(stream_.socket().get_executor(), Steady::time_point::max()),
         output_wake_(stream_.socket().get_executor(), Steady::time_point::max()) {}

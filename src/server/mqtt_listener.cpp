@@ -93,6 +93,7 @@ class MqttFace::Impl {
   }
 
   ConnectionRegistry& registry() { return registry_; }
+  const mqtt::Broker& broker() const { return *shared_->broker; }
   bool empty() const { return acceptors_.empty(); }
 
  private:
@@ -142,6 +143,10 @@ size_t MqttFace::open_connections() const {
 
 bool MqttFace::empty() const {
   return impl_->empty();
+}
+
+mqtt::SessionList MqttFace::list_sessions(std::optional<size_t> limit) const {
+  return impl_->broker().snapshot(limit);
 }
 
 }  // namespace herald

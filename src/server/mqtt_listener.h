@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "mqtt/session_snapshot.h"
 #include "util/clock.h"
 
 namespace boost::asio {
@@ -21,14 +22,14 @@ class context;
 
 namespace herald {
 
-class MqttFace {
+class MqttFace final : public mqtt::SessionDirectory {
  public:
   // Binds every MQTT listener of `config` at once; throws std::runtime_error naming an
   // address it cannot listen on, ConfigError for an [mqtt] or [[device]] entry the access
   // policy refuses. `tls` (for mqtts listeners) and `clock` must outlive it.
   MqttFace(boost::asio::io_context& io, const Config& config, const Clock& clock,
            boost::asio::ssl::context& tls);
-  ~MqttFace();
+  ~MqttFace() override;
 
   // Starts accepting; logs each address.
   void start();
@@ -38,6 +39,9 @@ class MqttFace {
   bool wait_until_empty(std::chrono::milliseconds timeout);
   size_t open_connections() const;
   bool empty() const;  // no MQTT listener configured
+
+  // The broker's sessions (mqtt::Broker::snapshot): none when no MQTT listener is configured.
+  mqtt::SessionList list_sessions(std::optional<size_t> limit) const override;
 
  private:
   class Impl;

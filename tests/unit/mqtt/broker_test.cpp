@@ -38,7 +38,7 @@ class BrokerTest : public ::testing::Test {
  protected:
   Client connect(const std::string& client_id) {
     Client client;
-    client.attachment = broker.attach(client_id, client.sink);
+    client.attachment = broker.attach(SessionOrigin{.client_id = client_id}, client.sink);
     return client;
   }
 
@@ -137,6 +137,69 @@ TEST_F(BrokerTest, DetachEndsTheSubscriptions) {
   broker.detach(a.attachment.id);
   EXPECT_EQ(broker.sessions(), 0u);
   EXPECT_EQ(broker.publish(message("t", QoS::at_most_once), std::nullopt).copies, 0u);
+}
+
+TEST_F(BrokerTest, SnapshotShowsEachSessionInClientIdOrderWithWhatItHolds) {
+  const TimePoint connected = TimePoint(std::chrono::seconds(1'700'000'000));
+  Client b;
+  b.attachment = broker.attach(SessionOrigin{.client_id = "b",
+                                             .peer = "127.0.0.1:40000",
+                                             .version = ProtocolVersion::v3_1_1,
+                                             .connected = connected},
+                               b.sink);
+  Client a = connect("a");
+  broker.subscribe(b.attachment.id, "s/+", at(QoS::at_least_once), std::nullopt);
+  broker.subscribe(b.attachment.id, "$share/g/other", at(QoS::at_least_once), std::nullopt);
+  broker.subscribe(b.attachment.id, "s/+", at(QoS::at_most_once), std::nullopt);  // replaced
+  const SharedMessage s1 = message("s/1", QoS::at_least_once, 1, 10);
+  const SharedMessage s2 = message("s/2", QoS::at_least_once, 2, 20);
+  broker.publish(s1, std::nullopt);
+  broker.publish(s2, std::nullopt);
+  b.attachment.stats->in_flight = 1;  // as the session sets it once it sends one
+
+  const SessionList list = broker.snapshot(std::nullopt);
+  EXPECT_EQ(list.total, 2u);
+  ASSERT_EQ(list.sessions.size(), 2u);
+  EXPECT_EQ(list.sessions[0].client_id, "a");
+  EXPECT_EQ(list.sessions[0].subscriptions, 0u);
+  EXPECT_EQ(list.sessions[0].held, 0u);
+  EXPECT_EQ(list.sessions[1], (SessionSnapshot{.client_id = "b",
+                                               .peer = "127.0.0.1:40000",
+                                               .version = ProtocolVersion::v3_1_1,
+                                               .connected = connected,
+                                               .subscriptions = 2,
+                                               .held = 2,
+                                               .held_bytes = s1->size() + s2->size(),
+                                               .in_flight = 1}))
+      << "two filters (one replaced), two messages charged";
+}
+
+TEST_F(BrokerTest, SnapshotStopsAtItsLimitAndStillCountsEverySession) {
+  std::vector<Client> clients;
+  for (const char* id : {"delta", "alpha", "charlie", "bravo"}) clients.push_back(connect(id));
+  const SessionList list = broker.snapshot(2);
+  EXPECT_EQ(list.total, 4u);
+  ASSERT_EQ(list.sessions.size(), 2u);
+  EXPECT_EQ(list.sessions[0].client_id, "alpha");
+  EXPECT_EQ(list.sessions[1].client_id, "bravo");
+  EXPECT_EQ(broker.snapshot(0).sessions.size(), 0u);
+  EXPECT_EQ(broker.snapshot(10).sessions.size(), 4u);
+}
+
+TEST_F(BrokerTest, SnapshotForgetsDetachedSessionsAndUnsubscribedFilters) {
+  Client a = connect("a");
+  Client b = connect("b");
+  broker.subscribe(a.attachment.id, "t", SubscriptionOptions{}, std::nullopt);
+  broker.subscribe(a.attachment.id, "u", SubscriptionOptions{}, std::nullopt);
+  EXPECT_TRUE(broker.unsubscribe(a.attachment.id, "t"));
+  EXPECT_FALSE(broker.unsubscribe(a.attachment.id, "t"));
+  broker.detach(b.attachment.id);
+  const SessionList list = broker.snapshot(std::nullopt);
+  EXPECT_EQ(list.total, 1u);
+  ASSERT_EQ(list.sessions.size(), 1u);
+  EXPECT_EQ(list.sessions[0].subscriptions, 1u);
+  Client again = connect("a");  // a takeover starts the count afresh
+  EXPECT_EQ(broker.snapshot(std::nullopt).sessions.at(0).subscriptions, 0u);
 }
 
 }  // namespace

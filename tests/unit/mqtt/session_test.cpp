@@ -69,7 +69,8 @@ class SessionTest : public ::testing::Test {
     Client& client = clients.emplace_back();
     client.version = version;
     client.decoder.set_version(version);
-    client.session = std::make_unique<Session>(options, broker, clock, client.sink);
+    client.session =
+        std::make_unique<Session>(options, broker, clock, client.sink, "127.0.0.1:50000");
     return client;
   }
 
@@ -372,6 +373,32 @@ TEST_F(SessionTest, HigherPriorityGoesFirstWhenTheWindowOpens) {
   }
   EXPECT_EQ(order, (std::vector<std::string>{"0", "9", "3", "-5"}))
       << "the first was in flight before the rest came";
+}
+
+TEST_F(SessionTest, TheBrokersSnapshotShowsWhatIsInFlightAndWhatWaits) {
+  Connect small_window;
+  small_window.properties.receive_maximum = 1;
+  Client& subscriber = connect("sub", small_window);
+  subscribe(subscriber, "t");
+  Client& publisher = connect("pub");
+  for (uint16_t id = 1; id <= 3; ++id) publisher.send(publish("t", QoS::at_least_once, id));
+  publisher.read();
+  settle();
+  const auto copies = subscriber.read_all<Publish>();
+  ASSERT_EQ(copies.size(), 1u);
+
+  SessionSnapshot shown = broker->snapshot(std::nullopt).sessions.at(1);
+  EXPECT_EQ(shown.client_id, "sub");
+  EXPECT_EQ(shown.peer, "127.0.0.1:50000");
+  EXPECT_EQ(shown.connected, kStart);
+  EXPECT_EQ(shown.subscriptions, 1u);
+  EXPECT_EQ(shown.held, 3u);
+  EXPECT_EQ(shown.in_flight, 1u);
+
+  subscriber.send(Puback{.packet_id = copies[0].packet_id});
+  shown = broker->snapshot(std::nullopt).sessions.at(1);
+  EXPECT_EQ(shown.held, 2u) << "the acknowledged copy is released, the next one sent";
+  EXPECT_EQ(shown.in_flight, 1u);
 }
 
 TEST_F(SessionTest, APriorityOutsideTheScaleIsRefused) {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace herald {
 namespace {
 
@@ -58,6 +60,75 @@ TEST(ControlProtocol, ResponsesRoundTripAndErrorsStayOnePrintableLine) {
   EXPECT_EQ(parse_control_response("ok"), std::nullopt);
   EXPECT_EQ(parse_control_response("ok 3x"), std::nullopt);
   EXPECT_EQ(parse_control_response("250 OK"), std::nullopt);
+}
+
+TEST(ControlProtocol, MqttSessionsRequestsRoundTripThroughTheirLines) {
+  for (const MqttSessionsRequest& request :
+       {MqttSessionsRequest{}, MqttSessionsRequest{.limit = 1000},
+        MqttSessionsRequest{.limit = 0}}) {
+    std::string line = control_request_line(request);
+    ASSERT_TRUE(line.ends_with("\n"));
+    line.pop_back();
+    const auto parsed = parse_control_request(line);
+    ASSERT_TRUE(std::holds_alternative<MqttSessionsRequest>(parsed)) << line;
+    EXPECT_EQ(std::get<MqttSessionsRequest>(parsed), request) << line;
+  }
+  EXPECT_EQ(control_request_line(MqttSessionsRequest{}), "mqtt sessions\n");
+  EXPECT_EQ(control_request_line(MqttSessionsRequest{.limit = 1000}), "mqtt sessions 1000\n");
+}
+
+TEST(ControlProtocol, MalformedMqttRequestsSayWhatIsExpected) {
+  EXPECT_EQ(refusal("mqtt"), "expected an mqtt request (mqtt sessions [LIMIT])");
+  EXPECT_EQ(refusal("mqtt session"), "unknown mqtt request 'session' (mqtt sessions [LIMIT])");
+  EXPECT_EQ(refusal("mqtt sessions ten"), "'ten' is not a number of sessions");
+  EXPECT_EQ(refusal("mqtt sessions 10 20"), "'10 20' is not a number of sessions");
+  EXPECT_EQ(refusal("mqtt sessions "), "'' is not a number of sessions");
+  EXPECT_EQ(refusal("mqttsessions"), "expected VERB ID (retry, hold, release, bounce)");
+}
+
+mqtt::SessionSnapshot sensor() {
+  return mqtt::SessionSnapshot{.client_id = "sensor-1",
+                               .peer = "127.0.0.1:40001",
+                               .version = mqtt::ProtocolVersion::v5,
+                               .connected = from_unix_ms(1'700'000'000'123),
+                               .subscriptions = 2,
+                               .held = 3,
+                               .held_bytes = 300,
+                               .in_flight = 1};
+}
+
+TEST(ControlProtocol, MqttSessionsAnswerIsALinePerSessionThenTheTotal) {
+  mqtt::SessionSnapshot old = sensor();
+  old.client_id = "\u00e9t\u00e9";  // UTF-8 stays as it is
+  old.version = mqtt::ProtocolVersion::v3_1_1;
+  EXPECT_EQ(mqtt_sessions_response_text({.sessions = {sensor(), old}, .total = 5}),
+            "sensor-1\t127.0.0.1:40001\t5\t2023-11-14T22:13:20.123Z\t2\t3\t300\t1\n"
+            "\u00e9t\u00e9\t127.0.0.1:40001\t3.1.1\t2023-11-14T22:13:20.123Z\t2\t3\t300\t1\n"
+            "ok 5\n");
+  EXPECT_EQ(mqtt_sessions_response_text({}), "ok 0\n");
+}
+
+TEST(ControlProtocol, ControlCharactersInAClientIdAreEscapedSoTheFieldsStayApart) {
+  mqtt::SessionSnapshot odd = sensor();
+  odd.client_id = "a\tb\nc\x1b";
+  const std::string text = mqtt_sessions_response_text({.sessions = {odd}, .total = 1});
+  EXPECT_TRUE(text.starts_with("a\\x09b\\x0ac\\x1b\t127.0.0.1:40001\t")) << text;
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
+}
+
+TEST(ControlProtocol, SessionLinesParseBackAndAreToldFromTheLastLine) {
+  std::string line = mqtt_sessions_response_text({.sessions = {sensor()}, .total = 1});
+  line = line.substr(0, line.find('\n'));
+  EXPECT_TRUE(is_mqtt_session_line(line));
+  EXPECT_EQ(parse_mqtt_session_line(line), sensor());
+  EXPECT_FALSE(is_mqtt_session_line("ok 1"));
+  EXPECT_FALSE(is_mqtt_session_line("error no\x01tab?"));
+  EXPECT_EQ(
+      parse_mqtt_session_line("sensor-1\t127.0.0.1:1\t4\t2023-11-14T22:13:20.123Z\t0\t0\t0\t0"),
+      std::nullopt)
+      << "no MQTT version 4 by that name";
+  EXPECT_EQ(parse_mqtt_session_line("a\tb\t5\t2023-11-14T22:13:20.123Z\t0\t0\t0"), std::nullopt);
+  EXPECT_EQ(parse_mqtt_session_line("a\tb\t5\tyesterday\t0\t0\t0\t0"), std::nullopt);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The control socket over a real Unix-domain socket, with a QueueControl that records what
 // reaches it: requests arrive with the right id, off the io thread; bad requests change
-// nothing; the socket file is private and survives a crashed predecessor.
+// nothing; the socket file is private and survives a crashed predecessor. `mqtt sessions`
+// answers a line per session from a SessionDirectory, read back by the client.
 #include "server/control_socket.h"
 
 #include <gtest/gtest.h>
@@ -69,6 +70,48 @@ class RecordingQueueControl final : public QueueControl {
   std::string failure_;
 };
 
+// Two sessions, listed as the broker would; records the limits it is asked for.
+class FixedSessionDirectory final : public mqtt::SessionDirectory {
+ public:
+  mqtt::SessionList list_sessions(std::optional<size_t> limit) const override {
+    std::lock_guard lock(mutex_);
+    limits_.push_back(limit);
+    threads_.push_back(std::this_thread::get_id());
+    mqtt::SessionList list{.sessions = sessions, .total = sessions.size()};
+    if (limit && *limit < list.sessions.size()) list.sessions.resize(*limit);
+    return list;
+  }
+
+  std::vector<std::optional<size_t>> limits() const {
+    std::lock_guard lock(mutex_);
+    return limits_;
+  }
+  std::vector<std::thread::id> threads() const {
+    std::lock_guard lock(mutex_);
+    return threads_;
+  }
+
+  const std::vector<mqtt::SessionSnapshot> sessions = {
+      {.client_id = "sensor\t1",
+       .peer = "127.0.0.1:40001",
+       .version = mqtt::ProtocolVersion::v5,
+       .connected = from_unix_ms(1'700'000'000'123),
+       .subscriptions = 2,
+       .held = 3,
+       .held_bytes = 300,
+       .in_flight = 1},
+      {.client_id = "th\u00e9o",
+       .peer = "[::1]:40002",
+       .version = mqtt::ProtocolVersion::v3_1_1,
+       .connected = from_unix_ms(1'700'000'001'000)},
+  };
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::vector<std::optional<size_t>> limits_;
+  mutable std::vector<std::thread::id> threads_;
+};
+
 // Sends raw bytes (optionally closing its sending half after them) and returns everything
 // the server writes until it closes; gives up after a few seconds.
 std::string raw_exchange(const std::filesystem::path& path, std::string_view bytes,
@@ -111,7 +154,8 @@ ControlResponse error(std::string text) {
 class ControlSocketTest : public ::testing::Test {
  protected:
   void start() {
-    socket_ = std::make_unique<ControlSocket>(io_, path_, control_, pool_.get_executor());
+    socket_ =
+        std::make_unique<ControlSocket>(io_, path_, control_, sessions_, pool_.get_executor());
     socket_->start();
     io_thread_ = std::thread([this] { io_.run(); });
   }
@@ -131,6 +175,8 @@ class ControlSocketTest : public ::testing::Test {
   TempDir dir_;
   std::filesystem::path path_ = dir_.path() / "control.sock";
   RecordingQueueControl control_;
+  FixedSessionDirectory directory_;
+  const mqtt::SessionDirectory* sessions_ = &directory_;
   boost::asio::thread_pool pool_{1};
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
@@ -238,7 +284,8 @@ TEST_F(ControlSocketTest, StaleSocketFileOfACrashedDaemonIsReplaced) {
 
 TEST_F(ControlSocketTest, OtherFileInTheWayIsLeftAloneAndStartFails) {
   std::ofstream(path_) << "not a socket";
-  EXPECT_THROW(ControlSocket(io_, path_, control_, pool_.get_executor()), std::runtime_error);
+  EXPECT_THROW(ControlSocket(io_, path_, control_, sessions_, pool_.get_executor()),
+               std::runtime_error);
   std::ifstream in(path_);
   std::string content;
   std::getline(in, content);
@@ -251,6 +298,50 @@ TEST_F(ControlSocketTest, StopRemovesTheSocketFileAndClientsHearTheDaemonIsNotRu
   EXPECT_FALSE(std::filesystem::exists(path_));
   EXPECT_THROW(send(ControlVerb::retry, kId), ControlSocketUnreachable);
   EXPECT_TRUE(control_.calls().empty());
+}
+
+TEST_F(ControlSocketTest, MqttSessionsAreOneTabSeparatedLineEachThenTheTotal) {
+  start();
+  EXPECT_EQ(raw_exchange(path_, "mqtt sessions\n"),
+            "sensor\\x091\t127.0.0.1:40001\t5\t2023-11-14T22:13:20.123Z\t2\t3\t300\t1\n"
+            "th\u00e9o\t[::1]:40002\t3.1.1\t2023-11-14T22:13:21.000Z\t0\t0\t0\t0\n"
+            "ok 2\n");
+  EXPECT_EQ(raw_exchange(path_, "mqtt sessions 1\r\n"),
+            "sensor\\x091\t127.0.0.1:40001\t5\t2023-11-14T22:13:20.123Z\t2\t3\t300\t1\n"
+            "ok 2\n");
+  EXPECT_EQ(directory_.limits(), (std::vector<std::optional<size_t>>{std::nullopt, 1}));
+  for (const std::thread::id thread : directory_.threads()) {
+    EXPECT_NE(thread, io_thread_.get_id()) << "the listing ran on the io thread";
+  }
+  EXPECT_TRUE(control_.calls().empty());
+}
+
+TEST_F(ControlSocketTest, TheClientReadsTheSessionsBack) {
+  start();
+  const auto answer = request_mqtt_sessions(path_, MqttSessionsRequest{});
+  ASSERT_TRUE(std::holds_alternative<mqtt::SessionList>(answer));
+  const auto& list = std::get<mqtt::SessionList>(answer);
+  EXPECT_EQ(list.total, 2u);
+  ASSERT_EQ(list.sessions.size(), 2u);
+  EXPECT_EQ(list.sessions[0].client_id, "sensor\\x091") << "as escaped, never a raw tab";
+  EXPECT_EQ(list.sessions[1], directory_.sessions[1]);
+  const auto first = request_mqtt_sessions(path_, MqttSessionsRequest{.limit = 1});
+  EXPECT_EQ(std::get<mqtt::SessionList>(first).sessions.size(), 1u);
+  EXPECT_EQ(std::get<mqtt::SessionList>(first).total, 2u);
+}
+
+TEST_F(ControlSocketTest, WithoutAnMqttFaceThereAreNoSessions) {
+  sessions_ = nullptr;
+  start();
+  EXPECT_EQ(raw_exchange(path_, "mqtt sessions\n"), "ok 0\n");
+}
+
+TEST_F(ControlSocketTest, AMalformedMqttRequestIsRefused) {
+  start();
+  EXPECT_EQ(raw_exchange(path_, "mqtt sessions -1\n"), "error '-1' is not a number of sessions\n");
+  EXPECT_EQ(raw_exchange(path_, "mqtt clients\n"),
+            "error unknown mqtt request 'clients' (mqtt sessions [LIMIT])\n");
+  EXPECT_TRUE(directory_.limits().empty());
 }
 
 }  // namespace

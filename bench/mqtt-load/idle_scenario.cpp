@@ -22,7 +22,7 @@ namespace herald::bench {
 namespace {
 
 struct IdleSide {
-  std::vector<tcp::socket> held;  // connections whose CONNACK said success
+  std::vector<tcp::socket> held;             // connections whose CONNACK said success
   std::map<std::string, uint64_t> failures;  // "stage: what happened" → count
   uint64_t failed = 0;
 
@@ -39,9 +39,9 @@ asio::awaitable<void> open_one(IdleSide& side, const CommonOptions& common,
   auto executor = co_await asio::this_coro::executor;
   auto client = std::make_shared<LoadClient>(executor, common.version, 512);
   auto timed_out = std::make_shared<bool>(false);
-  asio::steady_timer timer(executor, std::chrono::duration_cast<Clock::duration>(
-                                         std::chrono::duration<double>(
-                                             scenario.connect_timeout_seconds)));
+  asio::steady_timer timer(executor,
+                           std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(scenario.connect_timeout_seconds)));
   timer.async_wait([weak = std::weak_ptr<LoadClient>(client), timed_out](auto error) {
     if (error) return;
     *timed_out = true;
@@ -96,8 +96,7 @@ boost::json::object counts(const IdleSide& side, const IdleScenario& scenario,
 }
 
 asio::awaitable<boost::json::object> hold_idle(IdleSide& side, const CommonOptions& common,
-                                               const IdleScenario& scenario,
-                                               tcp::endpoint server) {
+                                               const IdleScenario& scenario, tcp::endpoint server) {
   const Clock::time_point start = Clock::now();
   side.held.reserve(scenario.connections);
   co_await for_each_bounded(scenario.connections, common.connect_concurrency,

@@ -29,6 +29,13 @@ mqtt::DecoderLimits client_limits() {
 
 }  // namespace
 
+std::string error_text(const std::exception& error) {
+  if (auto* system = dynamic_cast<const boost::system::system_error*>(&error)) {
+    return system->code().message();
+  }
+  return error.what();
+}
+
 LoadClient::LoadClient(asio::any_io_executor executor, mqtt::ProtocolVersion version,
                        size_t read_buffer_size)
     : socket_(std::move(executor)),
@@ -88,8 +95,8 @@ asio::awaitable<void> LoadClient::subscribe(const std::string& filter, mqtt::QoS
   mqtt::Packet answer = co_await read_packet();
   auto* suback = std::get_if<mqtt::Suback>(&answer);
   if (suback == nullptr || suback->packet_id != 1 || suback->reasons.size() != 1) {
-    throw ClientError(fmt::format("expected the SUBACK of packet 1, got {}",
-                                  to_string(packet_type(answer))));
+    throw ClientError(
+        fmt::format("expected the SUBACK of packet 1, got {}", to_string(packet_type(answer))));
   }
   // SUBACK's reason is the granted QoS (0-2) or a failure (MQTT 5 3.9.3).
   if (mqtt::is_failure(suback->reasons[0]) ||

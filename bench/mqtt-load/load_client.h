@@ -32,6 +32,9 @@ class ClientError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What went wrong, for a result line: a socket error's message without Asio's source location.
+std::string error_text(const std::exception& error);
+
 // What a client asks for in CONNECT.
 struct SessionRequest {
   std::string client_id;  // never empty: the tool names every client
@@ -40,7 +43,8 @@ struct SessionRequest {
   // persists exactly when clean_start is false, and this is not sent.
   uint32_t session_expiry = 0;
   uint16_t keep_alive = 300;  // seconds; a scenario must end before the broker would time it out
-  uint16_t receive_maximum = 65535;  // MQTT 5 3.1.2.11.3: QoS 1 publishes the broker may have unacked
+  uint16_t receive_maximum =
+      65535;  // MQTT 5 3.1.2.11.3: QoS 1 publishes the broker may have unacked
 };
 
 class LoadClient {

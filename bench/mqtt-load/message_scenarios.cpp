@@ -26,7 +26,9 @@ namespace {
 
 constexpr auto kWatchdogTick = std::chrono::milliseconds(50);
 
-std::string default_topic() { return fmt::format("bench/{}", ::getpid()); }
+std::string default_topic() {
+  return fmt::format("bench/{}", ::getpid());
+}
 
 // One io_context on a thread of its own, stopped and joined on destruction.
 class IoThread {
@@ -61,8 +63,8 @@ struct SubscriberSide {
   std::vector<std::unique_ptr<LoadClient>> clients;
   std::vector<uint64_t> counts;  // messages each subscriber received
   Reception reception;
-  std::string error;  // the first failure other than the watchdog's closing
-  std::string ended_by = "every message received";
+  std::string error;     // the first failure other than the watchdog's closing
+  std::string ended_by;  // set when the watchdog ended the run
   std::optional<Clock::time_point> publisher_done;  // set on this thread by the main thread
   bool all_done = false;
 
@@ -94,14 +96,13 @@ asio::awaitable<void> connect_subscribers(SubscriberSide& side, const CommonOpti
   }
   side.counts.assign(scenario.subscribers, 0);
   co_await for_each_bounded(
-      scenario.subscribers, common.connect_concurrency,
-      [&](size_t i) -> asio::awaitable<void> {
+      scenario.subscribers, common.connect_concurrency, [&](size_t i) -> asio::awaitable<void> {
         try {
           co_await side.clients[i]->connect(server, std::nullopt);
           co_await side.clients[i]->handshake(subscriber_request(scenario, i));
           co_await side.clients[i]->subscribe(common.topic, scenario.qos);
         } catch (const std::exception& error) {
-          side.note(fmt::format("subscriber {}: {}", i, error.what()));
+          side.note(fmt::format("subscriber {}: {}", i, error_text(error)));
           side.clients[i]->close();
         }
       });
@@ -132,7 +133,7 @@ asio::awaitable<void> receive_all(SubscriberSide& side, const MessageScenario& s
             co_await receive(client, scenario.messages, side.reception, side.counts[i]);
             co_await leave(client, scenario.persistent);
           } catch (const std::exception& error) {
-            if (client.is_open()) side.note(fmt::format("subscriber {}: {}", i, error.what()));
+            if (client.is_open()) side.note(fmt::format("subscriber {}: {}", i, error_text(error)));
             client.close();
           }
         },
@@ -153,8 +154,8 @@ asio::awaitable<void> watchdog(SubscriberSide& side, Clock::duration quiet,
     tick.expires_after(kWatchdogTick);
     co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
     const Clock::time_point now = Clock::now();
-    const bool quiet_now = side.publisher_done &&
-                           now - std::max(*side.publisher_done, side.reception.last) > quiet;
+    const bool quiet_now =
+        side.publisher_done && now - std::max(*side.publisher_done, side.reception.last) > quiet;
     if (!side.all_done && (quiet_now || now > deadline)) {
       side.ended_by = quiet_now ? "quiet after the publisher finished" : "deadline";
       side.close_all();
@@ -224,8 +225,10 @@ boost::json::object report(const CommonOptions& common, const MessageScenario& s
   // Messages after the first over the time since it came: the rate the subscribers saw.
   out["received_per_second"] = r.received > 1 && span > 0 ? (r.received - 1) / span : 0.0;
   if (scenario.latencies) out["latency"] = latency_summary(r.latencies_ns);
-  out["ended_by"] = side.ended_by;
   std::string error = publisher_error.empty() ? side.error : publisher_error;
+  out["ended_by"] = !side.ended_by.empty() ? side.ended_by
+                    : error.empty()        ? "every message received"
+                                           : "error";
   if (!error.empty()) out["error"] = error;
   return out;
 }
@@ -246,30 +249,32 @@ boost::json::object run_messages(const CommonOptions& given, const MessageScenar
   std::string publisher_error;
   {
     IoThread subscribers, publisher;
-    auto connected = asio::co_spawn(subscribers.io(),
-                                    connect_subscribers(side, common, scenario, server),
-                                    asio::use_future);
+    auto connected = asio::co_spawn(
+        subscribers.io(), connect_subscribers(side, common, scenario, server), asio::use_future);
     if (wait_or_cancel(connected, deadline, subscribers.io(), [&] { side.close_all(); })) {
       side.note("deadline while connecting the subscribers");
     }
-    auto received =
-        asio::co_spawn(subscribers.io(), receive_all(side, scenario), asio::use_future);
+    auto received = asio::co_spawn(subscribers.io(), receive_all(side, scenario), asio::use_future);
     const auto quiet = std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double>(common.quiet_seconds));
     asio::co_spawn(subscribers.io(), watchdog(side, quiet, deadline), asio::detached);
 
     LoadClient publishing(publisher.io().get_executor(), common.version);
-    PublishPlan plan{common.topic, scenario.qos, scenario.messages, scenario.payload_size,
-                     scenario.window, scenario.rate};
+    PublishPlan plan{common.topic,          scenario.qos,    scenario.messages,
+                     scenario.payload_size, scenario.window, scenario.rate};
     if (side.error.empty()) {
       auto sent = asio::co_spawn(publisher.io(), connect_and_publish(publishing, server, plan),
                                  asio::use_future);
-      wait_or_cancel(sent, deadline, publisher.io(), [&] { publishing.close(); });
+      const bool late = wait_or_cancel(sent, deadline, publisher.io(), [&] { publishing.close(); });
       try {
         published = sent.get();
         if (!published.error.empty()) publisher_error = "publisher: " + published.error;
       } catch (const std::exception& error) {
-        publisher_error = std::string("publisher: ") + error.what();
+        publisher_error = "publisher: " + error_text(error);
+      }
+      if (late) {
+        publisher_error =
+            fmt::format("the deadline ({} s) passed while publishing", common.timeout_seconds);
       }
     } else {
       asio::post(subscribers.io(), [&] { side.close_all(); });

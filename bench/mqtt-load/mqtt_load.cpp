@@ -12,6 +12,7 @@
 #include <boost/json/serialize.hpp>
 #include <iostream>
 
+#include "load_client.h"
 #include "pubsub.h"
 #include "scenarios.h"
 
@@ -27,8 +28,9 @@ void add_message_options(CLI::App* command, MessageScenario& scenario, int& qos)
   command->add_option("--size", scenario.payload_size, "payload bytes (at least 16)")
       ->check(CLI::Range(size_t{herald::bench::kMinPayloadSize}, size_t{65536}))
       ->capture_default_str();
-  command->add_option("--window", scenario.window,
-                      "QoS 1 publishes in flight at most (the broker's Receive Maximum lowers it)")
+  command
+      ->add_option("--window", scenario.window,
+                   "QoS 1 publishes in flight at most (the broker's Receive Maximum lowers it)")
       ->check(CLI::Range(1, 32768))
       ->capture_default_str();
   if (qos >= 0) {
@@ -55,8 +57,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"5", "3.1.1"}))
       ->capture_default_str();
   app.add_option("--topic", common.topic, "topic of the message scenarios (default bench/PID)");
-  app.add_option("--timeout", common.timeout_seconds,
-                 "seconds a message scenario may take in all")
+  app.add_option("--timeout", common.timeout_seconds, "seconds a message scenario may take in all")
       ->capture_default_str();
   app.add_option("--quiet", common.quiet_seconds,
                  "seconds without a message, after the last publish, that end a run")
@@ -71,8 +72,8 @@ int main(int argc, char** argv) {
   add_message_options(app.add_subcommand("throughput", "1 publisher → 1 subscriber, open loop"),
                       throughput, throughput_qos);
 
-  MessageScenario persistent{.name = "persistent", .qos = mqtt::QoS::at_least_once,
-                             .persistent = true};
+  MessageScenario persistent{
+      .name = "persistent", .qos = mqtt::QoS::at_least_once, .persistent = true};
   int no_qos = -1;
   add_message_options(
       app.add_subcommand("persistent", "QoS 1 to a subscriber with a persistent session"),
@@ -106,8 +107,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   idle_command->add_option("--keep-alive", idle.keep_alive, "CONNECT keep alive, seconds")
       ->capture_default_str();
-  idle_command->add_option("--connect-timeout", idle.connect_timeout_seconds,
-                           "seconds from TCP connect to CONNACK, per connection")
+  idle_command
+      ->add_option("--connect-timeout", idle.connect_timeout_seconds,
+                   "seconds from TCP connect to CONNACK, per connection")
       ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
@@ -129,7 +131,7 @@ int main(int argc, char** argv) {
       idle.sources = parse_sources(sources);
       result = herald::bench::run_idle(common, idle);
     } else {
-      MessageScenario& scenario = name == "throughput" ? throughput
+      MessageScenario& scenario = name == "throughput"   ? throughput
                                   : name == "persistent" ? persistent
                                   : name == "latency"    ? latency
                                                          : fanout;
@@ -137,7 +139,7 @@ int main(int argc, char** argv) {
       result = herald::bench::run_messages(common, scenario);
     }
   } catch (const std::exception& error) {
-    result["error"] = error.what();
+    result["error"] = herald::bench::error_text(error);
   }
   std::cout << boost::json::serialize(result) << std::endl;
   return result.contains("error") ? 1 : 0;

@@ -24,7 +24,9 @@ int64_t now_ns() {
       .count();
 }
 
-void put_u64(char* at, uint64_t value) { std::memcpy(at, &value, sizeof value); }
+void put_u64(char* at, uint64_t value) {
+  std::memcpy(at, &value, sizeof value);
+}
 
 uint64_t get_u64(const char* at) {
   uint64_t value;
@@ -33,7 +35,9 @@ uint64_t get_u64(const char* at) {
 }
 
 // Packet identifiers 1 .. 65535 in turn (0 is not one, MQTT 5 2.2.1).
-uint16_t packet_id_of(uint64_t sequence) { return static_cast<uint16_t>(sequence % 65535 + 1); }
+uint16_t packet_id_of(uint64_t sequence) {
+  return static_cast<uint16_t>(sequence % 65535 + 1);
+}
 
 // The publisher's state shared by its writer and its PUBACK reader.
 struct Flight {
@@ -51,12 +55,13 @@ asio::awaitable<void> read_pubacks(LoadClient& client, uint64_t expected, Publis
       auto* puback = std::get_if<mqtt::Puback>(&packet);
       if (puback == nullptr) continue;  // nothing else is expected; PINGRESP would be harmless
       ++report.acked;
-      if (mqtt::is_failure(puback->reason)) ++report.failed_acks[static_cast<unsigned>(puback->reason)];
+      if (mqtt::is_failure(puback->reason))
+        ++report.failed_acks[static_cast<unsigned>(puback->reason)];
       --flight->in_flight;
       flight->changed.notify();
     }
   } catch (const std::exception& error) {
-    if (report.error.empty()) report.error = std::string("reading PUBACKs: ") + error.what();
+    if (report.error.empty()) report.error = "reading PUBACKs: " + error_text(error);
   }
   flight->ended = true;
   flight->changed.notify();
@@ -152,7 +157,7 @@ asio::awaitable<PublishReport> publish(LoadClient& client, const mqtt::Connack& 
     report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (report.error.empty()) co_await client.send(mqtt::Disconnect{});
   } catch (const std::exception& error) {
-    if (report.error.empty()) report.error = std::string("publishing: ") + error.what();
+    if (report.error.empty()) report.error = "publishing: " + error_text(error);
   }
   client.close();
   // The PUBACK reader holds `report` and `client` by reference: it must have ended (the
@@ -185,8 +190,8 @@ asio::awaitable<void> receive(LoadClient& client, uint64_t expected, Reception& 
             sent);
       }
       if (message->qos == mqtt::QoS::at_least_once) {
-        acks += mqtt::encode_packet(mqtt::Puback{.packet_id = message->packet_id},
-                                    client.version());
+        acks +=
+            mqtt::encode_packet(mqtt::Puback{.packet_id = message->packet_id}, client.version());
       }
     }
     if (!acks.empty()) {

@@ -59,12 +59,12 @@ struct PublishPlan {
 
 struct PublishReport {
   uint64_t sent = 0;
-  uint64_t acked = 0;                            // PUBACKs, successful or not
-  std::map<unsigned, uint64_t> failed_acks;      // PUBACK reason code (>= 0x80) → count
-  uint16_t broker_receive_maximum = 65535;       // from CONNACK; absent means 65,535
-  uint16_t window = 0;                           // what was used
-  double seconds = 0;                            // from the first write to the last PUBACK
-  std::string error;                             // empty when the publisher finished
+  uint64_t acked = 0;                        // PUBACKs, successful or not
+  std::map<unsigned, uint64_t> failed_acks;  // PUBACK reason code (>= 0x80) → count
+  uint16_t broker_receive_maximum = 65535;   // from CONNACK; absent means 65,535
+  uint16_t window = 0;                       // what was used
+  double seconds = 0;                        // from the first write to the last PUBACK
+  std::string error;                         // empty when the publisher finished
 };
 
 // Publishes plan.messages on `client` (connected, CONNACK in `connack`), waits for every

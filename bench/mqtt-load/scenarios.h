@@ -16,7 +16,7 @@ struct CommonOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   mqtt::ProtocolVersion version = mqtt::ProtocolVersion::v5;
-  std::string topic;           // empty: bench/<pid>, fresh for every run
+  std::string topic;             // empty: bench/<pid>, fresh for every run
   double timeout_seconds = 120;  // the whole scenario, connects included
   // After the publisher has finished, how long the subscribers may go without a message
   // before the run ends with what they have (QoS 0 may lose messages under overload).

@@ -76,7 +76,7 @@ def herald_refusal(log):
         # Today's daemon: "listener protocol 'mqtt' is not available yet"; one that does not
         # read the [mqtt] table yet says "unknown key 'mqtt'".
         if "is not available yet" in line or "unknown key 'mqtt'" in line:
-            return f"{NO_MQTT_LISTENER} (heraldd: {line.strip()})"
+            return f"{NO_MQTT_LISTENER} ({line.strip()})"
     return None
 
 
@@ -205,7 +205,7 @@ def parse_args():
     parser.add_argument("--idle-hold", type=float, default=10, help="seconds")
     parser.add_argument("--sources", default=None,
                         help="source addresses for idle (default: 127.0.0.2 onwards, one per "
-                             "20,000 connections)")
+                             "10,000 connections, at least 2; each has ~28,000 ports)")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes, one round: a try-out in about a minute")
     args = parser.parse_args()
@@ -225,7 +225,7 @@ def parse_args():
             f"server can hold {args.idle_asked:,} connections; idle measured with "
             f"{args.idle_connections:,}")
     if args.sources is None:
-        count = max(1, -(-args.idle_connections // 20000))
+        count = max(2, -(-args.idle_connections // 10000))
         args.sources = ",".join(f"127.0.0.{2 + i}" for i in range(count))
     known = {s.key: s for s in SCENARIOS}
     args.chosen = [known[k] for k in args.scenarios.split(",") if k in known]

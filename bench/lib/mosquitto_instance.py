@@ -23,12 +23,13 @@ MOSQUITTO = "/usr/sbin/mosquitto"
 class MosquittoInstance:
     """Start with start(), stop with stop(); `pid` is the process to measure."""
 
-    def __init__(self, work_dir, port, open_files=None):
+    def __init__(self, work_dir, port, open_files=None, extra=""):
         """`open_files`: the RLIMIT_NOFILE to start it with (100,000 idle connections need
-        more than the default)."""
+        more than the default); `extra`: lines appended to mosquitto.conf."""
         self.work = pathlib.Path(work_dir)
         self.port = port
         self.open_files = open_files
+        self.extra = extra
         self.config = self.work / "mosquitto.conf"
         self.log = self.work / "mosquitto.log"
         self.pid = None
@@ -42,7 +43,7 @@ allow_anonymous true
 persistence true
 persistence_location {self.work}/
 log_dest file {self.log}
-""")
+{self.extra}""")
 
     def start(self, timeout=20):
         """Starts mosquitto and returns once its port accepts connections (RuntimeError if it

@@ -86,7 +86,8 @@ def open_files_needed(args):
 
 def start_server(server, work, port, args, settings):
     if server == "mosquitto":
-        instance = MosquittoInstance(work, port, open_files=open_files_needed(args))
+        extra = "set_tcp_nodelay true\n" if args.mosquitto_tcp_nodelay else ""
+        instance = MosquittoInstance(work, port, open_files=open_files_needed(args), extra=extra)
     else:
         instance = HeraldInstance(work, free_port(), settings.bin_dir, mqtt_port=port,
                                   mqtt=HERALD_MQTT, open_files=open_files_needed(args))
@@ -206,6 +207,9 @@ def parse_args():
     parser.add_argument("--sources", default=None,
                         help="source addresses for idle (default: 127.0.0.2 onwards, one per "
                              "10,000 connections, at least 2; each has ~28,000 ports)")
+    parser.add_argument("--mosquitto-tcp-nodelay", action="store_true",
+                        help="give Mosquitto `set_tcp_nodelay true` (its default is false: Nagle's "
+                             "algorithm on its sockets, which shows in QoS 0 tail latency)")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes, one round: a try-out in about a minute")
     args = parser.parse_args()
@@ -255,6 +259,9 @@ def main():
           f"{settings.rounds} round(s), servers {settings.servers}; work dir {base}", flush=True)
     print("note: Mosquitto is single-threaded, and its PUBACK does not mean on disk (no fsync); "
           "herald's QoS 1 to a persistent session is fsync'd before PUBACK", flush=True)
+    if not args.mosquitto_tcp_nodelay:
+        print("note: Mosquitto's set_tcp_nodelay is at its default, false (Nagle's algorithm on "
+              "its sockets); --mosquitto-tcp-nodelay turns it on", flush=True)
     if args.idle_capped and "idle" in [s.key for s in args.chosen]:
         print(f"note: {args.idle_capped}", flush=True)
     try:

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <utility>
 
+#include "config/mqtt_tables.h"
 #include "config/toml_table_reader.h"
 #include "util/ascii.h"
 #include "util/ip_network.h"
@@ -29,11 +30,12 @@ ListenProtocol parse_protocol(const std::string& s, const toml::node& n,
       {"submission", ListenProtocol::submission},
       {"submissions", ListenProtocol::submissions},
       {"mqtt", ListenProtocol::mqtt},
+      {"mqtts", ListenProtocol::mqtts},
       {"http", ListenProtocol::http}};
   auto it = names.find(s);
   if (it == names.end()) {
     throw ConfigError(where(origin, n) + ": protocol '" + s +
-                      "' is not one of smtp, submission, submissions, mqtt, http");
+                      "' is not one of smtp, submission, submissions, mqtt, mqtts, http");
   }
   return it->second;
 }
@@ -303,6 +305,8 @@ std::string_view to_string(ListenProtocol p) {
       return "submissions";
     case ListenProtocol::mqtt:
       return "mqtt";
+    case ListenProtocol::mqtts:
+      return "mqtts";
     case ListenProtocol::http:
       return "http";
   }
@@ -342,7 +346,7 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     TableReader top(root, "top level", origin);
     for (const char* key :
          {"server", "listen", "tls", "dns", "limits", "domain", "user", "alias", "route", "queue",
-          "destination", "outbound", "policy", "arc", "srs", "dkim"}) {
+          "destination", "outbound", "policy", "arc", "srs", "dkim", "mqtt", "device"}) {
       top.node(key);
     }
   }
@@ -548,6 +552,8 @@ Config parse_config(std::string_view text, const std::filesystem::path& origin_i
     r.get_path("key", d.key);
     c.dkim.push_back(d);
   });
+  c.mqtt = config_reading::read_mqtt(root, origin);
+  c.devices = config_reading::read_devices(root, origin);
   validate(c);
   return c;
 }

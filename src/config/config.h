@@ -30,7 +30,7 @@ struct ServerConfig {
   std::string group;  // empty: the user's primary group
 };
 
-enum class ListenProtocol { smtp, submission, submissions, mqtt, http };
+enum class ListenProtocol { smtp, submission, submissions, mqtt, mqtts, http };
 
 struct ListenConfig {
   ListenProtocol protocol = ListenProtocol::smtp;

@@ -97,16 +97,17 @@ class TableReader {
     if (!s.empty()) out = absolute(s);
   }
 
+  // A whole number from `min` to `max` (at most what T holds).
   template <typename T>
-  void get_count(const std::string& key, T& out, uint64_t min = 1) {
+  void get_count(const std::string& key, T& out, uint64_t min = 1,
+                 uint64_t max = std::numeric_limits<T>::max()) {
     const toml::node* n = node(key);
     if (!n) return;
     auto v = n->value<int64_t>();
-    if (!v || *v < static_cast<int64_t>(min) ||
-        static_cast<uint64_t>(*v) > std::numeric_limits<T>::max()) {
+    if (!v || *v < static_cast<int64_t>(min) || static_cast<uint64_t>(*v) > max) {
       throw ConfigError(where(origin_, *n) + ": '" + key + "' in [" + name_ +
                         "] must be a whole number from " + std::to_string(min) + " to " +
-                        std::to_string(std::numeric_limits<T>::max()));
+                        std::to_string(max));
     }
     out = static_cast<T>(*v);
   }
@@ -115,6 +116,22 @@ class TableReader {
     const toml::node* n = node(key);
     if (!n) return;
     out = duration_of(*n, key);
+  }
+
+  // A duration from `min` to `max` (seconds::max(): no upper bound).
+  void get_duration(const std::string& key, std::chrono::seconds& out, std::chrono::seconds min,
+                    std::chrono::seconds max) {
+    const toml::node* n = node(key);
+    if (!n) return;
+    const std::chrono::seconds value = duration_of(*n, key);
+    if (value < min || value > max) {
+      const std::string range =
+          max == std::chrono::seconds::max()
+              ? "at least " + std::to_string(min.count()) + "s"
+              : "from " + std::to_string(min.count()) + "s to " + std::to_string(max.count()) + "s";
+      throw ConfigError(where(origin_, *n) + ": '" + key + "' in [" + name_ + "] must be " + range);
+    }
+    out = value;
   }
 
   std::chrono::seconds duration_of(const toml::node& n, const std::string& key) {

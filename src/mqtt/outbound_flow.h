@@ -45,6 +45,9 @@ class OutboundFlow {
   // PUBREL is sent, also for an identifier herald does not know (with 0x92, MQTT 5 3.6.2.1).
   Answer on_pubrec(uint16_t packet_id, ReasonCode reason);
   Answer on_pubcomp(uint16_t packet_id);
+  // Ends an exchange herald gave up before sending its PUBLISH (a packet larger than the
+  // client takes, MQTT 5 [MQTT-3.1.2-25]): finished, as delivered.
+  Answer drop(uint16_t packet_id) { return finish(packet_id, true); }
 
   // What to send again on a new connection of the same session, in the order first sent
   // (MQTT 5 4.4 [MQTT-4.4.0-1]): PUBLISHes unanswered (with DUP set) and PUBRELs.

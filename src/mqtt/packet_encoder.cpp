@@ -24,14 +24,21 @@ class Body {
 
   std::string packet(PacketType type, uint8_t flags) const {
     std::string packet;
-    WireWriter header(packet);
+    append_to(packet, type, flags, {});
+    return packet;
+  }
+
+  // The packet, its body followed by `tail`, appended to `out`.
+  void append_to(std::string& out, PacketType type, uint8_t flags, std::string_view tail) const {
+    WireWriter header(out);
     header.byte(static_cast<uint8_t>((static_cast<uint8_t>(type) << 4) | flags));
-    if (bytes_.size() > kMaxVariableByteInteger) {
+    const size_t length = bytes_.size() + tail.size();
+    if (length > kMaxVariableByteInteger) {
       throw std::length_error("MQTT packet body longer than 268,435,455 bytes");
     }
-    header.variable_byte_integer(static_cast<uint32_t>(bytes_.size()));
+    header.variable_byte_integer(static_cast<uint32_t>(length));
     header.raw(bytes_);
-    return packet;
+    header.raw(tail);
   }
 
  private:
@@ -101,18 +108,9 @@ std::string encode(const Connack& connack, ProtocolVersion version) {
 }
 
 std::string encode(const Publish& publish, ProtocolVersion version) {
-  Body body(version);
-  body.out().utf8_string(publish.topic);
-  if (publish.qos != QoS::at_most_once) {
-    if (publish.packet_id == 0) throw std::invalid_argument("MQTT PUBLISH at QoS > 0 without id");
-    body.out().two_byte_integer(publish.packet_id);
-  }
-  body.properties(publish.properties);
-  body.out().raw(publish.payload);
-  const auto flags =
-      static_cast<uint8_t>((publish.dup ? 0x08 : 0) | (static_cast<uint8_t>(publish.qos) << 1) |
-                           (publish.retain ? 0x01 : 0));
-  return body.packet(PacketType::publish, flags);
+  std::string packet;
+  append_publish(packet, publish, publish.payload, version);
+  return packet;
 }
 
 template <typename Acknowledgement>
@@ -227,6 +225,21 @@ std::string encode(const Auth& auth, ProtocolVersion version) {
 }
 
 }  // namespace
+
+void append_publish(std::string& out, const Publish& head, std::string_view payload,
+                    ProtocolVersion version) {
+  Body body(version);
+  body.out().utf8_string(head.topic);
+  if (head.qos != QoS::at_most_once) {
+    if (head.packet_id == 0) throw std::invalid_argument("MQTT PUBLISH at QoS > 0 without id");
+    body.out().two_byte_integer(head.packet_id);
+  }
+  body.properties(head.properties);
+  const auto flags =
+      static_cast<uint8_t>((head.dup ? 0x08 : 0) | (static_cast<uint8_t>(head.qos) << 1) |
+                           (head.retain ? 0x01 : 0));
+  body.append_to(out, PacketType::publish, flags, payload);
+}
 
 std::string encode_packet(const Packet& packet, ProtocolVersion version) {
   return std::visit([version](const auto& p) { return encode(p, version); }, packet);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "mqtt/packet.h"
 
@@ -24,5 +25,11 @@ namespace herald::mqtt {
 // the caller's business: the encoder writes what it is given, which is how tests make
 // the packets a hostile peer would send.
 std::string encode_packet(const Packet& packet, ProtocolVersion version);
+
+// A PUBLISH as `head` says (head.payload is not read) carrying `payload`, appended to `out`:
+// how one payload that many subscribers share is written to each without a copy of its own.
+// Throws as encode_packet.
+void append_publish(std::string& out, const Publish& head, std::string_view payload,
+                    ProtocolVersion version);
 
 }  // namespace herald::mqtt

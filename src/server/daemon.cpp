@@ -28,6 +28,7 @@
 #include "server/control_socket.h"
 #include "server/free_space_monitor.h"
 #include "server/listener.h"
+#include "server/mqtt_listener.h"
 #include "server/outbound.h"
 #include "server/privileges.h"
 #include "server/sender_verification.h"
@@ -52,9 +53,17 @@ bool is_smtp_protocol(ListenProtocol protocol) {
          protocol == ListenProtocol::submissions;
 }
 
+// The SMTP listeners, in the file's order; the MQTT ones are MqttFace's.
+std::vector<ListenConfig> smtp_listeners(const Config& config) {
+  std::vector<ListenConfig> smtp;
+  std::copy_if(config.listen.begin(), config.listen.end(), std::back_inserter(smtp),
+               [](const ListenConfig& l) { return is_smtp_protocol(l.protocol); });
+  return smtp;
+}
+
 void check_listeners_available(const Config& config) {
   for (const ListenConfig& listen : config.listen) {
-    if (!is_smtp_protocol(listen.protocol)) {
+    if (listen.protocol == ListenProtocol::http) {
       throw ConfigError(config.source.filename().string() + ": listener protocol '" +
                         std::string(to_string(listen.protocol)) + "' is not available yet");
     }
@@ -258,7 +267,8 @@ int run_daemon(const Config& config) {
   std::vector<std::shared_ptr<const SessionSettings>> settings_at_start;
   std::deque<SmtpServices> services;
   std::vector<std::unique_ptr<Listener>> listeners;
-  for (const ListenConfig& listen : config.listen) {
+  const std::vector<ListenConfig> smtp_listen = smtp_listeners(config);
+  for (const ListenConfig& listen : smtp_listen) {
     settings_at_start.push_back(
         std::make_shared<const SessionSettings>(session_settings(config, listen.protocol, shared)));
     settings.emplace_back(settings_at_start.back());
@@ -268,6 +278,10 @@ int run_daemon(const Config& config) {
     listeners.push_back(
         std::make_unique<Listener>(io, listen, settings.back(), services.back(), registry));
   }
+  // The TLS context of the start serves mqtts to the end (a reload's new pair reaches SMTP
+  // sessions only, docs/mqtt.md); this reference keeps it alive.
+  const std::shared_ptr<const SessionResources> mqtt_resources = resources.current();
+  MqttFace mqtt(io, config, clock, *mqtt_resources->tls);
   // Root was needed for the ports, the keys and the files above; nothing after this line
   // (no session, no delivery, no control request) runs with it.
   if (run_as) {
@@ -282,9 +296,11 @@ int run_daemon(const Config& config) {
   queue.start();
   for (size_t i = 0; i < listeners.size(); ++i) {
     listeners[i]->start();
-    spdlog::info("listening protocol={} address={}", to_string(config.listen[i].protocol),
+    spdlog::info("listening protocol={} address={}", to_string(smtp_listen[i].protocol),
                  listeners[i]->address());
   }
+
+  mqtt.start();
 
   // Operators steer the queue through it (herald queue retry/hold/release/bounce); its
   // calls block on the store, so they run on the commit pool, never on an io thread.
@@ -300,9 +316,10 @@ int run_daemon(const Config& config) {
   // SIGHUP: reread the configuration on the commit pool (file reads, key parsing), one
   // reload at a time: the next SIGHUP is awaited only once this one is done.
   ConfigReloader reloader(config, resources, outbound.dkim_keys(), [&](const Config& reloaded) {
-    for (size_t i = 0; i < reloaded.listen.size(); ++i) {
+    const std::vector<ListenConfig> reloaded_smtp = smtp_listeners(reloaded);
+    for (size_t i = 0; i < reloaded_smtp.size(); ++i) {
       settings[i].replace(std::make_shared<const SessionSettings>(
-          session_settings(reloaded, reloaded.listen[i].protocol, shared)));
+          session_settings(reloaded, reloaded_smtp[i].protocol, shared)));
     }
   });
   asio::signal_set hangups(io, SIGHUP);
@@ -323,14 +340,19 @@ int run_daemon(const Config& config) {
                config.server.hostname, threads, config.queue.commit_threads);
 
   const int signal = signalled.get_future().get();
-  spdlog::info("shutting down signal={} sessions={}", strsignal(signal),
-               registry.open_connections());
+  spdlog::info("shutting down signal={} sessions={} mqtt_sessions={}", strsignal(signal),
+               registry.open_connections(), mqtt.open_connections());
   for (const auto& listener : listeners) listener->stop();
   control.stop();
   registry.shutdown_all();
+  mqtt.shutdown();
   if (!registry.wait_until_empty(kShutdownGrace)) {
     spdlog::warn("shutdown: {} sessions still open after {}s; closing them",
                  registry.open_connections(), kShutdownGrace.count());
+  }
+  // Their DISCONNECTs are small and went out with the SMTP sessions' grace.
+  if (!mqtt.wait_until_empty(std::chrono::seconds(1))) {
+    spdlog::warn("shutdown: {} MQTT sessions still open; closing them", mqtt.open_connections());
   }
   work.reset();
   io.stop();

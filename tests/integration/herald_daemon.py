@@ -56,13 +56,14 @@ def _array_of_tables(name, entries):
 def config_text(data_dir, port, limits=None, queue=None, log_level="info", extra_listeners=None,
                 password_hashes=None, dns_servers=None, outbound=None, destinations=None,
                 routes=None, trusted_networks=None, server=None, dkim=None, policy=None,
-                aliases=None, srs=None, arc=None, host="127.0.0.1"):
+                aliases=None, srs=None, arc=None, host="127.0.0.1", mqtt=None, devices=None):
     """The shared test configuration. Relay tests add: dns_servers (["127.0.0.1:PORT"] of a
     test nsd), outbound ({[outbound] keys}, e.g. mx_port), destinations ([{[[destination]]
     keys}]), routes ([{"domain": ..., "to": "host:port"}]), trusted_networks (["127.0.0.0/8"],
     [server] trusted_networks), server ({other [server] keys}), dkim ([{[[dkim]] keys}]),
     policy ({[policy] keys}), aliases ([{[[alias]] keys}] beside the shared ones), srs
-    ({[srs] keys}) and arc ({[arc] keys}); host is the smtp listener's loopback address.
+    ({[srs] keys}) and arc ({[arc] keys}); host is the smtp listener's loopback address. The
+    MQTT face adds mqtt ({[mqtt] keys}) and devices ([{[[device]] keys}]).
     Without dns_servers there is no DNS that knows the test domains, so sender verification is
     off unless `policy` says otherwise."""
     server_extra = dict(server or {})
@@ -84,7 +85,8 @@ address = "{host}:{port}"
 
 {_listeners(extra_listeners)}{_table("limits", limits)}{_table("queue", queue)}\
 {dns}{_table("policy", policy)}{_table("srs", srs)}{_table("arc", arc)}{_table("outbound", outbound)}{_array_of_tables("destination", destinations)}\
-{_array_of_tables("route", routes)}{_array_of_tables("dkim", dkim)}[[domain]]
+{_array_of_tables("route", routes)}{_array_of_tables("dkim", dkim)}{_table("mqtt", mqtt)}\
+{_array_of_tables("device", devices)}[[domain]]
 name = "example.test"
 
 [[user]]
@@ -124,12 +126,14 @@ class HeraldDaemon:
     """
 
     def __init__(self, work_dir, limits=None, queue=None, submission=False, password_hashes=None,
-                 host="127.0.0.1", port=None, **relay_options):
+                 host="127.0.0.1", port=None, mqtt_listeners=(), **relay_options):
         """submission=True adds a `submission` and a `submissions` listener, on
         submission_port and submissions_port; password_hashes maps alice/bob's addresses to
         their [[user]] password_hash; host and port are the smtp listener's (port: a free
         one by default); relay_options are config_text's dns_servers, outbound,
-        destinations, routes, trusted_networks, server, dkim, policy, aliases, srs and arc."""
+        destinations, routes, trusted_networks, server, dkim, policy, aliases, srs and arc,
+        and the MQTT face's mqtt and devices. mqtt_listeners names the MQTT listeners to add
+        ("mqtt", "mqtts"), each on a free port: mqtt_port, mqtts_port."""
         self.work = pathlib.Path(work_dir)
         if os.geteuid() == 0:
             _passable_by_others(self.work)
@@ -146,7 +150,12 @@ class HeraldDaemon:
         self.command_prefix = []
         self.binary = BIN_DIR / "heraldd"  # a test may start a copy (one given capabilities)
         extra_listeners = ({"submission": self.submission_port,
-                            "submissions": self.submissions_port} if submission else None)
+                            "submissions": self.submissions_port} if submission else {})
+        self.mqtt_port = free_port() if "mqtt" in mqtt_listeners else None
+        self.mqtts_port = free_port() if "mqtts" in mqtt_listeners else None
+        for protocol, mqtt_port in (("mqtt", self.mqtt_port), ("mqtts", self.mqtts_port)):
+            if mqtt_port:
+                extra_listeners[protocol] = mqtt_port
         self.config.write_text(config_text(self.data_dir, self.port, limits, queue,
                                            host=host, extra_listeners=extra_listeners,
                                            password_hashes=password_hashes,

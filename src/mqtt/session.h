@@ -1,0 +1,180 @@
+// The server side of one MQTT connection (MQTT 5.0 and 3.1.1) as a state machine without
+// I/O: it takes the bytes the client sends and what happens around the connection (the
+// login checked, a copy delivered by the broker, a timer run out), and says what to write
+// and what the connection must do next. Every packet type is one row of a table
+// (session.cpp): whether it may come now and its handler.
+//
+// What each answer promises, as an interface: a PUBACK/PUBREC success means the message was
+// routed to every session that subscribed (none kept beyond its connection yet, so nothing
+// needs a disk first); a refusal names its reason (0x87 not authorized, 0x97 a subscriber's
+// queue is full, 0x10 no subscribers), and MQTT 3.1.1, which has no reason codes, gets the
+// connection closed instead of a success it cannot back [MQTT-3.3.5-2].
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "mqtt/access_policy.h"
+#include "mqtt/broker.h"
+#include "mqtt/connect_terms.h"
+#include "mqtt/inbound_flow.h"
+#include "mqtt/outbound_aliases.h"
+#include "mqtt/outbound_flow.h"
+#include "mqtt/packet_decoder.h"
+#include "mqtt/session_queue.h"
+#include "util/clock.h"
+
+namespace herald::mqtt {
+
+struct SessionOptions {
+  ServerTerms terms;
+  DecoderLimits limits;           // packet size and topic limits of what the client sends
+  uint32_t max_subscriptions = 100;  // filters per session; SUBACK 0x97 past it
+  uint32_t oldest_every = 8;         // SessionQueue's oldest-first share
+};
+
+// What the client presented in its CONNECT, for the connection to check off the io threads
+// (AccessPolicy::login is slow by design), then hand back to on_login().
+struct Credentials {
+  std::optional<std::string> username;
+  std::optional<std::string> password;
+};
+
+// Counts the connection reports when it ends (the log line of the session).
+struct SessionCounts {
+  uint64_t received = 0;      // PUBLISHes taken from the client
+  uint64_t sent = 0;          // copies written to the client
+  uint64_t refused = 0;       // PUBLISHes answered with an error code, or dropped at QoS 0
+  uint64_t expired = 0;       // copies that outlived their expiry in the queue
+  uint64_t dropped_qos0 = 0;  // QoS 0 copies a full subscriber queue left out
+};
+
+// Not thread-safe: one session belongs to one connection and runs on its strand. `options`
+// and `clock` must outlive it; it shares `broker` (a connection's frame may outlive the
+// daemon's wiring at shutdown, and detaches on its way out); `sink` is what the broker
+// delivers this session's copies to (the connection, which hands them to on_delivery() on
+// its strand).
+class Session {
+ public:
+  // Output the client has not read yet past which the session stops handling its packets
+  // (each of which may add a reply) and stops moving copies from its queue.
+  static constexpr size_t kOutputHighWater = 64 * 1024;
+
+  Session(const SessionOptions& options, std::shared_ptr<Broker> broker, const Clock& clock,
+          std::shared_ptr<SessionSink> sink);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Bytes read from the client. Packets are handled as they complete, until one needs the
+  // login checked (credentials_to_check()) or the session ends; the rest stays buffered
+  // and is handled after on_login().
+  void on_bytes(std::string_view bytes);
+
+  // The CONNECT's credentials, checked. Sends the CONNACK (success, or the refusal and then
+  // the end), then goes on with what was buffered.
+  void on_login(const LoginResult& result);
+
+  // A copy from the broker (SessionSink::deliver, moved onto the connection's strand).
+  void on_delivery(Outgoing outgoing);
+
+  // The connection's end, each with its reason: DISCONNECT 0x8E, 0x8D, 0x8B, or none for a
+  // connection that broke. Each publishes the will (MQTT 5 3.1.2.5) and ends the session.
+  void on_taken_over();
+  void on_keep_alive_expired();
+  void on_server_shutdown();
+  void on_connection_lost();
+
+  // Set while the CONNECT waits for its login check; cleared by on_login().
+  const std::optional<Credentials>& credentials_to_check() const { return credentials_; }
+
+  // Bytes to write, in order; the connection writes them all, then calls take_output()
+  // again (more may have come from a pump of the queue).
+  std::string take_output();
+  bool has_output() const { return !output_.empty(); }
+  // Write what is left, then close the connection; nothing more is read or handled.
+  bool ended() const { return ended_; }
+  // Whether the connection should read more now: not while a login is checked, not after
+  // the end, and not while the client leaves a backlog of output unread (a client that
+  // sends PINGREQs and never reads must not grow herald's buffers).
+  bool wants_input() const;
+
+  // 0: none. The connection closes one and a half times this after the last packet read.
+  std::chrono::seconds keep_alive() const;
+  bool connected() const { return attachment_.has_value(); }
+  const std::string& client_id() const;
+  const SessionCounts& counts() const { return counts_; }
+
+ private:
+  enum class Phase { awaiting_connect, awaiting_login, connected, ended };
+
+
+  void handle_buffered();
+  void handle(Packet& packet);
+  void on_connect(Connect& connect);
+  void on_publish(Publish& publish);
+  void on_pubrel(const Pubrel& pubrel);
+  void on_puback(const Puback& puback);
+  void on_pubrec(const Pubrec& pubrec);
+  void on_pubcomp(const Pubcomp& pubcomp);
+  void on_subscribe(const Subscribe& subscribe);
+  void on_unsubscribe(const Unsubscribe& unsubscribe);
+  void on_disconnect(const Disconnect& disconnect);
+  void on_decode_error(const DecodeError& error);
+
+  // Inbound PUBLISH steps.
+  std::optional<ReasonCode> refusal_of(const Publish& publish) const;
+  PublishResult route(Publish& publish);
+  void acknowledge(const Publish& publish, ReasonCode reason);
+  ReasonCode subscribe_one(const TopicSubscription& subscription,
+                           std::optional<uint32_t> identifier);
+
+  // Outbound copies.
+  void pump();
+  void send_copy(Outgoing& outgoing, std::optional<uint16_t> packet_id);
+  void finish_exchange(const OutboundFlow::Answer& answer);
+
+  SharedMessage make_message(std::string topic, QoS qos, const Properties& properties,
+                             std::string payload, int priority) const;
+
+  // Ending.
+  void publish_will_message();
+  void end(std::optional<ReasonCode> disconnect_reason, bool publish_will);
+  void send(const Packet& packet);
+  void refuse_connect(ReasonCode reason);
+  bool v5() const;
+
+  const SessionOptions& options_;
+  const std::shared_ptr<Broker> broker_;
+  const Clock& clock_;
+  std::shared_ptr<SessionSink> sink_;
+  PacketDecoder decoder_;
+  Phase phase_ = Phase::awaiting_connect;
+  std::optional<Credentials> credentials_;
+  std::optional<Connect> connect_;  // while the login is checked; its will until the end
+  std::optional<Connack> pending_connack_;  // what settle_connect() said, sent after the login
+  std::unordered_set<std::string> filters_;  // what the session subscribed to, for the limit
+  std::optional<SessionTerms> terms_;
+  bool session_expiry_was_zero_ = true;  // the CONNECT asked for none [MQTT-3.14.2-2]
+  std::shared_ptr<const Grant> grant_;
+  std::optional<Broker::Attachment> attachment_;
+  std::optional<InboundFlow> inbound_;
+  std::optional<OutboundFlow> outbound_;
+  std::optional<OutboundAliases> aliases_;
+  SessionQueue queue_;
+  // Copies sent at QoS > 0 and not yet answered, by their OutboundFlow token: what each
+  // holds of the budget.
+  std::unordered_map<OutboundFlow::Token, uint64_t> in_flight_;
+  OutboundFlow::Token next_token_ = 1;
+  std::string output_;
+  bool ended_ = false;
+  SessionCounts counts_;
+};
+
+}  // namespace herald::mqtt

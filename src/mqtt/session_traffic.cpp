@@ -1,0 +1,244 @@
+// The Session's application messages: PUBLISHes from the client routed through the broker
+// and acknowledged, SUBSCRIBE and UNSUBSCRIBE, and the copies for the client moved from the
+// queue to the wire within the flow control the client set.
+#include <algorithm>
+
+#include "mqtt/packet_encoder.h"
+#include "mqtt/session.h"
+#include "mqtt/topic.h"
+
+namespace herald::mqtt {
+
+namespace {
+
+// What a message carries on to its subscribers (MQTT 5 3.3.2.3; the expiry is per copy).
+Properties forwarded(const Properties& from) {
+  Properties to;
+  to.payload_format_indicator = from.payload_format_indicator;
+  to.content_type = from.content_type;
+  to.response_topic = from.response_topic;
+  to.correlation_data = from.correlation_data;
+  to.user_properties = from.user_properties;
+  return to;
+}
+
+ReasonCode granted(QoS qos) {
+  return static_cast<ReasonCode>(static_cast<uint8_t>(qos));
+}
+
+}  // namespace
+
+SharedMessage Session::make_message(std::string topic, QoS qos, const Properties& properties,
+                                    std::string payload, int priority) const {
+  auto message = std::make_shared<Message>();
+  message->topic = std::move(topic);
+  message->qos = qos;
+  message->properties = forwarded(properties);
+  message->payload = std::move(payload);
+  message->priority = priority;
+  message->received = clock_.now();
+  if (properties.message_expiry_interval) {
+    message->expires_at =
+        message->received + std::chrono::seconds(*properties.message_expiry_interval);
+  }
+  message->sequence = broker_->next_sequence();
+  message->publisher = client_id();
+  return message;
+}
+
+// Topics beginning with '$' are the server's ($SYS, $herald): no client publishes there.
+std::optional<ReasonCode> Session::refusal_of(const Publish& publish) const {
+  if (publish.topic.starts_with('$') || !grant_->may_publish(publish.topic)) {
+    return ReasonCode::not_authorized;
+  }
+  if (!priority_of(publish.properties)) return ReasonCode::implementation_specific_error;
+  return std::nullopt;
+}
+
+PublishResult Session::route(Publish& publish) {
+  const SharedMessage message =
+      make_message(std::move(publish.topic), publish.qos, publish.properties,
+                   std::move(publish.payload), *priority_of(publish.properties));
+  PublishResult result = broker_->publish(message, attachment_->id);
+  counts_.dropped_qos0 += result.dropped_qos0;
+  return result;
+}
+
+void Session::on_publish(Publish& publish) {
+  if (publish.retain) {
+    end(ReasonCode::retain_not_supported, true);  // MQTT 5 3.3.1.3; 3.1.1 closes
+    return;
+  }
+  auto step = inbound_->on_publish(publish);
+  if (const auto* violation = std::get_if<FlowViolation>(&step)) {
+    end(violation->reason, true);
+    return;
+  }
+  switch (std::get<PublishStep>(step)) {
+    case PublishStep::answer_again:
+      send(Pubrec{.packet_id = publish.packet_id});
+      return;
+    case PublishStep::already_taking:
+      return;
+    case PublishStep::store:
+      break;
+  }
+  ++counts_.received;
+  std::optional<ReasonCode> reason = refusal_of(publish);
+  if (!reason) {
+    const QoS qos = publish.qos;
+    const PublishResult result = route(publish);
+    reason = result.refused_full ? ReasonCode::quota_exceeded
+             : result.copies == 0 && qos != QoS::at_most_once ? ReasonCode::no_matching_subscribers
+                                                              : ReasonCode::success;
+  }
+  acknowledge(publish, *reason);
+}
+
+// At QoS 0 a refusal has no answer; MQTT 3.1.1 has no error codes, so the connection is
+// closed rather than a message acknowledged that was not taken [MQTT-3.3.5-2].
+void Session::acknowledge(const Publish& publish, ReasonCode reason) {
+  if (is_failure(reason)) ++counts_.refused;
+  if (publish.qos == QoS::at_most_once) return;
+  if (is_failure(reason) && !v5()) {
+    end(std::nullopt, true);
+    return;
+  }
+  if (publish.qos == QoS::at_least_once) {
+    send(Puback{.packet_id = publish.packet_id, .reason = reason});
+  } else {
+    send(Pubrec{.packet_id = publish.packet_id, .reason = reason});
+  }
+  inbound_->acknowledged(publish.packet_id, !is_failure(reason));
+}
+
+void Session::on_pubrel(const Pubrel& pubrel) {
+  const bool known = inbound_->on_pubrel(pubrel.packet_id);
+  send(Pubcomp{.packet_id = pubrel.packet_id,
+               .reason = known ? ReasonCode::success : ReasonCode::packet_identifier_not_found});
+}
+
+void Session::on_subscribe(const Subscribe& subscribe) {
+  // MQTT 5 3.8.3.1: no local on a shared subscription is a protocol error.
+  for (const TopicSubscription& subscription : subscribe.subscriptions) {
+    if (subscription.options.no_local && split_shared_filter(subscription.filter)) {
+      end(ReasonCode::protocol_error, true);
+      return;
+    }
+  }
+  Suback suback{.packet_id = subscribe.packet_id};
+  for (const TopicSubscription& subscription : subscribe.subscriptions) {
+    suback.reasons.push_back(subscribe_one(subscription, subscribe.subscription_identifier));
+  }
+  send(suback);
+}
+
+ReasonCode Session::subscribe_one(const TopicSubscription& subscription,
+                                  std::optional<uint32_t> identifier) {
+  if (!grant_->may_subscribe(subscription.filter)) return ReasonCode::not_authorized;
+  const bool known = filters_.contains(subscription.filter);
+  if (!known && filters_.size() >= options_.max_subscriptions) return ReasonCode::quota_exceeded;
+  broker_->subscribe(attachment_->id, subscription.filter, subscription.options, identifier);
+  if (!known) filters_.insert(subscription.filter);
+  return granted(subscription.options.max_qos);
+}
+
+void Session::on_unsubscribe(const Unsubscribe& unsubscribe) {
+  Unsuback unsuback{.packet_id = unsubscribe.packet_id};
+  for (const std::string& filter : unsubscribe.filters) {
+    const bool held = broker_->unsubscribe(attachment_->id, filter);
+    filters_.erase(filter);
+    unsuback.reasons.push_back(held ? ReasonCode::success : ReasonCode::no_subscription_existed);
+  }
+  send(unsuback);
+}
+
+void Session::on_delivery(Outgoing outgoing) {
+  if (phase_ != Phase::connected) return;  // the budget went with the attachment
+  queue_.push(std::move(outgoing));
+  pump();
+}
+
+// Copies leave the queue while the client reads what it is sent and, at QoS > 0, while its
+// Receive Maximum leaves room [MQTT-4.9.0-2]; QoS 0 copies wait behind a full window too, so
+// that the order of one priority is kept.
+void Session::pump() {
+  std::vector<Outgoing> expired;
+  while (phase_ == Phase::connected && output_.size() < kOutputHighWater && !queue_.empty() &&
+         outbound_->can_send()) {
+    std::optional<Outgoing> next = queue_.pop(clock_.now(), expired);
+    if (!next) break;
+    std::optional<uint16_t> packet_id;
+    if (next->qos != QoS::at_most_once) {
+      const OutboundFlow::Token token = next_token_++;
+      packet_id = outbound_->start(next->qos, token);
+      in_flight_.emplace(token, next->message->size());
+    }
+    send_copy(*next, packet_id);
+    if (!packet_id) attachment_->budget->release(next->message->size());
+  }
+  for (const Outgoing& gone : expired) attachment_->budget->release(gone.message->size());
+  counts_.expired += expired.size();
+}
+
+void Session::send_copy(Outgoing& outgoing, std::optional<uint16_t> packet_id) {
+  const Message& message = *outgoing.message;
+  Publish head{.qos = outgoing.qos, .retain = outgoing.retain, .topic = message.topic};
+  head.packet_id = packet_id.value_or(0);
+  if (v5()) {
+    head.properties = message.properties;
+    head.properties.subscription_identifiers = outgoing.identifiers;
+    if (message.expires_at) {
+      const auto left = std::chrono::ceil<std::chrono::seconds>(*message.expires_at - clock_.now());
+      head.properties.message_expiry_interval = static_cast<uint32_t>(std::max<int64_t>(left.count(), 1));
+    }
+    aliases_->apply(head);
+  }
+  const size_t before = output_.size();
+  append_publish(output_, head, message.payload, terms_->version);
+  // MQTT 5 3.1.2.11.4 [MQTT-3.1.2-25]: a packet larger than the client takes is not sent,
+  // and the copy counts as delivered.
+  if (terms_->client_maximum_packet_size &&
+      output_.size() - before > *terms_->client_maximum_packet_size) {
+    output_.resize(before);
+    if (packet_id) finish_exchange(outbound_->drop(*packet_id));
+    return;
+  }
+  ++counts_.sent;
+}
+
+void Session::on_puback(const Puback& puback) {
+  finish_exchange(outbound_->on_puback(puback.packet_id, puback.reason));
+}
+
+void Session::on_pubrec(const Pubrec& pubrec) {
+  const OutboundFlow::Answer answer = outbound_->on_pubrec(pubrec.packet_id, pubrec.reason);
+  if (answer.send_pubrel) {
+    send(Pubrel{.packet_id = pubrec.packet_id,
+                .reason = answer.known ? ReasonCode::success
+                                       : ReasonCode::packet_identifier_not_found});
+  }
+  finish_exchange(answer);
+}
+
+void Session::on_pubcomp(const Pubcomp& pubcomp) {
+  finish_exchange(outbound_->on_pubcomp(pubcomp.packet_id));
+}
+
+void Session::finish_exchange(const OutboundFlow::Answer& answer) {
+  if (!answer.finished) return;
+  const auto it = in_flight_.find(*answer.finished);
+  if (it == in_flight_.end()) return;
+  attachment_->budget->release(it->second);
+  in_flight_.erase(it);
+}
+
+void Session::publish_will_message() {
+  Will& will = connect_->will.value();
+  const std::optional<int> priority = priority_of(will.properties);
+  const SharedMessage message = make_message(std::move(will.topic), will.qos, will.properties,
+                                             std::move(will.payload), priority.value_or(0));
+  broker_->publish(message, std::nullopt);
+}
+
+}  // namespace herald::mqtt

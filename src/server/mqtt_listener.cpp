@@ -1,0 +1,150 @@
+#include "server/mqtt_listener.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <deque>
+
+#include "mqtt/access_policy.h"
+#include "mqtt/broker.h"
+#include "mqtt/session.h"
+#include "server/connection_registry.h"
+#include "server/mqtt_connection.h"
+#include "server/tcp_acceptor.h"
+
+namespace herald {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+// crypt(3) logins run here, apart from the commit pool, so that a burst of devices logging
+// in does not hold up synced writes.
+constexpr int kLoginThreads = 2;
+
+bool is_mqtt(ListenProtocol protocol) {
+  return protocol == ListenProtocol::mqtt || protocol == ListenProtocol::mqtts;
+}
+
+// Session expiry is capped at 0 until sessions are kept in the store (docs/mqtt.md): a
+// session that outlived its connection in memory only would be lost by a restart, and
+// herald does not promise what it cannot keep.
+mqtt::SessionOptions session_options(const MqttConfig& mqtt, const QueueConfig& queue) {
+  mqtt::SessionOptions options;
+  options.terms.max_keepalive = mqtt.max_keepalive;
+  options.terms.max_session_expiry = 0;
+  options.terms.receive_maximum = static_cast<uint16_t>(mqtt.receive_maximum);
+  options.terms.max_in_flight = static_cast<uint16_t>(mqtt.max_in_flight);
+  options.terms.maximum_packet_size = mqtt.max_packet_size;
+  options.terms.topic_alias_maximum = static_cast<uint16_t>(mqtt.topic_alias_maximum);
+  options.terms.max_client_id_length = mqtt.max_client_id_length;
+  options.limits.max_packet_size = mqtt.max_packet_size;
+  options.limits.topic.max_length = mqtt.max_topic_length;
+  options.limits.topic.max_levels = mqtt.max_topic_levels;
+  options.max_subscriptions = mqtt.max_subscriptions;
+  options.oldest_every = queue.fair_share_every;
+  return options;
+}
+
+}  // namespace
+
+class MqttFace::Impl {
+ public:
+  Impl(asio::io_context& io, const Config& config, const Clock& clock, asio::ssl::context& tls)
+      : options_(session_options(config.mqtt, config.queue)),
+        broker_(std::make_shared<mqtt::Broker>(
+            mqtt::BrokerLimits{config.mqtt.max_queued_messages, config.mqtt.max_queued_bytes})),
+        policy_(config.mqtt, config.devices),
+        registry_(config.mqtt.max_connections, config.mqtt.max_connections_per_ip),
+        login_pool_(kLoginThreads) {
+    if (config.mqtt.queue_full == QueueFullAction::dead_letter) {
+      throw ConfigError(config.source.filename().string() +
+                        ": [mqtt] queue_full = \"dead-letter\" is not available yet");
+    }
+    for (const ListenConfig& listen : config.listen) {
+      if (!is_mqtt(listen.protocol)) continue;
+      services_.push_back(MqttServices{options_, broker_, policy_, clock,
+                                       login_pool_.get_executor(),
+                                       listen.protocol == ListenProtocol::mqtts ? &tls : nullptr,
+                                       config.mqtt.connect_timeout});
+      const MqttServices& services = services_.back();
+      protocols_.push_back(listen.protocol);
+      acceptors_.push_back(std::make_unique<TcpAcceptor>(
+          io, listen, [this, &services](tcp::socket socket, PeerInfo peer) {
+            serve(std::move(socket), std::move(peer), services);
+          }));
+    }
+  }
+
+  ~Impl() { login_pool_.join(); }
+
+  void start() {
+    for (size_t i = 0; i < acceptors_.size(); ++i) {
+      acceptors_[i]->start();
+      spdlog::info("listening protocol={} address={}", to_string(protocols_[i]),
+                   acceptors_[i]->address());
+    }
+  }
+
+  void shutdown() {
+    for (const auto& acceptor : acceptors_) acceptor->stop();
+    registry_.shutdown_all();
+  }
+
+  ConnectionRegistry& registry() { return registry_; }
+  bool empty() const { return acceptors_.empty(); }
+
+ private:
+  void serve(tcp::socket socket, PeerInfo peer, const MqttServices& services) {
+    const std::optional<uint64_t> id = registry_.admit(peer.ip);
+    if (!id) {
+      spdlog::warn("mqtt refused peer={}:{} reason=too-many-connections", peer.ip, peer.port);
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      return;
+    }
+    std::function<void()> stop =
+        start_mqtt_connection(std::move(socket), std::move(peer), services, *id,
+                              [this, id = *id] { registry_.release(id); });
+    registry_.set_stop(*id, std::move(stop));
+  }
+
+  const mqtt::SessionOptions options_;
+  const std::shared_ptr<mqtt::Broker> broker_;
+  const mqtt::AccessPolicy policy_;
+  ConnectionRegistry registry_;
+  asio::thread_pool login_pool_;
+  std::deque<MqttServices> services_;  // one per listener; connections refer to them
+  std::vector<ListenProtocol> protocols_;
+  std::vector<std::unique_ptr<TcpAcceptor>> acceptors_;
+};
+
+MqttFace::MqttFace(asio::io_context& io, const Config& config, const Clock& clock,
+                   asio::ssl::context& tls)
+    : impl_(std::make_unique<Impl>(io, config, clock, tls)) {}
+
+MqttFace::~MqttFace() = default;
+
+void MqttFace::start() {
+  impl_->start();
+}
+
+void MqttFace::shutdown() {
+  impl_->shutdown();
+}
+
+bool MqttFace::wait_until_empty(std::chrono::milliseconds timeout) {
+  return impl_->registry().wait_until_empty(timeout);
+}
+
+size_t MqttFace::open_connections() const {
+  return impl_->registry().open_connections();
+}
+
+bool MqttFace::empty() const {
+  return impl_->empty();
+}
+
+}  // namespace herald

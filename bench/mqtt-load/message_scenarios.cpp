@@ -65,6 +65,9 @@ struct SubscriberSide {
   Reception reception;
   std::string error;     // the first failure other than the watchdog's closing
   std::string ended_by;  // set when the watchdog ended the run
+  // MQTT 5 3.2.2.3.2: the session expiry the broker granted the first subscriber (CONNACK's,
+  // or what was asked when it says none); a persistent run is only one if this is above 0.
+  std::optional<uint32_t> granted_session_expiry;
   std::optional<Clock::time_point> publisher_done;  // set on this thread by the main thread
   bool all_done = false;
 
@@ -99,7 +102,12 @@ asio::awaitable<void> connect_subscribers(SubscriberSide& side, const CommonOpti
       scenario.subscribers, common.connect_concurrency, [&](size_t i) -> asio::awaitable<void> {
         try {
           co_await side.clients[i]->connect(server, std::nullopt);
-          co_await side.clients[i]->handshake(subscriber_request(scenario, i));
+          const SessionRequest request = subscriber_request(scenario, i);
+          const mqtt::Connack connack = co_await side.clients[i]->handshake(request);
+          if (i == 0 && common.version == mqtt::ProtocolVersion::v5) {
+            side.granted_session_expiry =
+                connack.properties.session_expiry_interval.value_or(request.session_expiry);
+          }
           co_await side.clients[i]->subscribe(common.topic, scenario.qos);
         } catch (const std::exception& error) {
           side.note(fmt::format("subscriber {}: {}", i, error_text(error)));
@@ -202,6 +210,7 @@ boost::json::object report(const CommonOptions& common, const MessageScenario& s
   out["subscribers"] = scenario.subscribers;
   out["persistent"] = scenario.persistent;
   if (scenario.rate > 0) out["rate"] = scenario.rate;
+  if (side.granted_session_expiry) out["session_expiry_granted"] = *side.granted_session_expiry;
   out["window"] = published.window;
   out["broker_receive_maximum"] = published.broker_receive_maximum;
   out["sent"] = published.sent;
@@ -211,6 +220,7 @@ boost::json::object report(const CommonOptions& common, const MessageScenario& s
     failed[fmt::format("0x{:02X}", reason)] = count;
   }
   out["failed_acks"] = std::move(failed);
+  out["resent"] = published.resent;
   out["publish_seconds"] = published.seconds;
   const Reception& r = side.reception;
   out["received"] = r.received;
@@ -260,8 +270,13 @@ boost::json::object run_messages(const CommonOptions& given, const MessageScenar
     asio::co_spawn(subscribers.io(), watchdog(side, quiet, deadline), asio::detached);
 
     LoadClient publishing(publisher.io().get_executor(), common.version);
-    PublishPlan plan{common.topic,          scenario.qos,    scenario.messages,
-                     scenario.payload_size, scenario.window, scenario.rate};
+    const PublishPlan plan{.topic = common.topic,
+                           .qos = scenario.qos,
+                           .messages = scenario.messages,
+                           .payload_size = scenario.payload_size,
+                           .window = scenario.window,
+                           .rate = scenario.rate,
+                           .resend_refused = scenario.resend_refused};
     if (side.error.empty()) {
       auto sent = asio::co_spawn(publisher.io(), connect_and_publish(publishing, server, plan),
                                  asio::use_future);

@@ -33,6 +33,8 @@ void add_message_options(CLI::App* command, MessageScenario& scenario, int& qos)
                    "QoS 1 publishes in flight at most (the broker's Receive Maximum lowers it)")
       ->check(CLI::Range(1, 32768))
       ->capture_default_str();
+  command->add_flag("--resend-refused", scenario.resend_refused,
+                    "QoS 1: send a publish refused with 0x97 (quota exceeded) again after 1 ms");
   if (qos >= 0) {
     command->add_option("--qos", qos, "0 or 1")->check(CLI::Range(0, 1))->capture_default_str();
   }

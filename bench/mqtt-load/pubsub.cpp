@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <stdexcept>
 
@@ -34,31 +35,46 @@ uint64_t get_u64(const char* at) {
   return value;
 }
 
-// Packet identifiers 1 .. 65535 in turn (0 is not one, MQTT 5 2.2.1).
-uint16_t packet_id_of(uint64_t sequence) {
-  return static_cast<uint16_t>(sequence % 65535 + 1);
-}
+constexpr auto kResendPause = std::chrono::milliseconds(1);
 
 // The publisher's state shared by its writer and its PUBACK reader.
 struct Flight {
-  explicit Flight(asio::any_io_executor executor) : changed(std::move(executor)) {}
+  explicit Flight(asio::any_io_executor executor)
+      : changed(std::move(executor)), sequence_of(65536) {}
+
+  // Packet identifiers 1 .. 65535 in turn (0 is not one, MQTT 5 2.2.1), whatever is sent.
+  uint16_t next_packet_id() {
+    last_packet_id = static_cast<uint16_t>(last_packet_id % 65535 + 1);
+    return last_packet_id;
+  }
+
   uint64_t in_flight = 0;
   bool ended = false;  // the reader stopped: no more PUBACKs will come
   Signal changed;
+  uint16_t last_packet_id = 0;
+  std::vector<uint64_t> sequence_of;  // packet identifier → the message it carries
+  std::deque<uint64_t> resend;        // refused messages to send again, oldest first
+  Clock::time_point pause_until{};    // no sending before, after a refusal
 };
 
-asio::awaitable<void> read_pubacks(LoadClient& client, uint64_t expected, PublishReport& report,
-                                   std::shared_ptr<Flight> flight) {
+asio::awaitable<void> read_pubacks(LoadClient& client, uint64_t expected, bool resend_refused,
+                                   PublishReport& report, std::shared_ptr<Flight> flight) {
   try {
     while (report.acked < expected) {
       mqtt::Packet packet = co_await client.read_packet();
       auto* puback = std::get_if<mqtt::Puback>(&packet);
       if (puback == nullptr) continue;  // nothing else is expected; PINGRESP would be harmless
-      ++report.acked;
-      if (mqtt::is_failure(puback->reason))
-        ++report.failed_acks[static_cast<unsigned>(puback->reason)];
       --flight->in_flight;
       flight->changed.notify();
+      if (resend_refused && puback->reason == mqtt::ReasonCode::quota_exceeded) {
+        flight->resend.push_back(flight->sequence_of[puback->packet_id]);
+        flight->pause_until = Clock::now() + kResendPause;
+        continue;
+      }
+      ++report.acked;
+      if (mqtt::is_failure(puback->reason)) {
+        ++report.failed_acks[static_cast<unsigned>(puback->reason)];
+      }
     }
   } catch (const std::exception& error) {
     if (report.error.empty()) report.error = "reading PUBACKs: " + error_text(error);
@@ -128,32 +144,48 @@ asio::awaitable<PublishReport> publish(LoadClient& client, const mqtt::Connack& 
   auto flight = std::make_shared<Flight>(co_await asio::this_coro::executor);
   if (acked) {
     asio::co_spawn(co_await asio::this_coro::executor,
-                   read_pubacks(client, plan.messages, report, flight), asio::detached);
+                   read_pubacks(client, plan.messages, plan.resend_refused, report, flight),
+                   asio::detached);
   }
   const Clock::time_point start = Clock::now();
   const auto interval = plan.rate > 0 ? std::chrono::duration<double>(1.0 / plan.rate)
                                       : std::chrono::duration<double>(0);
+  const auto work_left = [&] { return report.sent < plan.messages || !flight->resend.empty(); };
   std::string batch;
   try {
-    while (report.sent < plan.messages && !flight->ended) {
-      if (acked && flight->in_flight >= report.window) {
+    while (!flight->ended && (acked || work_left())) {
+      if (!work_left() || (acked && flight->in_flight >= report.window)) {
         co_await flight->changed.wait();
         continue;
       }
-      if (plan.rate > 0) {
+      if (Clock::now() < flight->pause_until) {
+        co_await sleep_until(flight->pause_until);
+        continue;
+      }
+      if (plan.rate > 0 && flight->resend.empty()) {
         co_await sleep_until(start + std::chrono::duration_cast<Clock::duration>(
                                          interval * static_cast<double>(report.sent)));
       }
       batch.clear();
       do {
-        publishes.append(batch, packet_id_of(report.sent), report.sent, now_ns());
-        ++report.sent;
-        if (acked) ++flight->in_flight;
-      } while (plan.rate == 0 && report.sent < plan.messages && batch.size() < kBatchBytes &&
+        uint64_t sequence = report.sent;
+        if (!flight->resend.empty()) {
+          sequence = flight->resend.front();
+          flight->resend.pop_front();
+          ++report.resent;
+        } else {
+          ++report.sent;
+        }
+        const uint16_t packet_id = acked ? flight->next_packet_id() : 0;
+        if (acked) {
+          flight->sequence_of[packet_id] = sequence;
+          ++flight->in_flight;
+        }
+        publishes.append(batch, packet_id, sequence, now_ns());
+      } while (plan.rate == 0 && work_left() && batch.size() < kBatchBytes &&
                (!acked || flight->in_flight < report.window));
       co_await client.write(batch);
     }
-    while (acked && !flight->ended) co_await flight->changed.wait();
     report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (report.error.empty()) co_await client.send(mqtt::Disconnect{});
   } catch (const std::exception& error) {

@@ -55,12 +55,17 @@ struct PublishPlan {
   // Publishes per second, each written on its own; 0: as fast as TCP and the window allow,
   // in batches of up to 64 KiB.
   double rate = 0;
+  // QoS 1: a publish refused with 0x97 (quota exceeded: MQTT 5 3.4.2.1, a subscriber's queue
+  // is full) is sent again, as a new PUBLISH with the same sequence number, after a pause of
+  // 1 ms; as a device would, instead of losing it. Otherwise a refusal is final.
+  bool resend_refused = false;
 };
 
 struct PublishReport {
-  uint64_t sent = 0;
-  uint64_t acked = 0;                        // PUBACKs, successful or not
-  std::map<unsigned, uint64_t> failed_acks;  // PUBACK reason code (>= 0x80) → count
+  uint64_t sent = 0;                         // messages sent, not counting resends
+  uint64_t acked = 0;                        // final PUBACKs, successful or not
+  std::map<unsigned, uint64_t> failed_acks;  // final PUBACK reason code (>= 0x80) → count
+  uint64_t resent = 0;                       // publishes refused with 0x97 and sent again
   uint16_t broker_receive_maximum = 65535;   // from CONNACK; absent means 65,535
   uint16_t window = 0;                       // what was used
   double seconds = 0;                        // from the first write to the last PUBACK
@@ -68,7 +73,7 @@ struct PublishReport {
 };
 
 // Publishes plan.messages on `client` (connected, CONNACK in `connack`), waits for every
-// PUBACK at QoS 1, then sends DISCONNECT. Failures end up in PublishReport::error.
+// message's final PUBACK at QoS 1, then sends DISCONNECT. Failures end up in PublishReport::error.
 asio::awaitable<PublishReport> publish(LoadClient& client, const mqtt::Connack& connack,
                                        PublishPlan plan);
 

@@ -31,8 +31,9 @@ struct MessageScenario {
   mqtt::QoS qos = mqtt::QoS::at_most_once;
   uint64_t messages = 0;
   size_t payload_size = 64;
-  uint16_t window = 100;  // QoS 1 publishes in flight at most (PublishPlan::window)
-  double rate = 0;        // publishes per second; 0: as fast as flow control allows
+  uint16_t window = 100;        // QoS 1 publishes in flight at most (PublishPlan::window)
+  double rate = 0;              // publishes per second; 0: as fast as flow control allows
+  bool resend_refused = false;  // QoS 1: send a publish refused with 0x97 again (PublishPlan)
   size_t subscribers = 1;
   // The subscribers' sessions outlive their connections (MQTT 5: clean start 0, session
   // expiry 3,600 s; 3.1.1: clean session 0), as a device's would; they stay connected.

@@ -10,7 +10,8 @@ herald/Mosquitto ratios, go to stdout and bench/results/mqtt-DATE.md.
   defaults otherwise (anonymous clients allowed, no connection limit). It is single-threaded,
   and its persistence is a snapshot every 30 minutes: its PUBACK does not mean "on disk".
 - herald (bench/lib/herald_instance.py): heraldd with an MQTT listener and the [mqtt] keys
-  below; a QoS 1 PUBLISH that a persistent session subscribes to is fsync'd before PUBACK.
+  below. Issue 9 has it fsync a QoS 1 PUBLISH that a persistent session subscribes to before
+  PUBACK; a run in which it grants no persistent session (CONNACK session expiry 0) is marked.
   While heraldd cannot listen for MQTT, it refuses the configuration: that is reported, and
   only Mosquitto is measured.
 """
@@ -164,6 +165,7 @@ def measure(server, scenario, round_number, args, settings, base, live, state):
             # What each connection costs: the growth over the fresh server's own memory.
             run["rss_per_1000"] = (held_rss_mib - run["rss_before_mib"]) / run["connected"] * 1000
         run["status"] = scenario.status(result)
+        run["caveat"] = scenario.caveat(result)
         return run
     except (RuntimeError, OSError) as error:
         run["status"] = f"failed: {type(error).__name__}: {error}"
@@ -258,7 +260,8 @@ def main():
     print(f"mqtt: MQTT {args.protocol}, scenarios {[s.key for s in args.chosen]}, "
           f"{settings.rounds} round(s), servers {settings.servers}; work dir {base}", flush=True)
     print("note: Mosquitto is single-threaded, and its PUBACK does not mean on disk (no fsync); "
-          "herald's QoS 1 to a persistent session is fsync'd before PUBACK", flush=True)
+          "herald's is to mean it for a persistent session (issue 9; a run where herald grants "
+          "none is marked)", flush=True)
     if not args.mosquitto_tcp_nodelay:
         print("note: Mosquitto's set_tcp_nodelay is at its default, false (Nagle's algorithm on "
               "its sockets); --mosquitto-tcp-nodelay turns it on", flush=True)

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/system/system_error.hpp>
@@ -31,6 +32,8 @@ mqtt::DecoderLimits client_limits() {
 
 std::string error_text(const std::exception& error) {
   if (auto* system = dynamic_cast<const boost::system::system_error*>(&error)) {
+    // MQTT 3.1.1 has no refusal codes: a broker that will not take a publish closes.
+    if (system->code() == asio::error::eof) return "the broker closed the connection";
     return system->code().message();
   }
   return error.what();

@@ -11,7 +11,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
-#include <boost/json/array.hpp>
 #include <future>
 #include <memory>
 #include <thread>
@@ -47,7 +46,8 @@ class IoThread {
 };
 
 // Waits for `future` until `deadline`; past it, runs `cancel` on `io` (closing the sockets
-// the work waits on) and waits again, briefly. Returns whether the deadline passed.
+// the work waits on, which ends it at once) and waits for it to end. Returns whether the
+// deadline passed.
 template <typename T, typename Cancel>
 bool wait_or_cancel(std::future<T>& future, Clock::time_point deadline, asio::io_context& io,
                     Cancel cancel) {

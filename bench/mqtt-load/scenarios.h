@@ -16,8 +16,10 @@ struct CommonOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
   mqtt::ProtocolVersion version = mqtt::ProtocolVersion::v5;
-  std::string topic;             // empty: bench/<pid>, fresh for every run
-  double timeout_seconds = 120;  // the whole scenario, connects included
+  std::string topic;  // empty: bench/<pid>, fresh for every run
+  // A message scenario in all, connects included. (idle is bounded by its per-connection
+  // timeout and its hold instead.)
+  double timeout_seconds = 120;
   // After the publisher has finished, how long the subscribers may go without a message
   // before the run ends with what they have (QoS 0 may lose messages under overload).
   double quiet_seconds = 2;

@@ -85,7 +85,7 @@ def open_files_needed(args):
     return max(65536, args.idle_connections + 10000)
 
 
-def start_server(server, work, port, args, settings):
+def make_server(server, work, port, args, settings):
     if server == "mosquitto":
         extra = "set_tcp_nodelay true\n" if args.mosquitto_tcp_nodelay else ""
         instance = MosquittoInstance(work, port, open_files=open_files_needed(args), extra=extra)
@@ -139,7 +139,7 @@ def measure(server, scenario, round_number, args, settings, base, live, state):
         return run
     work = base / f"{server}-{scenario.key}-r{round_number}"
     port = free_port()
-    instance = start_server(server, work, port, args, settings)
+    instance = make_server(server, work, port, args, settings)
     live.append(instance)
     try:
         try:

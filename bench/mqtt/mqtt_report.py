@@ -5,6 +5,7 @@ import statistics
 import subprocess
 
 from bench_common import REPO, fmt, machine_description
+from scenarios import SCENARIOS
 
 # (label, scenario, figure, digits, lower is better)
 ROWS = [
@@ -130,7 +131,6 @@ def versions():
 
 
 def write_markdown(runs, args, settings, started, state):
-    from scenarios import SCENARIOS
     settings.results_dir.mkdir(parents=True, exist_ok=True)
     path = settings.results_dir / f"mqtt-{started:%Y-%m-%d}.md"
     herald_note = (f"- **herald: {state['herald_refused']}**; its column is empty: only "

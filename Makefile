@@ -29,7 +29,8 @@ test: build build-asan
 
 # Side-by-side with Postfix (bench/README.md): SMTP accept to a Maildir, relay to smtp-sink,
 # relay with two tarpit destinations present, restart with 1,000,000 queued, memory with
-# 100 x 10 MiB of DATA in flight; then the micro-benchmarks (DKIM sign and verify).
+# 100 x 10 MiB of DATA in flight; then MQTT against Mosquitto (throughput, persistent session,
+# latency, fan-out, idle connections); then the micro-benchmarks (DKIM sign and verify).
 bench: bootstrap
 	@cmake --preset bench >/dev/null
 	@cmake --build --preset bench -j $(JOBS)
@@ -38,6 +39,7 @@ bench: bootstrap
 	@bench/relay-tarpit/run
 	@bench/queue-restart/run
 	@bench/data-in-flight/run
+	@bench/mqtt/run
 	@build/bin/herald_dkim_bench
 
 fuzz: bootstrap

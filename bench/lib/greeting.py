@@ -1,4 +1,5 @@
-"""Waiting until a freshly started server answers on its SMTP port."""
+"""Waiting until a freshly started server answers on its port: an SMTP greeting, or a TCP
+accept for protocols where the client speaks first."""
 
 import socket
 import time
@@ -20,3 +21,18 @@ def wait_for_greeting(port, process, log, timeout):
             pass
         time.sleep(0.05)
     raise RuntimeError(f"no 220 greeting on port {port} within {timeout}s; see {log}")
+
+
+def wait_for_listener(port, process, log, timeout):
+    """Returns once 127.0.0.1:port accepts a TCP connection, for servers that do not greet
+    (MQTT: the client speaks first); raises RuntimeError as wait_for_greeting does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}; see {log}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on port {port} within {timeout}s; see {log}")

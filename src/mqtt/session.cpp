@@ -173,8 +173,8 @@ void Session::on_connect(Connect& connect) {
   }
   session_expiry_was_zero_ = connect.properties.session_expiry_interval.value_or(0) == 0;
   credentials_ = Credentials{connect.username, connect.password};
-  pending_connack_ = std::move(outcome.connack);
-  connect_ = std::move(connect);
+  pending_connack_ = std::make_unique<Connack>(std::move(outcome.connack));
+  connect_ = std::make_unique<Connect>(std::move(connect));
   phase_ = Phase::awaiting_login;
 }
 
@@ -192,6 +192,9 @@ void Session::on_login(const LoginResult& result) {
   }
   Connack connack = std::move(*pending_connack_);
   pending_connack_.reset();
+  // Only the will is kept; the credentials go now.
+  if (connect_->will) will_ = std::make_unique<Will>(std::move(*connect_->will));
+  connect_.reset();
   if (v5()) connack.properties.retain_available = false;
   // [MQTT-3.1.2-24]: nothing larger than the client takes, the CONNACK included.
   const std::string bytes = encode_packet(connack, terms_->version);
@@ -255,9 +258,10 @@ void Session::end(std::optional<ReasonCode> disconnect_reason, bool publish_will
   if (attachment_) {
     broker_->detach(attachment_->id);
   }
-  if (was_connected && publish_will && connect_ && connect_->will) publish_will_message();
+  if (was_connected && publish_will && will_) publish_will_message();
   attachment_.reset();
   connect_.reset();
+  will_.reset();
 }
 
 }  // namespace herald::mqtt

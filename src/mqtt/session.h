@@ -170,9 +170,12 @@ class Session {
   PacketDecoder decoder_;
   Phase phase_ = Phase::awaiting_connect;
   std::optional<Credentials> credentials_;
-  std::optional<Connect> connect_;           // while the login is checked; its will until the end
-  std::optional<Connack> pending_connack_;   // what settle_connect() said, sent after the login
-  std::unordered_set<std::string> filters_;  // what the session subscribed to, for the limit
+  // Held apart (a connection holds none of them once connected, but the will): an idle
+  // session of a hundred thousand costs their size only when it has them.
+  std::unique_ptr<Connect> connect_;          // while the login is checked
+  std::unique_ptr<Connack> pending_connack_;  // what settle_connect() said, sent after the login
+  std::unique_ptr<Will> will_;                // from the login to the end
+  std::unordered_set<std::string> filters_;   // what the session subscribed to, for the limit
   std::optional<SessionTerms> terms_;
   bool session_expiry_was_zero_ = true;  // the CONNECT asked for none [MQTT-3.14.2-2]
   std::shared_ptr<const Grant> grant_;

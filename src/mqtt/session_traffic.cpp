@@ -275,7 +275,7 @@ void Session::update_stats() {
 }
 
 void Session::publish_will_message() {
-  Will& will = connect_->will.value();
+  Will& will = *will_;
   const std::optional<int> priority = priority_of(will.properties);
   const SharedMessage message = make_message(std::move(will.topic), will.qos, will.properties,
                                              std::move(will.payload), priority.value_or(0));

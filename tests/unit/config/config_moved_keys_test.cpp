@@ -4,32 +4,13 @@
 #include <gtest/gtest.h>
 
 #include "config/config.h"
+#include "config/config_test_support.h"
 
 namespace herald {
 namespace {
 
-const char* kMinimal = R"(
-[server]
-hostname = "mx.example.test"
-data_dir = "var"
-[[listen]]
-address = "127.0.0.1:2525"
-[[domain]]
-name = "example.test"
-)";
-
-Config parse(const std::string& tables) {
-  return parse_config(std::string(kMinimal) + tables, "/etc/herald/herald.toml");
-}
-
-std::string error_of(const std::string& tables) {
-  try {
-    parse(tables);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using config_testing::error_of;
+using config_testing::parse;
 
 TEST(ConfigMovedKeys, NewNamesAreReadWithoutWarnings) {
   const Config c = parse("[queue]\nmin_free_space = 0\n[policy]\nmax_signatures = 7\n");

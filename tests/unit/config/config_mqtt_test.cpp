@@ -4,35 +4,15 @@
 #include <string>
 
 #include "config/config.h"
+#include "config/config_test_support.h"
 
 namespace herald {
 namespace {
 
 using namespace std::chrono_literals;
 
-// What is appended to it starts on line 9.
-const char* kMinimal = R"(
-[server]
-hostname = "mx.example.test"
-data_dir = "var"
-[[listen]]
-address = "127.0.0.1:2525"
-[[domain]]
-name = "example.test"
-)";
-
-Config parse(const std::string& tables) {
-  return parse_config(std::string(kMinimal) + tables, "/etc/herald/herald.toml");
-}
-
-std::string error_of(const std::string& tables) {
-  try {
-    parse(tables);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using config_testing::error_of;
+using config_testing::parse;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -283,7 +263,7 @@ TEST(ConfigMqtt, ValuesOfTheWrongTypeAreRefused) {
 TEST(ConfigMqtt, MqttThatIsNotATableIsAnError) {
   std::string e;
   try {
-    parse_config(std::string("mqtt = 3\n") + kMinimal, "/etc/herald/herald.toml");
+    parse_config(std::string("mqtt = 3\n") + config_testing::kMinimal, "/etc/herald/herald.toml");
   } catch (const ConfigError& error) {
     e = error.what();
   }

@@ -6,12 +6,13 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <mutex>
+#include <vector>
 
 namespace herald {
 namespace {
@@ -19,8 +20,6 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Steady = std::chrono::steady_clock;
-using asio::experimental::awaitable_operators::operator&&;
-using asio::experimental::awaitable_operators::operator||;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 // How long the last packets (a CONNACK refusal, a DISCONNECT) may take to leave once the
@@ -117,21 +116,27 @@ class TlsStream {
 class ConnectionEvents {
  public:
   virtual ~ConnectionEvents() = default;
-  virtual void on_delivery(mqtt::Outgoing outgoing) = 0;
+  virtual void on_deliveries(std::vector<mqtt::Outgoing> batch) = 0;
   virtual void on_taken_over() = 0;
   virtual void on_shutdown() = 0;
 };
 
 // What the broker holds of a connection: a way to reach it that does not keep it alive.
-class Sink final : public mqtt::SessionSink {
+class Sink final : public mqtt::SessionSink, public std::enable_shared_from_this<Sink> {
  public:
   explicit Sink(asio::any_io_executor executor) : executor_(std::move(executor)) {}
   void bind(std::weak_ptr<ConnectionEvents> connection) { connection_ = std::move(connection); }
 
+  // Copies gather in an inbox that one handler on the connection's strand empties: a
+  // burst costs one post, not one per copy, and the strand takes them in one go.
   void deliver(mqtt::Outgoing outgoing) override {
-    asio::post(executor_, [connection = connection_, outgoing = std::move(outgoing)]() mutable {
-      if (const auto c = connection.lock()) c->on_delivery(std::move(outgoing));
-    });
+    {
+      std::lock_guard lock(mutex_);
+      inbox_.push_back(std::move(outgoing));
+      if (drain_posted_) return;
+      drain_posted_ = true;
+    }
+    asio::post(executor_, [self = shared_from_this()] { self->drain(); });
   }
   void taken_over() override {
     asio::post(executor_, [connection = connection_] {
@@ -140,8 +145,21 @@ class Sink final : public mqtt::SessionSink {
   }
 
  private:
+  void drain() {
+    std::vector<mqtt::Outgoing> batch;
+    {
+      std::lock_guard lock(mutex_);
+      batch.swap(inbox_);
+      drain_posted_ = false;
+    }
+    if (const auto c = connection_.lock()) c->on_deliveries(std::move(batch));
+  }
+
   asio::any_io_executor executor_;
   std::weak_ptr<ConnectionEvents> connection_;
+  std::mutex mutex_;
+  std::vector<mqtt::Outgoing> inbox_;
+  bool drain_posted_ = false;
 };
 
 template <typename Stream>
@@ -157,13 +175,12 @@ class Connection final : public ConnectionEvents,
         session_(services.shared->options, services.shared->broker, services.clock, std::move(sink),
                  peer_text(peer_)),
         deadline_timer_(stream_.socket().get_executor()),
-        input_wake_(stream_.socket().get_executor(), Steady::time_point::max()),
-        output_wake_(stream_.socket().get_executor(), Steady::time_point::max()) {}
+        input_wake_(stream_.socket().get_executor(), Steady::time_point::max()) {}
 
   asio::awaitable<void> run();
 
-  void on_delivery(mqtt::Outgoing outgoing) override {
-    session_.on_delivery(std::move(outgoing));
+  void on_deliveries(std::vector<mqtt::Outgoing> batch) override {
+    for (mqtt::Outgoing& outgoing : batch) session_.on_delivery(std::move(outgoing));
     wake();
   }
   void on_taken_over() override {
@@ -177,21 +194,48 @@ class Connection final : public ConnectionEvents,
 
  private:
   asio::awaitable<void> read_loop();
-  asio::awaitable<void> write_loop();
-  asio::awaitable<void> watch_deadline();
+  asio::awaitable<void> write_loop(std::shared_ptr<Connection> self);
   asio::awaitable<void> check_login();
 
+  // What a connection costs while it waits decides what a hundred thousand idle devices
+  // cost: one coroutine reads (and ends the connection), a writer coroutine exists only
+  // while there is output, and the deadline is a timer with a plain handler.
   void wake() {
     input_wake_.cancel();
-    output_wake_.cancel();
+    if (session_.has_output() && !writing_) {
+      writing_ = true;
+      asio::co_spawn(stream_.socket().get_executor(), write_loop(this->shared_from_this()),
+                     asio::detached);
+    }
     if (session_.ended()) {
       // Whatever ended it, what is left to write gets kFarewellTimeout, no more.
       const auto farewell = Steady::now() + kFarewellTimeout;
       if (farewell < deadline_) {
         deadline_ = farewell;
-        deadline_timer_.cancel();
+        deadline_timer_.cancel();  // its handler arms it again, for the nearer time
       }
     }
+  }
+  void arm_deadline() {
+    deadline_timer_.expires_at(deadline_);
+    deadline_timer_.async_wait(
+        [self = this->shared_from_this()](boost::system::error_code) { self->on_deadline(); });
+  }
+  // The CONNECT deadline, the keep-alive and the farewell. Run out, the session is told;
+  // once it has ended, the socket is closed, which ends the reading and the writing.
+  void on_deadline() {
+    if (finished_) return;
+    if (Steady::now() < deadline_) {
+      arm_deadline();  // moved on, or shortened
+      return;
+    }
+    if (session_.ended()) {
+      close();
+      return;
+    }
+    session_.on_keep_alive_expired();
+    wake();
+    arm_deadline();
   }
   // One and a half keep-alives from the last packet read (MQTT 5 3.1.2.10), once
   // connected; before, the CONNECT deadline stands.
@@ -216,19 +260,26 @@ class Connection final : public ConnectionEvents,
   Steady::time_point deadline_ = Steady::time_point::max();
   uint64_t packets_seen_ = 0;  // session_.packets_read() when the deadline last moved
   asio::steady_timer deadline_timer_;
-  asio::steady_timer input_wake_;   // the reader waits here while the session takes no input
-  asio::steady_timer output_wake_;  // the writer waits here while there is nothing to write
+  // The reader waits here while the session takes no input, and at the end for the writer.
+  asio::steady_timer input_wake_;
+  bool writing_ = false;   // a write_loop runs
+  bool finished_ = false;  // run() is over: the deadline handler lets go
 };
 
 template <typename Stream>
 asio::awaitable<void> Connection<Stream>::run() {
   const auto self = this->shared_from_this();
   deadline_ = Steady::now() + services_.connect_timeout;
+  arm_deadline();
   boost::system::error_code ec;
-  co_await (stream_.handshake(ec) || watch_deadline());
-  if (!ec && !session_.ended()) {
-    co_await ((read_loop() && write_loop()) || watch_deadline());
-  }
+  co_await stream_.handshake(ec);
+  if (!ec && !session_.ended()) co_await read_loop();
+  // What is left to write (a refusal, a DISCONNECT) goes before the socket does, within
+  // the farewell deadline, which closes the socket otherwise.
+  wake();
+  while (writing_) co_await input_wake_.async_wait(kTuple);
+  finished_ = true;
+  deadline_timer_.cancel();
   close();
   const mqtt::SessionCounts& counts = session_.counts();
   spdlog::info(
@@ -258,39 +309,18 @@ asio::awaitable<void> Connection<Stream>::read_loop() {
   }
 }
 
+// Writes until nothing is left, then ends; wake() starts another when output comes.
 template <typename Stream>
-asio::awaitable<void> Connection<Stream>::write_loop() {
-  for (;;) {
-    if (session_.has_output()) {
-      const std::string bytes = session_.take_output();
-      if (co_await stream_.write(bytes)) {
-        session_.on_connection_lost();
-        wake();
-        co_return;
-      }
-      input_wake_.cancel();  // the backlog went: the reader may take more
-      continue;
+asio::awaitable<void> Connection<Stream>::write_loop(std::shared_ptr<Connection> self) {
+  while (session_.has_output()) {
+    const std::string bytes = session_.take_output();
+    if (co_await stream_.write(bytes)) {
+      session_.on_connection_lost();
+      break;
     }
-    if (session_.ended()) co_return;
-    co_await output_wake_.async_wait(kTuple);
   }
-}
-
-// Runs out the CONNECT deadline, the keep-alive and the farewell: the session is told, and
-// when it has ended the socket is closed, which ends whatever still reads or writes.
-template <typename Stream>
-asio::awaitable<void> Connection<Stream>::watch_deadline() {
-  for (;;) {
-    deadline_timer_.expires_at(deadline_);
-    co_await deadline_timer_.async_wait(kTuple);
-    if (Steady::now() < deadline_) continue;  // moved on, or shortened
-    if (session_.ended()) {
-      close();
-      co_return;
-    }
-    session_.on_keep_alive_expired();
-    wake();
-  }
+  writing_ = false;
+  wake();  // the reader may take more now, or finish
 }
 
 // Parameters, not lambda captures: a coroutine's frame keeps copies of its parameters, while

@@ -35,7 +35,7 @@ class QueuedSink : public SessionSink {
 struct Side {
   Side(const SessionOptions& options, const std::shared_ptr<Broker>& broker,
        const herald::Clock& clock)
-      : session(options, broker, clock, sink) {}
+      : session(options, broker, clock, sink, "127.0.0.1:1") {}
 
   std::shared_ptr<QueuedSink> sink = std::make_shared<QueuedSink>();
   Session session;

@@ -248,7 +248,12 @@ void Session::on_connection_lost() {
 void Session::end(std::optional<ReasonCode> disconnect_reason, bool publish_will) {
   if (ended_) return;
   if (disconnect_reason && v5() && phase_ == Phase::connected) {
-    send(Disconnect{.reason = *disconnect_reason});
+    // A decode error may name a reason DISCONNECT cannot carry (0x84 for a second CONNECT
+    // of an unknown level): that is a protocol error too, and said as one.
+    const ReasonCode reason = reason_code_allowed(PacketType::disconnect, *disconnect_reason)
+                                  ? *disconnect_reason
+                                  : ReasonCode::protocol_error;
+    send(Disconnect{.reason = reason});
   }
   const bool was_connected = phase_ == Phase::connected;
   phase_ = Phase::ended;

@@ -265,6 +265,14 @@ TEST_F(SessionTest, QoS2IsRoutedOnceAndCompletedByPubrel) {
   EXPECT_FALSE(subscriber.session->ended());
 }
 
+// Found by fuzz_mqtt_session: the decoder's 0x84 for a CONNECT of an unknown level is no
+// DISCONNECT reason; the second CONNECT is a protocol error whatever its level.
+TEST_F(SessionTest, ASecondConnectOfAnUnknownLevelIsAProtocolErrorToo) {
+  Client& client = connect("c");
+  client.session->on_bytes(std::string("\x10\x0D\x00\x04MQTT\xFE\x02\x00\x3C\x00\x01x", 15));
+  EXPECT_EQ(client.read_all<Disconnect>().at(0).reason, ReasonCode::protocol_error);
+}
+
 TEST_F(SessionTest, AnAcknowledgementOutOfTurnIsAProtocolError) {
   Client& subscriber = connect("sub");
   subscribe(subscriber, "t", QoS::at_least_once);

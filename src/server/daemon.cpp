@@ -175,7 +175,7 @@ void prepare_data_dir(const Config& config, const std::optional<RunAs>& run_as) 
 void give_data_files(const Config& config, const RunAs& run_as) {
   const std::filesystem::path& data_dir = config.server.data_dir;
   for (const auto& entry : std::filesystem::directory_iterator(data_dir / "store")) {
-    give_to(run_as, entry.path());
+    give_to_if_present(run_as, entry.path());
   }
   for (const auto& entry : std::filesystem::directory_iterator(data_dir / "tls")) {
     give_to(run_as, entry.path());

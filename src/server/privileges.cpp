@@ -191,6 +191,14 @@ void give_to(const RunAs& run_as, const fs::path& path) {
   }
 }
 
+void give_to_if_present(const RunAs& run_as, const fs::path& path) {
+  if (::geteuid() != 0) return;
+  if (::chown(path.c_str(), run_as.uid, run_as.gid) != 0 && errno != ENOENT) {
+    throw std::runtime_error("cannot chown " + path.string() + " to " + run_as.user + ": " +
+                             std::strerror(errno));
+  }
+}
+
 void drop_privileges(const RunAs& run_as) {
   if (::geteuid() == run_as.uid && ::getuid() == run_as.uid) return;
   const auto fail = [&](const char* step) {

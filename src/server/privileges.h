@@ -61,6 +61,11 @@ size_t adopt_data_dir(const RunAs& run_as, const std::filesystem::path& data_dir
 // root. Throws std::runtime_error naming the path on failure.
 void give_to(const RunAs& run_as, const std::filesystem::path& path);
 
+// The same for a file the open store may delete meanwhile (an obsolete table file its
+// background work removes after opening): one that is gone by the time it is reached is
+// nobody's to give, and is passed over.
+void give_to_if_present(const RunAs& run_as, const std::filesystem::path& path);
+
 // initgroups, setgid and setuid to `run_as`, then verifies that the real and effective ids
 // are the user's and that setuid(0) now fails. Process-wide (glibc applies set*id to every
 // thread), but call it before any session or delivery starts: nothing that speaks a

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <stdexcept>
 #include <string>
 
 namespace herald {
@@ -49,6 +51,16 @@ TEST(ResolveRunAs, StartedAsRootUserRootKeepsRoot) {
 TEST(ResolveRunAs, StartedAsAnyoneElseWithoutAUserNothingIsGivenUp) {
   if (::geteuid() == 0) GTEST_SKIP() << "needs to be started as a user other than root";
   EXPECT_FALSE(resolve_run_as(with_server_lines(""), "no-such-herald-user").has_value());
+}
+
+// The store deletes obsolete table files in the background after it opens, while the daemon
+// gives its files to the user: one gone by then is passed over, not a reason to stop.
+TEST(GiveTo, AStoreFileThatVanishedIsPassedOver) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chown needs root";
+  const RunAs self{.user = "root", .group = "root", .uid = 0, .gid = 0, .groups = {}};
+  const std::filesystem::path gone = std::filesystem::temp_directory_path() / "herald-no-such-file";
+  EXPECT_NO_THROW(give_to_if_present(self, gone));
+  EXPECT_THROW(give_to(self, gone), std::runtime_error);
 }
 
 }  // namespace

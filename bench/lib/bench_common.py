@@ -132,12 +132,13 @@ def machine_description():
             f"end {load} (other work on a shared machine makes every figure noisier)")
 
 
-def versions():
-    postfix = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "postfix"],
-                             capture_output=True, text=True).stdout.strip() or "unknown"
+def versions(package="postfix", name="Postfix"):
+    """The incumbent's Debian version (`package`, shown as `name`) and herald's commit."""
+    incumbent = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package],
+                               capture_output=True, text=True).stdout.strip() or "unknown"
     herald = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
                             capture_output=True, text=True).stdout.strip() or "unknown"
-    return f"Postfix {postfix} (Debian), herald {herald}"
+    return f"{name} {incumbent} (Debian), herald {herald}"
 
 
 def check_can_run(settings):

@@ -2,9 +2,8 @@
 run, and the results file bench/results/mqtt-DATE.md."""
 
 import statistics
-import subprocess
 
-from bench_common import REPO, fmt, machine_description
+from bench_common import fmt, machine_description, versions
 from scenarios import SCENARIOS
 
 # (label, scenario, figure, digits, lower is better)
@@ -122,14 +121,6 @@ def describe(run):
             f"peak RSS {fmt(run.get('peak_rss_mib'), 1)} MiB{caveat}")
 
 
-def versions():
-    mosquitto = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "mosquitto"],
-                               capture_output=True, text=True).stdout.strip() or "unknown"
-    herald = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
-                            capture_output=True, text=True).stdout.strip() or "unknown"
-    return f"Mosquitto {mosquitto} (Debian), herald {herald}"
-
-
 def write_markdown(runs, args, settings, started, state):
     settings.results_dir.mkdir(parents=True, exist_ok=True)
     path = settings.results_dir / f"mqtt-{started:%Y-%m-%d}.md"
@@ -146,7 +137,7 @@ def write_markdown(runs, args, settings, started, state):
 # MQTT: herald vs Mosquitto — {started:%Y-%m-%d %H:%M}
 
 - Machine: {machine_description()}
-- Software: {versions()}; load generator build/bin/herald_mqtt_load (herald's own MQTT
+- Software: {versions("mosquitto", "Mosquitto")}; load generator build/bin/herald_mqtt_load (herald's own MQTT
   codec, Boost.Asio, one thread for the publisher and one for the subscribers)
 {herald_note}- MQTT {args.protocol}, {args.size}-byte payloads, QoS 1 window {args.window} (lowered to
   the broker's Receive Maximum); QoS 0 {args.qos0_messages:,} and QoS 1 {args.qos1_messages:,}

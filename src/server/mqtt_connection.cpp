@@ -245,6 +245,8 @@ class Connection final : public ConnectionEvents,
     deadline_ = keep_alive.count() == 0
                     ? Steady::time_point::max()
                     : Steady::now() + std::chrono::milliseconds(keep_alive) * 3 / 2;
+    // A keep-alive shorter than what is left of the CONNECT deadline must not wait for it.
+    if (deadline_ < deadline_timer_.expiry()) deadline_timer_.cancel();
   }
   void close() {
     boost::system::error_code ignored;

@@ -249,6 +249,30 @@ def test_garbage_and_silence_are_shown_the_door(start_herald):
     sleepy.close()
 
 
+def test_a_packet_trickled_a_byte_at_a_time_does_not_keep_a_connection(start_herald):
+    """Keep alive counts whole packets (MQTT 5 3.1.2.10), not bytes: a client that sends one
+    PUBLISH a byte every 0.3 s is closed 1.5 keep-alives after its last whole packet."""
+    herald = start_herald(mqtt_listeners=("mqtt",), mqtt=OPEN)
+    slow = RawClient(herald.mqtt_port)
+    slow.connect("trickler", keep_alive=1)
+    packet = bytes([0x30, 0x7F, 0x00, 0x01, ord("t")]) + b"x" * 123
+    start = time.monotonic()
+    closed = False
+    for byte in packet:
+        try:
+            slow.sock.sendall(bytes([byte]))
+        except OSError:
+            closed = True
+            break
+        time.sleep(0.3)
+        if time.monotonic() - start > seconds(6):
+            break
+    took, data = closed_within(slow.sock, seconds(5))
+    assert closed or data.endswith(bytes([0xE0, 0x01, 0x8D])), data
+    assert time.monotonic() - start < seconds(8), "the trickle kept the connection open"
+    slow.close()
+
+
 def test_connections_per_address_are_limited(start_herald):
     herald = start_herald(mqtt_listeners=("mqtt",),
                           mqtt={**OPEN, "max_connections_per_ip": 3})

@@ -336,9 +336,18 @@ asio::awaitable<mqtt::LoginResult> log_in(const mqtt::AccessPolicy& policy,
 // connection reads nothing meanwhile (the session takes no input).
 template <typename Stream>
 asio::awaitable<void> Connection<Stream>::check_login() {
-  mqtt::LoginResult result = co_await asio::co_spawn(
-      services_.login_executor, log_in(services_.shared->policy, *session_.credentials_to_check()),
-      asio::use_awaitable);
+  AuthFailureLimiter& failures = services_.shared->login_failures;
+  mqtt::LoginResult result = mqtt::LoginRefusal::bad_credentials;
+  if (failures.blocked(peer_.ip)) {
+    spdlog::warn("mqtt login refused peer={}:{} reason=too-many-failures", peer_.ip, peer_.port);
+  } else {
+    result = co_await asio::co_spawn(
+        services_.login_executor,
+        log_in(services_.shared->policy, *session_.credentials_to_check()), asio::use_awaitable);
+    const auto* refusal = std::get_if<mqtt::LoginRefusal>(&result);
+    if (refusal && *refusal == mqtt::LoginRefusal::bad_credentials)
+      failures.record_failure(peer_.ip);
+  }
   session_.on_login(result);
   extend_deadline();  // from the CONNECT deadline to the keep-alive it settled
 }
@@ -367,12 +376,12 @@ std::function<void()> start(Stream stream, PeerInfo peer, const MqttServices& se
 }  // namespace
 
 MqttShared::MqttShared(const mqtt::SessionOptions& session_options,
-                       const mqtt::BrokerLimits& limits, const MqttConfig& mqtt,
-                       const std::vector<DeviceConfig>& devices, uint64_t max_bytes_in_flight)
-    : memory(max_bytes_in_flight),
+                       const mqtt::BrokerLimits& limits, const Config& config, const Clock& clock)
+    : memory(config.mqtt.max_bytes_in_flight),
       options(session_options),
       broker(std::make_shared<mqtt::Broker>(limits)),
-      policy(mqtt, devices) {
+      policy(config.mqtt, config.devices),
+      login_failures(clock, config.limits.max_auth_failures, config.limits.auth_failure_window) {
   options.memory = &memory;
 }
 

@@ -14,6 +14,7 @@
 #include "mqtt/access_policy.h"
 #include "mqtt/broker.h"
 #include "mqtt/session.h"
+#include "smtp/auth_failure_limiter.h"
 #include "smtp/in_flight_budget.h"
 #include "smtp/server_session.h"
 #include "util/clock.h"
@@ -28,14 +29,18 @@ namespace herald {
 // a connection's frame goes only with the io_context, after the daemon's wiring, and its
 // session's messages still hold charges on `memory` then.
 struct MqttShared {
+  // `clock` must outlive it (the daemon's, declared before the io_context).
   MqttShared(const mqtt::SessionOptions& session_options, const mqtt::BrokerLimits& limits,
-             const MqttConfig& mqtt, const std::vector<DeviceConfig>& devices,
-             uint64_t max_bytes_in_flight);
+             const Config& config, const Clock& clock);
 
   InFlightBudget memory;  // [mqtt] max_bytes_in_flight; options.memory points here
   mqtt::SessionOptions options;
   std::shared_ptr<mqtt::Broker> broker;
   const mqtt::AccessPolicy policy;  // throws ConfigError for a bad [mqtt] or [[device]] filter
+  // Wrong passwords per client address ([limits] max_auth_failures within
+  // auth_failure_window, as for SMTP AUTH): past them a login is refused without the
+  // crypt(3) work, so that guessing costs the guesser time and not the login threads.
+  AuthFailureLimiter login_failures;
 };
 
 // What the connections of one listener share; copied into each.

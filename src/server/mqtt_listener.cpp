@@ -56,7 +56,7 @@ class MqttFace::Impl {
       : shared_(std::make_shared<MqttShared>(
             session_options(config.mqtt, config.queue),
             mqtt::BrokerLimits{config.mqtt.max_queued_messages, config.mqtt.max_queued_bytes},
-            config.mqtt, config.devices, config.mqtt.max_bytes_in_flight)),
+            config, clock)),
         registry_(config.mqtt.max_connections, config.mqtt.max_connections_per_ip),
         login_pool_(kLoginThreads) {
     if (config.mqtt.queue_full == QueueFullAction::dead_letter) {

@@ -175,7 +175,7 @@ class RawClient:
         self.buffer = b""
 
     def connect(self, client_id, receive_maximum=None, username=None, password=None,
-                keep_alive=60):
+                keep_alive=60, expect=0):
         properties = b""
         if receive_maximum is not None:
             properties += b"\x21" + receive_maximum.to_bytes(2, "big")
@@ -187,7 +187,7 @@ class RawClient:
                 body += _string(field)
         self.sock.sendall(_packet(0x10, body))
         kind, _, body = self.read()
-        assert kind == 2 and body[1] == 0, f"CONNACK refused: {body!r}"
+        assert kind == 2 and body[1] == expect, f"CONNACK {body!r}, expected reason {expect:#x}"
 
     def subscribe(self, topic_filter, qos=1, packet_id=1):
         body = packet_id.to_bytes(2, "big") + b"\x00" + _string(topic_filter) + bytes([qos])

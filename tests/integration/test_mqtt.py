@@ -87,6 +87,21 @@ def test_devices_log_in_and_keep_to_their_topics(start_herald):
     device.close()
 
 
+def test_password_guessing_is_limited_per_address(start_herald):
+    """Past [limits] max_auth_failures wrong passwords from one address, even the right one
+    is refused for the window, without crypt(3) work spent on the guesser."""
+    code, hash_ = hash_password("right")
+    assert code == 0, hash_
+    herald = start_herald(mqtt_listeners=("mqtt",), limits={"max_auth_failures": 2},
+                          mqtt={"allow_anonymous": False},
+                          devices=[{"username": "d", "password_hash": hash_,
+                                    "publish": ["d/#"], "subscribe": ["d/#"]}])
+    for _ in range(2):
+        RawClient(herald.mqtt_port).connect("g", username="d", password="wrong", expect=0x86)
+    RawClient(herald.mqtt_port).connect("g", username="d", password="right", expect=0x86)
+    assert "reason=too-many-failures" in herald.log_text()
+
+
 def test_a_will_reaches_subscribers_when_a_device_vanishes(broker):
     watcher = PahoClient("watcher").connect(broker.mqtt_port)
     watcher.subscribe("status/#")

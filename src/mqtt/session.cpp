@@ -26,7 +26,8 @@ Session::Session(const SessionOptions& options, std::shared_ptr<Broker> broker, 
       peer_(std::move(peer)),
       decoder_(Sender::client, options.limits),
       queue_(options.oldest_every),
-      input_charge_(options.memory) {}
+      input_charge_(options.memory),
+      will_charge_(options.memory) {}
 
 Session::~Session() {
   if (attachment_) broker_->detach(attachment_->id);
@@ -192,8 +193,16 @@ void Session::on_login(const LoginResult& result) {
   }
   Connack connack = std::move(*pending_connack_);
   pending_connack_.reset();
-  // Only the will is kept; the credentials go now.
-  if (connect_->will) will_ = std::make_unique<Will>(std::move(*connect_->will));
+  // Only the will is kept; the credentials go now. A will waits as long as the connection
+  // lasts, so it is held against the shared memory budget like a message.
+  if (connect_->will) {
+    const Will& will = *connect_->will;
+    if (!will_charge_.grow_to(will.topic.size() + will.payload.size())) {
+      refuse_connect(ReasonCode::quota_exceeded);
+      return;
+    }
+    will_ = std::make_unique<Will>(std::move(*connect_->will));
+  }
   connect_.reset();
   if (v5()) connack.properties.retain_available = false;
   // [MQTT-3.1.2-24]: nothing larger than the client takes, the CONNACK included.
@@ -267,6 +276,7 @@ void Session::end(std::optional<ReasonCode> disconnect_reason, bool publish_will
   attachment_.reset();
   connect_.reset();
   will_.reset();
+  will_charge_.reset();
 }
 
 }  // namespace herald::mqtt

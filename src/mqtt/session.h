@@ -190,6 +190,7 @@ class Session {
   OutboundFlow::Token next_token_ = 1;
   std::string output_;
   InFlightCharge input_charge_;  // what the decoder holds of a packet not complete yet
+  InFlightCharge will_charge_;   // what will_ holds
   uint64_t packets_read_ = 0;
   bool ended_ = false;
   SessionCounts counts_;

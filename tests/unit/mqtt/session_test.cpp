@@ -542,6 +542,26 @@ TEST_F(SessionTest, MessagesAndPartPacketsAreChargedToTheSharedMemoryBudget) {
   EXPECT_EQ(memory.in_use(), 0u);
 }
 
+TEST_F(SessionTest, AWillIsHeldAgainstTheSharedMemoryBudget) {
+  InFlightBudget memory(4096);
+  options.memory = &memory;
+  Connect with_will{.client_id = "w"};
+  with_will.will = Will{.topic = "w/t", .payload = std::string(3000, 'x')};
+  Client& first = open();
+  first.send(with_will);
+  first.session->on_login(everything);
+  EXPECT_EQ(first.read_all<Connack>().at(0).reason, ReasonCode::success);
+  EXPECT_EQ(memory.in_use(), 3003u);
+  Client& second = open();
+  with_will.client_id = "v";
+  second.send(with_will);
+  second.session->on_login(everything);
+  EXPECT_EQ(second.read_all<Connack>().at(0).reason, ReasonCode::quota_exceeded)
+      << "two such wills do not fit";
+  first.send(Disconnect{});
+  EXPECT_EQ(memory.in_use(), 0u) << "given back when the session ends";
+}
+
 TEST_F(SessionTest, AClientThatDoesNotReadStopsBeingRead) {
   Client& client = connect("c");
   const std::string ping = encode_packet(Pingreq{}, ProtocolVersion::v5);

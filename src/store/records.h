@@ -53,6 +53,30 @@ struct Qos {
   std::string envid;  // RFC 3461 4.4 ENVID, xtext-decoded; empty when not given
 };
 
+// What an MQTT application message carries besides its payload (the content's body).
+struct MqttMessageFields {
+  std::string topic;
+  uint8_t qos = 0;  // as published
+  bool retain = false;
+  std::string properties;  // the forwarded properties as MQTT 5 encodes them (opaque here)
+  std::optional<TimePoint> expires_at;  // from the Message Expiry Interval
+  std::string publisher;                // client identifier
+
+  bool operator==(const MqttMessageFields&) const = default;
+};
+
+// How one persistent session gets its copy of an MQTT message, fixed when it is routed.
+struct MqttCopyFields {
+  uint8_t qos = 0;      // the lower of the message's and the subscription's
+  bool retain = false;  // the RETAIN flag the copy is sent with (retain as published)
+  std::vector<uint32_t> identifiers;  // every matching subscription identifier
+  // The packet id it was last sent with at QoS 2 (0: not sent), so that a copy sent again
+  // after a restart is the same exchange to the client.
+  uint16_t packet_id = 0;
+
+  bool operator==(const MqttCopyFields&) const = default;
+};
+
 struct MessageRecord {
   std::string id;  // see util/message_id.h
   TimePoint received_at;
@@ -62,6 +86,7 @@ struct MessageRecord {
   uint32_t body_pieces = 0;
   Envelope envelope;
   Qos qos;
+  std::optional<MqttMessageFields> mqtt;  // set for a message published over MQTT
 };
 
 // RFC-less but plain: the life of one (message, recipient) pair. Only the four terminal
@@ -118,6 +143,9 @@ struct Delivery {
   // store files the delivery's due entry under it (store.h, DuePosition) without reading the
   // message. Stored deliveries written before it existed read as 0 until the store migrates.
   int priority = 0;
+  // Set for a copy for a persistent MQTT session (transport "mqtt:" CLIENT-ID, recipient
+  // the client identifier).
+  std::optional<MqttCopyFields> mqtt;
 
   DeliveryKey key() const { return DeliveryKey{message_id, index}; }
 };

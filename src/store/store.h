@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "mime/message_content.h"
+#include "store/mqtt_records.h"
 #include "store/records.h"
 
 namespace herald {
@@ -109,7 +110,21 @@ struct StoreWrite {
   std::vector<Update> updates;
   std::vector<Event> events;
 
-  bool empty() const { return messages.empty() && updates.empty() && events.empty(); }
+  // The MQTT face's state (store/mqtt_records.h), applied after the parts above.
+  std::vector<MqttSessionRecord> sessions_put;  // replaces the record of that client id
+  // Removes the record and the session's inbound marks (its deliveries are the caller's:
+  // they are ended by updates, a slice at a time).
+  std::vector<std::string> sessions_erased;
+  std::vector<MqttInboundMark> inbound_put;  // replaces the mark of (client id, packet id)
+  std::vector<std::pair<std::string, uint16_t>> inbound_erased;  // (client id, packet id)
+  std::vector<RetainedMessage> retained_put;  // replaces the topic's retained message
+  std::vector<std::string> retained_erased;   // topics
+
+  bool empty() const {
+    return messages.empty() && updates.empty() && events.empty() && sessions_put.empty() &&
+           sessions_erased.empty() && inbound_put.empty() && inbound_erased.empty() &&
+           retained_put.empty() && retained_erased.empty();
+  }
 };
 
 // Thread-safety: every method may be called from any thread concurrently. Methods block
@@ -212,6 +227,21 @@ class Store {
 
   // Calls `visit` for each message, newest first, until it returns false.
   virtual void for_each_message(const std::function<bool(const MessageRecord&)>& visit) = 0;
+
+  // --- the MQTT face (written through apply) ----------------------------------------------
+
+  // Calls `visit` for each persistent session, in client id order, until it returns false.
+  // A record that does not decode is moved to the quarantine (family "mqtt_sessions") and
+  // skipped. Throws StoreError.
+  virtual void for_each_mqtt_session(
+      const std::function<bool(const MqttSessionRecord&)>& visit) = 0;
+  // The inbound QoS 2 marks of `client_id`, in packet id order. Throws StoreError.
+  virtual std::vector<MqttInboundMark> mqtt_inbound(std::string_view client_id) = 0;
+  // Up to `limit` retained messages whose topics start with `prefix`, after topic `after`
+  // (not itself; "" from the first), in topic byte order: what a SUBSCRIBE reads a slice at
+  // a time, from the literal part of its filter. Throws StoreError.
+  virtual std::vector<RetainedMessage> retained(std::string_view prefix, std::string_view after,
+                                                size_t limit) = 0;
 };
 
 enum class StoreMode {

@@ -26,9 +26,11 @@ class QueuedSink : public SessionSink {
  public:
   void deliver(Outgoing outgoing) override { deliveries.push_back(std::move(outgoing)); }
   void taken_over() override { ++takeovers; }
+  void stored() override { ++stored_wakes; }
 
   std::deque<Outgoing> deliveries;
   int takeovers = 0;
+  int stored_wakes = 0;
 };
 
 // One side of the conversation: the session and a client's reading of what it writes.

@@ -1,7 +1,12 @@
 #include "mqtt/broker.h"
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
+
+#include "mqtt/connect_terms.h"
+#include "mqtt/session_store.h"
+#include "mqtt/topic.h"
 
 namespace herald::mqtt {
 
@@ -17,7 +22,8 @@ Broker::Broker(BrokerLimits limits) : limits_(limits) {}
 
 Broker::~Broker() = default;
 
-Broker::Attachment Broker::attach(SessionOrigin origin, std::shared_ptr<SessionSink> sink) {
+Broker::Attachment Broker::attach(SessionOrigin origin, std::shared_ptr<SessionSink> sink,
+                                  SessionLife life) {
   std::shared_ptr<SessionSink> previous;
   Attachment attachment;
   attachment.budget =
@@ -25,16 +31,43 @@ Broker::Attachment Broker::attach(SessionOrigin origin, std::shared_ptr<SessionS
   attachment.stats = std::make_shared<SessionStats>();
   {
     std::unique_lock lock(mutex_);
-    if (const auto it = by_client_.find(origin.client_id); it != by_client_.end()) {
-      previous = sessions_.at(it->second).sink;
-      detach_locked(it->second);
+    attachment.generation = next_generation_++;
+    const auto it = by_client_.find(origin.client_id);
+    Session* resumed = nullptr;
+    if (it != by_client_.end()) {
+      Session& existing = sessions_.at(it->second);
+      previous = std::move(existing.sink);
+      if (!life.clean_start && existing.expiry_interval > 0) {
+        resumed = &existing;
+      } else {
+        attachment.discarded = existing.expiry_interval > 0;
+        remove_locked(it->second);
+      }
     }
-    attachment.id = next_id_++;
-    by_client_.emplace(origin.client_id, attachment.id);
-    sessions_.emplace(attachment.id, Session{.origin = std::move(origin),
-                                             .sink = std::move(sink),
-                                             .budget = attachment.budget,
-                                             .stats = attachment.stats});
+    if (resumed != nullptr) {
+      attachment.id = by_client_.at(origin.client_id);
+      attachment.resumed = std::move(resumed->offline_subscriptions);
+      resumed->offline_subscriptions.clear();
+      if (resumed->expiry) expiries_.erase(*resumed->expiry);
+      resumed->expiry.reset();
+      resumed->origin = std::move(origin);
+      resumed->sink = std::move(sink);
+      resumed->budget = attachment.budget;
+      resumed->stats = attachment.stats;
+      resumed->generation = attachment.generation;
+      resumed->expiry_interval = life.expiry_interval;
+      if (!resumed->kept) resumed->kept = kept_budget();
+    } else {
+      attachment.id = next_id_++;
+      by_client_.emplace(origin.client_id, attachment.id);
+      sessions_.emplace(attachment.id, Session{.origin = std::move(origin),
+                                               .sink = std::move(sink),
+                                               .budget = attachment.budget,
+                                               .stats = attachment.stats,
+                                               .kept = kept_budget(),
+                                               .generation = attachment.generation,
+                                               .expiry_interval = life.expiry_interval});
+    }
   }
   // Outside the lock: the old connection may be on this thread's strand's neighbour, and
   // what it does next must not wait for us.
@@ -42,35 +75,128 @@ Broker::Attachment Broker::attach(SessionOrigin origin, std::shared_ptr<SessionS
   return attachment;
 }
 
-void Broker::detach(SubscriberId id) {
+void Broker::detach(const Attachment& attachment, uint32_t expiry_interval,
+                    std::vector<StoredSubscription> subscriptions, TimePoint now) {
   std::unique_lock lock(mutex_);
-  detach_locked(id);
+  const auto it = sessions_.find(attachment.id);
+  if (it == sessions_.end() || it->second.generation != attachment.generation) return;
+  Session& session = it->second;
+  if (expiry_interval == 0) {
+    remove_locked(attachment.id);
+    return;
+  }
+  session.sink.reset();
+  session.expiry_interval = expiry_interval;
+  session.offline_subscriptions = std::move(subscriptions);
+  const TimePoint until = expiry_interval == kSessionNeverExpires
+                              ? TimePoint::max()
+                              : now + std::chrono::seconds(expiry_interval);
+  session.expiry = expiries_.emplace(until, session.origin.client_id);
 }
 
-void Broker::detach_locked(SubscriberId id) {
+std::shared_ptr<QueueBudget> Broker::kept_budget() const {
+  return std::make_shared<QueueBudget>(limits_.max_queued_messages,
+                                       std::numeric_limits<uint64_t>::max());
+}
+
+bool Broker::restore(const MqttSessionRecord& record, TimePoint now, uint32_t queued) {
+  std::vector<std::pair<std::string, Subscription>> parsed;
+  for (const StoredSubscription& stored : record.subscriptions) {
+    const std::optional<SubscriptionOptions> options = options_of_stored(stored.options);
+    if (!options || check_topic_filter(stored.filter, TopicLimits{}) != TopicError::none) {
+      return false;
+    }
+    parsed.emplace_back(stored.filter, Subscription{0, *options, stored.identifier});
+  }
+  std::unique_lock lock(mutex_);
+  if (by_client_.contains(record.client_id)) return false;
+  const SubscriberId id = next_id_++;
+  by_client_.emplace(record.client_id, id);
+  Session& session = sessions_[id];
+  session.origin =
+      SessionOrigin{.client_id = record.client_id,
+                    .version = record.version == 4 ? ProtocolVersion::v3_1_1 : ProtocolVersion::v5,
+                    .connected = record.disconnected_at.value_or(now)};
+  session.budget =
+      std::make_shared<QueueBudget>(limits_.max_queued_messages, limits_.max_queued_bytes);
+  session.stats = std::make_shared<SessionStats>();
+  session.kept = kept_budget();
+  session.kept->charge_held(queued);
+  session.generation = next_generation_++;
+  session.expiry_interval = record.expiry_interval;
+  session.offline_subscriptions = record.subscriptions;
+  for (auto& [filter, subscription] : parsed) {
+    subscription.subscriber = id;
+    if (!tree_.subscribe(filter, subscription)) ++session.subscriptions;
+  }
+  const TimePoint since = record.disconnected_at.value_or(now);
+  const TimePoint until = record.expiry_interval == kSessionNeverExpires
+                              ? TimePoint::max()
+                              : since + std::chrono::seconds(record.expiry_interval);
+  session.expiry = expiries_.emplace(until, record.client_id);
+  return true;
+}
+
+std::vector<std::string> Broker::take_expired(TimePoint now) {
+  std::vector<std::string> expired;
+  std::unique_lock lock(mutex_);
+  while (!expiries_.empty() && expiries_.begin()->first <= now) {
+    const std::string client_id = expiries_.begin()->second;
+    remove_locked(by_client_.at(client_id));
+    expired.push_back(client_id);
+  }
+  return expired;
+}
+
+void Broker::stored(const std::vector<std::string>& client_ids) {
+  std::vector<std::shared_ptr<SessionSink>> online;
+  {
+    std::shared_lock lock(mutex_);
+    for (const std::string& client_id : client_ids) {
+      const auto it = by_client_.find(client_id);
+      if (it == by_client_.end()) continue;
+      if (const auto& sink = sessions_.at(it->second).sink) online.push_back(sink);
+    }
+  }
+  for (const auto& sink : online) sink->stored();
+}
+
+void Broker::unkeep(const std::vector<std::string>& client_ids) {
+  std::shared_lock lock(mutex_);
+  for (const std::string& client_id : client_ids) {
+    const auto it = by_client_.find(client_id);
+    if (it == by_client_.end()) continue;
+    if (const auto& kept = sessions_.at(it->second).kept; kept && kept->messages() > 0) {
+      kept->release(0);
+    }
+  }
+}
+
+void Broker::remove_locked(SubscriberId id) {
   const auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
   tree_.remove(id);
+  if (it->second.expiry) expiries_.erase(*it->second.expiry);
   by_client_.erase(it->second.origin.client_id);
   sessions_.erase(it);
 }
 
-bool Broker::subscribe(SubscriberId id, std::string_view filter, SubscriptionOptions options,
-                       std::optional<uint32_t> identifier) {
+bool Broker::subscribe(const Attachment& attachment, std::string_view filter,
+                       SubscriptionOptions options, std::optional<uint32_t> identifier) {
   std::unique_lock lock(mutex_);
-  const auto it = sessions_.find(id);
-  if (it == sessions_.end()) return false;
-  const bool replaced = tree_.subscribe(filter, Subscription{id, options, identifier});
+  const auto it = sessions_.find(attachment.id);
+  if (it == sessions_.end() || it->second.generation != attachment.generation) return false;
+  const bool replaced = tree_.subscribe(filter, Subscription{attachment.id, options, identifier});
   if (!replaced) ++it->second.subscriptions;
   return replaced;
 }
 
-bool Broker::unsubscribe(SubscriberId id, std::string_view filter) {
+bool Broker::unsubscribe(const Attachment& attachment, std::string_view filter) {
   std::unique_lock lock(mutex_);
-  const bool held = tree_.unsubscribe(filter, id);
-  if (const auto it = sessions_.find(id); held && it != sessions_.end()) {
-    --it->second.subscriptions;
-  }
+  const auto it = sessions_.find(attachment.id);
+  if (it == sessions_.end() || it->second.generation != attachment.generation) return false;
+  const bool held = tree_.unsubscribe(filter, attachment.id);
+  if (held) --it->second.subscriptions;
   return held;
 }
 
@@ -95,7 +221,7 @@ SessionList Broker::snapshot(std::optional<size_t> limit) const {
     const Session& session = sessions_.at(id);
     list.sessions.push_back(SessionSnapshot{
         .client_id = session.origin.client_id,
-        .peer = session.origin.peer,
+        .peer = session.sink ? session.origin.peer : "offline",
         .version = session.origin.version,
         .connected = session.origin.connected,
         .subscriptions = session.subscriptions,
@@ -107,9 +233,29 @@ SessionList Broker::snapshot(std::optional<size_t> limit) const {
   return list;
 }
 
-// Charges one copy; false only when a QoS > 0 copy does not fit (the message is refused).
+// A persistent session's copy at QoS > 0 goes to the store (its queue there has the limits of
+// the disk); at QoS 0 it is delivered if the session is online, like any other.
+void Broker::add_kept(const Session& session, const Outgoing& outgoing,
+                      PublishResult& result) const {
+  result.kept.push_back(KeptCopy{.client_id = session.origin.client_id,
+                                 .fields = MqttCopyFields{
+                                     .qos = static_cast<uint8_t>(outgoing.qos),
+                                     .retain = outgoing.retain,
+                                     .identifiers = outgoing.identifiers,
+                                 }});
+}
+
+// Charges one copy; false only when a QoS > 0 copy does not fit (the message is refused): in
+// memory, or in a persistent session's queue in the store, which counts copies only.
 bool Broker::charge(const Session& session, const Outgoing& outgoing, PublishResult& result,
-                    std::vector<Copy>& copies) const {
+                    std::vector<Copy>& copies, std::vector<QueueBudget*>& kept) const {
+  if (session.expiry_interval > 0 && outgoing.qos != QoS::at_most_once) {
+    if (!session.kept->try_charge(0)) return false;
+    kept.push_back(session.kept.get());
+    add_kept(session, outgoing, result);
+    return true;
+  }
+  if (!session.sink) return true;  // offline: QoS 0 is not kept for it
   if (session.budget->try_charge(outgoing.message->size())) {
     copies.push_back(Copy{&session, outgoing});
     return true;
@@ -140,6 +286,7 @@ const Subscription& Broker::pick_member(const SharedMatch& group, const Message&
 PublishResult Broker::publish(const SharedMessage& message, std::optional<SubscriberId> publisher) {
   PublishResult result;
   std::vector<Copy> copies;
+  std::vector<QueueBudget*> kept;
   std::shared_lock lock(mutex_);
   const Matches matches = tree_.match(message->topic, publisher);
   bool fits = true;
@@ -148,7 +295,7 @@ PublishResult Broker::publish(const SharedMessage& message, std::optional<Subscr
     if (it == sessions_.end()) continue;
     Outgoing outgoing{message, lower(message->qos, recipient.max_qos),
                       message->retain && recipient.retain_as_published, recipient.identifiers};
-    fits = charge(it->second, outgoing, result, copies);
+    fits = charge(it->second, outgoing, result, copies, kept);
     if (!fits) break;
   }
   for (size_t i = 0; fits && i < matches.shared.size(); ++i) {
@@ -158,14 +305,15 @@ PublishResult Broker::publish(const SharedMessage& message, std::optional<Subscr
                       message->retain && member.options.retain_as_published,
                       {}};
     if (member.identifier) outgoing.identifiers.push_back(*member.identifier);
-    fits = charge(sessions_.at(member.subscriber), outgoing, result, copies);
+    fits = charge(sessions_.at(member.subscriber), outgoing, result, copies, kept);
   }
   if (!fits) {
     for (const Copy& copy : copies) copy.session->budget->release(message->size());
+    for (QueueBudget* budget : kept) budget->release(0);
     return PublishResult{.copies = 0, .dropped_qos0 = 0, .refused_full = true};
   }
   for (Copy& copy : copies) copy.session->sink->deliver(std::move(copy.outgoing));
-  result.copies = copies.size();
+  result.copies = copies.size() + result.kept.size();
   return result;
 }
 

@@ -1,7 +1,11 @@
-// The sessions connected now and their subscriptions: where each published message goes
-// (MQTT 5 4.7, 4.8, 3.3.4). Sessions end with their connection for now (session expiry is
-// capped at 0, docs/mqtt.md), so the broker holds no message of its own: it charges each
-// copy to the subscriber's QueueBudget and hands it to the subscriber's SessionSink.
+// The sessions and their subscriptions: where each published message goes (MQTT 5 4.7, 4.8,
+// 3.3.4). A session ends with its connection unless it has a session expiry (persistent):
+// then it stays, offline, with its subscriptions, until it expires or a connection resumes
+// it. The broker holds no message of its own. A copy for a session that ends with its
+// connection is charged to the subscriber's QueueBudget and handed to its SessionSink; a copy
+// at QoS > 0 for a persistent session is named in the result instead (PublishResult::kept),
+// for the publisher to commit to the store, which is that session's queue; the broker then
+// wakes the session if it is online (stored()).
 //
 // Thread-safe. Publishing, the hot path, takes a shared lock (many publishers route at
 // once), as does an operator's snapshot; subscribing, attaching and detaching take it
@@ -21,6 +25,7 @@
 #include "mqtt/session_queue.h"
 #include "mqtt/session_snapshot.h"
 #include "mqtt/topic_tree.h"
+#include "store/mqtt_records.h"
 
 namespace herald::mqtt {
 
@@ -35,6 +40,21 @@ class SessionSink {
   // A new connection with the same client identifier took the session (MQTT 5 3.1.4-3):
   // end this connection (DISCONNECT 0x8E).
   virtual void taken_over() = 0;
+  // Copies for this (persistent) session were committed to the store: read its queue.
+  virtual void stored() = 0;
+};
+
+// The session a CONNECT asks for (MQTT 5 3.1.2.4, 3.1.2.11.2).
+struct SessionLife {
+  bool clean_start = true;
+  uint32_t expiry_interval = 0;  // seconds; 0 ends the session with its connection
+};
+
+// A copy at QoS > 0 for a persistent session, for the publisher to commit (store/records.h
+// MqttCopyFields says what each field means).
+struct KeptCopy {
+  std::string client_id;
+  MqttCopyFields fields;
 };
 
 // Who a session is, as snapshot() shows it; fixed when it attaches.
@@ -52,16 +72,19 @@ struct SessionStats {
   std::atomic<uint32_t> in_flight{0};  // QoS 1 and 2 copies sent, not yet acknowledged
 };
 
+// Per session: what it holds in memory, waiting and in flight; and for a persistent session,
+// the copies its queue in the store holds (max_queued_messages again, the disk's bytes).
 struct BrokerLimits {
-  uint32_t max_queued_messages = 1000;  // per session, waiting and in flight
+  uint32_t max_queued_messages = 1000;
   uint64_t max_queued_bytes = 16 * 1024 * 1024;
 };
 
 // What became of a published message.
 struct PublishResult {
-  size_t copies = 0;          // sessions it was queued for
-  size_t dropped_qos0 = 0;    // QoS 0 copies left out because a subscriber's queue was full
-  bool refused_full = false;  // a QoS > 0 copy did not fit: nothing was queued (0x97)
+  size_t copies = 0;           // sessions it was queued or kept for
+  size_t dropped_qos0 = 0;     // QoS 0 copies left out because a subscriber's queue was full
+  bool refused_full = false;   // a QoS > 0 copy did not fit: nothing was queued (0x97)
+  std::vector<KeptCopy> kept;  // for persistent sessions, to commit; counted in copies
 };
 
 class Broker {
@@ -73,25 +96,54 @@ class Broker {
   // stats with snapshot(), which reads them.
   struct Attachment {
     SubscriberId id = 0;
+    uint64_t generation = 0;  // which connection of the session this is
     std::shared_ptr<QueueBudget> budget;
     std::shared_ptr<SessionStats> stats;
+    // The subscriptions of the persistent session resumed (CONNACK session present); nullopt
+    // for a new session.
+    std::optional<std::vector<StoredSubscription>> resumed;
+    // A persistent session of this client id was there and clean start ended it: its stored
+    // queue is the caller's to end.
+    bool discarded = false;
   };
 
   // Makes `origin.client_id` the session of `sink`. A connection holding that client
-  // identifier already is told taken_over() and detached first, its subscriptions gone with
-  // it.
-  Attachment attach(SessionOrigin origin, std::shared_ptr<SessionSink> sink);
+  // identifier already is told taken_over() first. Without clean start a persistent session
+  // of that client id (online or not) is resumed, subscriptions and all; otherwise whatever
+  // session was there ends and a new one starts.
+  Attachment attach(SessionOrigin origin, std::shared_ptr<SessionSink> sink, SessionLife life = {});
 
-  // Ends session `id`: its subscriptions go, and no more copies are queued for it. A no-op
-  // for a session already detached (taken over).
-  void detach(SubscriberId id);
+  // The connection of `attachment` ends. With `expiry_interval` 0 the session ends: its
+  // subscriptions go, and no more copies are queued for it. Otherwise it stays offline with
+  // `subscriptions` (what the connection last held) until `now` + the interval. A no-op
+  // when another connection holds the session now (taken over).
+  void detach(const Attachment& attachment, uint32_t expiry_interval,
+              std::vector<StoredSubscription> subscriptions, TimePoint now);
 
-  // Subscribes session `id`; whether it held this filter already (replaced). False and
-  // nothing done for a detached session.
-  bool subscribe(SubscriberId id, std::string_view filter, SubscriptionOptions options,
+  // A persistent session from the store, at start: offline, its subscriptions in the tree,
+  // its queue holding `queued` copies, expiring `expiry_interval` after it disconnected
+  // (after `now` when the record does not say). False when a subscription does not parse
+  // (the record is left out).
+  bool restore(const MqttSessionRecord& record, TimePoint now, uint32_t queued = 0);
+
+  // The offline sessions whose expiry has come by `now`, ended and removed: their stored
+  // queues and records are the caller's to end.
+  std::vector<std::string> take_expired(TimePoint now);
+
+  // Wakes the online ones of these persistent sessions (SessionSink::stored).
+  void stored(const std::vector<std::string>& client_ids);
+  // Copies in the queues of these persistent sessions ended (delivered, expired, discarded)
+  // or were never committed: one each, a client id named once per copy. The sessions'
+  // queues have room for as many more.
+  void unkeep(const std::vector<std::string>& client_ids);
+
+  // Subscribes the session of `attachment`; whether it held this filter already (replaced).
+  // False and nothing done when that connection no longer holds the session (detached, or
+  // taken over: a resumed session keeps its id, and the old connection must not touch it).
+  bool subscribe(const Attachment& attachment, std::string_view filter, SubscriptionOptions options,
                  std::optional<uint32_t> identifier);
-  // Whether the session held the filter.
-  bool unsubscribe(SubscriberId id, std::string_view filter);
+  // Whether the session held the filter (false, nothing done, as for subscribe).
+  bool unsubscribe(const Attachment& attachment, std::string_view filter);
   // Filters session `id` holds.
   size_t subscriptions_of(SubscriberId id) const;
 
@@ -113,21 +165,30 @@ class Broker {
   uint64_t next_sequence() { return sequence_.fetch_add(1, std::memory_order_relaxed) + 1; }
 
  private:
+  using Expiries = std::multimap<TimePoint, std::string>;
   struct Session {
     SessionOrigin origin;
-    std::shared_ptr<SessionSink> sink;
+    std::shared_ptr<SessionSink> sink;  // null while a persistent session is offline
     std::shared_ptr<QueueBudget> budget;
     std::shared_ptr<SessionStats> stats;
+    // A persistent session's queue in the store (messages only), across its connections.
+    std::shared_ptr<QueueBudget> kept;
     size_t subscriptions = 0;
+    uint64_t generation = 0;
+    uint32_t expiry_interval = 0;                           // > 0: persistent
+    std::vector<StoredSubscription> offline_subscriptions;  // while offline
+    std::optional<Expiries::iterator> expiry;               // while offline
   };
   struct Copy {
     const Session* session;
     Outgoing outgoing;
   };
 
-  void detach_locked(SubscriberId id);
+  void remove_locked(SubscriberId id);
+  void add_kept(const Session& session, const Outgoing& outgoing, PublishResult& result) const;
   bool charge(const Session& session, const Outgoing& outgoing, PublishResult& result,
-              std::vector<Copy>& copies) const;
+              std::vector<Copy>& copies, std::vector<QueueBudget*>& kept) const;
+  std::shared_ptr<QueueBudget> kept_budget() const;
   const Subscription& pick_member(const SharedMatch& group, const Message& message) const;
 
   const BrokerLimits limits_;
@@ -136,7 +197,9 @@ class Broker {
   std::unordered_map<SubscriberId, Session> sessions_;
   // Ordered, so that snapshot() reads the first `limit` sessions without sorting them all.
   std::map<std::string, SubscriberId, std::less<>> by_client_;
+  Expiries expiries_;  // offline persistent sessions by when they expire
   SubscriberId next_id_ = 1;
+  uint64_t next_generation_ = 1;
   std::atomic<uint64_t> sequence_{0};
 };
 

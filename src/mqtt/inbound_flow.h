@@ -53,6 +53,11 @@ class InboundFlow {
   // released (PUBCOMP success); else PUBCOMP 0x92, packet identifier not found.
   bool on_pubrel(uint16_t packet_id);
 
+  // A resumed session's QoS 2 PUBLISH the store kept and answered with PUBREC before the
+  // connection (or the server) went: it waits for its PUBREL, and the same packet id sent
+  // again is not a new message.
+  void resume_awaiting_pubrel(uint16_t packet_id) { states_[packet_id] = State::awaiting_pubrel; }
+
   // QoS 1 and 2 PUBLISHes counting against the receive maximum.
   size_t unanswered() const { return states_.size(); }
 

@@ -30,7 +30,7 @@ Session::Session(const SessionOptions& options, std::shared_ptr<Broker> broker, 
       will_charge_(options.memory) {}
 
 Session::~Session() {
-  if (attachment_) broker_->detach(attachment_->id);
+  detach_from_broker();
 }
 
 bool Session::v5() const {
@@ -48,7 +48,7 @@ std::chrono::seconds Session::keep_alive() const {
 
 bool Session::wants_input() const {
   return (phase_ == Phase::awaiting_connect || phase_ == Phase::connected) &&
-         output_.size() < kOutputHighWater;
+         output_.size() < kOutputHighWater && !held_;
 }
 
 std::string Session::take_output() {
@@ -80,10 +80,17 @@ void Session::charge_input() {
   }
 }
 
-// Stops at a login to check and at the end; what is left waits in the decoder.
+// Stops at a login to check, at a packet that must wait for the store, and at the end; what
+// is left waits in the decoder.
 void Session::handle_buffered() {
   while ((phase_ == Phase::awaiting_connect || phase_ == Phase::connected) &&
          output_.size() < kOutputHighWater) {
+    if (held_) {
+      if (must_wait(*held_)) break;
+      const std::unique_ptr<Packet> packet = std::move(held_);
+      handle(*packet);
+      continue;
+    }
     DecodeResult result = decoder_.next();
     if (std::holds_alternative<NeedMore>(result)) break;
     if (const auto* error = std::get_if<DecodeError>(&result)) {
@@ -91,7 +98,12 @@ void Session::handle_buffered() {
       break;
     }
     ++packets_read_;
-    handle(std::get<Packet>(result));
+    Packet& packet = std::get<Packet>(result);
+    if (phase_ == Phase::connected && must_wait(packet)) {
+      held_ = std::make_unique<Packet>(std::move(packet));
+      break;
+    }
+    handle(packet);
   }
   if (phase_ == Phase::connected) pump();
 }
@@ -168,10 +180,6 @@ void Session::on_connect(Connect& connect) {
     refuse_connect(ReasonCode::bad_authentication_method);  // no enhanced authentication
     return;
   }
-  if (connect.will && connect.will->retain) {
-    refuse_connect(ReasonCode::retain_not_supported);  // MQTT 5 3.2.2.3.5
-    return;
-  }
   session_expiry_was_zero_ = connect.properties.session_expiry_interval.value_or(0) == 0;
   credentials_ = Credentials{connect.username, connect.password};
   pending_connack_ = std::make_unique<Connack>(std::move(outcome.connack));
@@ -204,23 +212,28 @@ void Session::on_login(const LoginResult& result) {
     will_ = std::make_unique<Will>(std::move(*connect_->will));
   }
   connect_.reset();
-  if (v5()) connack.properties.retain_available = false;
+  expiry_interval_ = terms_->session_expiry;
   // [MQTT-3.1.2-24]: nothing larger than the client takes, the CONNACK included.
   const std::string bytes = encode_packet(connack, terms_->version);
   if (terms_->client_maximum_packet_size && bytes.size() > *terms_->client_maximum_packet_size) {
     end(std::nullopt, false);
     return;
   }
-  attachment_ = broker_->attach(SessionOrigin{.client_id = terms_->client_id,
-                                              .peer = peer_,
-                                              .version = terms_->version,
-                                              .connected = clock_.now()},
-                                sink_);
+  attachment_ = broker_->attach(
+      SessionOrigin{.client_id = terms_->client_id,
+                    .peer = peer_,
+                    .version = terms_->version,
+                    .connected = clock_.now()},
+      sink_, SessionLife{.clean_start = terms_->clean_start, .expiry_interval = expiry_interval_});
   inbound_.emplace(*terms_);
   outbound_.emplace(*terms_);
   aliases_.emplace(terms_->client_topic_alias_maximum);
-  output_ += bytes;
   phase_ = Phase::connected;
+  if (persistent() || attachment_->discarded) {
+    connect_persistent(std::move(connack));
+  } else {
+    output_ += bytes;
+  }
   handle_buffered();
 }
 
@@ -229,6 +242,10 @@ void Session::on_disconnect(const Disconnect& disconnect) {
   if (session_expiry_was_zero_ && disconnect.properties.session_expiry_interval.value_or(0) > 0) {
     end(ReasonCode::protocol_error, true);
     return;
+  }
+  // A persistent session may be given a new expiry, within herald's maximum.
+  if (const auto& expiry = disconnect.properties.session_expiry_interval; expiry && persistent()) {
+    expiry_interval_ = std::min(*expiry, options_.terms.max_session_expiry);
   }
   end(std::nullopt, disconnect.reason == ReasonCode::disconnect_with_will_message);
 }
@@ -269,11 +286,14 @@ void Session::end(std::optional<ReasonCode> disconnect_reason, bool publish_will
   ended_ = true;
   credentials_.reset();
   input_charge_.reset();
-  if (attachment_) {
-    broker_->detach(attachment_->id);
+  if (attachment_ && persistent()) write_record();  // the session's end, with its expiry
+  if (attachment_ && was_connected && !persistent() && terms_->session_expiry > 0) {
+    next_request_.erase_session = true;  // a DISCONNECT set the expiry to 0
   }
+  detach_from_broker();
   if (was_connected && publish_will && will_) publish_will_message();
   attachment_.reset();
+  held_.reset();
   connect_.reset();
   will_.reset();
   will_charge_.reset();

@@ -5,15 +5,25 @@
 // (session.cpp): whether it may come now and its handler.
 //
 // What each answer promises, as an interface: a PUBACK/PUBREC success means the message was
-// routed to every session that subscribed (none kept beyond its connection yet, so nothing
-// needs a disk first); a refusal names its reason (0x87 not authorized, 0x97 a subscriber's
-// queue is full, 0x10 no subscribers), and MQTT 3.1.1, which has no reason codes, gets the
-// connection closed instead of a success it cannot back [MQTT-3.3.5-2].
+// routed to every session that subscribed and, when a persistent session (session expiry >
+// 0) takes it at QoS > 0, committed to the store with fsync first (its copies there are
+// that session's queue); a refusal names its reason (0x87 not authorized, 0x97 a
+// subscriber's queue is full, 0x10 no subscribers, 0x80 the store failed), and MQTT 3.1.1,
+// which has no reason codes, gets the connection closed instead of a success it cannot back
+// [MQTT-3.3.5-2]. A persistent session's CONNACK, SUBACK and UNSUBACK likewise come after its
+// record is on disk, and the PUBCOMP of a kept QoS 2 PUBLISH after its mark is gone.
+//
+// The store is asked through take_store_request() / on_stored() (mqtt/session_store.h), one
+// request at a time; while answers wait for it, PUBLISHes go on being taken (their answers
+// queue behind, in order [MQTT-4.6.0-2]) and any other packet waits.
 #pragma once
 
 #include <chrono>
+#include <deque>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -28,6 +38,7 @@
 #include "mqtt/outbound_flow.h"
 #include "mqtt/packet_decoder.h"
 #include "mqtt/session_queue.h"
+#include "mqtt/session_store.h"
 #include "smtp/in_flight_budget.h"
 #include "util/clock.h"
 
@@ -98,6 +109,16 @@ class Session {
   void on_server_shutdown();
   void on_connection_lost();
 
+  // The store (session_keeping.cpp). The next request, when none is out and there is
+  // something to ask; the connection runs it (StoreWorker, off the io threads) and hands the
+  // result to on_stored(). Ask after every call into the session, after the end too: an
+  // ended persistent session still has its record to write.
+  std::optional<StoreRequest> take_store_request();
+  void on_stored(StoreResult result);
+  // SessionSink::stored, moved onto the strand: copies were committed to this session's
+  // queue in the store.
+  void on_queue_stored();
+
   // Set while the CONNECT waits for its login check; cleared by on_login().
   const std::optional<Credentials>& credentials_to_check() const { return credentials_; }
 
@@ -111,6 +132,8 @@ class Session {
   // the end, and not while the client leaves a backlog of output unread (a client that
   // sends PINGREQs and never reads must not grow herald's buffers).
   bool wants_input() const;
+  // Whether the session expiry outlasts the connection (the store keeps the session).
+  bool persistent() const { return expiry_interval_ > 0; }
 
   // 0: none. The connection closes one and a half times this after the last packet read.
   std::chrono::seconds keep_alive() const;
@@ -139,8 +162,10 @@ class Session {
 
   // Inbound PUBLISH steps.
   std::optional<ReasonCode> refusal_of(const Publish& publish) const;
-  PublishResult route(Publish& publish);
-  void acknowledge(const Publish& publish, ReasonCode reason);
+  PublishResult route(Publish& publish, SharedMessage& message);
+  void acknowledge(QoS qos, uint16_t packet_id, ReasonCode reason);
+  void keep(const SharedMessage& message, std::vector<KeptCopy> copies, QoS qos,
+            uint16_t packet_id);
   ReasonCode subscribe_one(const TopicSubscription& subscription,
                            std::optional<uint32_t> identifier);
 
@@ -152,8 +177,26 @@ class Session {
 
   void charge_input();
   // Null when options_.memory has no room for it.
-  SharedMessage make_message(std::string topic, QoS qos, const Properties& properties,
+  SharedMessage make_message(std::string topic, QoS qos, bool retain, const Properties& properties,
                              std::string payload, int priority) const;
+
+  // The store (session_keeping.cpp).
+  // A packet to send once the request gathering now has been done (`after_store`), or once
+  // the answers before it have gone.
+  void answer(Packet packet, bool after_store, bool barrier = false,
+              std::optional<size_t> publish = std::nullopt);
+  void name_message(Packet& packet, const std::string& message_id) const;
+  void send_ready_answers();
+  void answer_failed(Packet& packet);
+  // Whether the next decoded packet must wait for the answers before it: every packet but a
+  // PUBLISH does, and a PUBLISH too behind a barrier (a resumed session's CONNACK).
+  bool must_wait(const Packet& packet) const;
+  void connect_persistent(Connack connack);
+  void write_record();
+  MqttSessionRecord session_record(std::optional<TimePoint> disconnected_at) const;
+  std::vector<StoredSubscription> stored_subscriptions() const;
+  void finish_stored(const std::shared_ptr<const Delivery>& stored, bool delivered);
+  void detach_from_broker();
 
   // Ending.
   void publish_will_message();
@@ -175,7 +218,9 @@ class Session {
   std::unique_ptr<Connect> connect_;          // while the login is checked
   std::unique_ptr<Connack> pending_connack_;  // what settle_connect() said, sent after the login
   std::unique_ptr<Will> will_;                // from the login to the end
-  std::unordered_set<std::string> filters_;   // what the session subscribed to, for the limit
+  // What the session subscribes to: the limit counts them, a persistent session's record
+  // keeps them.
+  std::map<std::string, StoredSubscription> subscriptions_;
   std::optional<SessionTerms> terms_;
   bool session_expiry_was_zero_ = true;  // the CONNECT asked for none [MQTT-3.14.2-2]
   std::shared_ptr<const Grant> grant_;
@@ -185,8 +230,12 @@ class Session {
   std::optional<OutboundAliases> aliases_;
   SessionQueue queue_;
   // Copies sent at QoS > 0 and not yet answered, by their OutboundFlow token: what each
-  // holds of the budget.
-  std::unordered_map<OutboundFlow::Token, uint64_t> in_flight_;
+  // holds of the budget, and its delivery when it came from the store.
+  struct InFlight {
+    uint64_t size = 0;
+    std::shared_ptr<const Delivery> stored;
+  };
+  std::unordered_map<OutboundFlow::Token, InFlight> in_flight_;
   OutboundFlow::Token next_token_ = 1;
   std::string output_;
   InFlightCharge input_charge_;  // what the decoder holds of a packet not complete yet
@@ -194,6 +243,29 @@ class Session {
   uint64_t packets_read_ = 0;
   bool ended_ = false;
   SessionCounts counts_;
+
+  // The store.
+  uint32_t expiry_interval_ = 0;  // as settled, then as a DISCONNECT changes it
+  StoreRequest next_request_;     // gathering
+  bool request_out_ = false;
+  uint64_t requests_sent_ = 0;  // the next request gathering is number requests_sent_ + 1
+  uint64_t requests_done_ = 0;
+  struct Answer {
+    Packet packet;
+    uint64_t request = 0;  // sent once request number `request` is done (0: none)
+    bool barrier = false;  // no packet is taken while it waits
+    // The answer to the request's PublishToKeep of this index: it gets the message id.
+    std::optional<size_t> publish;
+  };
+  std::deque<Answer> answers_;
+  std::unique_ptr<Packet> held_;              // the packet that waits for answers_ to go
+  std::set<uint16_t> inbound_marks_;          // kept QoS 2 PUBLISHes awaiting PUBREL, by packet id
+  std::set<DeliveryKey> stored_held_;         // stored copies queued or in flight
+  bool read_wanted_ = false;                  // read the queue in the store when there is room
+  std::deque<RetainedRead> retained_reads_;   // what new subscriptions have still to get
+  bool read_out_ = false;                     // the request out reads the queue
+  std::optional<RetainedRead> retained_out_;  // the retained read of the request out
+  bool store_has_more_ = false;               // the last read stopped at its limit
 };
 
 }  // namespace herald::mqtt

@@ -16,17 +16,20 @@
 #include <vector>
 
 #include "mqtt/message.h"
+#include "store/records.h"
 
 namespace herald::mqtt {
 
 // One message for one session: the QoS it is delivered at (the lower of the message's and
 // the subscription's), whether RETAIN is set towards the subscriber, and the identifiers of
-// the subscriptions it matched (MQTT 5 3.3.4).
+// the subscriptions it matched (MQTT 5 3.3.4). A copy read from a persistent session's
+// queue in the store carries its delivery, to be marked delivered when the client answers.
 struct Outgoing {
   SharedMessage message;
   QoS qos = QoS::at_most_once;
   bool retain = false;
   std::vector<uint32_t> identifiers;
+  std::shared_ptr<const Delivery> stored;
 };
 
 class SessionQueue {
@@ -68,6 +71,9 @@ class QueueBudget {
   // Takes one message of `bytes`; false, taking nothing, when either limit would be passed.
   bool try_charge(uint64_t bytes);
   void release(uint64_t bytes);
+  // Counts `messages` already held elsewhere (a persistent session's queue found in the
+  // store at start), past the limit if need be: then nothing more fits until they go.
+  void charge_held(uint32_t messages) { messages_.fetch_add(messages, std::memory_order_relaxed); }
 
   uint32_t messages() const { return messages_.load(std::memory_order_relaxed); }
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }

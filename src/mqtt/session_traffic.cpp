@@ -28,8 +28,9 @@ ReasonCode granted(QoS qos) {
 
 }  // namespace
 
-SharedMessage Session::make_message(std::string topic, QoS qos, const Properties& properties,
-                                    std::string payload, int priority) const {
+SharedMessage Session::make_message(std::string topic, QoS qos, bool retain,
+                                    const Properties& properties, std::string payload,
+                                    int priority) const {
   // One charge per message, given back when the last subscriber's copy of it goes.
   InFlightBudget* memory = options_.memory;
   const uint64_t size = topic.size() + payload.size();
@@ -40,6 +41,7 @@ SharedMessage Session::make_message(std::string topic, QoS qos, const Properties
   });
   message->topic = std::move(topic);
   message->qos = qos;
+  message->retain = retain;
   message->properties = forwarded(properties);
   message->payload = std::move(payload);
   message->priority = priority;
@@ -63,10 +65,9 @@ std::optional<ReasonCode> Session::refusal_of(const Publish& publish) const {
 }
 
 // A message that does not fit in memory is refused as a full queue would be.
-PublishResult Session::route(Publish& publish) {
-  const SharedMessage message =
-      make_message(std::move(publish.topic), publish.qos, publish.properties,
-                   std::move(publish.payload), *priority_of(publish.properties));
+PublishResult Session::route(Publish& publish, SharedMessage& message) {
+  message = make_message(std::move(publish.topic), publish.qos, publish.retain, publish.properties,
+                         std::move(publish.payload), *priority_of(publish.properties));
   if (!message) {
     ++counts_.dropped_qos0;
     return PublishResult{.refused_full = publish.qos != QoS::at_most_once};
@@ -77,10 +78,6 @@ PublishResult Session::route(Publish& publish) {
 }
 
 void Session::on_publish(Publish& publish) {
-  if (publish.retain) {
-    end(ReasonCode::retain_not_supported, true);  // MQTT 5 3.3.1.3; 3.1.1 closes
-    return;
-  }
   auto step = inbound_->on_publish(publish);
   if (const auto* violation = std::get_if<FlowViolation>(&step)) {
     end(violation->reason, true);
@@ -96,38 +93,53 @@ void Session::on_publish(Publish& publish) {
       break;
   }
   ++counts_.received;
+  const QoS qos = publish.qos;
+  const uint16_t packet_id = publish.packet_id;
   std::optional<ReasonCode> reason = refusal_of(publish);
   if (!reason) {
-    const QoS qos = publish.qos;
-    const PublishResult result = route(publish);
+    SharedMessage message;
+    PublishResult result = route(publish, message);
+    // A retained message is kept whoever subscribes now; answered once on disk.
+    if (!result.refused_full && (!result.kept.empty() || message->retain)) {
+      keep(message, std::move(result.kept), qos, packet_id);
+      return;
+    }
     reason = result.refused_full                              ? ReasonCode::quota_exceeded
              : result.copies == 0 && qos != QoS::at_most_once ? ReasonCode::no_matching_subscribers
                                                               : ReasonCode::success;
   }
-  acknowledge(publish, *reason);
+  acknowledge(qos, packet_id, *reason);
 }
 
 // At QoS 0 a refusal has no answer; MQTT 3.1.1 has no error codes, so the connection is
 // closed rather than a message acknowledged that was not taken [MQTT-3.3.5-2].
-void Session::acknowledge(const Publish& publish, ReasonCode reason) {
+void Session::acknowledge(QoS qos, uint16_t packet_id, ReasonCode reason) {
   if (is_failure(reason)) ++counts_.refused;
-  if (publish.qos == QoS::at_most_once) return;
+  if (qos == QoS::at_most_once) return;
   if (is_failure(reason) && !v5()) {
     end(std::nullopt, true);
     return;
   }
-  if (publish.qos == QoS::at_least_once) {
-    send(Puback{.packet_id = publish.packet_id, .reason = reason});
+  if (qos == QoS::at_least_once) {
+    answer(Puback{.packet_id = packet_id, .reason = reason}, false);
   } else {
-    send(Pubrec{.packet_id = publish.packet_id, .reason = reason});
+    answer(Pubrec{.packet_id = packet_id, .reason = reason}, false);
   }
-  inbound_->acknowledged(publish.packet_id, !is_failure(reason));
 }
 
 void Session::on_pubrel(const Pubrel& pubrel) {
   const bool known = inbound_->on_pubrel(pubrel.packet_id);
-  send(Pubcomp{.packet_id = pubrel.packet_id,
-               .reason = known ? ReasonCode::success : ReasonCode::packet_identifier_not_found});
+  const Pubcomp pubcomp{
+      .packet_id = pubrel.packet_id,
+      .reason = known ? ReasonCode::success : ReasonCode::packet_identifier_not_found};
+  // A kept mark goes from the disk before PUBCOMP: a mark left behind would make the next
+  // PUBLISH with this packet id look like this one sent again.
+  if (known && inbound_marks_.erase(pubrel.packet_id) > 0) {
+    next_request_.inbound_released.push_back(pubrel.packet_id);
+    answer(pubcomp, true);
+    return;
+  }
+  answer(pubcomp, false);
 }
 
 void Session::on_subscribe(const Subscribe& subscribe) {
@@ -142,27 +154,45 @@ void Session::on_subscribe(const Subscribe& subscribe) {
   for (const TopicSubscription& subscription : subscribe.subscriptions) {
     suback.reasons.push_back(subscribe_one(subscription, subscribe.subscription_identifier));
   }
-  send(suback);
+  if (persistent()) write_record();
+  answer(std::move(suback), persistent());
 }
 
+// The retained messages it matches follow the SUBACK, as retain handling asks (MQTT 5
+// 3.8.3.1): always, only for a new subscription, or never; never for a shared subscription
+// (MQTT 5 4.8.2).
 ReasonCode Session::subscribe_one(const TopicSubscription& subscription,
                                   std::optional<uint32_t> identifier) {
   if (!grant_->may_subscribe(subscription.filter)) return ReasonCode::not_authorized;
-  const bool known = filters_.contains(subscription.filter);
-  if (!known && filters_.size() >= options_.max_subscriptions) return ReasonCode::quota_exceeded;
-  broker_->subscribe(attachment_->id, subscription.filter, subscription.options, identifier);
-  if (!known) filters_.insert(subscription.filter);
+  const bool known = subscriptions_.contains(subscription.filter);
+  if (!known && subscriptions_.size() >= options_.max_subscriptions) {
+    return ReasonCode::quota_exceeded;
+  }
+  const RetainHandling handling = subscription.options.retain_handling;
+  if (!split_shared_filter(subscription.filter) &&
+      (handling == RetainHandling::send_on_subscribe ||
+       (handling == RetainHandling::send_if_new_subscription && !known))) {
+    retained_reads_.push_back(RetainedRead{.filter = subscription.filter,
+                                           .max_qos = subscription.options.max_qos,
+                                           .identifier = identifier});
+  }
+  broker_->subscribe(*attachment_, subscription.filter, subscription.options, identifier);
+  subscriptions_[subscription.filter] =
+      StoredSubscription{.filter = subscription.filter,
+                         .options = stored_options(subscription.options),
+                         .identifier = identifier};
   return granted(subscription.options.max_qos);
 }
 
 void Session::on_unsubscribe(const Unsubscribe& unsubscribe) {
   Unsuback unsuback{.packet_id = unsubscribe.packet_id};
   for (const std::string& filter : unsubscribe.filters) {
-    const bool held = broker_->unsubscribe(attachment_->id, filter);
-    filters_.erase(filter);
+    const bool held = broker_->unsubscribe(*attachment_, filter);
+    subscriptions_.erase(filter);
     unsuback.reasons.push_back(held ? ReasonCode::success : ReasonCode::no_subscription_existed);
   }
-  send(unsuback);
+  if (persistent()) write_record();
+  answer(std::move(unsuback), persistent());
 }
 
 void Session::on_delivery(Outgoing outgoing) {
@@ -183,20 +213,28 @@ void Session::on_delivery(Outgoing outgoing) {
 // that the order of one priority is kept.
 void Session::pump() {
   std::vector<Outgoing> expired;
-  while (phase_ == Phase::connected && output_.size() < kOutputHighWater && !queue_.empty() &&
-         outbound_->can_send()) {
+  // Nothing goes before the CONNACK, which a persistent session sends once on disk.
+  const bool connack_waits = !answers_.empty() && answers_.front().barrier;
+  while (phase_ == Phase::connected && !connack_waits && output_.size() < kOutputHighWater &&
+         !queue_.empty() && outbound_->can_send()) {
     std::optional<Outgoing> next = queue_.pop(clock_.now(), expired);
     if (!next) break;
     std::optional<uint16_t> packet_id;
     if (next->qos != QoS::at_most_once) {
       const OutboundFlow::Token token = next_token_++;
       packet_id = outbound_->start(next->qos, token);
-      in_flight_.emplace(token, next->message->size());
+      in_flight_.emplace(token, InFlight{next->message->size(), next->stored});
     }
     send_copy(*next, packet_id);
     if (!packet_id) attachment_->budget->release(next->message->size());
   }
-  for (const Outgoing& gone : expired) attachment_->budget->release(gone.message->size());
+  for (const Outgoing& gone : expired) {
+    if (gone.stored) {
+      finish_stored(gone.stored, false);
+    } else {
+      attachment_->budget->release(gone.message->size());
+    }
+  }
   counts_.expired += expired.size();
   update_stats();
 }
@@ -260,7 +298,13 @@ void Session::finish_exchange(const OutboundFlow::Answer& answer) {
   if (!answer.finished) return;
   const auto it = in_flight_.find(*answer.finished);
   if (it == in_flight_.end()) return;
-  attachment_->budget->release(it->second);
+  if (it->second.stored) {
+    // A refusal (PUBACK 0x80 and up) ends the exchange too [MQTT-4.3.2-5]: the copy counts as
+    // handed over, as the spec has it, and is not sent again.
+    finish_stored(it->second.stored, true);
+  } else {
+    attachment_->budget->release(it->second.size);
+  }
   in_flight_.erase(it);
   update_stats();
 }
@@ -277,9 +321,17 @@ void Session::update_stats() {
 void Session::publish_will_message() {
   Will& will = *will_;
   const std::optional<int> priority = priority_of(will.properties);
-  const SharedMessage message = make_message(std::move(will.topic), will.qos, will.properties,
-                                             std::move(will.payload), priority.value_or(0));
-  if (message) broker_->publish(message, std::nullopt);
+  const SharedMessage message =
+      make_message(std::move(will.topic), will.qos, will.retain, will.properties,
+                   std::move(will.payload), priority.value_or(0));
+  if (!message) return;
+  PublishResult result = broker_->publish(message, std::nullopt);
+  // What persistent sessions take of it, and a retained will, go to the store with the
+  // session's last request; nobody waits for an answer.
+  if (!result.refused_full && (!result.kept.empty() || message->retain)) {
+    next_request_.publishes.push_back(
+        PublishToKeep{.message = message, .copies = std::move(result.kept)});
+  }
 }
 
 }  // namespace herald::mqtt

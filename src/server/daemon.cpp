@@ -281,7 +281,7 @@ int run_daemon(const Config& config) {
   // The TLS context of the start serves mqtts to the end (a reload's new pair reaches SMTP
   // sessions only, docs/mqtt.md); this reference keeps it alive.
   const std::shared_ptr<const SessionResources> mqtt_resources = resources.current();
-  MqttFace mqtt(io, config, clock, *mqtt_resources->tls);
+  MqttFace mqtt(io, config, clock, *mqtt_resources->tls, *store);
   // Root was needed for the ports, the keys and the files above; nothing after this line
   // (no session, no delivery, no control request) runs with it.
   if (run_as) {

@@ -23,16 +23,28 @@ void write_qos(std::ostream& out, const Qos& q) {
   out << line << "\n";
 }
 
+// topic=…  qos=N  [retain]  client=…  [expires=TIME]
+void write_mqtt(std::ostream& out, const MqttMessageFields& mqtt) {
+  out << "mqtt      " << field_text("topic", mqtt.topic) << "  qos=" << int{mqtt.qos}
+      << (mqtt.retain ? "  retain" : "") << "  " << field_text("client", mqtt.publisher);
+  if (mqtt.expires_at) out << "  expires=" << format_utc(*mqtt.expires_at);
+  out << "\n";
+}
+
 void write_message_header(std::ostream& out, const MessageRecord& m) {
   const Envelope& e = m.envelope;
-  std::string to;
-  for (const auto& rcpt : e.rcpt_to) to += (to.empty() ? "<" : " <") + printable(rcpt) + ">";
   out << "message   " << m.id << "\n"
       << "received  " << format_utc(m.received_at) << "\n"
-      << "size      " << m.size << " octets\n"
-      << "from      " << sender_text(m) << "\n"
-      << "to        " << to << "\n"
-      << "peer      " << printable(e.peer_ip) << ":" << e.peer_port << "  "
+      << "size      " << m.size << " octets\n";
+  if (m.mqtt) {
+    write_mqtt(out, *m.mqtt);
+  } else {
+    std::string to;
+    for (const auto& rcpt : e.rcpt_to) to += (to.empty() ? "<" : " <") + printable(rcpt) + ">";
+    out << "from      " << sender_text(m) << "\n"
+        << "to        " << to << "\n";
+  }
+  out << "peer      " << printable(e.peer_ip) << ":" << e.peer_port << "  "
       << field_text("helo", e.helo) << "  " << field_text("listener", e.listener) << "  "
       << field_text("protocol", e.protocol) << "\n"
       << "tls       "
@@ -68,7 +80,11 @@ void write_delivery_summaries(std::ostream& out, const std::vector<Delivery>& de
   out << "deliveries\n";
   for (const auto& d : deliveries) {
     std::string who = printable(d.mailbox);
-    if (d.recipient != d.mailbox) who = printable(d.recipient) + " -> " + who;
+    if (d.mqtt) {
+      who = "session " + printable(d.recipient);  // a persistent MQTT session's copy
+    } else if (d.recipient != d.mailbox) {
+      who = printable(d.recipient) + " -> " + who;
+    }
     out << "  " << who << "  " << to_string(d.state) << "  attempts=" << d.attempts;
     if (!is_terminal(d.state)) out << "  next_attempt=" << format_utc(d.next_attempt);
     if (d.held) out << "  held";

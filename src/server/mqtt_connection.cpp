@@ -118,6 +118,7 @@ class ConnectionEvents {
   virtual ~ConnectionEvents() = default;
   virtual void on_deliveries(std::vector<mqtt::Outgoing> batch) = 0;
   virtual void on_taken_over() = 0;
+  virtual void on_queue_stored() = 0;
   virtual void on_shutdown() = 0;
 };
 
@@ -141,6 +142,11 @@ class Sink final : public mqtt::SessionSink, public std::enable_shared_from_this
   void taken_over() override {
     asio::post(executor_, [connection = connection_] {
       if (const auto c = connection.lock()) c->on_taken_over();
+    });
+  }
+  void stored() override {
+    asio::post(executor_, [connection = connection_] {
+      if (const auto c = connection.lock()) c->on_queue_stored();
     });
   }
 
@@ -191,10 +197,15 @@ class Connection final : public ConnectionEvents,
     session_.on_server_shutdown();
     wake();
   }
+  void on_queue_stored() override {
+    session_.on_queue_stored();
+    wake();
+  }
 
  private:
   asio::awaitable<void> read_loop();
   asio::awaitable<void> write_loop(std::shared_ptr<Connection> self);
+  asio::awaitable<void> store_loop(std::shared_ptr<Connection> self, mqtt::StoreRequest request);
   asio::awaitable<void> check_login();
 
   // What a connection costs while it waits decides what a hundred thousand idle devices
@@ -202,6 +213,13 @@ class Connection final : public ConnectionEvents,
   // while there is output, and the deadline is a timer with a plain handler.
   void wake() {
     input_wake_.cancel();
+    if (!storing_) {
+      if (std::optional<mqtt::StoreRequest> request = session_.take_store_request()) {
+        storing_ = true;
+        asio::co_spawn(stream_.socket().get_executor(),
+                       store_loop(this->shared_from_this(), std::move(*request)), asio::detached);
+      }
+    }
     if (session_.has_output() && !writing_) {
       writing_ = true;
       asio::co_spawn(stream_.socket().get_executor(), write_loop(this->shared_from_this()),
@@ -265,6 +283,7 @@ class Connection final : public ConnectionEvents,
   // The reader waits here while the session takes no input, and at the end for the writer.
   asio::steady_timer input_wake_;
   bool writing_ = false;   // a write_loop runs
+  bool storing_ = false;   // a store_loop runs
   bool finished_ = false;  // run() is over: the deadline handler lets go
 };
 
@@ -279,7 +298,8 @@ asio::awaitable<void> Connection<Stream>::run() {
   // What is left to write (a refusal, a DISCONNECT) goes before the socket does, within
   // the farewell deadline, which closes the socket otherwise.
   wake();
-  while (writing_) co_await input_wake_.async_wait(kTuple);
+  // An ended persistent session's record goes to the store before the connection is done.
+  while (writing_ || storing_) co_await input_wake_.async_wait(kTuple);
   finished_ = true;
   deadline_timer_.cancel();
   close();
@@ -323,6 +343,25 @@ asio::awaitable<void> Connection<Stream>::write_loop(std::shared_ptr<Connection>
   }
   writing_ = false;
   wake();  // the reader may take more now, or finish
+}
+
+asio::awaitable<mqtt::StoreResult> perform(mqtt::StoreWorker& keeper, mqtt::StoreRequest request) {
+  co_return keeper.perform(request);
+}
+
+// The store request runs on the store pool (it blocks on fsync); the session hears of it on
+// the strand.
+template <typename Stream>
+asio::awaitable<void> Connection<Stream>::store_loop(std::shared_ptr<Connection> self,
+                                                     mqtt::StoreRequest request) {
+  mqtt::StoreResult result = co_await asio::co_spawn(
+      services_.store_executor, perform(services_.shared->keeper, std::move(request)),
+      asio::use_awaitable);
+  storing_ = false;
+  session_.on_stored(std::move(result));
+  if (session_.packets_read() != packets_seen_) extend_deadline();
+  packets_seen_ = session_.packets_read();
+  wake();
 }
 
 // Parameters, not lambda captures: a coroutine's frame keeps copies of its parameters, while
@@ -376,12 +415,14 @@ std::function<void()> start(Stream stream, PeerInfo peer, const MqttServices& se
 }  // namespace
 
 MqttShared::MqttShared(const mqtt::SessionOptions& session_options,
-                       const mqtt::BrokerLimits& limits, const Config& config, const Clock& clock)
+                       const mqtt::BrokerLimits& limits, const Config& config, const Clock& clock,
+                       Store& store)
     : memory(config.mqtt.max_bytes_in_flight),
       options(session_options),
       broker(std::make_shared<mqtt::Broker>(limits)),
       policy(config.mqtt, config.devices),
-      login_failures(clock, config.limits.max_auth_failures, config.limits.auth_failure_window) {
+      login_failures(clock, config.limits.max_auth_failures, config.limits.auth_failure_window),
+      keeper(store, *broker, clock, &memory) {
   options.memory = &memory;
 }
 

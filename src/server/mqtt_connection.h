@@ -14,6 +14,7 @@
 #include "mqtt/access_policy.h"
 #include "mqtt/broker.h"
 #include "mqtt/session.h"
+#include "mqtt/store_worker.h"
 #include "smtp/auth_failure_limiter.h"
 #include "smtp/in_flight_budget.h"
 #include "smtp/server_session.h"
@@ -31,7 +32,7 @@ namespace herald {
 struct MqttShared {
   // `clock` must outlive it (the daemon's, declared before the io_context).
   MqttShared(const mqtt::SessionOptions& session_options, const mqtt::BrokerLimits& limits,
-             const Config& config, const Clock& clock);
+             const Config& config, const Clock& clock, Store& store);
 
   InFlightBudget memory;  // [mqtt] max_bytes_in_flight; options.memory points here
   mqtt::SessionOptions options;
@@ -41,6 +42,8 @@ struct MqttShared {
   // auth_failure_window, as for SMTP AUTH): past them a login is refused without the
   // crypt(3) work, so that guessing costs the guesser time and not the login threads.
   AuthFailureLimiter login_failures;
+  // What persistent sessions ask of the store (`store` must outlive it).
+  mqtt::StoreWorker keeper;
 };
 
 // What the connections of one listener share; copied into each.
@@ -48,6 +51,7 @@ struct MqttServices {
   std::shared_ptr<MqttShared> shared;
   const Clock& clock;                           // must outlive the io_context
   boost::asio::any_io_executor login_executor;  // where AccessPolicy::login runs (crypt(3))
+  boost::asio::any_io_executor store_executor;  // where StoreWorker::perform runs
   boost::asio::ssl::context* tls = nullptr;     // mqtts: TLS from the first byte; null: plain
   std::chrono::seconds connect_timeout{10};     // accepting to CONNECT (and its TLS handshake)
 };

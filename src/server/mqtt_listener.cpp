@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <deque>
 
@@ -23,18 +26,21 @@ using tcp = asio::ip::tcp;
 // crypt(3) logins run here, apart from the commit pool, so that a burst of devices logging
 // in does not hold up synced writes.
 constexpr int kLoginThreads = 2;
+// Persistent sessions' store requests block on fsync; several at once share one (the
+// store's group commit).
+constexpr int kStoreThreads = 4;
+// How often offline sessions are checked for their expiry.
+constexpr auto kExpirySweep = std::chrono::seconds(1);
 
 bool is_mqtt(ListenProtocol protocol) {
   return protocol == ListenProtocol::mqtt || protocol == ListenProtocol::mqtts;
 }
 
-// Session expiry is capped at 0 until sessions are kept in the store (docs/mqtt.md): a
-// session that outlived its connection in memory only would be lost by a restart, and
-// herald does not promise what it cannot keep.
 mqtt::SessionOptions session_options(const MqttConfig& mqtt, const QueueConfig& queue) {
   mqtt::SessionOptions options;
   options.terms.max_keepalive = mqtt.max_keepalive;
-  options.terms.max_session_expiry = 0;
+  options.terms.max_session_expiry = static_cast<uint32_t>(
+      std::min<int64_t>(mqtt.max_session_expiry.count(), mqtt::kSessionNeverExpires));
   options.terms.receive_maximum = static_cast<uint16_t>(mqtt.receive_maximum);
   options.terms.max_in_flight = static_cast<uint16_t>(mqtt.max_in_flight);
   options.terms.maximum_packet_size = mqtt.max_packet_size;
@@ -52,22 +58,25 @@ mqtt::SessionOptions session_options(const MqttConfig& mqtt, const QueueConfig& 
 
 class MqttFace::Impl {
  public:
-  Impl(asio::io_context& io, const Config& config, const Clock& clock, asio::ssl::context& tls)
+  Impl(asio::io_context& io, const Config& config, const Clock& clock, asio::ssl::context& tls,
+       Store& store)
       : shared_(std::make_shared<MqttShared>(
             session_options(config.mqtt, config.queue),
             mqtt::BrokerLimits{config.mqtt.max_queued_messages, config.mqtt.max_queued_bytes},
-            config, clock)),
+            config, clock, store)),
         registry_(config.mqtt.max_connections, config.mqtt.max_connections_per_ip),
-        login_pool_(kLoginThreads) {
+        login_pool_(kLoginThreads),
+        store_pool_(kStoreThreads),
+        sweep_(io) {
     if (config.mqtt.queue_full == QueueFullAction::dead_letter) {
       throw ConfigError(config.source.filename().string() +
                         ": [mqtt] queue_full = \"dead-letter\" is not available yet");
     }
     for (const ListenConfig& listen : config.listen) {
       if (!is_mqtt(listen.protocol)) continue;
-      services_.push_back(MqttServices{shared_, clock, login_pool_.get_executor(),
-                                       listen.protocol == ListenProtocol::mqtts ? &tls : nullptr,
-                                       config.mqtt.connect_timeout});
+      services_.push_back(MqttServices{
+          shared_, clock, login_pool_.get_executor(), store_pool_.get_executor(),
+          listen.protocol == ListenProtocol::mqtts ? &tls : nullptr, config.mqtt.connect_timeout});
       const MqttServices& services = services_.back();
       protocols_.push_back(listen.protocol);
       acceptors_.push_back(std::make_unique<TcpAcceptor>(
@@ -77,9 +86,16 @@ class MqttFace::Impl {
     }
   }
 
-  ~Impl() { login_pool_.join(); }
+  ~Impl() {
+    login_pool_.join();
+    store_pool_.join();
+  }
 
   void start() {
+    if (acceptors_.empty()) return;
+    const size_t restored = shared_->keeper.restore_sessions();
+    spdlog::info("mqtt sessions restored={}", restored);
+    arm_sweep();
     for (size_t i = 0; i < acceptors_.size(); ++i) {
       acceptors_[i]->start();
       spdlog::info("listening protocol={} address={}", to_string(protocols_[i]),
@@ -88,6 +104,8 @@ class MqttFace::Impl {
   }
 
   void shutdown() {
+    stopping_ = true;
+    sweep_.cancel();
     for (const auto& acceptor : acceptors_) acceptor->stop();
     registry_.shutdown_all();
   }
@@ -111,17 +129,34 @@ class MqttFace::Impl {
     registry_.set_stop(*id, std::move(stop));
   }
 
+  // The sweep runs on the store pool (ending a session walks its queue in the store).
+  void arm_sweep() {
+    sweep_.expires_after(kExpirySweep);
+    sweep_.async_wait([this](boost::system::error_code ec) {
+      if (ec || stopping_) return;
+      asio::post(store_pool_, [this] {
+        shared_->keeper.end_expired_sessions();
+        asio::post(sweep_.get_executor(), [this] {
+          if (!stopping_) arm_sweep();
+        });
+      });
+    });
+  }
+
   const std::shared_ptr<MqttShared> shared_;
   ConnectionRegistry registry_;
   asio::thread_pool login_pool_;
+  asio::thread_pool store_pool_;
+  asio::steady_timer sweep_;
+  std::atomic<bool> stopping_{false};
   std::deque<MqttServices> services_;  // one per listener; each connection takes a copy
   std::vector<ListenProtocol> protocols_;
   std::vector<std::unique_ptr<TcpAcceptor>> acceptors_;
 };
 
 MqttFace::MqttFace(asio::io_context& io, const Config& config, const Clock& clock,
-                   asio::ssl::context& tls)
-    : impl_(std::make_unique<Impl>(io, config, clock, tls)) {}
+                   asio::ssl::context& tls, Store& store)
+    : impl_(std::make_unique<Impl>(io, config, clock, tls, store)) {}
 
 MqttFace::~MqttFace() = default;
 

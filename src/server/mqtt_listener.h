@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "mqtt/session_snapshot.h"
+#include "store/store.h"
 #include "util/clock.h"
 
 namespace boost::asio {
@@ -26,12 +27,14 @@ class MqttFace final : public mqtt::SessionDirectory {
  public:
   // Binds every MQTT listener of `config` at once; throws std::runtime_error naming an
   // address it cannot listen on, ConfigError for an [mqtt] or [[device]] entry the access
-  // policy refuses. `tls` (for mqtts listeners) and `clock` must outlive it.
+  // policy refuses. `tls` (for mqtts listeners), `clock` and `store` (where persistent
+  // sessions, their queues and retained messages are kept) must outlive it.
   MqttFace(boost::asio::io_context& io, const Config& config, const Clock& clock,
-           boost::asio::ssl::context& tls);
+           boost::asio::ssl::context& tls, Store& store);
   ~MqttFace() override;
 
-  // Starts accepting; logs each address.
+  // Restores the stored persistent sessions into the broker (blocking on the store), then
+  // starts accepting and ending expired sessions; logs each address.
   void start();
   // Thread-safe. Stops accepting, then asks every connection to end (DISCONNECT 0x8B).
   void shutdown();

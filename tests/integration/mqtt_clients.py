@@ -28,6 +28,7 @@ class PahoClient:
             self.client.username_pw_set(username, password)
         self.messages = queue.Queue()
         self.connack = None
+        self.session_present = None
         self.disconnect_reason = None
         self.connected = threading.Event()
         self.disconnected = threading.Event()
@@ -37,6 +38,7 @@ class PahoClient:
 
     def _on_connect(self, client, userdata, flags, reason, properties=None):
         self.connack = (reason, properties)
+        self.session_present = bool(flags.get("session present"))
         self.connected.set()
 
     def _on_disconnect(self, client, userdata, reason, properties=None):
@@ -175,11 +177,15 @@ class RawClient:
         self.buffer = b""
 
     def connect(self, client_id, receive_maximum=None, username=None, password=None,
-                keep_alive=60, expect=0):
+                keep_alive=60, expect=0, session_expiry=None, clean_start=True):
+        """Returns whether the CONNACK says a session was present."""
         properties = b""
+        if session_expiry is not None:
+            properties += b"\x11" + session_expiry.to_bytes(4, "big")
         if receive_maximum is not None:
             properties += b"\x21" + receive_maximum.to_bytes(2, "big")
-        flags = 0x02 | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+        flags = ((0x02 if clean_start else 0) | (0x80 if username is not None else 0)
+                 | (0x40 if password is not None else 0))
         body = _string("MQTT") + bytes([5, flags]) + keep_alive.to_bytes(2, "big") + _varint(
             len(properties)) + properties + _string(client_id)
         for field in (username, password):
@@ -188,6 +194,7 @@ class RawClient:
         self.sock.sendall(_packet(0x10, body))
         kind, _, body = self.read()
         assert kind == 2 and body[1] == expect, f"CONNACK {body!r}, expected reason {expect:#x}"
+        return bool(body[0] & 1)
 
     def subscribe(self, topic_filter, qos=1, packet_id=1):
         body = packet_id.to_bytes(2, "big") + b"\x00" + _string(topic_filter) + bytes([qos])
@@ -196,15 +203,39 @@ class RawClient:
         assert kind == 9, f"expected SUBACK, got type {kind}"
         return body[-1]  # the reason code of the one filter
 
-    def publish(self, topic, payload, qos=1, packet_id=1, user_properties=()):
+    def publish(self, topic, payload, qos=1, packet_id=1, user_properties=(), dup=False,
+                expiry=None, retain=False):
         properties = b"".join(b"\x26" + _string(k) + _string(v) for k, v in user_properties)
+        if expiry is not None:
+            properties = b"\x02" + expiry.to_bytes(4, "big") + properties
         body = _string(topic) + (packet_id.to_bytes(2, "big") if qos else b"") + _varint(
             len(properties)) + properties + (payload.encode() if isinstance(payload, str)
                                              else payload)
-        self.sock.sendall(_packet(0x30 | (qos << 1), body))
+        self.sock.sendall(_packet(0x30 | (qos << 1) | (0x08 if dup else 0) | (0x01 if retain else 0),
+                                  body))
 
     def puback(self, packet_id):
         self.sock.sendall(_packet(0x40, packet_id.to_bytes(2, "big")))
+
+    def pubrec(self, packet_id):
+        self.sock.sendall(_packet(0x50, packet_id.to_bytes(2, "big")))
+
+    def pubrel(self, packet_id):
+        self.sock.sendall(_packet(0x62, packet_id.to_bytes(2, "big")))
+
+    def pubcomp(self, packet_id):
+        self.sock.sendall(_packet(0x70, packet_id.to_bytes(2, "big")))
+
+    def disconnect(self, session_expiry=None):
+        properties = b"" if session_expiry is None else b"\x11" + session_expiry.to_bytes(4, "big")
+        body = b"\x00" + _varint(len(properties)) + properties
+        self.sock.sendall(_packet(0xE0, body))
+        self.close()
+
+    @staticmethod
+    def ack_of(body):
+        """(packet id, reason code) of a PUBACK, PUBREC, PUBREL or PUBCOMP body."""
+        return int.from_bytes(body[:2], "big"), (body[2] if len(body) > 2 else 0)
 
     def _complete_packet(self):
         """(type, flags, body) of the packet at the start of the buffer, or None."""

@@ -8,55 +8,10 @@
 #include <list>
 
 #include "mqtt/packet_encoder.h"
+#include "mqtt/session_test_support.h"
 
 namespace herald::mqtt {
 namespace {
-
-const TimePoint kStart = from_unix_ms(1'800'000'000'000);
-
-// Holds what the broker hands a session until the test loop passes it on, as the
-// connection's strand would.
-class QueuedSink : public SessionSink {
- public:
-  void deliver(Outgoing outgoing) override { deliveries.push_back(std::move(outgoing)); }
-  void taken_over() override { ++takeovers; }
-
-  std::deque<Outgoing> deliveries;
-  int takeovers = 0;
-};
-
-struct Client {
-  ProtocolVersion version;
-  std::shared_ptr<QueuedSink> sink = std::make_shared<QueuedSink>();
-  std::unique_ptr<Session> session;
-  PacketDecoder decoder{Sender::server};
-  std::vector<Packet> received;
-
-  void send(const Packet& packet) { session->on_bytes(encode_packet(packet, version)); }
-  // Reads what the session wrote; returns it and keeps it in `received` too.
-  std::vector<Packet> read() {
-    decoder.feed(session->take_output());
-    std::vector<Packet> packets;
-    for (;;) {
-      DecodeResult result = decoder.next();
-      if (!std::holds_alternative<Packet>(result)) {
-        EXPECT_TRUE(std::holds_alternative<NeedMore>(result)) << "herald wrote a bad packet";
-        break;
-      }
-      packets.push_back(std::get<Packet>(result));
-      received.push_back(packets.back());
-    }
-    return packets;
-  }
-  template <typename T>
-  std::vector<T> read_all() {
-    std::vector<T> of_type;
-    for (Packet& p : read()) {
-      if (auto* t = std::get_if<T>(&p)) of_type.push_back(*t);
-    }
-    return of_type;
-  }
-};
 
 class SessionTest : public ::testing::Test {
  protected:
@@ -144,7 +99,7 @@ TEST_F(SessionTest, ConnackWaitsForTheLoginAndSaysWhatIsNotOffered) {
   EXPECT_EQ(connacks[0].reason, ReasonCode::success);
   EXPECT_FALSE(connacks[0].session_present);
   EXPECT_EQ(connacks[0].properties.session_expiry_interval, 0u) << "sessions end with connections";
-  EXPECT_EQ(connacks[0].properties.retain_available, false);
+  EXPECT_FALSE(connacks[0].properties.retain_available.has_value()) << "absent: available";
   EXPECT_TRUE(client.session->connected());
 }
 
@@ -287,13 +242,37 @@ TEST_F(SessionTest, AnAcknowledgementOutOfTurnIsAProtocolError) {
   EXPECT_EQ(subscriber.read_all<Disconnect>().at(0).reason, ReasonCode::protocol_error);
 }
 
-TEST_F(SessionTest, RetainIsNotOfferedYetSoARetainedPublishEndsTheConnection) {
+TEST_F(SessionTest, ARetainedPublishIsAnsweredOnlyOnceTheStoreHasIt) {
   Client& client = connect("c");
-  Publish retained = publish("t", QoS::at_most_once);
+  Publish retained = publish("t", QoS::at_least_once, 5);
   retained.retain = true;
   client.send(retained);
-  EXPECT_EQ(client.read_all<Disconnect>().at(0).reason, ReasonCode::retain_not_supported);
-  EXPECT_TRUE(client.session->ended());
+  EXPECT_TRUE(client.read().empty()) << "no PUBACK before the commit";
+  std::optional<StoreRequest> request = client.session->take_store_request();
+  ASSERT_TRUE(request);
+  ASSERT_EQ(request->publishes.size(), 1u);
+  EXPECT_TRUE(request->publishes[0].message->retain);
+  EXPECT_FALSE(client.session->take_store_request()) << "one request out at a time";
+  client.session->on_stored(StoreResult{.message_ids = {"M1"}});
+  const auto pubacks = client.read_all<Puback>();
+  ASSERT_EQ(pubacks.size(), 1u);
+  EXPECT_EQ(pubacks[0].reason, ReasonCode::success);
+}
+
+TEST_F(SessionTest, AFailedCommitIsRefusedWith0x80AndTheSessionGoesOn) {
+  Client& client = connect("c");
+  Publish retained = publish("t", QoS::at_least_once, 5);
+  retained.retain = true;
+  client.send(retained);
+  client.send(Pingreq{});
+  ASSERT_TRUE(client.session->take_store_request());
+  EXPECT_TRUE(client.read().empty()) << "the PINGREQ waits behind the PUBLISH's answer";
+  client.session->on_stored(StoreResult{.ok = false, .error = "disk full"});
+  const std::vector<Packet> packets = client.read();
+  ASSERT_EQ(packets.size(), 2u);
+  EXPECT_EQ(std::get<Puback>(packets[0]).reason, ReasonCode::unspecified_error);
+  EXPECT_TRUE(std::holds_alternative<Pingresp>(packets[1]));
+  EXPECT_FALSE(client.session->ended());
 }
 
 TEST_F(SessionTest, ASecondConnectIsAProtocolError) {

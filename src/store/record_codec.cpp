@@ -10,6 +10,40 @@ namespace herald {
 namespace json = boost::json;
 namespace {
 
+// Binary strings (MQTT properties) in JSON, whose strings must be UTF-8: two lowercase hex
+// digits a byte, which an operator can still compare with a packet dump.
+std::string encode_hex(std::string_view bytes) {
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * bytes.size());
+  for (const unsigned char byte : bytes) {
+    hex.push_back(kDigits[byte >> 4]);
+    hex.push_back(kDigits[byte & 0x0f]);
+  }
+  return hex;
+}
+
+int hex_digit_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// nullopt when `hex` is not whole bytes in hex digits.
+std::optional<std::string> decode_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string bytes;
+  bytes.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int high = hex_digit_value(hex[i]);
+    const int low = hex_digit_value(hex[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    bytes.push_back(static_cast<char>((high << 4) | low));
+  }
+  return bytes;
+}
+
 // Reads the fields of one decoded record; every failure names the record and the field so
 // that a damaged store says where it is damaged.
 class FieldReader {
@@ -51,6 +85,27 @@ class FieldReader {
     const json::value& v = field(key);
     if (!v.is_array()) fail(key, "an array");
     return v.get_array();
+  }
+
+  // A time that may be absent (or null): nullopt then.
+  std::optional<TimePoint> optional_time(std::string_view key) const {
+    const json::value* v = object_.if_contains(key);
+    if (v == nullptr || v->is_null()) return std::nullopt;
+    return time(key);
+  }
+
+  // Bytes written as hex (encode_hex).
+  std::string hex_bytes(std::string_view key) const {
+    auto bytes = decode_hex(string(key));
+    if (!bytes) fail(key, "bytes in hex");
+    return std::move(*bytes);
+  }
+
+  // An MQTT QoS level (MQTT 5 4.3): 0, 1 or 2.
+  uint8_t mqtt_qos(std::string_view key) const {
+    const auto qos = integer<uint8_t>(key);
+    if (qos > 2) fail(key, "a QoS of 0, 1 or 2");
+    return qos;
   }
 
   const json::object& object(std::string_view key) const {
@@ -198,6 +253,75 @@ std::optional<NotifyRequest> parse_notify(std::string_view text) {
   return notify;
 }
 
+json::object encode_mqtt_message(const MqttMessageFields& f) {
+  json::object object{
+      {"topic", f.topic},         {"qos", f.qos},
+      {"retain", f.retain},       {"properties", encode_hex(f.properties)},
+      {"publisher", f.publisher},
+  };
+  if (f.expires_at) object["expires_at"] = to_unix_ms(*f.expires_at);
+  return object;
+}
+
+MqttMessageFields decode_mqtt_message(const json::object& object) {
+  const FieldReader r(object, "message record mqtt");
+  MqttMessageFields f;
+  f.topic = r.string("topic");
+  f.qos = r.mqtt_qos("qos");
+  f.retain = r.boolean("retain");
+  f.properties = r.hex_bytes("properties");
+  f.expires_at = r.optional_time("expires_at");
+  f.publisher = r.string("publisher");
+  return f;
+}
+
+json::object encode_mqtt_copy(const MqttCopyFields& f) {
+  json::array identifiers;
+  for (const uint32_t id : f.identifiers) identifiers.emplace_back(id);
+  return json::object{
+      {"qos", f.qos},
+      {"retain", f.retain},
+      {"identifiers", std::move(identifiers)},
+      {"packet_id", f.packet_id},
+  };
+}
+
+MqttCopyFields decode_mqtt_copy(const json::object& object) {
+  const FieldReader r(object, "delivery mqtt");
+  MqttCopyFields f;
+  f.qos = r.mqtt_qos("qos");
+  f.retain = r.boolean("retain");
+  for (const json::value& item : r.array("identifiers")) {
+    boost::system::error_code ec;
+    const auto id = item.to_number<uint32_t>(ec);
+    if (ec) r.fail("identifiers", "an array of subscription identifiers");
+    f.identifiers.push_back(id);
+  }
+  f.packet_id = r.integer<uint16_t>("packet_id");
+  return f;
+}
+
+json::object encode_subscription(const StoredSubscription& s) {
+  json::object object{{"filter", s.filter}, {"options", s.options}};
+  if (s.identifier) object["identifier"] = *s.identifier;
+  return object;
+}
+
+StoredSubscription decode_subscription(const json::value& value) {
+  if (!value.is_object()) {
+    throw StoreError("stored mqtt session: field 'subscriptions' is not an array of objects");
+  }
+  const FieldReader r(value.get_object(), "mqtt session subscription");
+  StoredSubscription s;
+  s.filter = r.string("filter");
+  s.options = r.integer<uint8_t>("options");
+  if (r.has("identifier")) s.identifier = r.integer<uint32_t>("identifier");
+  return s;
+}
+
+// The 4 big-endian bytes before a retained message's head.
+constexpr size_t kHeadLengthBytes = 4;
+
 }  // namespace
 
 std::string_view to_string(DsnReturn ret) {
@@ -239,18 +363,20 @@ std::string to_string(const NotifyRequest& notify) {
 }
 
 std::string encode_message_record(const MessageRecord& m) {
-  return json::serialize(json::object{
+  json::object object{
       {"id", m.id},
       {"received_at", to_unix_ms(m.received_at)},
       {"size", m.size},
       {"body_pieces", m.body_pieces},
       {"envelope", encode_envelope(m.envelope)},
       {"qos", encode_qos(m.qos)},
-  });
+  };
+  if (m.mqtt) object["mqtt"] = encode_mqtt_message(*m.mqtt);
+  return json::serialize(object);
 }
 
 std::string encode_delivery(const Delivery& d) {
-  return json::serialize(json::object{
+  json::object object{
       {"message_id", d.message_id},
       {"index", d.index},
       {"recipient", d.recipient},
@@ -266,7 +392,9 @@ std::string encode_delivery(const Delivery& d) {
       {"delay_notified", d.delay_notified},
       {"envelope_sender", d.envelope_sender},
       {"priority", d.priority},
-  });
+  };
+  if (d.mqtt) object["mqtt"] = encode_mqtt_copy(*d.mqtt);
+  return json::serialize(object);
 }
 
 std::string encode_ledger_event(const LedgerEvent& e) {
@@ -292,6 +420,7 @@ MessageRecord decode_message_record(std::string_view text) {
   if (r.has("body_pieces")) m.body_pieces = r.integer<uint32_t>("body_pieces");
   m.envelope = decode_envelope(r.object("envelope"));
   if (r.has("qos")) m.qos = decode_qos(r.object("qos"));
+  if (r.has("mqtt")) m.mqtt = decode_mqtt_message(r.object("mqtt"));
   return m;
 }
 
@@ -323,6 +452,7 @@ Delivery decode_delivery(std::string_view text) {
     d.priority = r.integer<int>("priority");
     if (d.priority < -9 || d.priority > 9) r.fail("priority", "a priority from -9 to 9");
   }
+  if (r.has("mqtt")) d.mqtt = decode_mqtt_copy(r.object("mqtt"));
   return d;
 }
 
@@ -343,6 +473,103 @@ LedgerEvent decode_ledger_event(std::string_view text) {
                           std::string((*pair)[1].get_string()));
   }
   return e;
+}
+
+std::string encode_mqtt_session(const MqttSessionRecord& s) {
+  json::array subscriptions;
+  for (const StoredSubscription& sub : s.subscriptions) {
+    subscriptions.emplace_back(encode_subscription(sub));
+  }
+  json::object object{
+      {"client_id", s.client_id},
+      {"version", s.version},
+      {"expiry_interval", s.expiry_interval},
+      {"subscriptions", std::move(subscriptions)},
+  };
+  if (s.disconnected_at) object["disconnected_at"] = to_unix_ms(*s.disconnected_at);
+  return json::serialize(object);
+}
+
+MqttSessionRecord decode_mqtt_session(std::string_view text) {
+  const json::object object = parse_object(text, "mqtt session");
+  const FieldReader r(object, "mqtt session");
+  MqttSessionRecord s;
+  s.client_id = r.string("client_id");
+  s.version = r.integer<uint8_t>("version");
+  s.expiry_interval = r.integer<uint32_t>("expiry_interval");
+  s.disconnected_at = r.optional_time("disconnected_at");
+  for (const json::value& item : r.array("subscriptions")) {
+    s.subscriptions.push_back(decode_subscription(item));
+  }
+  return s;
+}
+
+std::string encode_mqtt_inbound_mark(const MqttInboundMark& mark) {
+  return json::serialize(json::object{
+      {"client_id", mark.client_id},
+      {"packet_id", mark.packet_id},
+      {"message_id", mark.message_id},
+  });
+}
+
+MqttInboundMark decode_mqtt_inbound_mark(std::string_view text) {
+  const json::object object = parse_object(text, "mqtt inbound mark");
+  const FieldReader r(object, "mqtt inbound mark");
+  MqttInboundMark mark;
+  mark.client_id = r.string("client_id");
+  mark.packet_id = r.integer<uint16_t>("packet_id");
+  mark.message_id = r.string("message_id");
+  return mark;
+}
+
+std::string encode_retained_message(const RetainedMessage& m) {
+  json::object head{
+      {"topic", m.topic},
+      {"qos", m.qos},
+      {"properties", encode_hex(m.properties)},
+      {"priority", m.priority},
+      {"received", to_unix_ms(m.received)},
+      {"message_id", m.message_id},
+  };
+  if (m.expires_at) head["expires_at"] = to_unix_ms(*m.expires_at);
+  const std::string head_text = json::serialize(head);
+  std::string stored(kHeadLengthBytes, '\0');
+  const auto length = static_cast<uint32_t>(head_text.size());
+  for (size_t i = 0; i < kHeadLengthBytes; ++i) {
+    stored[i] = static_cast<char>(length >> (8 * (kHeadLengthBytes - 1 - i)));
+  }
+  stored.reserve(stored.size() + head_text.size() + m.payload.size());
+  stored += head_text;
+  stored += m.payload;
+  return stored;
+}
+
+RetainedMessage decode_retained_message(std::string_view stored) {
+  if (stored.size() < kHeadLengthBytes) {
+    throw StoreError("stored retained message: shorter than the length of its head");
+  }
+  uint64_t length = 0;
+  for (size_t i = 0; i < kHeadLengthBytes; ++i) {
+    length = (length << 8) | static_cast<unsigned char>(stored[i]);
+  }
+  if (length > stored.size() - kHeadLengthBytes) {
+    throw StoreError("stored retained message: its head's length runs past the value");
+  }
+  const json::object head =
+      parse_object(stored.substr(kHeadLengthBytes, length), "retained message head");
+  const FieldReader r(head, "retained message");
+  RetainedMessage m;
+  m.topic = r.string("topic");
+  m.qos = r.mqtt_qos("qos");
+  m.properties = r.hex_bytes("properties");
+  m.priority = r.integer<int>("priority");
+  if (m.priority < -9 || m.priority > 9) r.fail("priority", "a priority from -9 to 9");
+  m.received = r.time("received");
+  m.expires_at = r.optional_time("expires_at");
+  m.message_id = r.string("message_id");
+  m.payload = std::string(stored.substr(kHeadLengthBytes + length));
+  if (m.payload.empty()) r.fail("payload", "a payload (an empty one erases the topic's)");
+  return m;
 }
 
 }  // namespace herald

@@ -25,7 +25,7 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(bool with_content,
   // The budget's flushes (HandleWriteBufferManagerFlush) take one family at a time and do
   // not: the budget flushes at 7/8 of itself, long before any family reaches twice it.
   plain.write_buffer_size = 2 * memtable_budget;
-  // Arena blocks small beside the budget, so that nine families each holding a little do
+  // Arena blocks small beside the budget, so that a dozen families each holding a little do
   // not make it flush at once (RocksDB would size them from write_buffer_size).
   plain.arena_block_size = std::min<size_t>(size_t{1} << 20, memtable_budget / 32);
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
@@ -37,6 +37,9 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(bool with_content,
       {kDue, plain},
       {kFinished, plain},
       {kQuarantine, plain},
+      {kMqttSessions, plain},
+      {kMqttInbound, plain},
+      {kMqttRetained, plain},
   };
   if (with_content) {
     rocksdb::ColumnFamilyOptions content = plain;
@@ -153,6 +156,25 @@ std::string quarantine_key(const DamagedRecord& record) {
   std::string key = encode_time(record.found_at) + record.family;
   key.push_back('\0');
   key += record.key;
+  return key;
+}
+
+std::string mqtt_inbound_prefix(std::string_view client_id) {
+  std::string prefix(client_id);
+  prefix.push_back('\0');
+  return prefix;
+}
+
+std::string mqtt_inbound_end(std::string_view client_id) {
+  std::string end(client_id);
+  end.push_back('\1');
+  return end;
+}
+
+std::string mqtt_inbound_key(std::string_view client_id, uint16_t packet_id) {
+  std::string key = mqtt_inbound_prefix(client_id);
+  key.push_back(static_cast<char>(packet_id >> 8));
+  key.push_back(static_cast<char>(packet_id & 0xff));
   return key;
 }
 

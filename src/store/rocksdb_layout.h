@@ -21,6 +21,21 @@
 //   finished     TIME ID                 -> empty; one per message with no pending delivery,
 //                                           TIME when it finished
 //   quarantine   TIME FAMILY 0x00 KEY    -> DamagedRecord (JSON), TIME when it was found
+//   mqtt_sessions CLIENT-ID              -> MqttSessionRecord (JSON), a persistent session
+//   mqtt_inbound CLIENT-ID 0x00 PACKET-ID -> MqttInboundMark (JSON); PACKET-ID 2 big-endian
+//                                           bytes, so a client's marks lie together in
+//                                           packet id order (client ids hold no NUL)
+//   mqtt_retained TOPIC                  -> RetainedMessage (a JSON head, then the payload;
+//                                           store/record_codec.h), one per topic, in topic
+//                                           byte order for the prefix reads of SUBSCRIBE
+//
+// The MQTT families are plain, not in blob files like content, although a retained payload
+// may be large: the CLI's secondary instances cannot read blob files, and retained messages
+// are few beside bodies. They came after layout 3 without changing its number: a family is
+// created empty when a read-write open finds it missing, and an empty family is what a store
+// without MQTT state means, so there is nothing to migrate; a read-only open of a store that
+// lacks them reads no MQTT state. (A herald older than them cannot open the store read-write
+// again: RocksDB requires every family to be named.)
 #pragma once
 
 #include <rocksdb/db.h>
@@ -44,6 +59,9 @@ inline constexpr const char* kPending = "pending";
 inline constexpr const char* kDue = "due";
 inline constexpr const char* kFinished = "finished";
 inline constexpr const char* kQuarantine = "quarantine";
+inline constexpr const char* kMqttSessions = "mqtt_sessions";
+inline constexpr const char* kMqttInbound = "mqtt_inbound";
+inline constexpr const char* kMqttRetained = "mqtt_retained";
 
 // The marker in the default family. Stores written before the indexes existed (layout 1)
 // have none; layout 2 had due keys without the band. Opening an older store read-write
@@ -94,5 +112,11 @@ std::string_view finished_message_id(std::string_view key);
 TimePoint leading_time(std::string_view key);
 
 std::string quarantine_key(const DamagedRecord& record);
+
+// CLIENT-ID 0x00 PACKET-ID, an inbound mark; every mark of the client starts with
+// mqtt_inbound_prefix(client_id), and all of them sort before mqtt_inbound_end(client_id).
+std::string mqtt_inbound_key(std::string_view client_id, uint16_t packet_id);
+std::string mqtt_inbound_prefix(std::string_view client_id);
+std::string mqtt_inbound_end(std::string_view client_id);
 
 }  // namespace herald::store_layout

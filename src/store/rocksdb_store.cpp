@@ -89,6 +89,8 @@ void RocksDbStore::apply(const StoreWrite& parts) {
   std::vector<std::string_view> updated;
   for (const auto& u : parts.updates) updated.push_back(u.delivery.message_id);
   const auto locks = lock_messages(updated);
+  std::unique_lock<std::mutex> mqtt_lock;
+  if (has_mqtt_parts(parts)) mqtt_lock = std::unique_lock(mqtt_lock_);
 
   rocksdb::WriteBatch batch;
   for (const auto& m : parts.messages) {
@@ -96,6 +98,9 @@ void RocksDbStore::apply(const StoreWrite& parts) {
   }
   add_updates(batch, parts);
   for (const auto& e : parts.events) add_event(batch, e.message_id, e.event);
+  // In the same batch: a retained message and the message it was published as, or a session
+  // and the copies queued for it, are stored together or not at all.
+  add_mqtt_parts(batch, parts);
   write(batch);
 }
 
@@ -150,7 +155,9 @@ void RocksDbStore::add_message(rocksdb::WriteBatch& batch, const MessageRecord& 
     change.saw(e);
   }
   // A message accepted with nothing to deliver is finished at once (its content stays,
-  // as for every commit, until retention removes it).
+  // as for every commit, until retention removes it). So is an MQTT message that no
+  // persistent session gets a copy of, retained or not: its retained form is whole in
+  // mqtt_retained, and outlives the message's removal.
   if (!any_pending) put(batch, finished_, finished_key(finish_time(change), message.id), "");
 }
 

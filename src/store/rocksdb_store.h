@@ -1,7 +1,8 @@
 // The RocksDB store's class (internal to src/store), whose work is split by job over
 // rocksdb_store.cpp (writes that keep the indexes true, plain reads), rocksdb_content.cpp
 // (bodies in pieces, written ahead of their commit), rocksdb_queue_reads.cpp
-// (the due index and the pending set), rocksdb_quarantine.cpp and rocksdb_retention.cpp.
+// (the due index and the pending set), rocksdb_quarantine.cpp, rocksdb_retention.cpp and
+// rocksdb_mqtt.cpp (the MQTT face's sessions, inbound marks and retained messages).
 // The layout it keeps is in store/rocksdb_layout.h.
 #pragma once
 
@@ -84,6 +85,9 @@ class RocksDbStore final : public Store {
         due_(opened.family(kDue)),
         finished_(opened.family(kFinished)),
         quarantine_(opened.family(kQuarantine)),
+        mqtt_sessions_(opened.family(kMqttSessions)),
+        mqtt_inbound_(opened.family(kMqttInbound)),
+        mqtt_retained_(opened.family(kMqttRetained)),
         db_(std::move(opened.db)),
         handles_(std::move(opened.handles)) {}
 
@@ -133,6 +137,11 @@ class RocksDbStore final : public Store {
 
   void for_each_message(const std::function<bool(const MessageRecord&)>& visit) override;
 
+  void for_each_mqtt_session(const std::function<bool(const MqttSessionRecord&)>& visit) override;
+  std::vector<MqttInboundMark> mqtt_inbound(std::string_view client_id) override;
+  std::vector<RetainedMessage> retained(std::string_view prefix, std::string_view after,
+                                        size_t limit) override;
+
  private:
   // --- writing (rocksdb_store.cpp) -----------------------------------------------------
 
@@ -174,6 +183,22 @@ class RocksDbStore final : public Store {
   // than there are updated keys.
   std::pair<bool, bool> pending_outside(std::string_view id, const std::set<std::string>& updated,
                                         const CommittedDeliveries& committed);
+
+  // --- the MQTT face (rocksdb_mqtt.cpp) -------------------------------------------------
+
+  // The MQTT parts of `parts` (sessions, inbound marks, retained messages), after the rest
+  // and in the order StoreWrite declares them, so that within one write a later part wins
+  // (a session put and erased is erased). Throws std::invalid_argument for a retained
+  // message with an empty payload, before anything is written.
+  void add_mqtt_parts(rocksdb::WriteBatch& batch, const StoreWrite& parts);
+  static bool has_mqtt_parts(const StoreWrite& parts);
+
+  // Moves the MQTT record at `key` of `family` (`name`) to the quarantine, unless the row no
+  // longer holds `bytes` (a write replaced it meanwhile) or the store is read-only (then it
+  // is only logged). Under mqtt_lock_, as the writes of MQTT parts are.
+  void quarantine_mqtt_record(rocksdb::ColumnFamilyHandle* family, std::string_view name,
+                              const std::string& key, std::string_view reason,
+                              std::string_view bytes);
 
   // --- retention (rocksdb_retention.cpp) -----------------------------------------------
 
@@ -265,10 +290,18 @@ class RocksDbStore final : public Store {
   rocksdb::ColumnFamilyHandle* due_;
   rocksdb::ColumnFamilyHandle* finished_;
   rocksdb::ColumnFamilyHandle* quarantine_;
+  // Null when read-only over a store that a herald before the MQTT face wrote.
+  rocksdb::ColumnFamilyHandle* mqtt_sessions_;
+  rocksdb::ColumnFamilyHandle* mqtt_inbound_;
+  rocksdb::ColumnFamilyHandle* mqtt_retained_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   LedgerSequence sequence_;
   std::array<std::mutex, 64> message_locks_;
+  // Held by writes with MQTT parts and by the quarantine of MQTT records, so that a record
+  // rewritten between its bad read and its move aside is not moved (records of the MQTT face
+  // are not under message locks).
+  std::mutex mqtt_lock_;
 };
 
 }  // namespace herald::store_layout

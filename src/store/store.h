@@ -56,7 +56,7 @@ struct DueDelivery {
 
 // A record the store could not decode, as kept in the quarantine.
 struct DamagedRecord {
-  std::string family;  // where it was found: "deliveries", "messages"
+  std::string family;  // where it was found: "deliveries", "messages", "mqtt_sessions", …
   std::string key;     // its key there ("ID/INDEX", "ID")
   std::string reason;  // what the decoder said, or "missing"
   std::string bytes;   // the stored value, byte for byte (empty when missing)
@@ -110,15 +110,18 @@ struct StoreWrite {
   std::vector<Update> updates;
   std::vector<Event> events;
 
-  // The MQTT face's state (store/mqtt_records.h), applied after the parts above.
+  // The MQTT face's state (store/mqtt_records.h), applied after the parts above and in the
+  // order below, so that within one write a later part wins over an earlier one.
   std::vector<MqttSessionRecord> sessions_put;  // replaces the record of that client id
   // Removes the record and the session's inbound marks (its deliveries are the caller's:
   // they are ended by updates, a slice at a time).
   std::vector<std::string> sessions_erased;
   std::vector<MqttInboundMark> inbound_put;  // replaces the mark of (client id, packet id)
   std::vector<std::pair<std::string, uint16_t>> inbound_erased;  // (client id, packet id)
-  std::vector<RetainedMessage> retained_put;  // replaces the topic's retained message
-  std::vector<std::string> retained_erased;   // topics
+  // Replaces the topic's retained message. An empty payload (which MQTT means as erasing the
+  // topic's: use retained_erased) is std::invalid_argument, and nothing is written.
+  std::vector<RetainedMessage> retained_put;
+  std::vector<std::string> retained_erased;  // topics
 
   bool empty() const {
     return messages.empty() && updates.empty() && events.empty() && sessions_put.empty() &&
@@ -235,11 +238,13 @@ class Store {
   // skipped. Throws StoreError.
   virtual void for_each_mqtt_session(
       const std::function<bool(const MqttSessionRecord&)>& visit) = 0;
-  // The inbound QoS 2 marks of `client_id`, in packet id order. Throws StoreError.
+  // The inbound QoS 2 marks of `client_id`, in packet id order. Throws StoreError. A mark
+  // that does not decode is quarantined (family "mqtt_inbound") and skipped.
   virtual std::vector<MqttInboundMark> mqtt_inbound(std::string_view client_id) = 0;
   // Up to `limit` retained messages whose topics start with `prefix`, after topic `after`
   // (not itself; "" from the first), in topic byte order: what a SUBSCRIBE reads a slice at
-  // a time, from the literal part of its filter. Throws StoreError.
+  // a time, from the literal part of its filter. Throws StoreError. A message that does not
+  // decode is quarantined (family "mqtt_retained") and skipped.
   virtual std::vector<RetainedMessage> retained(std::string_view prefix, std::string_view after,
                                                 size_t limit) = 0;
 };
@@ -247,7 +252,7 @@ class Store {
 enum class StoreMode {
   read_write,  // the daemon: exclusive; a second read_write open of the same store fails
   read_only,   // the CLI: a consistent view of what was committed when it opened, safe
-               // while the daemon is running. Records, deliveries and ledgers only:
+               // while the daemon is running. Records, deliveries, ledgers and MQTT state only:
                // content() throws StoreError (RocksDB's secondary instances, which are what
                // makes this safe, cannot read the blob files the content lives in).
 };

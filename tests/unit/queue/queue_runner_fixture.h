@@ -177,6 +177,16 @@ class FailingUpdates final : public Store {
   void for_each_message(const std::function<bool(const MessageRecord&)>& visit) override {
     inner_.for_each_message(visit);
   }
+  void for_each_mqtt_session(const std::function<bool(const MqttSessionRecord&)>& visit) override {
+    inner_.for_each_mqtt_session(visit);
+  }
+  std::vector<MqttInboundMark> mqtt_inbound(std::string_view client_id) override {
+    return inner_.mqtt_inbound(client_id);
+  }
+  std::vector<RetainedMessage> retained(std::string_view prefix, std::string_view after,
+                                        size_t limit) override {
+    return inner_.retained(prefix, after, limit);
+  }
   int writes_refused() const { return refused_; }
 
  private:

@@ -70,6 +70,12 @@ class CountingStore final : public Store {
       if (!visit(it->first)) return;
     }
   }
+  // No MQTT state: a queue listing reads messages only.
+  void for_each_mqtt_session(const std::function<bool(const MqttSessionRecord&)>&) override {}
+  std::vector<MqttInboundMark> mqtt_inbound(std::string_view) override { return {}; }
+  std::vector<RetainedMessage> retained(std::string_view, std::string_view, size_t) override {
+    return {};
+  }
 
   size_t messages_visited = 0;
   size_t deliveries_read = 0;

@@ -87,6 +87,12 @@ class MemoryStore final : public Store {
   std::vector<DamagedRecord> damaged_records(size_t) override { return {}; }
   size_t remove_finished(TimePoint, size_t) override { return 0; }
   void for_each_message(const std::function<bool(const MessageRecord&)>&) override {}
+  // No MQTT state: the SMTP listener never writes any.
+  void for_each_mqtt_session(const std::function<bool(const MqttSessionRecord&)>&) override {}
+  std::vector<MqttInboundMark> mqtt_inbound(std::string_view) override { return {}; }
+  std::vector<RetainedMessage> retained(std::string_view, std::string_view, size_t) override {
+    return {};
+  }
 
   void fail() {
     std::lock_guard lock(mutex_);

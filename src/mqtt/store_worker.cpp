@@ -135,7 +135,7 @@ void StoreWorker::add_publish(StoreWrite& write, const StoreRequest& request,
   const Message& message = *publish.message;
   StoreWrite::NewMessage stored;
   MessageRecord& record = stored.record;
-  record.id = new_message_id(message.received);
+  record.id = ids_.next(message.received);
   record.received_at = message.received;
   record.envelope.listener = "mqtt";
   record.envelope.protocol = "MQTT";
@@ -321,7 +321,7 @@ std::optional<Outgoing> StoreWorker::copy_of(const DueDelivery& due, StoreWrite&
 // the queue, a slice at a time; copies committed from here on are a new session's (same
 // client id), so only those of messages older than the end are discarded.
 void StoreWorker::end_session(const std::string& client_id, std::string_view reason) {
-  const std::string cutoff = new_message_id(clock_.now());
+  const std::string cutoff = ids_.next(clock_.now());  // above every id made before
   StoreWrite erase;
   erase.sessions_erased.push_back(client_id);
   store_.apply(erase);

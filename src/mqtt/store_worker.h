@@ -17,6 +17,7 @@
 #include "smtp/in_flight_budget.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "util/message_id.h"
 
 namespace herald::mqtt {
 
@@ -50,6 +51,8 @@ class StoreWorker {
   Broker& broker_;
   const Clock& clock_;
   InFlightBudget* const memory_;
+  // Message ids in commit order, so that a publisher's copies keep their order in a queue.
+  MessageIdSequence ids_;
 };
 
 }  // namespace herald::mqtt

@@ -19,17 +19,14 @@ std::mt19937_64& thread_generator() {
   return gen;
 }
 
-}  // namespace
-
-std::string new_message_id(TimePoint now) {
-  // 16 bytes, big-endian: 48 bits of time, then 80 random bits.
+// 16 bytes, big-endian: 48 bits of time, then 80 random bits (`high`, then `low`), as
+// 26 characters.
+std::string encode(uint64_t ms, uint16_t high, uint64_t low) {
   std::array<uint8_t, 16> bytes{};
-  const uint64_t ms = static_cast<uint64_t>(to_unix_ms(now));
   for (int i = 0; i < 6; ++i) bytes[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
-  const uint64_t r1 = thread_generator()();
-  const uint64_t r2 = thread_generator()();
-  for (int i = 0; i < 2; ++i) bytes[6 + i] = static_cast<uint8_t>(r1 >> (8 * i));
-  for (int i = 0; i < 8; ++i) bytes[8 + i] = static_cast<uint8_t>(r2 >> (8 * i));
+  bytes[6] = static_cast<uint8_t>(high >> 8);
+  bytes[7] = static_cast<uint8_t>(high);
+  for (int i = 0; i < 8; ++i) bytes[8 + i] = static_cast<uint8_t>(low >> (8 * (7 - i)));
 
   // 26 characters carry 130 bits: read the 128 bits 5 at a time, as if 2 zero bits led.
   std::string id(kLength, '0');
@@ -44,6 +41,26 @@ std::string new_message_id(TimePoint now) {
     id[i] = kAlphabet[value];
   }
   return id;
+}
+
+}  // namespace
+
+std::string new_message_id(TimePoint now) {
+  return encode(static_cast<uint64_t>(to_unix_ms(now)), static_cast<uint16_t>(thread_generator()()),
+                thread_generator()());
+}
+
+std::string MessageIdSequence::next(TimePoint now) {
+  const auto ms = static_cast<uint64_t>(to_unix_ms(now));
+  std::lock_guard lock(mutex_);
+  if (ms > last_ms_) {
+    last_ms_ = ms;
+    high_ = static_cast<uint16_t>(thread_generator()() >> 1);  // room to count up from
+    low_ = thread_generator()();
+  } else if (++low_ == 0) {
+    ++high_;  // 2^80 ids in one millisecond never come; the carry is for correctness
+  }
+  return encode(last_ms_, high_, low_);
 }
 
 bool is_message_id(std::string_view id) {

@@ -217,13 +217,13 @@ def test_session_expiry_is_capped_and_told(broker):
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
     connect = Properties(PacketTypes.CONNECT)
-    connect.SessionExpiryInterval = 3600
-    client = PahoClient("wants-a-session").connect(broker.mqtt_port, properties=connect,
-                                                   clean_start=False)
+    connect.SessionExpiryInterval = 30 * 24 * 3600
+    client = PahoClient("wants-a-month").connect(broker.mqtt_port, properties=connect,
+                                                 clean_start=False)
     reason, properties = client.connack
     assert reason == 0
-    assert properties.SessionExpiryInterval == 0, "herald keeps no session past the connection yet"
-    assert properties.RetainAvailable == 0
+    assert properties.SessionExpiryInterval == 7 * 24 * 3600, "[mqtt] max_session_expiry"
+    assert not hasattr(properties, "RetainAvailable"), "absent: retained messages are offered"
     client.stop()
 
 

@@ -36,5 +36,19 @@ TEST(MessageId, RejectsOtherShapes) {
   EXPECT_TRUE(is_message_id("01ARZ3NDEKTSV4RRFFQ69G5FAV"));
 }
 
+TEST(MessageIdSequence, IncreasesStrictlyWithinAMillisecondAndWhenTheClockStepsBack) {
+  MessageIdSequence sequence;
+  const TimePoint t = from_unix_ms(1'700'000'000'000);
+  std::string last = sequence.next(t);
+  for (int i = 0; i < 10000; ++i) {
+    const std::string id = sequence.next(i % 2 == 0 ? t : t - std::chrono::seconds(1));
+    ASSERT_GT(id, last);
+    ASSERT_TRUE(is_message_id(id));
+    last = id;
+  }
+  EXPECT_GT(sequence.next(t + std::chrono::milliseconds(1)), last);
+  EXPECT_LT(last, new_message_id(t + std::chrono::milliseconds(2)));
+}
+
 }  // namespace
 }  // namespace herald

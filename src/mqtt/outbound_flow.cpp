@@ -23,6 +23,12 @@ std::optional<uint16_t> OutboundFlow::start(QoS qos, Token token) {
   return id;
 }
 
+bool OutboundFlow::resume(uint16_t packet_id, Token token) {
+  if (packet_id == 0 || !can_send() || exchanges_.contains(packet_id)) return false;
+  exchanges_.emplace(packet_id, Exchange{Stage::awaiting_pubrec, token, started_++});
+  return true;
+}
+
 OutboundFlow::Answer OutboundFlow::finish(uint16_t packet_id, bool delivered) {
   const auto found = exchanges_.find(packet_id);
   Answer answer;

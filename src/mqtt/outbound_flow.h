@@ -31,6 +31,10 @@ class OutboundFlow {
   // Starts the exchange of a QoS 1 or 2 PUBLISH for `token`: the packet identifier to send
   // it with (one not in use), or nullopt when can_send() is false.
   std::optional<uint16_t> start(QoS qos, Token token);
+  // Starts again, under `packet_id`, a QoS 2 exchange a persistent session began before a
+  // restart (the store kept the id): false, nothing started, when the quota is full or the
+  // id is taken on this connection.
+  bool resume(uint16_t packet_id, Token token);
 
   // How an answer from the client ends or moves an exchange.
   struct Answer {

@@ -171,7 +171,11 @@ class Session {
 
   // Outbound copies.
   void pump();
-  void send_copy(Outgoing& outgoing, std::optional<uint16_t> packet_id);
+  void send_copy(Outgoing& outgoing, std::optional<uint16_t> packet_id, bool dup = false);
+  void start_stored_qos2(Outgoing copy);
+  // Sends the copy, or, behind a QoS 2 copy waiting for its packet id to be on disk, queues
+  // it there, so that the order the queue gave stays the order on the wire.
+  void emit(Outgoing copy, std::optional<uint16_t> packet_id, bool dup = false);
   void finish_exchange(const OutboundFlow::Answer& answer);
   void update_stats();
 
@@ -258,9 +262,18 @@ class Session {
     std::optional<size_t> publish;
   };
   std::deque<Answer> answers_;
-  std::unique_ptr<Packet> held_;              // the packet that waits for answers_ to go
-  std::set<uint16_t> inbound_marks_;          // kept QoS 2 PUBLISHes awaiting PUBREL, by packet id
-  std::set<DeliveryKey> stored_held_;         // stored copies queued or in flight
+  std::unique_ptr<Packet> held_;       // the packet that waits for answers_ to go
+  std::set<uint16_t> inbound_marks_;   // kept QoS 2 PUBLISHes awaiting PUBREL, by packet id
+  std::set<DeliveryKey> stored_held_;  // stored copies queued or in flight
+  // Stored QoS 2 copies whose packet id goes to the store before they are sent, and the
+  // copies popped after them.
+  struct AwaitingId {
+    Outgoing copy;
+    std::optional<uint16_t> packet_id;
+    bool dup = false;
+    uint64_t request = 0;  // sent once it is done
+  };
+  std::deque<AwaitingId> awaiting_id_;
   bool read_wanted_ = false;                  // read the queue in the store when there is room
   std::deque<RetainedRead> retained_reads_;   // what new subscriptions have still to get
   bool read_out_ = false;                     // the request out reads the queue

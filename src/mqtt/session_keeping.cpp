@@ -144,6 +144,8 @@ void Session::on_stored(StoreResult result) {
       answer_failed(waiting.packet);
       if (!holds<Puback>(waiting.packet) && !holds<Pubrec>(waiting.packet)) ends = true;
     }
+    // A QoS 2 copy whose packet id is not on disk is not sent.
+    if (!awaiting_id_.empty() && awaiting_id_.front().request == requests_done_) ends = true;
     if (ends) {
       end(ReasonCode::unspecified_error, true);
       return;
@@ -179,7 +181,47 @@ void Session::on_stored(StoreResult result) {
   }
   retained_out_.reset();
   send_ready_answers();
+  while (phase_ == Phase::connected && !awaiting_id_.empty() &&
+         awaiting_id_.front().request <= requests_done_) {
+    AwaitingId& next = awaiting_id_.front();
+    send_copy(next.copy, next.packet_id, next.dup);
+    if (!next.packet_id) attachment_->budget->release(next.copy.message->size());
+    awaiting_id_.pop_front();
+  }
   handle_buffered();
+}
+
+// A stored copy at QoS 2 is one exchange with the client across restarts: resumed under the
+// packet id the store kept (sent again with DUP [MQTT-4.4.0-1], so that a client that had
+// answered PUBREC keeps it once), or started under a new id that is written to the store
+// before the PUBLISH goes.
+void Session::start_stored_qos2(Outgoing copy) {
+  const OutboundFlow::Token token = next_token_++;
+  const uint16_t kept_id = copy.stored->mqtt->packet_id;
+  if (kept_id != 0 && outbound_->resume(kept_id, token)) {
+    in_flight_.emplace(token, InFlight{copy.message->size(), copy.stored});
+    emit(std::move(copy), kept_id, true);
+    return;
+  }
+  const std::optional<uint16_t> packet_id = outbound_->start(QoS::exactly_once, token);
+  auto sending = std::make_shared<Delivery>(*copy.stored);
+  sending->state = DeliveryState::attempting;
+  sending->mqtt->packet_id = *packet_id;
+  copy.stored = sending;
+  in_flight_.emplace(token, InFlight{copy.message->size(), copy.stored});
+  next_request_.sending.push_back(std::move(sending));
+  awaiting_id_.push_back(
+      AwaitingId{.copy = std::move(copy), .packet_id = packet_id, .request = requests_sent_ + 1});
+}
+
+void Session::emit(Outgoing copy, std::optional<uint16_t> packet_id, bool dup) {
+  if (!awaiting_id_.empty()) {
+    const uint64_t request = awaiting_id_.back().request;
+    awaiting_id_.push_back(AwaitingId{std::move(copy), packet_id, dup, request});
+    return;
+  }
+  send_copy(copy, packet_id, dup);
+  if (!packet_id) attachment_->budget->release(copy.message->size());  // QoS 0: done
 }
 
 void Session::on_queue_stored() {

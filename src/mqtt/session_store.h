@@ -61,12 +61,17 @@ struct StoreRequest {
   // Stored copies the client acknowledged (PUBACK, or PUBREC at QoS 2), as they were read.
   std::vector<std::shared_ptr<const Delivery>> delivered;
   std::vector<std::shared_ptr<const Delivery>> expired;  // stored copies past their expiry
+  // Stored copies about to be sent at QoS 2 for the first time, each with the packet id it
+  // goes with (MqttCopyFields::packet_id): written before the PUBLISH, so that after a crash
+  // it is sent again as the same exchange (DUP, same id) and the client keeps it once.
+  std::vector<std::shared_ptr<const Delivery>> sending;
   std::optional<QueueRead> read;
   std::optional<RetainedRead> retained;
 
   bool empty() const {
     return publishes.empty() && !session && !erase_session && !load_inbound &&
-           inbound_released.empty() && delivered.empty() && expired.empty() && !read && !retained;
+           inbound_released.empty() && delivered.empty() && expired.empty() && sending.empty() &&
+           !read && !retained;
   }
 };
 

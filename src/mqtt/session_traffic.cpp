@@ -219,14 +219,17 @@ void Session::pump() {
          !queue_.empty() && outbound_->can_send()) {
     std::optional<Outgoing> next = queue_.pop(clock_.now(), expired);
     if (!next) break;
+    if (next->stored && next->qos == QoS::exactly_once) {
+      start_stored_qos2(std::move(*next));
+      continue;
+    }
     std::optional<uint16_t> packet_id;
     if (next->qos != QoS::at_most_once) {
       const OutboundFlow::Token token = next_token_++;
       packet_id = outbound_->start(next->qos, token);
       in_flight_.emplace(token, InFlight{next->message->size(), next->stored});
     }
-    send_copy(*next, packet_id);
-    if (!packet_id) attachment_->budget->release(next->message->size());
+    emit(std::move(*next), packet_id);
   }
   for (const Outgoing& gone : expired) {
     if (gone.stored) {
@@ -239,9 +242,9 @@ void Session::pump() {
   update_stats();
 }
 
-void Session::send_copy(Outgoing& outgoing, std::optional<uint16_t> packet_id) {
+void Session::send_copy(Outgoing& outgoing, std::optional<uint16_t> packet_id, bool dup) {
   const Message& message = *outgoing.message;
-  Publish head{.qos = outgoing.qos, .retain = outgoing.retain, .topic = message.topic};
+  Publish head{.dup = dup, .qos = outgoing.qos, .retain = outgoing.retain, .topic = message.topic};
   head.packet_id = packet_id.value_or(0);
   if (v5()) {
     head.properties = message.properties;

@@ -107,6 +107,12 @@ StoreResult StoreWorker::perform(const StoreRequest& request) {
     for (const auto& stored : request.expired) {
       write.updates.push_back(ended(*stored, DeliveryState::expired, "message expiry", now));
     }
+    for (const auto& stored : request.sending) {
+      write.updates.push_back(StoreWrite::Update{
+          .delivery = *stored,
+          .events = {event(now, "attempt", stored->recipient,
+                           {{"packet_id", std::to_string(stored->mqtt->packet_id)}})}});
+    }
     if (!write.empty()) store_.apply(write);
     written = true;
     std::vector<std::string> ended;

@@ -36,6 +36,7 @@ class PersistentSessionTest : public ::testing::Test {
     early.clear();
     worker.reset();
     store.reset();
+    clock.advance(std::chrono::seconds(1));  // a restart takes its time
     store = open_rocksdb_store(directory, StoreMode::read_write);
     broker = std::make_shared<Broker>(BrokerLimits{});
     worker = std::make_unique<StoreWorker>(*store, *broker, clock, nullptr);
@@ -335,6 +336,35 @@ TEST_F(PersistentSessionTest, AQoS2PublishSentAgainAfterARestartIsOneMessage) {
   EXPECT_TRUE(store->mqtt_inbound("detector").empty()) << "the mark went before PUBCOMP";
   Client& siren = connect("siren", kHour, false, true);
   EXPECT_EQ(payloads(take(siren)), std::vector<std::string>{"smoke"});
+}
+
+TEST_F(PersistentSessionTest, AQoS2CopyIsOneExchangeAcrossARestart) {
+  away("siren", "fire", QoS::exactly_once);
+  connect("detector", 0).send(publish("fire", QoS::exactly_once, 1, "smoke"));
+  settle();
+  Client& siren = connect("siren", kHour, false, true);
+  std::vector<Publish> first;
+  for (Packet& packet : siren.read()) {
+    if (auto* p = std::get_if<Publish>(&packet)) first.push_back(*p);
+  }
+  for (Packet& packet : early[&siren]) {
+    if (auto* p = std::get_if<Publish>(&packet)) first.push_back(*p);
+  }
+  early.erase(&siren);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_FALSE(first[0].dup);
+  siren.send(Pubrec{.packet_id = first[0].packet_id});  // then the server dies: no PUBREL seen
+  settle();
+  reopen();
+  Client& again = connect("siren", kHour, false, true);
+  const std::vector<Publish> resent = take(again);
+  ASSERT_EQ(resent.size(), 1u);
+  EXPECT_TRUE(resent[0].dup) << "the same exchange, sent again";
+  EXPECT_EQ(resent[0].packet_id, first[0].packet_id);
+  again.send(Disconnect{});
+  settle();
+  Client& last = connect("siren", kHour, false, true);
+  EXPECT_TRUE(take(last).empty()) << "PUBCOMP ended it";
 }
 
 TEST_F(PersistentSessionTest, RetainedMessagesGoToNewSubscriptionsAsRetainHandlingSays) {

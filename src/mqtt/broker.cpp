@@ -49,6 +49,7 @@ Broker::Attachment Broker::attach(SessionOrigin origin, std::shared_ptr<SessionS
       attachment.resumed = std::move(resumed->offline_subscriptions);
       resumed->offline_subscriptions.clear();
       if (resumed->expiry) expiries_.erase(*resumed->expiry);
+      wills_.cancel(resumed->origin.client_id);  // [MQTT-3.1.3-9]
       resumed->expiry.reset();
       resumed->origin = std::move(origin);
       resumed->sink = std::move(sink);
@@ -148,6 +149,29 @@ std::vector<std::string> Broker::take_expired(TimePoint now) {
   return expired;
 }
 
+void Broker::defer_will(const Attachment& attachment, PendingWill will) {
+  std::unique_lock lock(mutex_);
+  const auto it = sessions_.find(attachment.id);
+  if (it == sessions_.end()) {
+    wills_.add_ended(std::move(will));  // ended already: ids are never reused
+    return;
+  }
+  const Session& session = it->second;
+  if (session.generation != attachment.generation) return;  // resumed: never published
+  if (session.expiry) will.due = std::min(will.due, (*session.expiry)->first);
+  wills_.add(std::move(will));
+}
+
+std::vector<PendingWill> Broker::take_due_wills(TimePoint now) {
+  std::unique_lock lock(mutex_);
+  return wills_.take_due(now);
+}
+
+size_t Broker::pending_wills() const {
+  std::shared_lock lock(mutex_);
+  return wills_.size();
+}
+
 void Broker::stored(const std::vector<std::string>& client_ids) {
   std::vector<std::shared_ptr<SessionSink>> online;
   {
@@ -177,6 +201,7 @@ void Broker::remove_locked(SubscriberId id) {
   if (it == sessions_.end()) return;
   tree_.remove(id);
   if (it->second.expiry) expiries_.erase(*it->second.expiry);
+  wills_.end_session(it->second.origin.client_id);  // MQTT 5 3.1.3.2.2: the session ends
   by_client_.erase(it->second.origin.client_id);
   sessions_.erase(it);
 }

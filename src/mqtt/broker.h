@@ -1,7 +1,8 @@
 // The sessions and their subscriptions: where each published message goes (MQTT 5 4.7, 4.8,
 // 3.3.4). A session ends with its connection unless it has a session expiry (persistent):
 // then it stays, offline, with its subscriptions, until it expires or a connection resumes
-// it. The broker holds no message of its own. A copy for a session that ends with its
+// it. The broker holds no message of its own but the wills of offline sessions waiting out
+// their delay (mqtt/pending_wills.h). A copy for a session that ends with its
 // connection is charged to the subscriber's QueueBudget and handed to its SessionSink; a copy
 // at QoS > 0 for a persistent session is named in the result instead (PublishResult::kept),
 // for the publisher to commit to the store, which is that session's queue; the broker then
@@ -22,6 +23,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "mqtt/pending_wills.h"
 #include "mqtt/session_queue.h"
 #include "mqtt/session_snapshot.h"
 #include "mqtt/topic_tree.h"
@@ -127,8 +129,21 @@ class Broker {
   bool restore(const MqttSessionRecord& record, TimePoint now, uint32_t queued = 0);
 
   // The offline sessions whose expiry has come by `now`, ended and removed: their stored
-  // queues and records are the caller's to end.
+  // queues and records are the caller's to end. A will of theirs still waiting is due now
+  // (take_due_wills).
   std::vector<std::string> take_expired(TimePoint now);
+
+  // The will of the connection of `attachment`, detached from a persistent session, waits
+  // out its delay here (MQTT 5 3.1.3.2.2): until `will.due`, or the session's expiry if that
+  // comes first [MQTT-3.1.3-9]. Dropped when a new connection resumed the session meanwhile
+  // (a takeover without clean start); due at once when the session has ended meanwhile (a
+  // takeover with clean start). Resuming the session later cancels it (attach); ending it
+  // (clean start, expiry) makes it due at once.
+  void defer_will(const Attachment& attachment, PendingWill will);
+  // The wills due by `now`, removed, for the caller to publish (mqtt/will_sweep.h).
+  std::vector<PendingWill> take_due_wills(TimePoint now);
+  // Wills waiting, due or not.
+  size_t pending_wills() const;
 
   // Wakes the online ones of these persistent sessions (SessionSink::stored).
   void stored(const std::vector<std::string>& client_ids);
@@ -197,7 +212,8 @@ class Broker {
   std::unordered_map<SubscriberId, Session> sessions_;
   // Ordered, so that snapshot() reads the first `limit` sessions without sorting them all.
   std::map<std::string, SubscriberId, std::less<>> by_client_;
-  Expiries expiries_;  // offline persistent sessions by when they expire
+  Expiries expiries_;   // offline persistent sessions by when they expire
+  PendingWills wills_;  // of offline persistent sessions, and of ended ones not yet published
   SubscriberId next_id_ = 1;
   uint64_t next_generation_ = 1;
   std::atomic<uint64_t> sequence_{0};

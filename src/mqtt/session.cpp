@@ -269,8 +269,8 @@ void Session::on_connection_lost() {
 }
 
 // MQTT 3.1.1 has no DISCONNECT from the server: the connection just closes. The will goes
-// out when the session ends any way but a normal DISCONNECT (MQTT 5 3.1.2.5); its delay
-// cannot outlast the session, which ends now.
+// out when the connection ends any way but a normal DISCONNECT (MQTT 5 3.1.2.5), at once or
+// after its delay (leave_will).
 void Session::end(std::optional<ReasonCode> disconnect_reason, bool publish_will) {
   if (ended_) return;
   if (disconnect_reason && v5() && phase_ == Phase::connected) {
@@ -291,7 +291,7 @@ void Session::end(std::optional<ReasonCode> disconnect_reason, bool publish_will
     next_request_.erase_session = true;  // a DISCONNECT set the expiry to 0
   }
   detach_from_broker();
-  if (was_connected && publish_will && will_) publish_will_message();
+  if (was_connected && publish_will && will_) leave_will();
   attachment_.reset();
   held_.reset();
   connect_.reset();

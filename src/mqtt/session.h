@@ -103,7 +103,8 @@ class Session {
   void on_delivery(Outgoing outgoing);
 
   // The connection's end, each with its reason: DISCONNECT 0x8E, 0x8D, 0x8B, or none for a
-  // connection that broke. Each publishes the will (MQTT 5 3.1.2.5) and ends the session.
+  // connection that broke. Each publishes the will (MQTT 5 3.1.2.5; a persistent session's
+  // after its Will Delay Interval, through the broker) and ends the session.
   void on_taken_over();
   void on_keep_alive_expired();
   void on_server_shutdown();
@@ -180,9 +181,11 @@ class Session {
   void update_stats();
 
   void charge_input();
-  // Null when options_.memory has no room for it.
-  SharedMessage make_message(std::string topic, QoS qos, bool retain, const Properties& properties,
-                             std::string payload, int priority) const;
+  // Null when options_.memory has no room for it. Not shared yet: a will's is stamped later
+  // (mqtt/pending_wills.h).
+  std::shared_ptr<Message> make_message(std::string topic, QoS qos, bool retain,
+                                        const Properties& properties, std::string payload,
+                                        int priority) const;
 
   // The store (session_keeping.cpp).
   // A packet to send once the request gathering now has been done (`after_store`), or once
@@ -202,8 +205,13 @@ class Session {
   void finish_stored(const std::shared_ptr<const Delivery>& stored, bool delivered);
   void detach_from_broker();
 
-  // Ending.
-  void publish_will_message();
+  // Ending: the will (session_will.cpp). After detaching, with the attachment still set:
+  // publishes will_ now, or leaves it with the broker to wait out its delay.
+  void leave_will();
+  // will_ as a message, its charge moved onto it (will_ is spent); null when it does not fit.
+  std::shared_ptr<Message> will_message();
+  // Routes it; what the store takes goes with the session's last request.
+  void publish_will_message(const SharedMessage& message);
   void end(std::optional<ReasonCode> disconnect_reason, bool publish_will);
   void send(const Packet& packet);
   void refuse_connect(ReasonCode reason);

@@ -28,9 +28,9 @@ ReasonCode granted(QoS qos) {
 
 }  // namespace
 
-SharedMessage Session::make_message(std::string topic, QoS qos, bool retain,
-                                    const Properties& properties, std::string payload,
-                                    int priority) const {
+std::shared_ptr<Message> Session::make_message(std::string topic, QoS qos, bool retain,
+                                               const Properties& properties, std::string payload,
+                                               int priority) const {
   // One charge per message, given back when the last subscriber's copy of it goes.
   InFlightBudget* memory = options_.memory;
   const uint64_t size = topic.size() + payload.size();
@@ -318,22 +318,6 @@ void Session::update_stats() {
   if (attachment_) {
     attachment_->stats->in_flight.store(static_cast<uint32_t>(outbound_->in_flight()),
                                         std::memory_order_relaxed);
-  }
-}
-
-void Session::publish_will_message() {
-  Will& will = *will_;
-  const std::optional<int> priority = priority_of(will.properties);
-  const SharedMessage message =
-      make_message(std::move(will.topic), will.qos, will.retain, will.properties,
-                   std::move(will.payload), priority.value_or(0));
-  if (!message) return;
-  PublishResult result = broker_->publish(message, std::nullopt);
-  // What persistent sessions take of it, and a retained will, go to the store with the
-  // session's last request; nobody waits for an answer.
-  if (!result.refused_full && (!result.kept.empty() || message->retain)) {
-    next_request_.publishes.push_back(
-        PublishToKeep{.message = message, .copies = std::move(result.kept)});
   }
 }
 

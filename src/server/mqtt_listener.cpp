@@ -13,6 +13,7 @@
 #include "mqtt/access_policy.h"
 #include "mqtt/broker.h"
 #include "mqtt/session.h"
+#include "mqtt/will_sweep.h"
 #include "server/connection_registry.h"
 #include "server/mqtt_connection.h"
 #include "server/tcp_acceptor.h"
@@ -29,7 +30,8 @@ constexpr int kLoginThreads = 2;
 // Persistent sessions' store requests block on fsync; several at once share one (the
 // store's group commit).
 constexpr int kStoreThreads = 4;
-// How often offline sessions are checked for their expiry.
+// How often offline sessions are checked for their expiry, and wills for their delay: a
+// will is published up to this late.
 constexpr auto kExpirySweep = std::chrono::seconds(1);
 
 bool is_mqtt(ListenProtocol protocol) {
@@ -64,6 +66,7 @@ class MqttFace::Impl {
             session_options(config.mqtt, config.queue),
             mqtt::BrokerLimits{config.mqtt.max_queued_messages, config.mqtt.max_queued_bytes},
             config, clock, store)),
+        clock_(clock),
         registry_(config.mqtt.max_connections, config.mqtt.max_connections_per_ip),
         login_pool_(kLoginThreads),
         store_pool_(kStoreThreads),
@@ -129,13 +132,16 @@ class MqttFace::Impl {
     registry_.set_stop(*id, std::move(stop));
   }
 
-  // The sweep runs on the store pool (ending a session walks its queue in the store).
+  // The sweep runs on the store pool (ending a session walks its queue in the store; a will
+  // may be committed). Sessions end first, so that a will whose session expired now goes in
+  // the same sweep.
   void arm_sweep() {
     sweep_.expires_after(kExpirySweep);
     sweep_.async_wait([this](boost::system::error_code ec) {
       if (ec || stopping_) return;
       asio::post(store_pool_, [this] {
         shared_->keeper.end_expired_sessions();
+        mqtt::publish_due_wills(*shared_->broker, shared_->keeper, clock_.now());
         asio::post(sweep_.get_executor(), [this] {
           if (!stopping_) arm_sweep();
         });
@@ -144,6 +150,7 @@ class MqttFace::Impl {
   }
 
   const std::shared_ptr<MqttShared> shared_;
+  const Clock& clock_;
   ConnectionRegistry registry_;
   asio::thread_pool login_pool_;
   asio::thread_pool store_pool_;

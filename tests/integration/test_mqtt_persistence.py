@@ -341,3 +341,61 @@ def test_a_full_offline_queue_refuses_with_0x97_across_a_restart(start_herald):
     # Delivered copies made room again (their marks are written as the answers come).
     wait_until(lambda: publish_acked(herald.mqtt_port, "sea/wave", ["5"]) == [SUCCESS],
                seconds(10), "room in the queue")
+
+
+def delayed_will_device(port, client_id, delay):
+    """A persistent session whose will ("<client_id> offline" on alarm/<client_id>) waits
+    `delay` seconds after the connection ends (MQTT 5 3.1.3.2.2)."""
+    device = PahoClient(client_id)
+    will_properties = Properties(PacketTypes.WILLMESSAGE)
+    will_properties.WillDelayInterval = delay
+    device.client.will_set(f"alarm/{client_id}", f"{client_id} offline", qos=1,
+                           properties=will_properties)
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = 60
+    return device.connect(port, properties=properties)
+
+
+def drop_connection(device):
+    """The network goes: no DISCONNECT, the socket just closes."""
+    device.client.loop_stop()
+    device.client.socket().close()
+
+
+def test_a_will_waits_out_its_delay(herald):
+    watcher = PahoClient("watcher").connect(herald.mqtt_port)
+    try:
+        watcher.subscribe("alarm/#", qos=1)
+        device = delayed_will_device(herald.mqtt_port, "sensor", 2)
+        drop_connection(device)
+        dropped = time.monotonic()
+        watcher.nothing_more(wait=1.5)
+        will = watcher.received(1, timeout=5)[0]
+        waited = time.monotonic() - dropped
+        assert (will.topic, will.payload) == ("alarm/sensor", b"sensor offline")
+        # Two seconds from herald seeing the close, published by the one-second sweep.
+        assert 1.9 <= waited <= seconds(4.5), f"the will came after {waited:.1f}s"
+        watcher.nothing_more()
+    finally:
+        watcher.stop()
+
+
+def test_a_reconnect_within_the_will_delay_cancels_the_will(herald):
+    watcher = PahoClient("watcher").connect(herald.mqtt_port)
+    try:
+        watcher.subscribe("alarm/#", qos=1)
+        device = delayed_will_device(herald.mqtt_port, "sensor", 2)
+        drop_connection(device)
+        time.sleep(0.5)
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = 60
+        again = PahoClient("sensor").connect(herald.mqtt_port, properties=properties,
+                                             clean_start=False)
+        try:
+            assert again.session_present, "the session was resumed"
+            watcher.nothing_more(wait=4)  # twice the delay, and the sweep's second
+        finally:
+            again.stop()
+        watcher.nothing_more(wait=1)  # a normal DISCONNECT, and no will on this connection
+    finally:
+        watcher.stop()

@@ -250,7 +250,7 @@ SessionList Broker::snapshot(std::optional<size_t> limit) const {
         .version = session.origin.version,
         .connected = session.origin.connected,
         .subscriptions = session.subscriptions,
-        .held = session.budget->messages(),
+        .held = session.budget->messages() + (session.kept ? session.kept->messages() : 0),
         .held_bytes = session.budget->bytes(),
         .in_flight = session.stats->in_flight.load(std::memory_order_relaxed),
     });

@@ -1,6 +1,7 @@
-// What an operator sees of the MQTT sessions connected now (`herald mqtt sessions`): who
-// each one is and what it holds of the broker's memory. Taken by Broker::snapshot, carried
-// over the control socket (server/control_protocol.h), printed by the herald CLI.
+// What an operator sees of the MQTT sessions, connected and persistent ones away (`herald
+// mqtt sessions`): who each one is and what it holds of the broker's memory and the store. Taken by
+// Broker::snapshot, carried over the control socket (server/control_protocol.h), printed by the
+// herald CLI.
 #pragma once
 
 #include <cstddef>
@@ -17,11 +18,14 @@ namespace herald::mqtt {
 
 struct SessionSnapshot {
   std::string client_id;
-  std::string peer;  // the connection's "ip:port" ("[ip]:port" for IPv6)
+  std::string peer;  // the connection's "ip:port" ("[ip]:port" for IPv6); "offline" for a
+                     // persistent session no connection holds
   ProtocolVersion version = ProtocolVersion::v5;
   TimePoint connected{};     // when the broker attached it (its CONNACK)
   size_t subscriptions = 0;  // topic filters it holds, "$share/…" ones included
-  uint32_t held = 0;         // messages charged to its QueueBudget: waiting and in flight
+  // Messages charged to its QueueBudget (waiting and in flight in memory) and, for a
+  // persistent session, the copies its queue in the store holds.
+  uint32_t held = 0;
   uint64_t held_bytes = 0;
   uint32_t in_flight = 0;  // of `held`: sent at QoS 1 or 2, not yet acknowledged
 

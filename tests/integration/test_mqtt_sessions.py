@@ -71,6 +71,26 @@ def test_sessions_show_what_each_has_queued_and_in_flight(broker):
                "the sessions to leave the list once their connections closed")
 
 
+def test_a_persistent_session_away_is_listed_offline_with_its_stored_queue(broker):
+    port = broker.mqtt_port
+    device = RawClient(port)
+    device.connect("away", session_expiry=3600)
+    device.subscribe("alarms/#", qos=1)
+    device.disconnect()
+    publisher = RawClient(port)
+    publisher.connect("pub")
+    for i in range(1, 4):
+        publisher.publish("alarms/fire", f"alarm {i}", qos=1, packet_id=i)
+        assert publisher.read()[0] == 4  # PUBACK
+    publisher.disconnect()
+    rows, last = wait_until(lambda: (lambda r: r if "pub" not in r[0] else None)(listed(broker)),
+                            seconds(10), "the publisher to leave the list")
+    assert last == "1 session"
+    assert rows["away"]["PEER"] == "offline"
+    assert rows["away"]["QUEUED"] == "3", "the copies waiting in the store"
+    assert rows["away"]["SUBSCRIPTIONS"] == "1"
+
+
 def test_without_heraldd_the_command_says_it_is_not_running(broker):
     socket_path = broker.data_dir / "control.sock"
     broker.stop()

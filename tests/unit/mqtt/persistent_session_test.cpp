@@ -74,27 +74,7 @@ class PersistentSessionTest : public ::testing::Test {
     return client;
   }
 
-  // Runs every session's store requests and passes on the broker's wakes and copies, until
-  // nothing moves, as the connections would.
-  void settle() {
-    for (bool moved = true; moved;) {
-      moved = false;
-      for (Client& client : clients) {
-        for (; client.sink->stored_wakes > 0; --client.sink->stored_wakes) {
-          client.session->on_queue_stored();
-        }
-        while (!client.sink->deliveries.empty()) {
-          client.session->on_delivery(std::move(client.sink->deliveries.front()));
-          client.sink->deliveries.pop_front();
-          moved = true;
-        }
-        while (std::optional<StoreRequest> request = client.session->take_store_request()) {
-          client.session->on_stored(worker->perform(*request));
-          moved = true;
-        }
-      }
-    }
-  }
+  void settle() { settle_with_store(clients, *worker); }
 
   void subscribe(Client& client, const std::string& filter, QoS qos = QoS::at_least_once,
                  RetainHandling handling = RetainHandling::send_on_subscribe) {

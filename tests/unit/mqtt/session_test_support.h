@@ -5,12 +5,14 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <list>
 #include <memory>
 #include <vector>
 
 #include "mqtt/packet_decoder.h"
 #include "mqtt/packet_encoder.h"
 #include "mqtt/session.h"
+#include "mqtt/store_worker.h"
 
 namespace herald::mqtt {
 
@@ -61,5 +63,31 @@ struct Client {
     return of_type;
   }
 };
+
+// Runs every session's store requests through `worker` and passes on the broker's wakes,
+// takeovers and copies, until nothing moves: what the connections' strands would do.
+inline void settle_with_store(std::list<Client>& clients, StoreWorker& worker) {
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (Client& client : clients) {
+      for (; client.sink->stored_wakes > 0; --client.sink->stored_wakes) {
+        client.session->on_queue_stored();
+      }
+      for (; client.sink->takeovers > 0; --client.sink->takeovers) {
+        client.session->on_taken_over();
+        moved = true;
+      }
+      while (!client.sink->deliveries.empty()) {
+        client.session->on_delivery(std::move(client.sink->deliveries.front()));
+        client.sink->deliveries.pop_front();
+        moved = true;
+      }
+      while (std::optional<StoreRequest> request = client.session->take_store_request()) {
+        client.session->on_stored(worker.perform(*request));
+        moved = true;
+      }
+    }
+  }
+}
 
 }  // namespace herald::mqtt

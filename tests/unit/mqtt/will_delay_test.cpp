@@ -67,30 +67,7 @@ class WillDelayTest : public ::testing::Test {
     return w;
   }
 
-  // Runs store requests and passes on wakes, copies and takeovers, as the connections would.
-  void settle() {
-    for (bool moved = true; moved;) {
-      moved = false;
-      for (Client& client : clients) {
-        for (; client.sink->stored_wakes > 0; --client.sink->stored_wakes) {
-          client.session->on_queue_stored();
-        }
-        for (; client.sink->takeovers > 0; --client.sink->takeovers) {
-          client.session->on_taken_over();
-          moved = true;
-        }
-        while (!client.sink->deliveries.empty()) {
-          client.session->on_delivery(std::move(client.sink->deliveries.front()));
-          client.sink->deliveries.pop_front();
-          moved = true;
-        }
-        while (std::optional<StoreRequest> request = client.session->take_store_request()) {
-          client.session->on_stored(worker->perform(*request));
-          moved = true;
-        }
-      }
-    }
-  }
+  void settle() { settle_with_store(clients, *worker); }
 
   // Moves the clock on and runs the daemon's sweep: sessions expire, then wills go.
   size_t sweep_after(std::chrono::seconds elapsed) {

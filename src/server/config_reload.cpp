@@ -12,6 +12,7 @@
 
 #include "config/config_changes.h"
 #include "directory/directory.h"
+#include "mqtt/access_policy.h"
 #include "server/tls_context.h"
 
 namespace herald {
@@ -50,8 +51,10 @@ PolicyConfig reloaded_policy(const PolicyConfig& running, const PolicyConfig& re
 
 // The settings a reload applies; every other one needs a restart.
 bool applied_by_reload(const std::string& setting) {
-  for (const char* prefix : {"[[domain]]", "[[user]]", "[[alias]]", "[tls]", "[[dkim]]",
-                             "[policy] spf_fail", "[policy] dmarc_reject"}) {
+  for (const char* prefix :
+       {"[[domain]]", "[[user]]", "[[alias]]", "[tls]", "[[dkim]]", "[policy] spf_fail",
+        "[policy] dmarc_reject", "[[device]]", "[mqtt] allow_anonymous", "[mqtt] anonymous_publish",
+        "[mqtt] anonymous_subscribe", "[mqtt] deny"}) {
     if (setting.rfind(prefix, 0) == 0) return true;
   }
   const std::string limits = "[limits] ";
@@ -119,6 +122,12 @@ bool ConfigReloader::reload() {
     config.dkim = reread.dkim;
     config.limits = reloaded_limits(running_.limits, reread.limits);
     config.policy = reloaded_policy(running_.policy, reread.policy);
+    config.devices = reread.devices;
+    config.mqtt.allow_anonymous = reread.mqtt.allow_anonymous;
+    config.mqtt.anonymous_publish = reread.mqtt.anonymous_publish;
+    config.mqtt.anonymous_subscribe = reread.mqtt.anonymous_subscribe;
+    config.mqtt.deny = reread.mqtt.deny;
+    mqtt::AccessPolicy checked(config.mqtt, config.devices);  // throws for a bad filter
     next = make_session_resources(config);
     next_keys = std::make_shared<const DkimSigningTable>(config.dkim);
   } catch (const std::exception& e) {

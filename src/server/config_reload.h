@@ -8,7 +8,9 @@
 // picked up; the [limits] a session reads (sizes, line lengths, errors, timeouts, hops,
 // min_deliver_by) and [policy] spf_fail and dmarc_reject. DSNs routed after the reload see
 // the new directory too. The [[dkim]] signing keys, read again the same way, sign the
-// outbound attempts that start afterwards.
+// outbound attempts that start afterwards. The MQTT rights ([[device]] entries, [mqtt]
+// allow_anonymous, anonymous_publish, anonymous_subscribe and deny) hold for the logins that
+// come afterwards; a device logged in keeps the grant it logged in with.
 //
 // Everything else (listeners, [server] data_dir, user, hostname, the [limits] that size what
 // was made at start: max_connections, max_connections_per_ip, max_auth_failures,

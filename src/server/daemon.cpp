@@ -322,6 +322,7 @@ int run_daemon(const Config& config) {
       settings[i].replace(std::make_shared<const SessionSettings>(
           session_settings(reloaded, reloaded_smtp[i].protocol, shared)));
     }
+    mqtt.reload_rights(reloaded);
   });
   asio::signal_set hangups(io, SIGHUP);
   std::function<void()> await_hangup = [&] {

@@ -366,9 +366,9 @@ asio::awaitable<void> Connection<Stream>::store_loop(std::shared_ptr<Connection>
 
 // Parameters, not lambda captures: a coroutine's frame keeps copies of its parameters, while
 // a lambda's captures would die with the lambda before the coroutine runs.
-asio::awaitable<mqtt::LoginResult> log_in(const mqtt::AccessPolicy& policy,
+asio::awaitable<mqtt::LoginResult> log_in(std::shared_ptr<const mqtt::AccessPolicy> policy,
                                           mqtt::Credentials credentials) {
-  co_return policy.login(credentials.username, credentials.password);
+  co_return policy->login(credentials.username, credentials.password);
 }
 
 // AccessPolicy::login runs crypt(3): on the login executor, never on an io thread. The
@@ -382,7 +382,8 @@ asio::awaitable<void> Connection<Stream>::check_login() {
   } else {
     result = co_await asio::co_spawn(
         services_.login_executor,
-        log_in(services_.shared->policy, *session_.credentials_to_check()), asio::use_awaitable);
+        log_in(services_.shared->policy.current(), *session_.credentials_to_check()),
+        asio::use_awaitable);
     const auto* refusal = std::get_if<mqtt::LoginRefusal>(&result);
     if (refusal && *refusal == mqtt::LoginRefusal::bad_credentials)
       failures.record_failure(peer_.ip);
@@ -420,7 +421,7 @@ MqttShared::MqttShared(const mqtt::SessionOptions& session_options,
     : memory(config.mqtt.max_bytes_in_flight),
       options(session_options),
       broker(std::make_shared<mqtt::Broker>(limits)),
-      policy(config.mqtt, config.devices),
+      policy(std::make_shared<const mqtt::AccessPolicy>(config.mqtt, config.devices)),
       login_failures(clock, config.limits.max_auth_failures, config.limits.auth_failure_window),
       keeper(store, *broker, clock, &memory) {
   options.memory = &memory;

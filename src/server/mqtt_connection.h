@@ -19,6 +19,7 @@
 #include "smtp/in_flight_budget.h"
 #include "smtp/server_session.h"
 #include "util/clock.h"
+#include "util/swappable.h"
 
 namespace boost::asio::ssl {
 class context;
@@ -37,7 +38,10 @@ struct MqttShared {
   InFlightBudget memory;  // [mqtt] max_bytes_in_flight; options.memory points here
   mqtt::SessionOptions options;
   std::shared_ptr<mqtt::Broker> broker;
-  const mqtt::AccessPolicy policy;  // throws ConfigError for a bad [mqtt] or [[device]] filter
+  // Who may log in and do what; a SIGHUP replaces it (MqttFace::reload_rights), and a
+  // session keeps the grant it logged in with. Throws ConfigError for a bad [mqtt] or
+  // [[device]] filter.
+  Swappable<mqtt::AccessPolicy> policy;
   // Wrong passwords per client address ([limits] max_auth_failures within
   // auth_failure_window, as for SMTP AUTH): past them a login is refused without the
   // crypt(3) work, so that guessing costs the guesser time and not the login threads.

@@ -113,6 +113,13 @@ class MqttFace::Impl {
     registry_.shutdown_all();
   }
 
+  void reload_rights(const Config& config) {
+    shared_->policy.replace(
+        std::make_shared<const mqtt::AccessPolicy>(config.mqtt, config.devices));
+    spdlog::info("reload: mqtt devices={} allow_anonymous={}", config.devices.size(),
+                 config.mqtt.allow_anonymous);
+  }
+
   ConnectionRegistry& registry() { return registry_; }
   const mqtt::Broker& broker() const { return *shared_->broker; }
   bool empty() const { return acceptors_.empty(); }
@@ -169,6 +176,10 @@ MqttFace::~MqttFace() = default;
 
 void MqttFace::start() {
   impl_->start();
+}
+
+void MqttFace::reload_rights(const Config& config) {
+  if (!impl_->empty()) impl_->reload_rights(config);
 }
 
 void MqttFace::shutdown() {

@@ -36,6 +36,11 @@ class MqttFace final : public mqtt::SessionDirectory {
   // Restores the stored persistent sessions into the broker (blocking on the store), then
   // starts accepting and ending expired sessions; logs each address.
   void start();
+  // Thread-safe, blocking (one crypt(3) run): the [[device]] entries and the [mqtt] rights
+  // (allow_anonymous, anonymous_publish, anonymous_subscribe, deny) of a reloaded `config`
+  // for the logins from now on; sessions logged in keep their grants. `config` was
+  // validated by the reload (an AccessPolicy of it constructs).
+  void reload_rights(const Config& config);
   // Thread-safe. Stops accepting, then asks every connection to end (DISCONNECT 0x8B).
   void shutdown();
   // Blocks until every connection has ended or `timeout` passes; true if none is left.

@@ -297,3 +297,24 @@ def test_connections_per_address_are_limited(start_herald):
         assert data == b"" and took < seconds(5), "the fourth connection is closed at once"
     for c in held:
         c.stop()
+
+
+def test_a_device_added_to_the_file_logs_in_after_sighup(start_herald):
+    from test_reload import hang_up
+    code, hash_ = hash_password("pump secret")
+    assert code == 0, hash_
+    herald = start_herald(mqtt_listeners=("mqtt",), mqtt={"allow_anonymous": False})
+    RawClient(herald.mqtt_port).connect("pump", username="pump-1", password="pump secret",
+                                        expect=0x86)
+    herald.config.write_text(
+        herald.config.read_text() + f'\n[[device]]\nusername = "pump-1"\n'
+        f'password_hash = "{hash_}"\npublish = ["pumps/#"]\nsubscribe = ["pumps/#"]\n')
+    hang_up(herald, "reloaded ")
+    log = herald.log_text()
+    assert "reload: [[device]] changed; applied to new sessions and attempts" in log, log
+    assert "reload: mqtt devices=1 allow_anonymous=false" in log, log
+    device = RawClient(herald.mqtt_port)
+    device.connect("pump", username="pump-1", password="pump secret")
+    assert device.subscribe("pumps/1/#", qos=1) == 1
+    assert device.subscribe("other/#", qos=1) == 0x87, "its filters came with it"
+    device.close()
